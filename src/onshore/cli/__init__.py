@@ -1,0 +1,15 @@
+"""The command line: a thin shell over the library; one module per command group."""
+
+from __future__ import annotations
+
+from onshore.cli.app import app
+from onshore.cli import store as _store  # noqa: F401  (registers init, import, export, info)
+from onshore.cli import demo as _demo  # noqa: F401  (registers demo)
+
+
+def main() -> None:
+    """Entry point of the ``onshore`` console script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,119 @@
+"""The typer application and what every command shares: the store option, output formats,
+and turning onshore's errors into clear messages and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from onshore import settings
+from onshore.errors import DataError, OnshoreError
+
+app = typer.Typer(
+    name="onshore",
+    help="Where a lithium-ion battery really comes from, who may buy it, how exposed it is, "
+    "and what to build where.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="The store file (default: $ONSHORE_DB or ./onshore.duckdb).", show_default=False),
+]
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output: a table, CSV or JSON.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(fn: F) -> F:
+    """Turn onshore's own errors into a message on stderr and exit code 1 (2 for bad data)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DataError as e:
+            err_console.print(f"[bold red]error:[/] {len(e.errors)} problem(s) in the input; nothing was written")
+            for row in e.errors:
+                err_console.print(f"  {row}", markup=False, highlight=False)
+            if e.truncated:
+                err_console.print("  ... (only the first 100 are listed)")
+            raise typer.Exit(2) from None
+        except OnshoreError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            for reason in getattr(e, "reasons", []):
+                err_console.print(f"  - {reason}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def open_db(db: Path | None, create: bool = False) -> Iterator[Any]:
+    """Open the store named by --db / $ONSHORE_DB; without ``create`` it must exist."""
+    from onshore.store.duckdb import open_store
+
+    store = open_store(settings.db_path(db), create=create)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def open_network(db: Path | None) -> Any:
+    """The Network in the store named by --db / $ONSHORE_DB."""
+    from onshore.network import Network
+
+    with open_db(db) as store:
+        return Network.from_store(store)
+
+
+def emit(rows: list[dict[str, Any]], fmt: Format, title: str = "", columns: list[str] | None = None) -> None:
+    """Print rows as a rich table, CSV or JSON (one object per row)."""
+    import csv
+
+    from rich.table import Table
+
+    cols = columns or (list(rows[0]) if rows else [])
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+    elif fmt == Format.csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        t = Table(title=title or None)
+        for c in cols:
+            t.add_column(c, justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left")
+        for r in rows:
+            t.add_row(*[_fmt(r.get(c)) for c in cols])
+        console.print(t)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return str(v)

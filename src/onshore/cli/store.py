@@ -1,0 +1,79 @@
+"""Store commands: init, import, export, info."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onshore import settings
+from onshore.cli.app import DbOption, app, console, emit, Format, handle_errors, open_db
+
+
+@app.command()
+@handle_errors
+def init(db: DbOption = None) -> None:
+    """Create an empty store (a DuckDB file); an existing store is left as it is."""
+    path = settings.db_path(db)
+    existed = path.exists()
+    with open_db(db, create=True):
+        pass
+    console.print(f"{'store already exists' if existed else 'created store'}: {path}")
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    paths: Annotated[list[Path] | None, typer.Argument(help="CSV, XLSX, Parquet or JSON files, one table each (a workbook: one sheet per table).", show_default=False)] = None,
+    reference: Annotated[bool, typer.Option("--reference", help="Import the bundled reference network of the lithium-ion chain.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Import tables into the store, all-or-nothing: any bad row and nothing is written.
+
+    Files are named after their table: companies, ownership, facilities, materials, boms,
+    flows, licences (e.g. facilities.csv, flows_2025.parquet). Re-importing updates by id.
+    """
+    from onshore.io.load import import_files, reference_files
+
+    files: list[Path | str] = list(paths or [])
+    if reference:
+        files = [*reference_files(), *files]
+    if not files:
+        raise typer.BadParameter("give files to import, or --reference")
+    with open_db(db, create=True) as store:
+        written = import_files(store, files)
+    emit([{"table": t, "rows written": n} for t, n in written.items()], Format.table, title=f"imported {sum(written.values())} rows")
+
+
+class ExportFormat(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+@app.command()
+@handle_errors
+def export(
+    folder: Annotated[Path, typer.Argument(help="Folder to write one file per table into.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="parquet or csv.")] = ExportFormat.parquet,
+    db: DbOption = None,
+) -> None:
+    """Export every table of the store; importing the files into a new store round-trips exactly."""
+    with open_db(db) as store:
+        files = store.export(folder, format.value)
+    console.print(f"wrote {len(files)} files to {folder}")
+
+
+@app.command()
+@handle_errors
+def info(db: DbOption = None) -> None:
+    """What is in the store: rows per table, stages and countries."""
+    with open_db(db) as store:
+        counts = store.counts()
+        path = store.path
+        snap = store.snapshot_hash()[:12]
+        stages = store.con.execute("SELECT stage, count(*), count(DISTINCT country) FROM facilities GROUP BY stage ORDER BY 2 DESC").fetchall()
+    emit([{"table": t, "rows": n} for t, n in counts.items()], Format.table, title=f"{path} (snapshot {snap})")
+    if stages:
+        emit([{"stage": s, "facilities": n, "countries": c} for s, n, c in stages], Format.table, title="facilities by stage")

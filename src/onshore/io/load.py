@@ -1,0 +1,142 @@
+"""From raw tables to checked records, collecting every error (up to 100) before any write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from onshore.errors import MAX_ERRORS, DataError, RowError
+from onshore.io.readers import RawTable, ReadFailure, read_file
+from onshore.model import TABLES, Record
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record came from: file and row, for error messages."""
+
+    file: str
+    row: int | None
+
+
+@dataclass
+class Batch:
+    """Checked records of one import call, by table, each with its origin."""
+
+    records: dict[str, list[Record]] = field(default_factory=lambda: {t: [] for t in TABLES})
+    origins: dict[str, list[Origin]] = field(default_factory=lambda: {t: [] for t in TABLES})
+
+    def add(self, record: Record, origin: Origin) -> None:
+        self.records[record.table].append(record)
+        self.origins[record.table].append(origin)
+
+    def extend(self, records: Iterable[Record], file: str = "<api>") -> None:
+        for i, r in enumerate(records, start=1):
+            self.add(r, Origin(file, i))
+
+    def count(self) -> dict[str, int]:
+        return {t: len(v) for t, v in self.records.items() if v}
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.records.values())
+
+
+def _expected(err: Any) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "value_error":
+        return str(msg).removeprefix("Value error, ")
+    if kind == "missing":
+        return "a value (the field is required)"
+    if kind in ("float_parsing", "float_type"):
+        return "a number"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "true or false"
+    if kind == "greater_than":
+        return f"a number > {err['ctx']['gt']}"
+    if kind == "greater_than_equal":
+        return f"a number >= {err['ctx']['ge']}"
+    if kind == "less_than_equal":
+        return f"a number <= {err['ctx']['le']}"
+    if kind == "enum":
+        return f"one of {err['ctx']['expected']}"
+    if kind == "extra_forbidden":
+        return "no such column"
+    return str(msg)
+
+
+def parse_tables(raw: Sequence[RawTable]) -> tuple[Batch, list[RowError]]:
+    """Turn raw rows into records; returns the batch and the row errors found."""
+    batch = Batch()
+    errors: list[RowError] = []
+    for rt in raw:
+        spec = TABLES[rt.table]
+        known = set(spec.columns)
+        unknown = [c for c in rt.columns if c and c not in known]
+        missing = [c for c in spec.required if c not in rt.columns]
+        for c in unknown:
+            errors.append(RowError(rt.file, 1, c, c, f"a column of {rt.table}: {', '.join(spec.columns)}"))
+        for c in missing:
+            errors.append(RowError(rt.file, 1, c, None, f"a column named {c!r} (required in {rt.table})"))
+        if unknown or missing:
+            continue
+        for row, values in rt.rows:
+            try:
+                batch.add(spec.record.model_validate(values), Origin(rt.file, row))
+            except ValidationError as e:
+                for err in e.errors():
+                    col = str(err["loc"][0]) if err["loc"] else None
+                    value = values.get(col) if col else None
+                    errors.append(RowError(rt.file, row, col, value, _expected(err)))
+            if len(errors) > MAX_ERRORS:
+                return batch, errors
+    return batch, errors
+
+
+def read_files(paths: Sequence[str | Path]) -> tuple[Batch, list[RowError]]:
+    """Read and parse every file; errors from all files are collected together."""
+    raw: list[RawTable] = []
+    errors: list[RowError] = []
+    for p in paths:
+        try:
+            raw.extend(read_file(p))
+        except ReadFailure as f:
+            errors.extend(f.errors)
+    batch, parse_errors = parse_tables(raw)
+    return batch, errors + parse_errors
+
+
+def load_files(paths: Sequence[str | Path]) -> Batch:
+    """Read, parse and check files on their own (no store); raises DataError on any error."""
+    from onshore.validate import check_batch
+
+    batch, errors = read_files(paths)
+    errors += check_batch(batch, existing=None)
+    if errors:
+        raise DataError(errors)
+    return batch
+
+
+def import_files(store: Any, paths: Sequence[str | Path]) -> dict[str, int]:
+    """Import files into a store all-or-nothing: every error is reported and nothing is
+    written unless every row of every file is good. Returns rows written per table."""
+    from onshore.validate import check_batch
+
+    batch, errors = read_files(paths)
+    errors += check_batch(batch, store.existing())
+    if errors:
+        raise DataError(errors)
+    written: dict[str, int] = store.write(batch)
+    return written
+
+
+def reference_files() -> list[Path]:
+    """The CSV files of the bundled reference network, in table order."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("onshore") / "data" / "reference"))
+    return [folder / f"{t}.csv" for t in TABLES if (folder / f"{t}.csv").exists()]

@@ -1,0 +1,124 @@
+"""Network: a supply network loaded from a store, the one container analyses start from.
+
+Its tables are pandas DataFrames with the model's columns (see :mod:`onshore.model`),
+ordered by key. Analyses read them and never the store or files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from onshore import units
+from onshore.model import TABLES
+
+if TYPE_CHECKING:
+    from onshore.store.duckdb import DuckDBStore
+
+
+def _empty(table: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[table].columns})
+
+
+@dataclass
+class Network:
+    """The tables of one supply network, with derived columns computed once on demand."""
+
+    companies: pd.DataFrame = field(default_factory=lambda: _empty("companies"))
+    materials: pd.DataFrame = field(default_factory=lambda: _empty("materials"))
+    facilities: pd.DataFrame = field(default_factory=lambda: _empty("facilities"))
+    ownership: pd.DataFrame = field(default_factory=lambda: _empty("ownership"))
+    boms: pd.DataFrame = field(default_factory=lambda: _empty("boms"))
+    flows: pd.DataFrame = field(default_factory=lambda: _empty("flows"))
+    licences: pd.DataFrame = field(default_factory=lambda: _empty("licences"))
+    snapshot: str = ""
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    # construction -------------------------------------------------------------------
+    @classmethod
+    def from_store(cls, store: DuckDBStore) -> Network:
+        """Load every table of a store."""
+        tables = {t: store.read(t) for t in TABLES}
+        return cls(**tables, snapshot=store.snapshot_hash())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Network:
+        """Load the network in a store file."""
+        from onshore.store.duckdb import open_store
+
+        with open_store(path) as store:
+            return cls.from_store(store)
+
+    @classmethod
+    def reference(cls) -> Network:
+        """The bundled, cited reference network of the lithium-ion chain."""
+        from onshore.io.load import import_files, reference_files
+        from onshore.store.duckdb import DuckDBStore
+
+        with DuckDBStore(":memory:") as store:
+            import_files(store, reference_files())
+            return cls.from_store(store)
+
+    @classmethod
+    def from_frames(cls, **tables: pd.DataFrame) -> Network:
+        """Build from DataFrames (missing tables are empty, missing optional columns None)."""
+        out: dict[str, pd.DataFrame] = {}
+        for t in TABLES:
+            df = tables.get(t)
+            if df is None:
+                out[t] = _empty(t)
+                continue
+            df = df.copy()
+            for c in TABLES[t].columns:
+                if c not in df.columns:
+                    df[c] = None
+            out[t] = df[TABLES[t].columns].reset_index(drop=True)
+        return cls(**out)
+
+    # derived views ------------------------------------------------------------------
+    def flows_in_material_units(self, period: str | None = None) -> pd.DataFrame:
+        """Flows with ``qty``: the quantity in its material's own unit (e.g. t -> kg)."""
+        key = f"flows:{period}"
+        if key not in self._cache:
+            f = self.flows if period is None else self.flows[self.flows["period"].astype(str).str.startswith(str(period))]
+            mat_unit = dict(zip(self.materials["id"], self.materials["unit"], strict=True))
+            fac = {}
+            for u, mu in {(u, mat_unit.get(m)) for u, m in zip(f["unit"], f["material"], strict=True)}:
+                fac[(u, mu)] = units.factor(u, mu) if mu is not None else np.nan
+            q = np.array(
+                [fac[(u, mat_unit.get(m))] for u, m in zip(f["unit"], f["material"], strict=True)], dtype=float
+            )
+            out = f.copy()
+            out["qty"] = f["quantity"].to_numpy(dtype=float) * q if len(f) else np.zeros(0)
+            self._cache[key] = out
+        result: pd.DataFrame = self._cache[key]
+        return result
+
+    def boms_in_material_units(self) -> pd.DataFrame:
+        """BOM rows with ``qty``: input per unit of output in the materials' own units."""
+        if "boms" not in self._cache:
+            mat_unit = dict(zip(self.materials["id"], self.materials["unit"], strict=True))
+            qty = []
+            for q, u, i, o in zip(self.boms["quantity"], self.boms["unit"], self.boms["input"], self.boms["output"], strict=True):
+                if u is None or (isinstance(u, float) and np.isnan(u)):
+                    qty.append(float(q))
+                    continue
+                num, den = units.split_ratio(u)
+                qty.append(float(q) * units.factor(num, mat_unit[i]) / units.factor(den, mat_unit[o]))
+            out = self.boms.copy()
+            out["qty"] = np.array(qty, dtype=float)
+            self._cache["boms"] = out
+        result: pd.DataFrame = self._cache["boms"]
+        return result
+
+    def company_of(self) -> dict[str, str]:
+        """Facility id -> company id."""
+        return dict(zip(self.facilities["id"], self.facilities["company"], strict=True))
+
+    def summary(self) -> dict[str, int]:
+        """Rows per table."""
+        return {t: len(getattr(self, t)) for t in TABLES}

@@ -1,0 +1,41 @@
+"""The storage interface every back end offers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from onshore.io.load import Batch
+    from onshore.validate import Existing
+
+
+class Store(Protocol):
+    """A place that holds the network's tables and writes a batch all-or-nothing."""
+
+    def read(self, table: str) -> pd.DataFrame:
+        """One table, its rows ordered by key."""
+        ...
+
+    def write(self, batch: Batch) -> dict[str, int]:
+        """Upsert every record of the batch in one transaction; returns rows written per table."""
+        ...
+
+    def existing(self) -> Existing:
+        """What cross-record checks need to know of the current content."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        ...
+
+    def snapshot_hash(self) -> str:
+        """A hash of the whole content: equal content, equal hash."""
+        ...
+
+    def export(self, folder: Path, fmt: str) -> list[Path]:
+        """Write one file per table; returns the files written."""
+        ...

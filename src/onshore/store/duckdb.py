@@ -1,0 +1,216 @@
+"""The default store: one DuckDB file with primary and foreign keys."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from onshore.errors import StoreError
+from onshore.io.load import Batch
+from onshore.model import TABLES, Ownership, Table
+from onshore.validate import Existing
+
+SCHEMA_VERSION = "1"
+
+
+def _sql_type(annotation: Any) -> str:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    base = args[0]
+    if typing.get_origin(base) is typing.Annotated:
+        return _sql_type(typing.get_args(base)[0])
+    if isinstance(base, types.UnionType) or typing.get_origin(base) is typing.Union:
+        return _sql_type(base)
+    if base is bool:
+        return "BOOLEAN"
+    if base is float:
+        return "DOUBLE"
+    if base is int:
+        return "BIGINT"
+    if typing.get_origin(base) is tuple:
+        return "VARCHAR[]"
+    return "VARCHAR"
+
+
+def _nullable_key(spec: Table) -> bool:
+    return any(not spec.record.model_fields[k].is_required() for k in spec.key)
+
+
+def _referenced(spec: Table) -> bool:
+    return any(target == spec.name for t in TABLES.values() for target in t.refs.values())
+
+
+def ddl(spec: Table) -> str:
+    """CREATE TABLE for one record type, with its primary key and foreign keys.
+
+    DuckDB cannot update a foreign-key column of a row that other rows refer to (an update
+    there is a delete plus an insert), so a table that is itself referenced (facilities)
+    keeps its own references (company, material) checked by :mod:`onshore.validate` only;
+    every other reference is also a DuckDB foreign key.
+    """
+    cols = []
+    for name, f in spec.record.model_fields.items():
+        null = " NOT NULL" if f.is_required() else ""
+        cols.append(f'"{name}" {_sql_type(f.annotation)}{null}')
+    key = ", ".join(spec.key)
+    cols.append(f"UNIQUE ({key})" if _nullable_key(spec) else f"PRIMARY KEY ({key})")
+    if not _referenced(spec):
+        for col, target in spec.refs.items():
+            cols.append(f'FOREIGN KEY ("{col}") REFERENCES {target}(id)')
+    return f"CREATE TABLE IF NOT EXISTS {spec.name} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+class DuckDBStore:
+    """A supply network in one DuckDB file (or in memory with path ':memory:')."""
+
+    def __init__(self, path: str | Path = ":memory:", create: bool = True) -> None:
+        self.path = str(path)
+        if self.path != ":memory:" and not create and not Path(self.path).exists():
+            raise StoreError(f"no store at {self.path}; create one with 'onshore init' or give --db")
+        try:
+            self.con = duckdb.connect(self.path)
+        except duckdb.Error as e:
+            raise StoreError(f"cannot open the store {self.path}: {e}") from None
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        self.con.execute("CREATE TABLE IF NOT EXISTS onshore_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        row = self.con.execute("SELECT value FROM onshore_meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.con.execute("BEGIN")
+            for spec in TABLES.values():
+                self.con.execute(ddl(spec))
+            self.con.execute("INSERT INTO onshore_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            self.con.execute("COMMIT")
+        elif row[0] != SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has store schema {row[0]}; this onshore reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # reading -------------------------------------------------------------------------
+    def read(self, table: str) -> pd.DataFrame:
+        spec = TABLES[table]
+        order = ", ".join(f'"{k}" NULLS FIRST' for k in spec.key)
+        return self.con.execute(f"SELECT * FROM {table} ORDER BY {order}").df()
+
+    def arrow(self, table: str) -> pa.Table:
+        spec = TABLES[table]
+        order = ", ".join(f'"{k}" NULLS FIRST' for k in spec.key)
+        return self.con.sql(f"SELECT * FROM {table} ORDER BY {order}").to_arrow_table()
+
+    def counts(self) -> dict[str, int]:
+        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
+
+    def existing(self) -> Existing:
+        ex = Existing()
+        for name, spec in TABLES.items():
+            if len(spec.key) == 1:
+                ex.keys[name] = {(r[0],) for r in self.con.execute(f"SELECT {spec.key[0]} FROM {name}").fetchall()}
+        ex.material_units = dict(self.con.execute("SELECT id, unit FROM materials").fetchall())  # type: ignore[arg-type]
+        cols = ["owner", "owned", "equity", "voting", "board", "debt"]
+        ex.ownership = [
+            Ownership.model_construct(**dict(zip(cols, r, strict=True)))
+            for r in self.con.execute(f"SELECT {', '.join(cols)} FROM ownership").fetchall()
+        ]
+        return ex
+
+    # writing -------------------------------------------------------------------------
+    def write(self, batch: Batch) -> dict[str, int]:
+        written: dict[str, int] = {}
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for name, spec in TABLES.items():
+                records = batch.records[name]
+                if not records:
+                    continue
+                cols = spec.columns
+                data = {c: [getattr(r, c) for r in records] for c in cols}
+                for c in cols:
+                    if data[c] and isinstance(data[c][0], tuple):
+                        data[c] = [list(v) for v in data[c]]
+                    data[c] = [v.value if hasattr(v, "value") else v for v in data[c]]
+                arrow = pa.table(data)  # noqa: F841 - read by DuckDB's replacement scan
+                self.con.register("_incoming", arrow)
+                collist = ", ".join(f'"{c}"' for c in cols)
+                if _nullable_key(spec):
+                    match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in spec.key)
+                    self.con.execute(
+                        f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {match})"
+                    )
+                    self.con.execute(f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming")
+                else:
+                    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c not in spec.key)
+                    self.con.execute(
+                        f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming "
+                        f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
+                    )
+                self.con.unregister("_incoming")
+                written[name] = len(records)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return written
+
+    # exporting ----------------------------------------------------------------------
+    def export(self, folder: Path, fmt: str = "parquet") -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name in TABLES:
+            path = folder / f"{name}.{fmt}"
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(self.arrow(name), path)
+            elif fmt == "csv":
+                write_csv(self.arrow(name), path)
+            else:
+                raise StoreError(f"unknown export format {fmt!r}; use parquet or csv")
+            out.append(path)
+        return out
+
+    def snapshot_hash(self) -> str:
+        h = hashlib.sha256()
+        for name in TABLES:
+            h.update(name.encode())
+            for row in self.arrow(name).to_pylist():
+                h.update(repr(sorted(row.items())).encode())
+        return h.hexdigest()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list | tuple):
+        return ";".join(v)
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    """Write an Arrow table as CSV that reads back to the same values (floats in full)."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(table.column_names)
+        for row in table.to_pylist():
+            w.writerow([_cell(row[c]) for c in table.column_names])
+
+
+def open_store(path: str | Path, create: bool = False) -> DuckDBStore:
+    """Open the store file; with ``create`` make it when missing."""
+    return DuckDBStore(path, create=create)
