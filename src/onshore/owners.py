@@ -1,0 +1,528 @@
+"""Owners: effective ownership, control and the foreign-entity tests, over the ownership graph.
+
+Notation (as in input-output economics): ``S[i, j]`` is the share of company ``j`` held
+directly by ``i``. The effective (indirect) share of ``i`` in ``j`` is the sum over every
+walk ``i -> ... -> j`` of the product of the shares on it,
+
+    E = S + S^2 + S^3 + ... = (I - S)^-1 - I,
+
+the Leontief inverse, solved exactly on cross-holding cycles (strongly connected parts)
+and by a finite nilpotent series between them (see :func:`leontief`).
+
+Control follows majority chains: ``i`` controls ``j`` when ``i`` (with the companies it
+already controls) holds more than half of ``j``'s votes (voting share, else equity) or
+board seats. Each company's *ultimate controller* is the top of its control chain (itself
+when nobody controls it); its *controlling country* is that controller's country.
+
+The FEOC test (DOE 89 FR 37079, as in the reference notes) and the 45X
+prohibited-foreign-entity tests (specified / foreign-influenced entity) are company-level
+tables built on the above. Everything is vectorised over all companies and cached on the
+network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from onshore.errors import DataError, NotFound, RowError
+from onshore.network import Network
+
+COVERED_NATIONS: tuple[str, ...] = ("CN", "RU", "KP", "IR")
+"""Covered nations of 15 U.S.C. 4651(8) / 10 U.S.C. 4872: China, Russia, North Korea, Iran."""
+
+MAJORITY = 0.5
+
+
+# --------------------------------------------------------------------------------- maths
+def leontief(S: sp.spmatrix) -> sp.csr_matrix:
+    """The Leontief inverse ``L = (I - S)^-1`` of a sparse holdings matrix, exactly.
+
+    Parameters
+    ----------
+    S : scipy.sparse matrix, shape (n, n)
+        Direct shares, ``S[i, j]`` = share of ``j`` held by ``i``; every cycle's gain < 1.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``L`` with ``L[i, j]`` = sum over walks from ``i`` to ``j`` of the share products
+        (``L[i, i]`` >= 1).
+
+    Notes
+    -----
+    Split ``S = D + N`` with ``D`` the entries inside strongly connected components
+    (cross-holding cycles) and ``N`` those between them. Then
+    ``I - S = (I - D)(I - M)`` with ``M = (I - D)^-1 N`` strictly block-triangular in the
+    components' topological order, hence nilpotent, so
+    ``(I - M)^-1 = (I + M)(I + M^2)(I + M^4)...`` ends after log2(depth) sparse products.
+    ``(I - D)^-1`` is inverted block by block (cycles are small).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> L = leontief(sp.csr_matrix([[0, .5, 0], [0, 0, .5], [0, 0, 0]]))
+    >>> float(L[0, 2])
+    0.25
+    """
+    S = sp.coo_matrix(S, dtype=float)
+    n = S.shape[0]
+    eye = sp.identity(n, format="csr")
+    if S.nnz == 0:
+        return eye
+    _, labels = connected_components(S.tocsr(), directed=True, connection="strong")
+    inside = labels[S.row] == labels[S.col]
+    N = sp.csr_matrix((S.data[~inside], (S.row[~inside], S.col[~inside])), shape=(n, n))
+    P = eye
+    if inside.any():
+        rows, cols, vals = [np.arange(n)], [np.arange(n)], [np.ones(n)]
+        keep = np.ones(n, dtype=bool)
+        di, dj, dv = S.row[inside], S.col[inside], S.data[inside]
+        order = np.argsort(labels[di], kind="stable")
+        di, dj, dv = di[order], dj[order], dv[order]
+        bounds = np.flatnonzero(np.diff(labels[di])) + 1
+        for bi, bj, bv in zip(np.split(di, bounds), np.split(dj, bounds), np.split(dv, bounds), strict=True):
+            members = np.flatnonzero(labels == labels[bi[0]])
+            pos = {int(m): k for k, m in enumerate(members)}
+            block = np.eye(len(members))
+            for a, b, v in zip(bi, bj, bv, strict=True):
+                block[pos[int(a)], pos[int(b)]] -= v
+            if np.max(np.abs(np.linalg.eigvals(np.eye(len(members)) - block))) >= 1 - 1e-12:
+                raise DataError(
+                    [RowError("ownership", None, "equity", [str(m) for m in members],
+                              "cross-holdings whose shares around the cycle multiply to less than 100 %")]
+                )
+            inv = np.linalg.inv(block)
+            keep[members] = False
+            r, c = np.meshgrid(members, members, indexing="ij")
+            rows.append(r.ravel())
+            cols.append(c.ravel())
+            vals.append(inv.ravel())
+        rows[0], cols[0], vals[0] = rows[0][keep], cols[0][keep], vals[0][keep]
+        P = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    M = (P @ N).tocsr()
+    M.eliminate_zeros()
+    inv_im = eye.copy()
+    while M.nnz:
+        inv_im = (inv_im + inv_im @ M).tocsr()
+        M = (M @ M).tocsr()
+        M.eliminate_zeros()
+    L: sp.csr_matrix = (inv_im @ P).tocsr()
+    return L
+
+
+def _ultimate(parent: np.ndarray) -> np.ndarray:
+    """The root of each node's parent chain (parent -1 means none; cycles stop anywhere)."""
+    p = np.where(parent < 0, np.arange(len(parent)), parent)
+    for _ in range(64):
+        q = p[p]
+        if np.array_equal(q, p):
+            break
+        p = q
+    return p
+
+
+# ---------------------------------------------------------------------------- the graph
+@dataclass
+class Owners:
+    """Ownership and control of every company, computed once per network."""
+
+    ids: np.ndarray
+    """Company ids, in index order."""
+    index: dict[str, int]
+    direct: pd.DataFrame
+    """Ownership rows with integer ``i`` (owner), ``j`` (owned) and filled ``eq``, ``vote``, ``brd``, ``dbt``."""
+    equity: sp.csr_matrix
+    """Effective equity ``E[i, j]`` (diagonal dropped)."""
+    voting: sp.csr_matrix
+    """Effective votes, the same walk sum over voting shares (equity where votes are not given)."""
+    parent: np.ndarray
+    """Index of each company's direct controller, -1 when none."""
+    ultimate: np.ndarray
+    """Index of each company's ultimate controller (itself when none)."""
+    kind: np.ndarray
+    country: np.ndarray
+    """Country of incorporation, else headquarters."""
+    hq: np.ndarray
+
+    def idx(self, company: str) -> int:
+        try:
+            return self.index[company]
+        except KeyError:
+            raise NotFound(f"no company {company!r} in the store") from None
+
+    def controls(self, i: int, j: int) -> bool:
+        """True when ``i`` is on ``j``'s control chain (``i`` controls ``j``)."""
+        k = self.parent[j]
+        seen = 0
+        while k >= 0 and seen < len(self.parent):
+            if k == i:
+                return True
+            k, seen = self.parent[k], seen + 1
+        return False
+
+    def control_chain(self, company: str) -> list[str]:
+        """``company`` then its controllers up to the ultimate one."""
+        out, k = [self.idx(company)], self.parent[self.idx(company)]
+        while k >= 0 and k not in out:
+            out.append(int(k))
+            k = self.parent[k]
+        return [str(self.ids[k]) for k in out]
+
+    def controlled_by(self, company: str) -> list[str]:
+        """Every company on whose control chain ``company`` stands (its subsidiaries)."""
+        i = self.idx(company)
+        return [str(self.ids[j]) for j in range(len(self.ids)) if j != i and self.parent[j] >= 0 and self.controls(i, j)]
+
+
+def _fill(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+
+
+def _control_parents(n: int, i: np.ndarray, j: np.ndarray, vote: np.ndarray, brd: np.ndarray) -> np.ndarray:
+    """Direct controller per company: majority holder, then majority by controlled groups."""
+    parent = np.full(n, -1, dtype=np.int64)
+    strength = np.maximum(vote, brd)
+    maj = strength > MAJORITY
+    if maj.any():
+        d = pd.DataFrame({"i": i[maj], "j": j[maj], "s": strength[maj]}).sort_values("s").drop_duplicates("j", keep="last")
+        parent[d["j"].to_numpy()] = d["i"].to_numpy()
+    for _ in range(32):  # holders controlled by one root act together
+        root = _ultimate(parent)
+        free = parent[j] < 0
+        if not free.any():
+            break
+        g = pd.DataFrame({"j": j[free], "g": root[i[free]], "v": vote[free], "b": brd[free], "i": i[free]})
+        g = g[g["g"] != g["j"]]
+        agg = g.groupby(["j", "g"], sort=False).agg(v=("v", "sum"), b=("b", "sum"))
+        won = agg[(agg["v"] > MAJORITY) | (agg["b"] > MAJORITY)].reset_index()
+        if won.empty:
+            break
+        won = won.sort_values("v").drop_duplicates("j", keep="last")
+        # the direct holder within the winning group that holds most, to keep chains readable
+        best = g.merge(won[["j", "g"]], on=["j", "g"]).sort_values("v").drop_duplicates("j", keep="last")
+        parent[best["j"].to_numpy()] = best["i"].to_numpy()
+    return parent
+
+
+def owners(network: Network) -> Owners:
+    """Ownership and control of every company in ``network`` (cached on it).
+
+    Parameters
+    ----------
+    network : Network
+        Its ``companies`` and ``ownership`` tables are read.
+
+    Returns
+    -------
+    Owners
+        Effective equity and votes (sparse), direct and ultimate controllers.
+    """
+    if "owners" in network._cache:
+        cached: Owners = network._cache["owners"]
+        return cached
+    comp = network.companies
+    ids = comp["id"].astype(str).to_numpy()
+    index = {c: k for k, c in enumerate(ids)}
+    n = len(ids)
+    own = network.ownership
+    i = own["owner"].astype(str).map(index)
+    j = own["owned"].astype(str).map(index)
+    bad = i.isna() | j.isna()
+    if bad.any():
+        r = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError([RowError("ownership", r, "owner/owned", f"{own['owner'].iloc[r]}->{own['owned'].iloc[r]}",
+                                  "companies that are in the companies table")])
+    i_a, j_a = i.to_numpy(dtype=np.int64), j.to_numpy(dtype=np.int64)
+    eq = np.nan_to_num(_fill(own, "equity"))
+    vote = _fill(own, "voting")
+    vote = np.where(np.isnan(vote), eq, vote)
+    brd = np.nan_to_num(_fill(own, "board"))
+    dbt = np.nan_to_num(_fill(own, "debt"))
+    direct = pd.DataFrame({"i": i_a, "j": j_a, "eq": eq, "vote": vote, "brd": brd, "dbt": dbt})
+
+    def effective(w: np.ndarray) -> sp.csr_matrix:
+        S = sp.csr_matrix((w, (i_a, j_a)), shape=(n, n))
+        E = (leontief(S) - sp.identity(n, format="csr")).tocsr()
+        E.setdiag(0)
+        E.eliminate_zeros()
+        return E
+
+    parent = _control_parents(n, i_a, j_a, vote, brd)
+    country = comp["country"].astype(object).to_numpy()
+    hq = comp["hq_country"].astype(object).to_numpy() if "hq_country" in comp else np.full(n, None)
+    hq = np.array([h if isinstance(h, str) and h else None for h in hq], dtype=object)
+    kinds = np.array([str(getattr(k, "value", k)) for k in comp["kind"].fillna("company")], dtype=object)
+    out = Owners(ids, index, direct, effective(eq), effective(vote), parent, _ultimate(parent), kinds, country, hq)
+    network._cache["owners"] = out
+    return out
+
+
+# ---------------------------------------------------------------------------- questions
+def effective_ownership(network: Network, kind: str = "equity") -> pd.DataFrame:
+    """Every non-zero effective holding as rows ``owner, owned, share``.
+
+    Parameters
+    ----------
+    kind : {"equity", "voting"}
+
+    Examples
+    --------
+    A holds 50 % of B, B 50 % of C: the row (A, C) has share 0.25.
+    """
+    o = owners(network)
+    E = (o.equity if kind == "equity" else o.voting).tocoo()
+    return pd.DataFrame({"owner": o.ids[E.row], "owned": o.ids[E.col], "share": E.data})
+
+
+def ultimate_controller(network: Network) -> dict[str, str]:
+    """Company id -> id of its ultimate controller (itself when nobody controls it)."""
+    o = owners(network)
+    return dict(zip(o.ids.tolist(), o.ids[o.ultimate].tolist(), strict=True))
+
+
+def controlling_country(network: Network) -> dict[str, str]:
+    """Company id -> country of its ultimate controller: the trace's controlling-country hook.
+
+    A state or person controller gives its own country; a company controller its
+    headquarters country when recorded, else its country of incorporation.
+    """
+    o = owners(network)
+    root = o.ultimate
+    cc = np.where(pd.notna(o.hq[root]), o.hq[root], o.country[root])
+    return dict(zip(o.ids.tolist(), [str(c) for c in cc], strict=True))
+
+
+def affiliates(network: Network, entity: str, common_control: bool = True) -> dict[str, str]:
+    """Companies "controlled by, or under common control with" ``entity``, with the relation.
+
+    Parameters
+    ----------
+    entity : str
+        A company id.
+    common_control : bool
+        Also include companies under the same ultimate controller and the controllers
+        themselves. Common control through a *state* is not counted (every state-owned
+        company would be an affiliate of every other); the FEOC tests cover states.
+
+    Returns
+    -------
+    dict
+        company id -> "self", "subsidiary", "controller" or "sister".
+    """
+    o = owners(network)
+    e = o.idx(entity)
+    chain_e = set()
+    k = e
+    while k >= 0 and k not in chain_e:
+        chain_e.add(int(k))
+        k = o.parent[k]
+    out = {entity: "self"}
+    # subsidiaries: e is on their chain
+    for j in np.flatnonzero(o.ultimate == o.ultimate[e]):
+        if j == e:
+            continue
+        if o.controls(e, int(j)):
+            out[str(o.ids[j])] = "subsidiary"
+    if common_control:
+        for k in chain_e - {e}:
+            if o.kind[k] != "state":
+                out[str(o.ids[k])] = "controller"
+        root = o.ultimate[e]
+        if root != e and o.kind[root] != "state":
+            for j in np.flatnonzero(o.ultimate == root):
+                out.setdefault(str(o.ids[j]), "sister")
+    return out
+
+
+def upstream_owners(network: Network, company: str) -> pd.DataFrame:
+    """Every direct or indirect owner of ``company`` with effective equity, votes and flags.
+
+    Returns
+    -------
+    DataFrame
+        ``owner, name, kind, country, equity, voting, direct_equity, debt, board,
+        controls, ultimate``; the heaviest holders first.
+    """
+    o = owners(network)
+    j = o.idx(company)
+    eq, vt = o.equity[:, j].toarray().ravel(), o.voting[:, j].toarray().ravel()
+    d = o.direct[o.direct["j"] == j].set_index("i")
+    who = np.flatnonzero((eq > 0) | (vt > 0) | np.isin(np.arange(len(o.ids)), d.index))
+    names = dict(zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True))
+    rows = []
+    for k in who:
+        rows.append({
+            "owner": str(o.ids[k]), "name": names.get(str(o.ids[k]), ""), "kind": o.kind[k],
+            "country": o.country[k], "equity": float(eq[k]), "voting": float(vt[k]),
+            "direct_equity": float(d["eq"].get(k, 0.0)), "board": float(d["brd"].get(k, 0.0)),
+            "debt": float(d["dbt"].get(k, 0.0)), "controls": o.controls(int(k), j),
+            "ultimate": bool(o.ultimate[j] == k and k != j),
+        })
+    cols = ["owner", "name", "kind", "country", "equity", "voting", "direct_equity", "board", "debt", "controls", "ultimate"]
+    return pd.DataFrame(rows, columns=cols).sort_values(["controls", "equity"], ascending=False, ignore_index=True)
+
+
+def ownership_paths(network: Network, owner: str, owned: str, top: int = 3, max_len: int = 8) -> list[tuple[list[str], float]]:
+    """The heaviest simple ownership chains from ``owner`` to ``owned`` (for evidence)."""
+    o = owners(network)
+    src, dst = o.idx(owner), o.idx(owned)
+    by_owned = o.direct.groupby("j")
+    found: list[tuple[list[str], float]] = []
+
+    def walk(node: int, path: list[int], w: float) -> None:
+        if node == src:
+            found.append(([str(o.ids[k]) for k in reversed(path)], w))
+            return
+        if len(path) > max_len or node not in by_owned.groups:
+            return
+        for _, r in by_owned.get_group(node).iterrows():
+            k = int(r["i"])
+            if k not in path and max(r["eq"], r["vote"]) > 0:
+                walk(k, path + [k], w * max(r["eq"], r["vote"]))
+
+    walk(dst, [dst], 1.0)
+    return sorted(found, key=lambda t: -t[1])[:top]
+
+
+# ------------------------------------------------------------------------ foreign tests
+def feoc(network: Network, threshold: float = 0.25, covered: Iterable[str] = COVERED_NATIONS) -> pd.DataFrame:
+    """The foreign-entity-of-concern test of every company (government and jurisdiction limbs).
+
+    A company is a FEOC when the government of a covered nation (its ``state`` companies),
+    directly or indirectly and aggregated, holds at least ``threshold`` of its board seats,
+    voting rights or equity; or when it is incorporated or headquartered in a covered
+    nation. Indirect votes and board seats are those of holders the government controls;
+    indirect equity is the effective (walk-sum) share. Operating a *facility* in a covered
+    nation is tested per facility by :func:`feoc_facilities`.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by company id: ``feoc, nation, gov_equity, gov_voting, gov_board,
+        jurisdiction, reason``.
+    """
+    o = owners(network)
+    covered = tuple(covered)
+    n = len(o.ids)
+    best = {k: np.zeros(n) for k in ("eq", "vote", "brd")}
+    nation = np.full(n, None, dtype=object)
+    for c in covered:
+        state = (o.kind == "state") & (o.country == c)
+        if not state.any():
+            continue
+        eq = np.asarray(o.equity.T @ state.astype(float)).ravel()
+        vt_eff = np.asarray(o.voting.T @ state.astype(float)).ravel()
+        ctl = state[o.ultimate] | state
+        d = o.direct[ctl[o.direct["i"].to_numpy()]]
+        vt_ctl = np.bincount(d["j"], weights=d["vote"], minlength=n)
+        brd = np.bincount(d["j"], weights=d["brd"], minlength=n)
+        vt = np.maximum(vt_eff, vt_ctl)
+        score = np.maximum.reduce([eq, vt, brd])
+        better = score > np.maximum.reduce([best["eq"], best["vote"], best["brd"]])
+        nation[better] = c
+        for k, v in (("eq", eq), ("vote", vt), ("brd", brd)):
+            best[k] = np.where(better, v, best[k])
+        nation[state] = c
+    juris = np.array([(c in covered) or (h in covered) for c, h in zip(o.country, o.hq, strict=True)])
+    is_gov = (o.kind == "state") & np.isin(o.country.astype(str), covered)
+    gov = np.maximum.reduce([best["eq"], best["vote"], best["brd"]]) >= threshold - 1e-12
+    reasons = []
+    for k in range(n):
+        r = []
+        if is_gov[k]:
+            r.append(f"is the government of {o.country[k]}")
+        elif gov[k]:
+            r.append(f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, {best['vote'][k]:.0%} votes, "
+                     f"{best['brd'][k]:.0%} board seats (>= {threshold:.0%})")
+        if juris[k] and not is_gov[k]:
+            where = o.country[k] if o.country[k] in covered else o.hq[k]
+            r.append(f"incorporated or headquartered in {where}")
+        reasons.append("; ".join(r))
+    return pd.DataFrame({
+        "feoc": gov | juris | is_gov, "nation": nation, "gov_equity": best["eq"], "gov_voting": best["vote"],
+        "gov_board": best["brd"], "jurisdiction": juris, "reason": reasons,
+    }, index=pd.Index(o.ids, name="company"))
+
+
+def feoc_facilities(network: Network, covered: Iterable[str] = COVERED_NATIONS) -> pd.Series:
+    """Facility id -> True when it is run by a FEOC or operates in a covered nation."""
+    covered = tuple(covered)
+    f = feoc(network, covered=covered)["feoc"]
+    fac = network.facilities
+    by_company = fac["company"].astype(str).map(f).fillna(False).astype(bool)
+    return pd.Series((by_company | fac["country"].isin(covered)).to_numpy(), index=fac["id"].astype(str))
+
+
+def prohibited_foreign_entity(
+    network: Network,
+    listed: Iterable[str] = (),
+    single: float = 0.25,
+    together: float = 0.40,
+    debt: float = 0.15,
+    covered: Iterable[str] = COVERED_NATIONS,
+) -> pd.DataFrame:
+    """The 45X prohibited-foreign-entity tests (26 U.S.C. 7701(a)(51), as summarised).
+
+    A *specified foreign entity* (SFE) is a listed entity (``listed``: 1260H, UFLPA, ...)
+    or a foreign-controlled entity: a covered government, a person of a covered nation, a
+    company incorporated or headquartered in one, or one controlled (> 50 %) by these.
+    A *foreign-influenced entity* (FIE) has one SFE holding >= ``single``, SFEs together
+    >= ``together`` (effective equity), or SFEs holding >= ``debt`` of its debt (direct).
+    A licence from an SFE is reported (the effective-control test needs contract terms).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by company id: ``sfe, fie, pfe, max_single, together, debt, sfe_licence, reason``.
+    """
+    o = owners(network)
+    covered = tuple(covered)
+    n = len(o.ids)
+    listed_m = np.isin(o.ids, list(listed))
+    fce = np.isin(o.country.astype(str), covered) | np.isin(o.hq.astype(str), covered)
+    sfe = listed_m | fce
+    sfe = sfe | sfe[o.ultimate]
+    S = sp.diags(sfe.astype(float))
+    held = (S @ o.equity).tocsc()
+    max_single = np.asarray(held.max(axis=0).todense()).ravel() if held.nnz else np.zeros(n)
+    tog = np.asarray(held.sum(axis=0)).ravel()
+    d = o.direct[sfe[o.direct["i"].to_numpy()]]
+    dbt = np.bincount(d["j"], weights=d["dbt"], minlength=n)
+    lic = network.licences
+    lic_m = np.isin(o.ids, lic.loc[lic["licensor"].astype(str).isin(o.ids[sfe]), "licensee"].astype(str))
+    fie = (max_single >= single - 1e-12) | (tog >= together - 1e-12) | (dbt >= debt - 1e-12)
+    reasons = []
+    for k in range(n):
+        r = []
+        if listed_m[k]:
+            r.append("listed entity")
+        elif fce[k]:
+            r.append("incorporated or headquartered in a covered nation")
+        elif sfe[k]:
+            r.append(f"controlled by the specified foreign entity {o.ids[o.ultimate[k]]}")
+        if max_single[k] >= single - 1e-12:
+            r.append(f"one SFE holds {max_single[k]:.0%} (>= {single:.0%})")
+        if tog[k] >= together - 1e-12:
+            r.append(f"SFEs together hold {tog[k]:.0%} (>= {together:.0%})")
+        if dbt[k] >= debt - 1e-12:
+            r.append(f"SFEs hold {dbt[k]:.0%} of its debt (>= {debt:.0%})")
+        if lic_m[k]:
+            r.append("licenses technology from an SFE (effective-control test: contract terms needed)")
+        reasons.append("; ".join(r))
+    return pd.DataFrame({
+        "sfe": sfe, "fie": fie & ~sfe, "pfe": sfe | fie, "max_single": max_single, "together": tog,
+        "debt": dbt, "sfe_licence": lic_m, "reason": reasons,
+    }, index=pd.Index(o.ids, name="company"))
+
+
+__all__ = [
+    "COVERED_NATIONS", "Owners", "affiliates", "controlling_country", "effective_ownership", "feoc",
+    "feoc_facilities", "leontief", "owners", "ownership_paths", "prohibited_foreign_entity",
+    "ultimate_controller", "upstream_owners",
+]
