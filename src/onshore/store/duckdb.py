@@ -22,6 +22,10 @@ SCHEMA_VERSION = "1"
 
 
 def _sql_type(annotation: Any) -> str:
+    if typing.get_origin(annotation) is tuple:
+        # kept as one ';'-joined string: DuckDB rewrites a row whose list column changes
+        # as delete + insert, which foreign keys that point at the row then refuse
+        return "VARCHAR"
     args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
     base = args[0]
     if typing.get_origin(base) is typing.Annotated:
@@ -34,8 +38,6 @@ def _sql_type(annotation: Any) -> str:
         return "DOUBLE"
     if base is int:
         return "BIGINT"
-    if typing.get_origin(base) is tuple:
-        return "VARCHAR[]"
     return "VARCHAR"
 
 
@@ -82,7 +84,8 @@ class DuckDBStore:
 
     def _ensure_schema(self) -> None:
         self.con.execute("CREATE TABLE IF NOT EXISTS onshore_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        row = self.con.execute("SELECT value FROM onshore_meta WHERE key='schema_version'").fetchone()
+        rows = self.con.execute("SELECT value FROM onshore_meta WHERE key='schema_version'").fetchall()
+        row = rows[0] if rows else None
         if row is None:
             self.con.execute("BEGIN")
             for spec in TABLES.values():
@@ -113,7 +116,7 @@ class DuckDBStore:
         return self.con.sql(f"SELECT * FROM {table} ORDER BY {order}").to_arrow_table()
 
     def counts(self) -> dict[str, int]:
-        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
+        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}  # type: ignore[index]
 
     def existing(self) -> Existing:
         ex = Existing()
@@ -141,7 +144,7 @@ class DuckDBStore:
                 data = {c: [getattr(r, c) for r in records] for c in cols}
                 for c in cols:
                     if data[c] and isinstance(data[c][0], tuple):
-                        data[c] = [list(v) for v in data[c]]
+                        data[c] = [";".join(v) or None for v in data[c]]
                     data[c] = [v.value if hasattr(v, "value") else v for v in data[c]]
                 arrow = pa.table(data)  # noqa: F841 - read by DuckDB's replacement scan
                 self.con.register("_incoming", arrow)
@@ -168,9 +171,15 @@ class DuckDBStore:
 
     # exporting ----------------------------------------------------------------------
     def export(self, folder: Path, fmt: str = "parquet") -> list[Path]:
+        """One file per non-empty table, in a form ``import`` reads back to the same rows."""
+        if fmt not in ("parquet", "csv"):
+            raise StoreError(f"unknown export format {fmt!r}; use parquet or csv")
         folder.mkdir(parents=True, exist_ok=True)
         out = []
+        counts = self.counts()
         for name in TABLES:
+            if not counts[name]:
+                continue  # an empty table has nothing to say; a header-only file is refused on import
             path = folder / f"{name}.{fmt}"
             if fmt == "parquet":
                 import pyarrow.parquet as pq

@@ -1,0 +1,182 @@
+"""Bad input gives a clear error naming file, row, column and value, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import tiny_files
+from onshore.errors import DataError
+from onshore.io.load import import_files
+from onshore.store.duckdb import DuckDBStore
+
+
+@pytest.fixture
+def loaded(store: DuckDBStore, tiny_dir: Path) -> DuckDBStore:
+    import_files(store, tiny_files(tiny_dir))
+    return store
+
+
+def _refused(store: DuckDBStore, files: list[Path]) -> list[str]:
+    before = store.snapshot_hash()
+    with pytest.raises(DataError) as exc:
+        import_files(store, files)
+    assert store.snapshot_hash() == before, "a refused import changed the store"
+    return [str(e) for e in exc.value.errors]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_tiny_network_imports(loaded: DuckDBStore) -> None:
+    assert loaded.counts() == {"companies": 4, "materials": 4, "facilities": 3, "ownership": 2,
+                               "boms": 3, "flows": 2, "licences": 0}
+
+
+def test_malformed_csv(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", 'id,name,country\nx,"unclosed quote,CN\ny,Y,CN\n')
+    errs = _refused(loaded, [f])
+    assert any("companies.csv" in e and "well-formed CSV" in e for e in errs), errs
+
+
+def test_row_with_too_many_fields(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "id,name,country\nx,X,CN\ny,Y,CN,extra\n")
+    errs = _refused(loaded, [f])
+    assert errs == [f"{f}, row 3: got '4 fields'; expected 3 fields as in the header"]
+
+
+def test_missing_column(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit\nmine1,ref1,spodumene,5,t\n")
+    errs = _refused(loaded, [f])
+    assert errs == [f"{f}, row 1, column 'period': got empty; expected a column named 'period' (required in flows)"]
+
+
+def test_unknown_column(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "id,name,country,colour\nx,X,CN,red\n")
+    errs = _refused(loaded, [f])
+    assert "column 'colour'" in errs[0]
+
+
+def test_wrong_type(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period\nmine1,ref1,spodumene,lots,t,2025\n")
+    assert _refused(loaded, [f]) == [f"{f}, row 2, column 'quantity': got 'lots'; expected a number"]
+
+
+def test_negative_quantity(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period\nmine1,ref1,spodumene,-5,t,2025\n")
+    assert _refused(loaded, [f]) == [f"{f}, row 2, column 'quantity': got '-5'; expected a number > 0.0"]
+
+
+def test_unknown_country(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "id,name,country\nx,X,ZZ\n")
+    errs = _refused(loaded, [f])
+    assert errs[0].startswith(f"{f}, row 2, column 'country': got 'ZZ'; expected an ISO 3166-1 alpha-2")
+
+
+def test_flow_to_unknown_facility(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period\nmine1,nowhere,spodumene,5,t,2025\n")
+    errs = _refused(loaded, [f])
+    assert errs == [f"{f}, row 2, column 'customer': got 'nowhere'; expected the id of one of the facilities (there is no facility 'nowhere')"]
+
+
+def test_duplicate_id(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "id,name,country\nx,X,CN\ny,Y,KR\nx,X again,US\n")
+    errs = _refused(loaded, [f])
+    assert len(errs) == 1 and "row 4" in errs[0] and "already given at" in errs[0] and "row 2" in errs[0]
+
+
+def test_owners_over_one_hundred_percent(loaded: DuckDBStore, tmp_path: Path) -> None:
+    # refco already has 30 % + 20 % recorded; another 60 % makes 110 %
+    f = _write(tmp_path / "ownership.csv", "owner,owned,equity\ncellco,refco,0.6\n")
+    errs = _refused(loaded, [f])
+    assert len(errs) == 1 and "column 'equity'" in errs[0] and "110.0%" in errs[0]
+
+
+def test_unknown_unit(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period\nmine1,ref1,spodumene,5,tonnes,2025\n")
+    errs = _refused(loaded, [f])
+    assert errs[0].startswith(f"{f}, row 2, column 'unit': got 'tonnes'; expected a known unit")
+
+
+def test_unit_of_the_wrong_dimension(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period\nmine1,ref1,spodumene,5,GWh,2025\n")
+    errs = _refused(loaded, [f])
+    assert "a unit of mass" in errs[0]
+
+
+def test_header_only_file(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "id,name,country\n")
+    assert _refused(loaded, [f]) == [f"{f}: got empty; expected at least one data row under the header"]
+
+
+def test_zero_byte_file(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "")
+    assert "0 bytes" in _refused(loaded, [f])[0]
+
+
+def test_file_of_the_wrong_format(loaded: DuckDBStore, tmp_path: Path) -> None:
+    png = tmp_path / "companies.csv"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    assert "binary data" in _refused(loaded, [png])[0]
+    fake_xlsx = _write(tmp_path / "book.xlsx", "id,name\n")
+    assert "an XLSX workbook" in _refused(loaded, [fake_xlsx])[0]
+    txt = _write(tmp_path / "companies.txt", "id,name,country\nx,X,CN\n")
+    assert "a file ending in" in _refused(loaded, [txt])[0]
+    unnamed = _write(tmp_path / "stuff.csv", "id,name,country\nx,X,CN\n")
+    assert "named after a table" in _refused(loaded, [unnamed])[0]
+
+
+def test_one_good_file_and_one_bad_file(loaded: DuckDBStore, tmp_path: Path) -> None:
+    good = _write(tmp_path / "companies.csv", "id,name,country\nnewco,New Co,US\n")
+    bad = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period\nmine1,ref1,spodumene,-1,t,2025\n")
+    _refused(loaded, [good, bad])
+    assert "newco" not in set(loaded.read("companies")["id"])
+
+
+def test_errors_are_collected_and_capped(loaded: DuckDBStore, tmp_path: Path) -> None:
+    rows = "\n".join(f"c{i},C,ZZ" for i in range(250))
+    f = _write(tmp_path / "companies.csv", "id,name,country\n" + rows + "\n")
+    with pytest.raises(DataError) as exc:
+        import_files(loaded, [f])
+    assert len(exc.value.errors) == 100 and exc.value.truncated
+
+
+def test_xlsx_parquet_and_json_read_the_same(store: DuckDBStore, tiny_dir: Path, tmp_path: Path) -> None:
+    import csv
+
+    tables = {p.stem: list(csv.DictReader(p.open())) for p in tiny_files(tiny_dir)}
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name in ("companies", "materials", "facilities"):
+        ws = wb.create_sheet(name)
+        cols = list(tables[name][0])
+        ws.append(cols)
+        for r in tables[name]:
+            ws.append([r[c] for c in cols])
+    wb.save(tmp_path / "network.xlsx")
+    pq.write_table(pa.Table.from_pylist(tables["ownership"]), tmp_path / "ownership.parquet")
+    (tmp_path / "rest.json").write_text(json.dumps({"boms": tables["boms"], "flows": tables["flows"]}))
+    import_files(store, [tmp_path / "network.xlsx", tmp_path / "ownership.parquet", tmp_path / "rest.json"])
+    other = DuckDBStore(":memory:")
+    import_files(other, tiny_files(tiny_dir))
+    assert store.snapshot_hash() == other.snapshot_hash()
+
+
+def test_xlsx_errors_name_sheet_and_row(store: DuckDBStore, tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "companies"
+    ws.append(["id", "name", "country"])
+    ws.append(["a", "A", "CN"])
+    ws.append(["b", "B", "Narnia"])
+    wb.save(tmp_path / "book.xlsx")
+    with pytest.raises(DataError) as exc:
+        import_files(store, [tmp_path / "book.xlsx"])
+    assert str(exc.value.errors[0]).startswith(f"{tmp_path / 'book.xlsx'}[companies], row 3, column 'country'")

@@ -1,0 +1,102 @@
+"""The DuckDB store: keys, idempotent re-import, exact export/import round trips."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import tiny_files
+from onshore.io.load import Batch, import_files
+from onshore.model import Company, Facility, Flow, Material, Ownership
+from onshore.store.duckdb import DuckDBStore, open_store
+from onshore.errors import StoreError
+
+
+def test_reimport_changes_nothing(store: DuckDBStore, tiny_dir: Path) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    first = store.snapshot_hash()
+    import_files(store, tiny_files(tiny_dir))
+    assert store.snapshot_hash() == first
+    assert store.counts()["companies"] == 4
+
+
+def test_upsert_by_id_updates_a_row(store: DuckDBStore, tiny_dir: Path, tmp_path: Path) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    f = tmp_path / "facilities.csv"
+    f.write_text("id,company,name,country,stage\nmine1,refco,Mine One (sold),AU,mine\n")
+    import_files(store, [f])
+    row = store.read("facilities").set_index("id").loc["mine1"]
+    assert (row["company"], row["name"]) == ("refco", "Mine One (sold)")
+    assert store.counts()["flows"] == 2  # flows that refer to the facility are kept
+
+
+def test_duckdb_enforces_keys(store: DuckDBStore, tiny_dir: Path) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    with pytest.raises(duckdb.ConstraintException):
+        store.con.execute("INSERT INTO flows (supplier, customer, material, quantity, unit, period) "
+                          "VALUES ('ghost', 'ref1', 'lioh', 1, 't', '2025')")
+    with pytest.raises(duckdb.ConstraintException):
+        store.con.execute("INSERT INTO companies (id, name, country) VALUES ('refco', 'dup', 'CN')")
+
+
+def test_opening_a_missing_store_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="onshore init"):
+        open_store(tmp_path / "missing.duckdb")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_import_round_trips_the_tiny_network(store: DuckDBStore, tiny_dir: Path, tmp_path: Path, fmt: str) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    files = store.export(tmp_path / "out", fmt)
+    with DuckDBStore(":memory:") as other:
+        import_files(other, files)
+        for t in ("companies", "facilities", "flows", "ownership", "boms", "materials"):
+            assert other.arrow(t).equals(store.arrow(t)), t
+        assert other.snapshot_hash() == store.snapshot_hash()
+
+
+ids = st.text(string.ascii_lowercase + string.digits + "_-", min_size=1, max_size=8)
+names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(lambda s: s.strip() == s and s.strip())
+floats = st.floats(min_value=1e-9, max_value=1e12, allow_nan=False, allow_infinity=False)
+fractions = st.one_of(st.none(), st.floats(min_value=0, max_value=0.49, allow_nan=False))
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> Batch:
+    company_ids = draw(st.lists(ids, min_size=2, max_size=6, unique=True))
+    batch = Batch()
+    countries = st.sampled_from(["CN", "KR", "US", "JP", "AU", "CL", "CD", "ID"])
+    for c in company_ids:
+        aliases = draw(st.lists(names.filter(lambda s: ";" not in s), max_size=3))
+        batch.extend([Company(id=c, name=draw(names), country=draw(countries), aliases=tuple(aliases),
+                              estimate=draw(st.booleans()), source=draw(st.one_of(st.none(), names)))])
+    batch.extend([Material(id="m", name="M", kind="raw", unit="kg", price=draw(st.one_of(st.none(), floats)), currency="USD")])
+    fac_ids = draw(st.lists(ids, min_size=2, max_size=6, unique=True))
+    for f in fac_ids:
+        batch.extend([Facility(id=f, company=draw(st.sampled_from(company_ids)), name=draw(names), country=draw(countries),
+                               stage=draw(st.sampled_from(["mine", "refine", "cell"])), capacity=draw(st.one_of(st.none(), floats)),
+                               unit="t", lat=draw(st.one_of(st.none(), st.floats(-90, 90))))])
+    owned = company_ids[0]
+    for o in company_ids[1:3]:
+        batch.extend([Ownership(owner=o, owned=owned, equity=draw(fractions), voting=draw(fractions), debt=draw(fractions))])
+    for a, b in zip(fac_ids, fac_ids[1:]):
+        batch.extend([Flow(supplier=a, customer=b, material="m", quantity=draw(floats), unit=draw(st.sampled_from(["kg", "t", "kt"])),
+                           period=draw(st.sampled_from(["2024", "2025-Q1", "2025-03"])))])
+    return batch
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=networks(), fmt=st.sampled_from(["csv", "parquet"]))
+def test_export_import_round_trip_property(batch: Batch, fmt: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    out = tmp_path_factory.mktemp("rt")
+    with DuckDBStore(":memory:") as a, DuckDBStore(":memory:") as b:
+        a.write(batch)
+        import_files(b, a.export(out, fmt))
+        for t in ("companies", "facilities", "flows", "ownership", "materials"):
+            assert b.arrow(t).equals(a.arrow(t)), t
+        assert a.snapshot_hash() == b.snapshot_hash()
