@@ -1,0 +1,67 @@
+"""The CLI's store commands, run in process as a user would type them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import tiny_files
+from onshore.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.duckdb"
+    monkeypatch.setenv("ONSHORE_DB", str(path))
+    return path
+
+
+def test_init_import_info_export(db: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert db.exists()
+    r = runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    assert r.exit_code == 0, r.output
+    assert "imported 18 rows" in r.output
+    r = runner.invoke(app, ["info"])
+    assert r.exit_code == 0 and "facilities" in r.output
+    r = runner.invoke(app, ["export", str(tmp_path / "out"), "--format", "csv"])
+    assert r.exit_code == 0
+    with (tmp_path / "out" / "facilities.csv").open() as f:
+        assert {row["id"] for row in csv.DictReader(f)} == {"mine1", "ref1", "cell1"}
+
+
+def test_db_option_beats_the_environment(db: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    r = runner.invoke(app, ["import", "--db", str(other), str(tiny_dir / "companies.csv")])
+    assert r.exit_code == 0 and other.exists() and not db.exists()
+
+
+def test_bad_import_exits_non_zero_without_traceback(db: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    bad = tmp_path / "flows.csv"
+    bad.write_text("supplier,customer,material,quantity,unit,period\nno-such-facility-a,ref1,lioh,5,t,2025\n")
+    r = runner.invoke(app, ["import", str(bad)])
+    assert r.exit_code == 2
+    assert "no-such-facility-a" in r.output and "nothing was written" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_commands_on_a_missing_store_say_what_to_do(db: Path) -> None:
+    r = runner.invoke(app, ["info"])
+    assert r.exit_code == 1 and "onshore init" in r.output
+
+
+def test_every_command_has_help() -> None:
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for cmd in app.registered_commands:
+        name = cmd.name or cmd.callback.__name__  # type: ignore[union-attr]
+        sub = runner.invoke(app, [name, "--help"])
+        assert sub.exit_code == 0, name
+        assert (cmd.callback.__doc__ or "").strip(), f"{name} has no help text"  # type: ignore[union-attr]
