@@ -1,0 +1,152 @@
+"""The baseline a risk analysis starts from: who makes what, how much, with which inputs.
+
+For one base period the flows give, per facility ``f``: its output material, its
+production ``b_f`` (what it shipped; for a facility that ships nothing, what its inputs
+allow under its BOM, else its capacity), its inputs ``a_{f,m}`` and so its observed
+recipe ``r_{f,m} = a_{f,m} / b_f``, and its yearly capacity in the material's own unit.
+Quantities are annualised (a quarter's flows times four), so capacities compare directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from onshore import units
+from onshore.network import Network
+
+__all__ = ["Baseline", "baseline", "capacity_in_material_units", "months_in", "output_material"]
+
+
+def months_in(period: str) -> int:
+    """Months a period string covers: '2025' -> 12, '2025-Q1' -> 3, '2025-03' -> 1."""
+    if re.fullmatch(r"\d{4}", period):
+        return 12
+    if re.fullmatch(r"\d{4}-Q[1-4]", period):
+        return 3
+    return 1
+
+
+def default_period(network: Network) -> str | None:
+    """The latest year that has flows (None when there are no flows)."""
+    if network.flows.empty:
+        return None
+    return str(max(str(p)[:4] for p in network.flows["period"]))
+
+
+def output_material(network: Network) -> pd.Series:
+    """Facility id -> the material it outputs (its own column, else what it ships most)."""
+    fac = network.facilities
+    mat = pd.Series(fac["material"].to_numpy(dtype=object), index=fac["id"].astype(str))
+    fl = network.flows
+    if len(fl):
+        shipped = fl.groupby(["supplier", "material"]).size().reset_index(name="n")
+        shipped = shipped.sort_values("n").drop_duplicates("supplier", keep="last").set_index("supplier")["material"]
+        missing = mat.isna() | (mat.astype(str) == "")
+        mat[missing] = shipped.reindex(mat.index[missing]).to_numpy()
+    return mat
+
+
+def capacity_in_material_units(network: Network) -> pd.Series:
+    """Facility id -> yearly capacity in its output material's unit (NaN where unknown).
+
+    Capacities in a unit of another dimension than the material's (e.g. GWh for a
+    material counted in cells) are left out as NaN rather than guessed.
+    """
+    fac = network.facilities
+    mat_unit = dict(zip(network.materials["id"], network.materials["unit"], strict=True))
+    mats = output_material(network)
+    out = np.full(len(fac), np.nan)
+    for k, (fid, cap, unit) in enumerate(zip(fac["id"].astype(str), fac["capacity"], fac["unit"], strict=True)):
+        if cap is None or unit is None or pd.isna(cap) or pd.isna(unit):
+            continue
+        mu = mat_unit.get(mats.get(fid))
+        try:
+            out[k] = float(cap) * (units.factor(str(unit), str(mu)) if isinstance(mu, str) else 1.0)
+        except units.UnitError:
+            continue
+    return pd.Series(out, index=fac["id"].astype(str).to_numpy())
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Production, inputs and capacities of every facility in one base period (per year)."""
+
+    period: str | None
+    ids: np.ndarray  # facility ids, the index of every array below
+    index: dict[str, int]
+    material: np.ndarray  # output material per facility (object, None when unknown)
+    production: np.ndarray  # b_f, in the material's unit per year
+    capacity: np.ndarray  # max(capacity, b_f); b_f where capacity is unknown
+    edges: pd.DataFrame  # s, c (int positions), material, qty (per year)
+    recipe: pd.DataFrame  # c, material, r (input per unit of output)
+
+    @property
+    def spare(self) -> np.ndarray:
+        """Unused yearly capacity per facility."""
+        return np.maximum(self.capacity - self.production, 0.0)
+
+
+def baseline(network: Network, period: str | None = None) -> Baseline:
+    """The per-year baseline of ``network`` in ``period`` (default: the latest flow year).
+
+    Parameters
+    ----------
+    network : Network
+    period : str, optional
+        A flow period prefix ('2025', '2025-Q1'); flows whose period starts with it count.
+
+    Returns
+    -------
+    Baseline
+    """
+    key = f"risk:baseline:{period}"
+    if key in network._cache:
+        cached: Baseline = network._cache[key]
+        return cached
+    period = period or default_period(network)
+    ids = network.facilities["id"].astype(str).to_numpy()
+    index = {f: k for k, f in enumerate(ids)}
+    n = len(ids)
+    fl = network.flows_in_material_units(period) if period else network.flows_in_material_units()
+    per_year = 12.0 / months_in(period) if period else 1.0
+    s = fl["supplier"].astype(str).map(index)
+    c = fl["customer"].astype(str).map(index)
+    ok = s.notna() & c.notna() & np.isfinite(fl["qty"].to_numpy(dtype=float))
+    edges = pd.DataFrame(
+        {
+            "s": s[ok].to_numpy(dtype=np.int64),
+            "c": c[ok].to_numpy(dtype=np.int64),
+            "material": fl["material"][ok].astype(str).to_numpy(),
+            "qty": fl["qty"][ok].to_numpy(dtype=float) * per_year,
+        }
+    )
+    edges = edges.groupby(["s", "c", "material"], as_index=False, sort=True)["qty"].sum()
+    shipped = np.bincount(edges["s"], weights=edges["qty"], minlength=n)
+    inputs = edges.groupby(["c", "material"], as_index=False)["qty"].sum()
+    cap_raw = capacity_in_material_units(network).reindex(ids).to_numpy(dtype=float)
+    material = output_material(network).reindex(ids).to_numpy(dtype=object)
+    production = shipped.copy()
+    # facilities that ship nothing (final products): what their inputs allow under the BOM
+    boms = network.boms_in_material_units()
+    generic = boms[boms["facility"].isna()] if len(boms) else boms
+    q = {(o, i): v for o, i, v in zip(generic["output"], generic["input"], generic["qty"], strict=True)} if len(boms) else {}
+    allowed = np.full(n, np.inf)
+    for ci, m, a in zip(inputs["c"], inputs["material"], inputs["qty"], strict=True):
+        need = q.get((material[ci], m))
+        if need:
+            allowed[ci] = min(allowed[ci], a / need)
+    idle = shipped <= 0
+    has_in = np.bincount(inputs["c"], minlength=n) > 0
+    fill = idle & np.isfinite(allowed)
+    production[fill] = allowed[fill]
+    fill = idle & ~np.isfinite(allowed) & has_in
+    production[fill] = np.where(np.isfinite(cap_raw[fill]) & (cap_raw[fill] > 0), cap_raw[fill], 1.0)
+    capacity = np.where(np.isfinite(cap_raw), np.maximum(cap_raw, production), production)
+    recipe = inputs.assign(r=inputs["qty"].to_numpy() / np.maximum(production[inputs["c"].to_numpy()], 1e-300))
+    out = Baseline(period, ids, index, material, production, capacity, edges, recipe[["c", "material", "r"]])
+    network._cache[key] = out
+    return out
