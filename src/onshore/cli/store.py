@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from onshore import settings
-from onshore.cli.app import DbOption, app, console, emit, Format, handle_errors, open_db
+from onshore.cli.app import DbOption, Format, app, console, emit, handle_errors, open_db
 
 
 @app.command()

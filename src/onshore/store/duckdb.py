@@ -146,7 +146,7 @@ class DuckDBStore:
                     if data[c] and isinstance(data[c][0], tuple):
                         data[c] = [";".join(v) or None for v in data[c]]
                     data[c] = [v.value if hasattr(v, "value") else v for v in data[c]]
-                arrow = pa.table(data)  # noqa: F841 - read by DuckDB's replacement scan
+                arrow = pa.table(data)
                 self.con.register("_incoming", arrow)
                 collist = ", ".join(f'"{c}"' for c in cols)
                 if _nullable_key(spec):
