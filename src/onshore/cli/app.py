@@ -26,7 +26,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-console = Console()
+# Wide tables stay readable when output goes to a file or a CI log (no terminal width to read).
+console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[

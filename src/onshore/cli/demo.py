@@ -33,11 +33,14 @@ def _summary(network: object) -> None:
         t.add_row(str(stage), *[str(row[c]) if row[c] else "" for c in shown], str(int(row.drop(shown).sum())))
     console.print(t)
     top = summary.top_countries(network)
-    t = Table(title="Yearly capacity by stage: total and top three countries (share of capacity)")
+    t = Table(
+        title="Yearly capacity by stage: total and top three countries (share of capacity)",
+        caption="Shares are of the plants in the reference network with a known capacity, not of world capacity.",
+    )
     for c in ["stage", "material", "total", "unit", "#1", "#2", "#3"]:
         t.add_column(c, justify="right" if c == "total" else "left")
     for _, r in top.iterrows():
-        t.add_row(r["stage"], r["material"], f"{r['total']:,.0f}", r["unit"], *[str(r.get(k) or "") for k in ("#1", "#2", "#3")])
+        t.add_row(r["stage"], r["material"], f"{r['total']:,.0f}", r["unit"], *[r[k] if isinstance(r.get(k), str) else "" for k in ("#1", "#2", "#3")])
     console.print(t)
 
 
