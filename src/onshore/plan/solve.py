@@ -1,0 +1,493 @@
+"""Solve a plan with HiGHS, read the solution as tidy tables, and explain it in words.
+
+- :func:`solve_model`: HiGHS through linopy, relative MIP gap 1e-4 by default;
+- :func:`results`: production, builds, capacity, unmet demand and costs as DataFrames;
+- :func:`rule_costs`: the cost of each rule, the difference of two solves (with, without);
+- :func:`explain_binding` / :func:`explain_unmet`: what limits the plan, in words;
+- :func:`solve_plan`: all of it; an infeasible plan raises :class:`InfeasiblePlan` with the
+  demand that cannot be met and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import linopy
+import numpy as np
+import pandas as pd
+
+from onshore.errors import InfeasiblePlan
+from onshore.plan.eligibility import RuleAware, _slices, allow_all
+from onshore.plan.model import PlanData, annuity, build_model, first_online
+
+TOL = 1e-6
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PlanResult:
+    """A solved plan: objective, tidy tables, rule costs and explanations."""
+
+    name: str
+    currency: str
+    status: str
+    objective: float
+    production: pd.DataFrame
+    builds: pd.DataFrame
+    capacity: pd.DataFrame
+    unmet: pd.DataFrame
+    costs: pd.DataFrame
+    rule_costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    binding: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    data: PlanData | None = field(default=None, repr=False)
+    model: linopy.Model | None = field(default=None, repr=False)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The result tables by name."""
+        return {
+            "production": self.production,
+            "builds": self.builds,
+            "capacity": self.capacity,
+            "unmet": self.unmet,
+            "costs": self.costs,
+            "rule_costs": self.rule_costs,
+        }
+
+    def summary(self) -> dict[str, object]:
+        """The headline numbers, for a table or JSON."""
+        by = (
+            self.costs.groupby("component")["discounted"].sum()
+            if len(self.costs)
+            else pd.Series(dtype=float)
+        )
+        return {
+            "scenario": self.name,
+            "status": self.status,
+            "objective": round(self.objective, 2),
+            "currency": self.currency,
+            **{f"cost_{k}": round(float(v), 2) for k, v in by.items()},
+            "modules_built": int(self.builds["modules"].sum()) if len(self.builds) else 0,
+            "unmet_units": float(self.unmet["quantity"].sum()) if len(self.unmet) else 0.0,
+        }
+
+
+def solve_model(m: linopy.Model, mip_gap: float = 1e-4, time_limit: float | None = None) -> str:
+    """Solve with HiGHS; return the termination condition (``optimal``, ``infeasible``, ...)."""
+    opts: dict[str, object] = {"mip_rel_gap": mip_gap, "output_flag": False}
+    if time_limit is not None:
+        opts["time_limit"] = time_limit
+    with _quiet():
+        _, condition = m.solve(solver_name="highs", progress=False, **opts)
+    return str(condition)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence HiGHS's banner (written by C++ to fd 1) and linopy's solver-status log."""
+    log = logging.getLogger("linopy")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (e.g. some embedded runners)
+        saved = None
+    try:
+        if saved is not None:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+        log.setLevel(level)
+
+
+def _sol(m: linopy.Model, name: str) -> pd.Series:
+    s: pd.Series = m.variables[name].solution.fillna(0.0).to_series()
+    return s
+
+
+def results(data: PlanData, m: linopy.Model, status: str = "optimal") -> PlanResult:
+    """Read a solved model into tidy tables (quantities in the products' units)."""
+    d, s = data, data.scenario
+    country = {p.id: p.country for p in d.plants}
+    x = _sol(m, "production").rename("quantity").reset_index()
+    x = x[x["quantity"] > TOL].copy()
+    idx = lambda a, cols: a.to_series().reindex(pd.MultiIndex.from_frame(x[cols])).to_numpy()
+    yl = idx(d.yield_, ["plant", "product"])
+    x["country"] = x["plant"].map(country)
+    x["gross"] = x["quantity"] / yl
+    x["production_cost"] = x["quantity"] * idx(d.unit_cost, ["plant", "product"]) / yl
+    x["logistics_cost"] = x["quantity"] * idx(d.logistics, ["plant", "segment"])
+    x["tariff_cost"] = x["quantity"] * idx(d.tariff, ["plant", "product", "segment", "period"])
+    x = x[
+        [
+            "period",
+            "segment",
+            "product",
+            "plant",
+            "country",
+            "quantity",
+            "gross",
+            "production_cost",
+            "logistics_cost",
+            "tariff_cost",
+        ]
+    ]
+    x = x.sort_values(["period", "segment", "product", "plant"]).reset_index(drop=True)
+
+    b = _sol(m, "build").round().unstack("period").reindex(columns=d.periods, fill_value=0.0)
+    cand = {c.expands or cid: c for cid, c in s.candidates.items()}
+    rows = []
+    for p, series in b.iterrows():
+        for t, n in series.items():
+            if n > 0.5:
+                c = cand[str(p)]
+                rows.append(
+                    {
+                        "plant": p,
+                        "period": t,
+                        "modules": int(n),
+                        "capacity_added": n * c.module_size,
+                        "first_output": int(t) + c.lead_time,
+                        "capex": n * c.capex_per_module,
+                    }
+                )
+    builds = pd.DataFrame(
+        rows, columns=["plant", "period", "modules", "capacity_added", "first_output", "capex"]
+    )
+
+    bb = b.reindex(index=d.share.plant.values, fill_value=0.0)
+    bv = bb.to_numpy()  # (plant, build_period)
+    avail = d.capacity0.values + np.einsum("pb,pbt->pt", bv, d.ramp.values)
+    name_plate = d.capacity0.values + np.einsum("pb,pbt->pt", bv, d.online.values)
+    ordered = d.capacity0.values + np.cumsum(bv * d.module_size.values[:, None], axis=1)
+    used = x.groupby(["plant", "period"])["gross"].sum()
+    cap = []
+    for i, p in enumerate(d.share.plant.values):
+        for t, y in enumerate(d.periods):
+            if ordered[i, t] <= 0:
+                continue
+            u = float(used.get((p, y), 0.0))
+            cap.append(
+                {
+                    "plant": p,
+                    "country": country[p],
+                    "period": y,
+                    "existing": float(d.capacity0.values[i, t]),
+                    "nameplate": name_plate[i, t],
+                    "available": avail[i, t],
+                    "ramping": name_plate[i, t] - avail[i, t],
+                    "under_construction": ordered[i, t] - name_plate[i, t],
+                    "used": u,
+                    "utilisation": u / avail[i, t] if avail[i, t] > 0 else 0.0,
+                }
+            )
+    capacity = pd.DataFrame(cap)
+
+    un = (
+        _sol(m, "unmet").rename("quantity").reset_index()
+        if "unmet" in m.variables
+        else pd.DataFrame()
+    )
+    if len(un):
+        un = un[un["quantity"] > TOL].copy()
+        un["penalty"] = un["segment"].map(d.penalty.to_series())
+    unmet = (
+        un.reset_index(drop=True)
+        if len(un)
+        else pd.DataFrame(columns=["product", "segment", "period", "quantity", "penalty"])
+    )
+
+    costs = _costs(d, x, bv, unmet)
+    objective = float(m.objective.value) if m.objective.value is not None else float("nan")
+    return PlanResult(
+        s.name, s.currency, status, objective, x, builds, capacity, unmet, costs, data=d, model=m
+    )
+
+
+def _costs(d: PlanData, x: pd.DataFrame, bv: np.ndarray, unmet: pd.DataFrame) -> pd.DataFrame:
+    """Cost by period and component, nominal and discounted (the discounted sum is the objective)."""
+    s = d.scenario
+    ann = np.array(
+        [
+            (c.capex_per_module * annuity(s.discount_rate, c.lifetime)) if c is not None else 0.0
+            for c in (
+                {c.expands or k: c for k, c in s.candidates.items()}.get(p)
+                for p in d.share.plant.values
+            )
+        ]
+    )
+    capex = (np.cumsum(bv, axis=1) * ann[:, None]).sum(axis=0)
+    disc = d.discount.to_series()
+    rows = []
+    for t, y in enumerate(d.periods):
+        xt = x[x["period"] == y]
+        ut = unmet[unmet["period"] == y] if len(unmet) else unmet
+        parts = {
+            "production": xt["production_cost"].sum(),
+            "logistics": xt["logistics_cost"].sum(),
+            "tariffs": xt["tariff_cost"].sum(),
+            "capex_annuity": capex[t],
+            "unmet_penalty": float((ut["quantity"] * ut["penalty"]).sum()) if len(ut) else 0.0,
+        }
+        rows += [
+            {"period": y, "component": k, "cost": float(v), "discounted": float(v) * disc[y]}
+            for k, v in parts.items()
+        ]
+    return pd.DataFrame(rows)
+
+
+def _solve(data: PlanData, mip_gap: float, time_limit: float | None) -> tuple[linopy.Model, str]:
+    m = build_model(data)
+    return m, solve_model(m, mip_gap, time_limit)
+
+
+def rule_costs(
+    data: PlanData, base: PlanResult, mip_gap: float = 1e-4, progress: Progress | None = None
+) -> pd.DataFrame:
+    """The cost of each rule that restricts the plan: objective with it minus without it.
+
+    Each rule (and each content floor) is dropped alone; ``all rules`` drops every
+    eligibility restriction at once. A positive cost is what obeying the rule costs.
+    """
+    cases: list[tuple[str, str, PlanData]] = []
+    elig = data.eligibility
+    if isinstance(elig, RuleAware):
+        for rid in dict.fromkeys(elig.rule_ids()):
+            other = data.with_eligibility(elig.without(rid))
+            if not np.array_equal(other.share.values, data.share.values):
+                cases.append((rid, "eligibility", other))
+    if (data.share < 1).where(data.makes).any():
+        cases.append(("all rules", "eligibility", data.with_eligibility(allow_all)))
+    for f in data.scenario.content_floors:
+        cases.append((f.id, "content floor", data.without_floors({f.id})))
+    rows = []
+    for rid, kind, other in cases:
+        if progress:
+            progress(f"solving without {rid}")
+        m, status = _solve(other, mip_gap, None)
+        obj = float(m.objective.value) if status == "optimal" else float("nan")
+        unmet = (
+            float(_sol(m, "unmet").sum()) if status == "optimal" and "unmet" in m.variables else 0.0
+        )
+        rows.append(
+            {
+                "rule": rid,
+                "kind": kind,
+                "objective_with": base.objective,
+                "objective_without": obj,
+                "cost": base.objective - obj,
+                "unmet_with": float(base.unmet["quantity"].sum()) if len(base.unmet) else 0.0,
+                "unmet_without": unmet,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "rule",
+            "kind",
+            "objective_with",
+            "objective_without",
+            "cost",
+            "unmet_with",
+            "unmet_without",
+        ],
+    )
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
+
+
+def _why_not(data: PlanData, plant: str, product: str, segment: str, year: int) -> str:
+    """Why a plant may not (fully) serve a segment in a period, naming rules and dates."""
+    elig = data.eligibility
+    pf = next(p for p in data.plants if p.id == plant)
+    sf = next(s for s in data.segments if s.id == segment)
+    dates = elig.dates() if isinstance(elig, RuleAware) else []
+    for start, _ in _slices(year, dates):
+        ans = elig(pf, product, sf, start)
+        if ans is not True:
+            rules = elig.prohibiting(pf, product, sf, start) if isinstance(elig, RuleAware) else []
+            what = (
+                f"prohibited by {', '.join(rules)}"
+                if rules
+                else ("not decided by the rules (unknown)" if ans is None else "not eligible")
+            )
+            since = f" from {start.isoformat()}" if start > dt.date(year, 1, 1) else ""
+            return f"{plant} ({pf.country}) is {what} for buyer {sf.buyer}{since}"
+    return f"{plant} is not eligible"
+
+
+def explain_unmet(
+    data: PlanData, unmet: pd.DataFrame, used: pd.DataFrame | None = None
+) -> list[str]:
+    """Say which demand is not met and why: rules, lead times, ramp-up, full capacity."""
+    out = []
+    d = data
+    for r in unmet.itertuples(index=False):
+        k, sg, y, q = str(r.product), str(r.segment), int(r.period), float(r.quantity)
+        why: list[str] = []
+        makers = [p.id for p in d.plants if bool(d.makes.sel(plant=p.id, product=k))]
+        share = d.share.sel(product=k, segment=sg, period=y)
+        blocked = [p for p in makers if float(share.sel(plant=p)) < 1 and _has_capacity(d, p)]
+        for p in blocked:
+            why.append(_why_not(d, p, k, sg, y))
+        eligible = [p for p in makers if float(share.sel(plant=p)) > 0]
+        existing = [p for p in eligible if float(d.capacity0.sel(plant=p, period=y)) > 0]
+        sites = [p for p in eligible if float(d.max_modules.sel(plant=p)) > 0]
+        late = []
+        for p in sites:
+            first = first_online(d, p)
+            if first is None or first > y:
+                c = next(c for cid, c in d.scenario.candidates.items() if (c.expands or cid) == p)
+                late.append(
+                    f"{p} cannot deliver before {first or 'the horizon end'} (lead time {c.lead_time} period(s))"
+                )
+        if not existing and len(late) == len(sites):
+            head = f"no compliant capacity for {sg} in {y}" + (
+                f" before {min(first_online(d, p) or 9999 for p in sites)} because of lead time"
+                if sites
+                else ""
+            )
+            why.insert(0, head)
+        why += late
+        full = [
+            p
+            for p in existing + [p for p in sites if p not in [s.split()[0] for s in late]]
+            if used is not None and _full(used, p, y)
+        ]
+        if full:
+            why.append(f"eligible capacity at {', '.join(full)} is fully used in {y}")
+        if not why:
+            why.append("the unmet-demand penalty is cheaper than serving it")
+        out.append(f"{sg}: {_fmt(q)} {k} not met in {y}: " + "; ".join(why))
+    return out
+
+
+def _has_capacity(d: PlanData, p: str) -> bool:
+    return bool((d.capacity0.sel(plant=p) > 0).any() or float(d.max_modules.sel(plant=p)) > 0)
+
+
+def _full(capacity: pd.DataFrame, plant: str, year: int) -> bool:
+    row = capacity[(capacity["plant"] == plant) & (capacity["period"] == year)]
+    return bool(len(row) and row["utilisation"].iloc[0] >= 1 - 1e-4)
+
+
+def explain_binding(res: PlanResult) -> list[str]:
+    """The constraints that shape the plan, in words."""
+    d = res.data
+    assert d is not None
+    out = []
+    for r in res.capacity.itertuples(index=False):
+        if r.available > 0 and r.utilisation >= 1 - 1e-4:
+            ramp = f" ({_fmt(r.ramping)} more still ramping up)" if r.ramping > TOL else ""
+            out.append(
+                f"{r.plant} ({r.country}) runs at full capacity in {r.period}: {_fmt(r.available)} gross units{ramp}"
+            )
+    if len(res.builds):
+        tot = res.builds.groupby("plant")["modules"].sum()
+        for p, n in tot.items():
+            if n >= float(d.max_modules.sel(plant=p)):
+                out.append(f"{p} is built out to its maximum of {int(n)} module(s)")
+    x = res.production.set_index(["plant", "product", "segment", "period"])["quantity"]
+    for (k, sg, y), dem in d.demand.to_series().items():
+        if dem <= 0:
+            continue
+        share = d.share.sel(product=k, segment=sg, period=y).to_series()
+        for p, f in share.items():
+            if not bool(d.makes.sel(plant=p, product=k)) or f >= 1 or not _has_capacity(d, str(p)):
+                continue
+            if f == 0:
+                out.append(f"{_why_not(d, str(p), k, sg, y)}: it cannot serve {sg} in {y}")
+            elif float(x.get((p, k, sg, y), 0.0)) >= f * dem - 1e-6 * max(dem, 1):
+                out.append(
+                    f"{_why_not(d, str(p), k, sg, y)}: it may serve at most {f:.1%} of {sg} demand in {y}, and does"
+                )
+    for r in res.unmet.itertuples(index=False):
+        out.append(
+            f"{_fmt(r.quantity)} {r.product} for {r.segment} not met in {r.period} (penalty {_fmt(r.penalty)} per unit)"
+        )
+    for f in d.scenario.content_floors:
+        seg = res.production[res.production["segment"].isin(f.segments)]
+        for y, g in seg.groupby("period"):
+            if y < (f.from_period or d.periods[0]) or g["quantity"].sum() <= 0:
+                continue
+            inside = g[g["country"].isin(f.countries)]["quantity"].sum() / g["quantity"].sum()
+            if inside <= f.share + 1e-6:
+                out.append(
+                    f"content floor {f.id} binds in {y}: {inside:.1%} from {', '.join(f.countries)} (floor {f.share:.0%})"
+                )
+    return out
+
+
+def solve_plan(
+    data: PlanData,
+    mip_gap: float = 1e-4,
+    time_limit: float | None = None,
+    with_rule_costs: bool = True,
+    progress: Progress | None = None,
+) -> PlanResult:
+    """Build, solve, read and explain a plan.
+
+    Raises
+    ------
+    InfeasiblePlan
+        When must-be-met demand cannot be met; the reasons say which demand and why.
+    """
+    if progress:
+        progress("building the model")
+    m = build_model(data)
+    if progress:
+        progress(f"solving ({m.nvars:,} variables, {m.ncons:,} constraints)")
+    status = solve_model(m, mip_gap, time_limit)
+    if status in ("infeasible", "infeasible_or_unbounded"):
+        raise _infeasible(data, mip_gap)
+    if status != "optimal":
+        raise InfeasiblePlan(
+            f"the solver stopped without a plan ({status})", [f"termination condition: {status}"]
+        )
+    res = results(data, m, status)
+    res.binding = explain_binding(res)
+    if len(res.unmet):
+        res.notes += explain_unmet(data, res.unmet, res.capacity)
+    if with_rule_costs:
+        res.rule_costs = rule_costs(data, res, mip_gap, progress)
+    return res
+
+
+def _infeasible(data: PlanData, mip_gap: float) -> InfeasiblePlan:
+    """Re-solve with every demand soft at a high penalty to find what cannot be met."""
+    big = (
+        1e3
+        * float(np.nanmax([data.unit_cost.max() + data.logistics.max() + data.tariff.max(), 1.0]))
+        + 1e6
+    )
+    relaxed = data.relaxed(big)
+    m = build_model(relaxed)
+    if solve_model(m, mip_gap) != "optimal":
+        return InfeasiblePlan("the plan is infeasible and no relaxation could say why", [])
+    res = results(relaxed, m)
+    hard = set(data.penalty.to_series()[data.penalty.isnull().values].index)
+    un = res.unmet[res.unmet["segment"].isin(hard)]
+    reasons = explain_unmet(relaxed, un, res.capacity)
+    short = set(un["segment"])
+    reasons += [
+        f"content floor {f.id} requires {f.share:.0%} of {', '.join(sorted(short & set(f.segments)))} from {', '.join(f.countries)}"
+        for f in data.scenario.content_floors
+        if short & set(f.segments)
+    ]
+    total = float(un["quantity"].sum())
+    return InfeasiblePlan(
+        f"demand that must be met cannot be met ({_fmt(total)} units short)", reasons
+    )
