@@ -42,8 +42,8 @@ def import_(
         files = [*reference_files(), *files]
     if not files:
         raise typer.BadParameter("give files to import, or --reference")
-    with open_db(db, create=True) as store:
-        written = import_files(store, files)
+    with open_db(db, create=True) as store, console.status("importing") as status:
+        written = import_files(store, files, progress=lambda msg: status.update(msg))
     emit([{"table": t, "rows written": n} for t, n in written.items()], Format.table, title=f"imported {sum(written.values())} rows")
 
 

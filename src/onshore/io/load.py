@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,11 +97,15 @@ def parse_tables(raw: Sequence[RawTable]) -> tuple[Batch, list[RowError]]:
     return batch, errors
 
 
-def read_files(paths: Sequence[str | Path]) -> tuple[Batch, list[RowError]]:
+def read_files(
+    paths: Sequence[str | Path], progress: Callable[[str], None] | None = None
+) -> tuple[Batch, list[RowError]]:
     """Read and parse every file; errors from all files are collected together."""
     raw: list[RawTable] = []
     errors: list[RowError] = []
     for p in paths:
+        if progress:
+            progress(f"reading {p}")
         try:
             raw.extend(read_file(p))
         except ReadFailure as f:
@@ -121,15 +125,22 @@ def load_files(paths: Sequence[str | Path]) -> Batch:
     return batch
 
 
-def import_files(store: Any, paths: Sequence[str | Path]) -> dict[str, int]:
+def import_files(
+    store: Any, paths: Sequence[str | Path], progress: Callable[[str], None] | None = None
+) -> dict[str, int]:
     """Import files into a store all-or-nothing: every error is reported and nothing is
-    written unless every row of every file is good. Returns rows written per table."""
+    written unless every row of every file is good. Returns rows written per table.
+    ``progress`` is told what is being done (for a status line on long imports)."""
     from onshore.validate import check_batch
 
-    batch, errors = read_files(paths)
+    batch, errors = read_files(paths, progress)
+    if progress:
+        progress(f"checking {len(batch):,} rows against the store")
     errors += check_batch(batch, store.existing())
     if errors:
         raise DataError(errors)
+    if progress:
+        progress(f"writing {len(batch):,} rows")
     written: dict[str, int] = store.write(batch)
     return written
 
