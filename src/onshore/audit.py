@@ -1,0 +1,131 @@
+"""The audit log: an append-only, hash-chained table ``audit`` in the store's DuckDB file.
+
+Every verdict is appended with the rule id and version, the data snapshot hash, the
+evaluation date and the inputs. Nothing in onshore updates or deletes a row: the API has
+no way to, and :meth:`AuditLog.update` / :meth:`AuditLog.delete` refuse. DuckDB has no
+triggers, so an edit made behind onshore's back with SQL cannot be blocked; it is
+*detected*: each row stores ``hash = sha256(prev_hash + canonical row)``, and
+:meth:`AuditLog.verify` recomputes the chain and names the first row that does not fit
+(an edited, deleted or reordered row breaks it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from onshore.errors import OnshoreError
+
+GENESIS = "0" * 64
+COLUMNS = ("seq", "recorded_at", "rule_id", "rule_version", "snapshot", "evaluated_on", "buyer",
+           "product", "verdict", "reason", "inputs", "prev_hash", "hash")
+DDL = """CREATE TABLE IF NOT EXISTS audit (
+  seq BIGINT PRIMARY KEY,
+  recorded_at VARCHAR NOT NULL,
+  rule_id VARCHAR NOT NULL,
+  rule_version BIGINT NOT NULL,
+  snapshot VARCHAR NOT NULL,
+  evaluated_on VARCHAR NOT NULL,
+  buyer VARCHAR NOT NULL,
+  product VARCHAR NOT NULL,
+  verdict VARCHAR NOT NULL,
+  reason VARCHAR NOT NULL,
+  inputs VARCHAR NOT NULL,
+  prev_hash VARCHAR NOT NULL,
+  hash VARCHAR NOT NULL UNIQUE
+)"""
+
+
+class AuditError(OnshoreError):
+    """An attempt to change the audit log, or a log whose hash chain is broken."""
+
+
+def _digest(prev: str, row: Mapping[str, Any]) -> str:
+    body = json.dumps([row[c] for c in COLUMNS[:-2]], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    """Append-only audit rows in a DuckDB connection (``store.con``)."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.con.execute(DDL)
+
+    def append(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Append verdict rows (keys: rule_id, rule_version, snapshot, evaluated_on, buyer,
+        product, verdict, reason, inputs); returns how many were written."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            last = self.con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+            seq, prev = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+            out = []
+            for r in rows:
+                seq += 1
+                row: dict[str, Any] = {
+                    "seq": seq, "recorded_at": now, "rule_id": str(r["rule_id"]),
+                    "rule_version": int(r["rule_version"]), "snapshot": str(r.get("snapshot") or ""),
+                    "evaluated_on": str(r["evaluated_on"]), "buyer": str(r["buyer"]), "product": str(r["product"]),
+                    "verdict": str(r["verdict"]), "reason": str(r["reason"]),
+                    "inputs": json.dumps(r.get("inputs", {}), sort_keys=True, default=str, ensure_ascii=False),
+                    "prev_hash": prev,
+                }
+                row["hash"] = prev = _digest(prev, row)
+                out.append(row)
+            df = pd.DataFrame(out, columns=list(COLUMNS))  # noqa: F841 - read by DuckDB
+            self.con.register("_audit_in", df)
+            self.con.execute(f"INSERT INTO audit SELECT {', '.join(COLUMNS)} FROM _audit_in")
+            self.con.unregister("_audit_in")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(out)
+
+    def rows(self, rule_id: str | None = None, product: str | None = None) -> pd.DataFrame:
+        """The log in order, optionally for one rule or product."""
+        sql, args = "SELECT * FROM audit WHERE 1=1", []
+        if rule_id is not None:
+            sql, args = sql + " AND rule_id = ?", [*args, rule_id]
+        if product is not None:
+            sql, args = sql + " AND product = ?", [*args, product]
+        df: pd.DataFrame = self.con.execute(sql + " ORDER BY seq", args).df()
+        return df
+
+    def __len__(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM audit").fetchall()[0][0])
+
+    def verify(self) -> list[str]:
+        """Recompute the hash chain; return the problems found (empty when intact)."""
+        problems: list[str] = []
+        prev, expect = GENESIS, 1
+        for r in self.con.execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq").fetchall():
+            row = dict(zip(COLUMNS, r, strict=True))
+            if row["seq"] != expect:
+                problems.append(f"row {expect}: missing (deleted); next row is {row['seq']}")
+            if row["prev_hash"] != prev:
+                problems.append(f"row {row['seq']}: does not follow the previous row (a row was deleted or edited)")
+            if _digest(row["prev_hash"], row) != row["hash"]:
+                problems.append(f"row {row['seq']}: its content does not match its hash (edited)")
+            prev, expect = row["hash"], int(row["seq"]) + 1
+        return problems
+
+    def update(self, *args: object, **kwargs: object) -> None:
+        """Refused: the audit log is append-only."""
+        raise AuditError("the audit log is append-only: rows are never updated")
+
+    def delete(self, *args: object, **kwargs: object) -> None:
+        """Refused: the audit log is append-only."""
+        raise AuditError("the audit log is append-only: rows are never deleted")
+
+
+__all__ = ["AuditError", "AuditLog"]
