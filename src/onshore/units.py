@@ -71,8 +71,8 @@ def is_currency(unit: str) -> bool:
 def fx_rates() -> dict[tuple[str, int], float]:
     """Annual average units of currency per USD, keyed by (currency, year)."""
     path = resources.files("onshore") / "data" / "fx_rates.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        return {(r["currency"], int(r["year"])): float(r["per_usd"]) for r in csv.DictReader(f)}
+    rows = csv.DictReader(path.read_text(encoding="utf-8").splitlines())
+    return {(r["currency"], int(r["year"])): float(r["per_usd"]) for r in rows}
 
 
 def _per_usd(currency: str, year: int | None) -> float:

@@ -12,7 +12,7 @@ from onshore.errors import RowError, UnitError
 from onshore.model import TABLES, Bom, Flow, Material, Ownership, Record
 
 if TYPE_CHECKING:
-    from onshore.io.load import Batch
+    from onshore.io.load import Batch, Origin
 
 TOLERANCE = 1e-9
 SINGULAR = {"companies": "company", "materials": "material", "facilities": "facility"}
@@ -66,9 +66,12 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
 
 
 def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
-    new = {(o.owner, o.owned): (o, org) for o, org in zip(batch.records["ownership"], batch.origins["ownership"], strict=True)}  # type: ignore[union-attr]
+    new: dict[tuple[str, str], tuple[Ownership, Origin]] = {}
+    for o, org in zip(batch.records["ownership"], batch.origins["ownership"], strict=True):
+        assert isinstance(o, Ownership)
+        new[(o.owner, o.owned)] = (o, org)
     merged: dict[tuple[str, str], Ownership] = {(o.owner, o.owned): o for o in ex.ownership}
-    merged.update({k: v[0] for k, v in new.items()})  # type: ignore[misc]
+    merged.update({k: v[0] for k, v in new.items()})
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (_, owned), o in merged.items():
         for f in ("equity", "voting", "board"):

@@ -116,14 +116,14 @@ class DuckDBStore:
         return self.con.sql(f"SELECT * FROM {table} ORDER BY {order}").to_arrow_table()
 
     def counts(self) -> dict[str, int]:
-        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}  # type: ignore[index]
+        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
 
     def existing(self) -> Existing:
         ex = Existing()
         for name, spec in TABLES.items():
             if len(spec.key) == 1:
                 ex.keys[name] = {(r[0],) for r in self.con.execute(f"SELECT {spec.key[0]} FROM {name}").fetchall()}
-        ex.material_units = dict(self.con.execute("SELECT id, unit FROM materials").fetchall())  # type: ignore[arg-type]
+        ex.material_units = {str(i): str(u) for i, u in self.con.execute("SELECT id, unit FROM materials").fetchall()}
         cols = ["owner", "owned", "equity", "voting", "board", "debt"]
         ex.ownership = [
             Ownership.model_construct(**dict(zip(cols, r, strict=True)))
