@@ -78,8 +78,8 @@ def test_hand_known_optimum_and_cost_breakdown() -> None:
     ]
     cn = r.production[(r.production.plant == "cn") & (r.production.segment == "dod")]
     assert cn.set_index("period")["quantity"].to_dict() == pytest.approx({2026: 100, 2027: CN_2027})
-    assert any("at most 74.8% of dod demand in 2027" in b for b in r.binding)
-    assert any("kr2 (KR) runs at full capacity in 2027" in b and "ramping" in b for b in r.binding)
+    assert any("at most 74.8% of dod cell demand in 2027, and does" in b for b in r.binding)
+    assert any("kr2 (KR) runs at full capacity in 2027-2028" in b and "ramping up in 2027" in b for b in r.binding)
 
 
 def test_rule_cost_equals_the_difference_of_two_solves() -> None:

@@ -10,21 +10,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import linopy
 import numpy as np
 import pandas as pd
 
 from onshore.errors import InfeasiblePlan
-from onshore.plan.eligibility import RuleAware, _slices, allow_all
-from onshore.plan.model import PlanData, annuity, build_model, first_online
+from onshore.plan.eligibility import RuleAware, allow_all
+from onshore.plan.explain import _fmt, explain_binding, explain_unmet
+from onshore.plan.model import PlanData, annuity, build_model
 
 TOL = 1e-6
 Progress = Callable[[str], None]
@@ -76,6 +78,23 @@ class PlanResult:
             "modules_built": int(self.builds["modules"].sum()) if len(self.builds) else 0,
             "unmet_units": float(self.unmet["quantity"].sum()) if len(self.unmet) else 0.0,
         }
+
+
+def write_tables(res: PlanResult, out_dir: str | Path, parquet: bool = True) -> list[Path]:
+    """Write every table as CSV (and Parquet) plus ``summary.json`` (headline, binding, notes)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, df in res.tables().items():
+        paths.append(out / f"{name}.csv")
+        df.to_csv(paths[-1], index=False)
+        if parquet:
+            paths.append(out / f"{name}.parquet")
+            df.to_parquet(paths[-1], index=False)
+    doc = {**res.summary(), "binding": res.binding, "notes": res.notes}
+    paths.append(out / "summary.json")
+    paths[-1].write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    return paths
 
 
 def solve_model(m: linopy.Model, mip_gap: float = 1e-4, time_limit: float | None = None) -> str:
@@ -267,7 +286,7 @@ def rule_costs(
             other = data.with_eligibility(elig.without(rid))
             if not np.array_equal(other.share.values, data.share.values):
                 cases.append((rid, "eligibility", other))
-    if (data.share < 1).where(data.makes).any():
+    if len(cases) != 1 and bool((data.share < 1).where(data.makes).any()):
         cases.append(("all rules", "eligibility", data.with_eligibility(allow_all)))
     for f in data.scenario.content_floors:
         cases.append((f.id, "content floor", data.without_floors({f.id})))
@@ -303,132 +322,6 @@ def rule_costs(
             "unmet_without",
         ],
     )
-
-
-def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
-
-
-def _why_not(data: PlanData, plant: str, product: str, segment: str, year: int) -> str:
-    """Why a plant may not (fully) serve a segment in a period, naming rules and dates."""
-    elig = data.eligibility
-    pf = next(p for p in data.plants if p.id == plant)
-    sf = next(s for s in data.segments if s.id == segment)
-    dates = elig.dates() if isinstance(elig, RuleAware) else []
-    for start, _ in _slices(year, dates):
-        ans = elig(pf, product, sf, start)
-        if ans is not True:
-            rules = elig.prohibiting(pf, product, sf, start) if isinstance(elig, RuleAware) else []
-            what = (
-                f"prohibited by {', '.join(rules)}"
-                if rules
-                else ("not decided by the rules (unknown)" if ans is None else "not eligible")
-            )
-            since = f" from {start.isoformat()}" if start > dt.date(year, 1, 1) else ""
-            return f"{plant} ({pf.country}) is {what} for buyer {sf.buyer}{since}"
-    return f"{plant} is not eligible"
-
-
-def explain_unmet(
-    data: PlanData, unmet: pd.DataFrame, used: pd.DataFrame | None = None
-) -> list[str]:
-    """Say which demand is not met and why: rules, lead times, ramp-up, full capacity."""
-    out = []
-    d = data
-    for r in unmet.itertuples(index=False):
-        k, sg, y, q = str(r.product), str(r.segment), int(r.period), float(r.quantity)
-        why: list[str] = []
-        makers = [p.id for p in d.plants if bool(d.makes.sel(plant=p.id, product=k))]
-        share = d.share.sel(product=k, segment=sg, period=y)
-        blocked = [p for p in makers if float(share.sel(plant=p)) < 1 and _has_capacity(d, p)]
-        for p in blocked:
-            why.append(_why_not(d, p, k, sg, y))
-        eligible = [p for p in makers if float(share.sel(plant=p)) > 0]
-        existing = [p for p in eligible if float(d.capacity0.sel(plant=p, period=y)) > 0]
-        sites = [p for p in eligible if float(d.max_modules.sel(plant=p)) > 0]
-        late = []
-        for p in sites:
-            first = first_online(d, p)
-            if first is None or first > y:
-                c = next(c for cid, c in d.scenario.candidates.items() if (c.expands or cid) == p)
-                late.append(
-                    f"{p} cannot deliver before {first or 'the horizon end'} (lead time {c.lead_time} period(s))"
-                )
-        if not existing and len(late) == len(sites):
-            head = f"no compliant capacity for {sg} in {y}" + (
-                f" before {min(first_online(d, p) or 9999 for p in sites)} because of lead time"
-                if sites
-                else ""
-            )
-            why.insert(0, head)
-        why += late
-        full = [
-            p
-            for p in existing + [p for p in sites if p not in [s.split()[0] for s in late]]
-            if used is not None and _full(used, p, y)
-        ]
-        if full:
-            why.append(f"eligible capacity at {', '.join(full)} is fully used in {y}")
-        if not why:
-            why.append("the unmet-demand penalty is cheaper than serving it")
-        out.append(f"{sg}: {_fmt(q)} {k} not met in {y}: " + "; ".join(why))
-    return out
-
-
-def _has_capacity(d: PlanData, p: str) -> bool:
-    return bool((d.capacity0.sel(plant=p) > 0).any() or float(d.max_modules.sel(plant=p)) > 0)
-
-
-def _full(capacity: pd.DataFrame, plant: str, year: int) -> bool:
-    row = capacity[(capacity["plant"] == plant) & (capacity["period"] == year)]
-    return bool(len(row) and row["utilisation"].iloc[0] >= 1 - 1e-4)
-
-
-def explain_binding(res: PlanResult) -> list[str]:
-    """The constraints that shape the plan, in words."""
-    d = res.data
-    assert d is not None
-    out = []
-    for r in res.capacity.itertuples(index=False):
-        if r.available > 0 and r.utilisation >= 1 - 1e-4:
-            ramp = f" ({_fmt(r.ramping)} more still ramping up)" if r.ramping > TOL else ""
-            out.append(
-                f"{r.plant} ({r.country}) runs at full capacity in {r.period}: {_fmt(r.available)} gross units{ramp}"
-            )
-    if len(res.builds):
-        tot = res.builds.groupby("plant")["modules"].sum()
-        for p, n in tot.items():
-            if n >= float(d.max_modules.sel(plant=p)):
-                out.append(f"{p} is built out to its maximum of {int(n)} module(s)")
-    x = res.production.set_index(["plant", "product", "segment", "period"])["quantity"]
-    for (k, sg, y), dem in d.demand.to_series().items():
-        if dem <= 0:
-            continue
-        share = d.share.sel(product=k, segment=sg, period=y).to_series()
-        for p, f in share.items():
-            if not bool(d.makes.sel(plant=p, product=k)) or f >= 1 or not _has_capacity(d, str(p)):
-                continue
-            if f == 0:
-                out.append(f"{_why_not(d, str(p), k, sg, y)}: it cannot serve {sg} in {y}")
-            elif float(x.get((p, k, sg, y), 0.0)) >= f * dem - 1e-6 * max(dem, 1):
-                out.append(
-                    f"{_why_not(d, str(p), k, sg, y)}: it may serve at most {f:.1%} of {sg} demand in {y}, and does"
-                )
-    for r in res.unmet.itertuples(index=False):
-        out.append(
-            f"{_fmt(r.quantity)} {r.product} for {r.segment} not met in {r.period} (penalty {_fmt(r.penalty)} per unit)"
-        )
-    for f in d.scenario.content_floors:
-        seg = res.production[res.production["segment"].isin(f.segments)]
-        for y, g in seg.groupby("period"):
-            if y < (f.from_period or d.periods[0]) or g["quantity"].sum() <= 0:
-                continue
-            inside = g[g["country"].isin(f.countries)]["quantity"].sum() / g["quantity"].sum()
-            if inside <= f.share + 1e-6:
-                out.append(
-                    f"content floor {f.id} binds in {y}: {inside:.1%} from {', '.join(f.countries)} (floor {f.share:.0%})"
-                )
-    return out
 
 
 def solve_plan(
