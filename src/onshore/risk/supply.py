@@ -91,13 +91,15 @@ class Baseline:
 
 
 def baseline(network: Network, period: str | None = None) -> Baseline:
-    """The per-year baseline of ``network`` in ``period`` (default: the latest flow year).
+    """The per-year baseline of ``network`` in ``period`` (default: each link's latest year).
 
     Parameters
     ----------
     network : Network
     period : str, optional
         A flow period prefix ('2025', '2025-Q1'); flows whose period starts with it count.
+        Default: every supplier link in the latest year it has flows (plants that
+        started later keep their links).
 
     Returns
     -------
@@ -107,12 +109,18 @@ def baseline(network: Network, period: str | None = None) -> Baseline:
     if key in network._cache:
         cached: Baseline = network._cache[key]
         return cached
-    period = period or default_period(network)
     ids = network.facilities["id"].astype(str).to_numpy()
     index = {f: k for k, f in enumerate(ids)}
     n = len(ids)
-    fl = network.flows_in_material_units(period) if period else network.flows_in_material_units()
-    per_year = 12.0 / months_in(period) if period else 1.0
+    fl = network.flows_in_material_units(period)
+    if period is not None:
+        per_year: np.ndarray | float = 12.0 / months_in(period)
+    else:  # each link in its latest year with flows, annualised by the months its rows cover
+        fl = fl.assign(_year=fl["period"].astype(str).str[:4], _months=[months_in(str(p)) for p in fl["period"]])
+        latest = fl.groupby(["supplier", "customer", "material"])["_year"].transform("max")
+        fl = fl[fl["_year"] == latest]
+        covered = fl.groupby(["supplier", "customer", "material"])["_months"].transform("sum").to_numpy(dtype=float)
+        per_year = 12.0 / np.minimum(covered, 12.0)
     s = fl["supplier"].astype(str).map(index)
     c = fl["customer"].astype(str).map(index)
     ok = s.notna() & c.notna() & np.isfinite(fl["qty"].to_numpy(dtype=float))
@@ -121,7 +129,7 @@ def baseline(network: Network, period: str | None = None) -> Baseline:
             "s": s[ok].to_numpy(dtype=np.int64),
             "c": c[ok].to_numpy(dtype=np.int64),
             "material": fl["material"][ok].astype(str).to_numpy(),
-            "qty": fl["qty"][ok].to_numpy(dtype=float) * per_year,
+            "qty": fl["qty"][ok].to_numpy(dtype=float) * (per_year[ok.to_numpy()] if isinstance(per_year, np.ndarray) else per_year),
         }
     )
     edges = edges.groupby(["s", "c", "material"], as_index=False, sort=True)["qty"].sum()
