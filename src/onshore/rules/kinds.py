@@ -1,0 +1,490 @@
+"""How each kind of rule test is evaluated on a product (a facility's output) on a date.
+
+Each function takes the per-network :class:`Context`, the rule, the product and the date,
+and returns a :class:`~onshore.check.Finding`. Company-level facts come from
+:mod:`onshore.owners`, names from :mod:`onshore.screen`, supplier plants from recorded
+flows, origin shares from the trace (:mod:`onshore.trace`), weighted by mass or by cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
+
+from onshore.check import Finding, Outcome
+from onshore.errors import OnshoreError
+from onshore.network import Network
+from onshore.owners import COVERED_NATIONS, Owners, affiliates, feoc, owners, ownership_paths, prohibited_foreign_entity
+from onshore.rules.loader import (
+    Always,
+    ContentThresholdByYear,
+    Entity,
+    EntityList,
+    FeocContent,
+    Informational,
+    NamedEntity,
+    OriginCountry,
+    OwnershipThreshold,
+    Rule,
+    Tariff,
+)
+from onshore.screen import match
+
+UNKNOWN_ORIGIN = {"", "unknown", "?", "??", "none", "nan", "xx"}
+
+
+# ------------------------------------------------------------------------------ context
+@dataclass
+class Context:
+    """Per-network facts the tests share, computed once."""
+
+    network: Network
+    owners: Owners
+    fac: pd.DataFrame
+    """Facilities indexed by id."""
+    fidx: dict[str, int]
+    upstream_graph: sp.csr_matrix
+    """customer -> supplier adjacency over facilities (all periods)."""
+    names: dict[str, str]
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def upstream(self, product: str) -> list[str]:
+        """Every facility upstream of ``product`` by recorded flows (not the product itself)."""
+        key = ("up", product)
+        if key not in self.cache:
+            order = breadth_first_order(self.upstream_graph, self.fidx[product], directed=True, return_predecessors=False)
+            ids = self.fac.index.to_numpy()
+            self.cache[key] = [str(ids[k]) for k in order[1:]]
+        out: list[str] = self.cache[key]
+        return out
+
+    def feoc(self) -> pd.DataFrame:
+        if "feoc" not in self.cache:
+            self.cache["feoc"] = feoc(self.network)
+        out: pd.DataFrame = self.cache["feoc"]
+        return out
+
+    def describe(self, facility: str) -> str:
+        f = self.fac.loc[facility]
+        return (f"{f['stage']} plant {facility} ({f['name']}, {f['country']}) of "
+                f"{self.names.get(str(f['company']), f['company'])} [{f['company']}]")
+
+    def resolve(self, entities: tuple[Entity, ...], on: dt.date | None = None) -> tuple[dict[str, Entity], list[str]]:
+        """Company id -> entity for entities listed on ``on``; and notes on possible matches/unsure dates."""
+        found: dict[str, Entity] = {}
+        notes: list[str] = []
+        for e in entities:
+            m = match(self.network, [e.name, *e.aliases], e.company)
+            if on is not None and e.listed_from is not None and on < e.listed_from:
+                if not e.date_confirmed and m.exact:
+                    notes.append(f"{e.name} ({', '.join(m.exact)}) is listed from {e.listed_from} "
+                                 f"(date unconfirmed); before that date the listing cannot be excluded")
+                continue
+            for c in m.exact:
+                found[c] = e
+            for cid, name, score in m.possible:
+                notes.append(f"company {cid} ('{name}') resembles {e.name} (score {score:.0f}) but is not linked to it")
+        return found, notes
+
+
+def context(network: Network) -> Context:
+    """The shared facts of ``network`` (cached on it)."""
+    if "check:context" not in network._cache:
+        fac = network.facilities.copy()
+        fac["id"] = fac["id"].astype(str)
+        fac = fac.set_index("id", drop=False)
+        fidx = {f: k for k, f in enumerate(fac.index)}
+        fl = network.flows
+        s = fl["supplier"].astype(str).map(fidx)
+        c = fl["customer"].astype(str).map(fidx)
+        ok = s.notna() & c.notna()
+        n = len(fac)
+        g = sp.csr_matrix((np.ones(int(ok.sum())), (c[ok].to_numpy(dtype=np.int64), s[ok].to_numpy(dtype=np.int64))),
+                          shape=(n, n))
+        names = dict(zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True))
+        network._cache["check:context"] = Context(network, owners(network), fac, fidx, g, names)
+    ctx: Context = network._cache["check:context"]
+    return ctx
+
+
+def _chain(ctx: Context, top: str, company: str) -> str:
+    paths = ownership_paths(ctx.network, top, company, top=1)
+    if not paths:
+        return f"{top} -> {company}"
+    p, w = paths[0]
+    return " -> ".join(p) + f" (product of shares {w:.0%})"
+
+
+# -------------------------------------------------------------------------- named entity
+_REL = {"self": "the company is", "subsidiary": "controlled by", "controller": "the controller of",
+        "sister": "under common control with", "minority": "held >= 25 % by"}
+
+
+def _relations(ctx: Context, company: str, named: dict[str, Entity], t: NamedEntity | EntityList) -> list[tuple[str, str, str]]:
+    """(named company, relation, chain) of ``company`` to each named company it relates to."""
+    o = ctx.owners
+    out = []
+    j = o.idx(company)
+    for e in named:
+        if e == company:
+            out.append((e, "self", company))
+            continue
+        rel = affiliates(ctx.network, e).get(company)
+        if rel == "subsidiary":
+            out.append((e, "subsidiary", " -> ".join(reversed(o.control_chain(company)[: o.control_chain(company).index(e) + 1]))))
+        elif rel in ("controller", "sister"):
+            out.append((e, rel, f"{company} and {e} share the controller {o.ids[o.ultimate[j]]}"))
+        elif isinstance(t, NamedEntity) and o.equity[o.idx(e), j] >= t.minority:
+            out.append((e, "minority", _chain(ctx, e, company)))
+    return out
+
+
+def named_entity(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    t = rule.test
+    assert isinstance(t, NamedEntity)
+    plants = [p for p in [product, *ctx.upstream(product)] if str(ctx.fac.loc[p, "stage"]) in t.produced_by]
+    if not plants:
+        return Finding(Outcome.UNKNOWN, f"no {'/'.join(t.produced_by)} plant is recorded for {product}",
+                       settle=[f"record the flows from the {'/'.join(t.produced_by)} plants into {product}"])
+    named, notes = ctx.resolve(t.entities)
+    prohibit = {"self", "subsidiary"} | ({"controller", "sister"} if t.affiliates == "common_control" else set())
+    evidence, unsure = [], []
+    for p in plants:
+        c = str(ctx.fac.loc[p, "company"])
+        for e, rel, chain in _relations(ctx, c, named, t):
+            line = f"{ctx.describe(p)}: {_REL[rel]} the named entity {named[e].name} ({chain})"
+            if rel in prohibit:
+                evidence.append(line)
+            elif rel in t.uncertain:
+                unsure.append(line)
+    inputs = {"plants": plants, "named_companies": sorted(named)}
+    if evidence:
+        return Finding(Outcome.PROHIBITED, f"produced by a named entity: {evidence[0]}; in force from {rule.effective_from}",
+                       evidence + unsure, inputs=inputs)
+    if unsure or notes:
+        return Finding(Outcome.UNKNOWN, "related to a named entity in a way the rule's unread wording would settle: "
+                       + "; ".join(unsure + notes), unsure + notes,
+                       settle=["the exact affiliate/successor wording of the rule (see 'reading')",
+                               "ownership records linking the companies named"], inputs=inputs)
+    makers = sorted({str(ctx.fac.loc[p, "company"]) for p in plants})
+    ev = [ctx.describe(p) for p in plants] + [f"control chain of {m}: {' <- '.join(ctx.owners.control_chain(m))}" for m in makers]
+    return Finding(Outcome.ALLOWED, f"made by {', '.join(makers)}, none of which is, or is controlled by, a named entity "
+                   "on the recorded ownership", ev, inputs=inputs)
+
+
+def entity_list(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    t = rule.test
+    assert isinstance(t, EntityList)
+    listed, notes = ctx.resolve(t.entities, on)
+    plants = [product] if t.reach == "maker" else [product, *ctx.upstream(product)]
+    hits = []
+    for p in plants:
+        c = str(ctx.fac.loc[p, "company"])
+        for e, rel, chain in _relations(ctx, c, listed, t):
+            if rel in ("self", "subsidiary") or (t.affiliates == "controlled" and rel == "controller" and t.reach == "maker"):
+                hits.append(f"{ctx.describe(p)}: {_REL[rel]} {listed[e].name}, on the {t.list} ({chain})")
+    inputs = {"plants": len(plants), "listed_companies": sorted(listed)}
+    if hits:
+        return Finding(Outcome.PROHIBITED, f"{hits[0]}", hits, inputs=inputs)
+    settle = []
+    if t.reach == "upstream" and len(plants) == 1 and str(ctx.fac.loc[product, "stage"]) != "mine":
+        settle.append(f"record the supplier flows into {product}")
+        notes.append(f"no supplier of {product} is recorded, so listed suppliers cannot be excluded")
+    if notes:
+        return Finding(Outcome.UNKNOWN, "; ".join(notes), notes, settle or ["entity identities (ids, registry numbers)"],
+                       inputs=inputs)
+    return Finding(Outcome.ALLOWED, f"none of the {len(plants)} plant(s) checked belongs to an entity on the {t.list} "
+                   "or a company it controls", [ctx.describe(p) for p in plants[:5]], inputs=inputs)
+
+
+# ------------------------------------------------------------------------------- traced
+def _missing_prices(ctx: Context, product: str) -> list[str]:
+    m = ctx.network.materials
+    price = dict(zip(m["id"].astype(str), pd.to_numeric(m["price"], errors="coerce"), strict=True))
+    mats = {str(ctx.fac.loc[p, "material"]) for p in [product, *ctx.upstream(product)]}
+    return sorted(x for x in mats if x in price and not (price[x] > 0))
+
+
+def _labels(ctx: Context, kind: str, listed: tuple[Entity, ...] = ()) -> Callable[[Network], dict[str, str]]:
+    """A controlling-country hook for the trace that marks FEOC (or PFE) companies."""
+    if kind == "feoc":
+        bad = ctx.feoc()["feoc"]
+    else:
+        ids, _ = ctx.resolve(listed)
+        bad = prohibited_foreign_entity(ctx.network, listed=list(ids))["pfe"]
+    from onshore.owners import controlling_country
+
+    cc = controlling_country(ctx.network)
+    lab = {c: (f"{kind.upper()}:{cc[c]}" if bool(bad.get(c, False)) else cc[c]) for c in cc}
+    return lambda network: lab
+
+
+def traced(ctx: Context, product: str, weight: str, label: Callable[[Network], dict[str, str]] | None = None) -> pd.DataFrame | str:
+    """Origin quantities of ``product`` by raw material, stage, country and controller label.
+
+    Returns the trace rows, or a sentence saying why they could not be computed.
+    """
+    key = ("trace", product, weight, id(label))
+    if key in ctx.cache:
+        out: pd.DataFrame | str = ctx.cache[key]
+        return out
+    try:
+        from onshore.trace import trace
+    except ImportError:
+        return "the trace engine (onshore.trace) is not available"
+    by = ("raw", "stage", "country", "controlling_country")
+    kwargs: dict[str, Any] = {}
+    params = inspect.signature(trace).parameters
+    hook = next((p for p in params if p in ("controlling_country", "controller", "hook", "country_of")), None)
+    if label is not None and hook is not None:
+        kwargs[hook] = label
+    try:
+        df = trace(ctx.network, product, by=by, weight=weight, **kwargs)
+    except OnshoreError as e:
+        return f"the trace could not be computed: {e}"
+    ctx.cache[key] = df
+    return df
+
+
+def _unknown(s: pd.Series) -> pd.Series:
+    return s.isna() | s.astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN)
+
+
+def _explain(ctx: Context, product: str, tag: dict[str, Any]) -> list[str]:
+    try:
+        from onshore.trace import explain
+
+        paths = explain(ctx.network, product, tag, top=3)
+    except Exception:  # noqa: BLE001 - evidence is best effort; the verdict stands without it
+        return []
+    out = []
+    for p in paths if isinstance(paths, list) else getattr(paths, "itertuples", lambda: [])():
+        out.append(f"path: {p}")
+    return out
+
+
+def _shares(df: pd.DataFrame, stages: tuple[str, ...], bad: pd.Series) -> tuple[float, float, float]:
+    """(total, bad, unknown) quantities over the rows at ``stages``."""
+    at = df["stage"].astype(str).isin(stages)
+    q = pd.to_numeric(df["quantity"], errors="coerce").fillna(0.0)
+    unk = at & (_unknown(df["country"]))
+    return float(q[at].sum()), float(q[at & bad & ~unk].sum()), float(q[unk].sum())
+
+
+def feoc_content(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    t = rule.test
+    assert isinstance(t, FeocContent)
+    covered = COVERED_NATIONS
+    f = ctx.feoc()
+    ev: list[str] = []
+    # final assembly
+    plants = [p for p in [product, *ctx.upstream(product)] if str(ctx.fac.loc[p, "stage"]) in t.final_assembly_stages]
+    for p in plants:
+        c, country = str(ctx.fac.loc[p, "company"]), str(ctx.fac.loc[p, "country"])
+        why = f.loc[c, "reason"] if c in f.index and f.loc[c, "feoc"] else (f"operates in {country}" if country in covered else "")
+        if why:
+            return Finding(Outcome.PROHIBITED, f"final assembly by a FEOC: {ctx.describe(p)} ({why})",
+                           [ctx.describe(p) + f": {why}"], inputs={"assembly": p})
+    # licences
+    if t.no_feoc_licence:
+        lic = ctx.network.licences
+        makers = {str(ctx.fac.loc[p, "company"]) for p in plants}
+        for _, r in lic.iterrows():
+            hit = str(r["licensee"]) in makers or str(r.get("facility")) in plants
+            since, until = str(r.get("since") or "0000"), str(r.get("until") or "9999")
+            if r.get("until") is None or (isinstance(r.get("until"), float)):
+                until = "9999"
+            if hit and since[:10] <= on.isoformat() and on.isoformat()[: len(until)] <= until and bool(f["feoc"].get(str(r["licensor"]), False)):
+                return Finding(Outcome.PROHIBITED, f"technology licensed from the FEOC {r['licensor']} to {r['licensee']}: "
+                               f"{r['technology']}", [f"licence {r['licensor']} -> {r['licensee']} ({r.get('source')})"])
+    # content by cost
+    if t.basis == "cost" and (miss := _missing_prices(ctx, product)):
+        return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}",
+                       settle=[f"prices (and currency) for the materials {', '.join(miss)}"])
+    df = traced(ctx, product, t.basis, _labels(ctx, "feoc"))
+    if isinstance(df, str):
+        return Finding(Outcome.UNKNOWN, df, settle=["a traceable supply network for the product (flows and BOMs)"])
+    bad = df["country"].astype(str).isin(covered) | df["controlling_country"].astype(str).str.startswith("FEOC")
+    total, b, unk = _shares(df, t.component_stages, bad)
+    if total <= 0:
+        return Finding(Outcome.UNKNOWN, f"no {'/'.join(t.component_stages)} content is traced for {product}",
+                       settle=[f"flows or BOMs for the {'/'.join(t.component_stages)} inputs of {product}"])
+    share, ushare = b / total, unk / total
+    inputs = {"feoc_share": share, "unknown_share": ushare, "basis": t.basis}
+    ev.append(f"FEOC share of {'/'.join(t.component_stages)} {t.basis}: {share:.1%} (limit {t.max_feoc_share:.0%}); "
+              f"untraced: {ushare:.1%}")
+    top = df[bad & df["stage"].astype(str).isin(t.component_stages)].sort_values("quantity", ascending=False).head(3)
+    for _, r in top.iterrows():
+        ev.append(f"FEOC content: {r.get('raw')} at {r['stage']} in {r['country']} (controller {r['controlling_country']}): "
+                  f"{r['quantity'] / total:.1%}")
+        ev += _explain(ctx, product, {"stage": r["stage"], "controlling_country": r["controlling_country"]})
+    if share > t.max_feoc_share + 1e-12:
+        return Finding(Outcome.PROHIBITED, f"{share:.1%} of the {t.basis} of the components comes from FEOC sources "
+                       f"(more than {t.max_feoc_share:.0%})", ev, inputs=inputs)
+    if share + ushare > t.max_feoc_share + 1e-12:
+        return Finding(Outcome.UNKNOWN, f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could exceed "
+                       f"the {t.max_feoc_share:.0%} limit", ev, settle=["the origin of the untraced inputs"], inputs=inputs)
+    return Finding(Outcome.ALLOWED, f"final assembly by non-FEOC plants, {1 - share:.1%} of the component {t.basis} "
+                   f"from non-FEOC sources, no FEOC licence", ev, inputs=inputs)
+
+
+def _bom_has(ctx: Context, product: str, keywords: tuple[str, ...]) -> bool:
+    """Whether any material in the product's BOM closure or upstream plants matches a keyword."""
+    b = ctx.network.boms
+    mats = {str(ctx.fac.loc[p, "material"]) for p in [product, *ctx.upstream(product)]}
+    frontier = set(mats)
+    while frontier:
+        new = set(b.loc[b["output"].astype(str).isin(frontier), "input"].astype(str)) - mats
+        mats |= new
+        frontier = new
+    m = ctx.network.materials
+    names = dict(zip(m["id"].astype(str), m["name"].astype(str), strict=True))
+    text = " ".join(f"{x} {names.get(x, '')}" for x in mats).lower()
+    return any(k in text for k in keywords)
+
+
+def origin_country(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    t = rule.test
+    assert isinstance(t, OriginCountry)
+    if t.materials and not _bom_has(ctx, product, t.materials):
+        return Finding(Outcome.ALLOWED, f"no {', '.join(t.materials)} material is in the recorded bills of materials "
+                       f"or supplier plants of {product}")
+    df = traced(ctx, product, t.basis)
+    if isinstance(df, str):
+        return Finding(Outcome.UNKNOWN, df, settle=["a traceable supply network for the product"])
+    if t.materials:
+        raw = df["raw"].astype(str).str.lower()
+        m = ctx.network.materials
+        names = dict(zip(m["id"].astype(str).str.lower(), m["name"].astype(str).str.lower(), strict=True))
+        full = raw + " " + raw.map(names).fillna("")
+        df = df[full.apply(lambda s: any(k in s for k in t.materials))]
+        if df.empty:
+            return Finding(Outcome.ALLOWED, f"no {', '.join(t.materials)} is in the recorded bill of materials of {product}")
+    bad = df["country"].astype(str).isin(t.countries)
+    total, b, unk = _shares(df, t.stages, bad)
+    if total <= 0:
+        return Finding(Outcome.UNKNOWN, "nothing traced at the stages tested", settle=["flows and BOMs upstream"])
+    inputs = {"share": b / total, "unknown_share": unk / total}
+    ev = [f"share at {'/'.join(t.stages)} in {', '.join(t.countries)} by {t.basis}: {b / total:.1%}; untraced {unk / total:.1%}"]
+    if b / total > t.max_share + 1e-12:
+        return Finding(Outcome.PROHIBITED, ev[0], ev, inputs=inputs)
+    if (b + unk) / total > t.max_share + 1e-12:
+        return Finding(Outcome.UNKNOWN, ev[0], ev, settle=["the origin of the untraced inputs"], inputs=inputs)
+    return Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs)
+
+
+def content_threshold_by_year(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    t = rule.test
+    assert isinstance(t, ContentThresholdByYear)
+    years = sorted(y for y in t.thresholds if y <= on.year)
+    if not years:
+        return Finding(Outcome.NOT_APPLICABLE, f"no threshold is set for {on.year}")
+    thr = t.thresholds[years[-1]]
+    if t.basis == "cost" and (miss := _missing_prices(ctx, product)):
+        return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}",
+                       settle=[f"prices for the materials {', '.join(miss)}"])
+    label = _labels(ctx, "pfe", t.listed) if t.measure == "non_pfe" else _labels(ctx, "feoc") if t.measure == "non_feoc" else None
+    df = traced(ctx, product, t.basis, label)
+    if isinstance(df, str):
+        return Finding(Outcome.UNKNOWN, df, settle=["a traceable supply network for the product"])
+    if t.measure == "qualifying_country":
+        good = df["country"].astype(str).isin(t.countries)
+        per_stage = []
+        unk_total = 0.0
+        for s in t.stages if t.either_stage else [None]:
+            total, g, unk = _shares(df, (s,) if s else t.stages, good)
+            if total <= 0:
+                return Finding(Outcome.UNKNOWN, f"nothing traced at stage {s or t.stages}", settle=["flows and BOMs upstream"])
+            per_stage.append(g / total)
+            unk_total += unk / total
+        lo, hi = max(per_stage), min(1.0, sum(per_stage) + unk_total)
+    else:
+        bad = df["controlling_country"].astype(str).str.startswith(("PFE", "FEOC"))
+        if t.measure == "non_feoc":
+            bad = bad | df["country"].astype(str).isin(COVERED_NATIONS)
+        rows = df[df["stage"].astype(str).isin(t.stages)]
+        if t.measure == "non_pfe":
+            rows = rows[rows.get("facility", pd.Series(dtype=str)).astype(str) != product] if "facility" in rows else rows
+        total, b, unk = _shares(rows, t.stages, bad.loc[rows.index])
+        if total <= 0:
+            return Finding(Outcome.UNKNOWN, "nothing traced at the stages tested", settle=["flows and BOMs upstream"])
+        lo, hi = 1 - (b + unk) / total, 1 - b / total
+    inputs = {"low": lo, "high": hi, "threshold": thr, "year": years[-1]}
+    ev = [f"{t.measure.replace('_', ' ')} share by {t.basis}: {lo:.1%}" + (f" to {hi:.1%}" if hi - lo > 1e-9 else "")
+          + f"; {on.year} threshold {thr:.0%}"]
+    if lo >= thr - 1e-12:
+        return Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs)
+    if hi < thr - 1e-12:
+        return Finding(Outcome.PROHIBITED, ev[0], ev, inputs=inputs)
+    return Finding(Outcome.UNKNOWN, ev[0] + " (the range straddles the threshold)", ev,
+                   settle=["the joint origin of each unit (which mine fed which refinery) or the untraced inputs"], inputs=inputs)
+
+
+# ------------------------------------------------------------------------------- owners
+def ownership_threshold(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    t = rule.test
+    assert isinstance(t, OwnershipThreshold)
+    c = str(ctx.fac.loc[product, "company"])
+    if t.holder == "covered_government":
+        row = ctx.feoc().loc[c]
+        flagged, reason = bool(row["feoc"]), str(row["reason"])
+    else:
+        ids, _ = ctx.resolve(t.listed)
+        p = prohibited_foreign_entity(ctx.network, list(ids), t.single, t.together, t.debt).loc[c]
+        flagged, reason = bool(p["pfe"]), str(p["reason"])
+    ev = [ctx.describe(product)] + [f"owner chain: {' <- '.join(ctx.owners.control_chain(c))}"]
+    if flagged:
+        return Finding(Outcome.PROHIBITED, f"{c} is a {'FEOC' if t.holder == 'covered_government' else 'prohibited foreign entity'}: "
+                       f"{reason}", ev, inputs={"company": c})
+    has_owners = bool((ctx.owners.direct["j"] == ctx.owners.idx(c)).any()) or ctx.owners.kind[ctx.owners.idx(c)] != "company"
+    if not has_owners:
+        return Finding(Outcome.UNKNOWN, f"no shareholder or debt holder of {c} is recorded", ev,
+                       settle=[f"the shareholders, voting rights, board seats and debt holders of {c}"], inputs={"company": c})
+    return Finding(Outcome.ALLOWED, f"{c} passes the ownership tests on its recorded holders", ev, inputs={"company": c})
+
+
+# ------------------------------------------------------------------------------- others
+def informational(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    assert isinstance(rule.test, Informational)
+    return Finding(Outcome.INFO, rule.test.message.strip())
+
+
+def always(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    assert isinstance(rule.test, Always)
+    return Finding(Outcome.PROHIBITED, rule.test.message.strip())
+
+
+def tariff(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
+    t = rule.test
+    assert isinstance(t, Tariff)
+    m = ctx.network.materials.set_index(ctx.network.materials["id"].astype(str))
+    mat = str(ctx.fac.loc[product, "material"])
+    kind = str(m.loc[mat, "kind"]) if mat in m.index else "unknown"
+    cat = t.product_categories.get(kind)
+    origin = str(ctx.fac.loc[product, "country"])
+    if cat is None:
+        return Finding(Outcome.INFO, f"no tariff category is set for products of kind {kind}")
+    live = [r for r in t.rates if r.category == cat and r.effective_from <= on and (r.effective_until is None or on <= r.effective_until)]
+    hit = [r for r in live if origin in r.origins]
+    if not hit:
+        return Finding(Outcome.INFO, f"no {rule.citation.split(',')[0]} rate on {cat} from {origin} on {on}",
+                       inputs={"category": cat, "origin": origin})
+    r = hit[0]
+    was = f" (was {r.previous:.1%})" if r.previous is not None else ""
+    return Finding(Outcome.INFO, f"{r.rate:.1%} on {cat} from {origin} on {on}{was}; other duties may stack",
+                   inputs={"category": cat, "origin": origin, "rate": r.rate})
+
+
+TESTS: dict[str, Callable[[Context, Rule, str, dt.date], Finding]] = {
+    "named_entity": named_entity, "entity_list": entity_list, "feoc_content": feoc_content,
+    "origin_country": origin_country, "content_threshold_by_year": content_threshold_by_year,
+    "ownership_threshold": ownership_threshold, "informational": informational, "always": always, "tariff": tariff,
+}

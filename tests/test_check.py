@@ -1,0 +1,232 @@
+"""Verdicts per rule on small hand-made networks: allowed, prohibited, unknown, and date edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from onshore.audit import AuditLog
+from onshore.check import Outcome, Verdict, check, check_all, summary, worst
+from onshore.errors import NotFound
+from onshore.network import Network
+
+D = dt.date.fromisoformat
+
+
+def small(prices: bool = True) -> Network:
+    companies = pd.DataFrame([
+        ("prc", "PRC (SASAC)", "CN", "state"), ("zeng", "Zeng Yuqun", "CN", "person"),
+        ("catl", "Contemporary Amperex Technology Co., Limited", "CN", "company"),
+        ("catl_hu", "CATL Hungary Kft.", "HU", "company"), ("sister", "Sister Co", "CN", "company"),
+        ("kr_cells", "Korea Cells Co", "KR", "company"), ("kr_parent", "Korea Parent", "KR", "company"),
+        ("us_pack", "US Pack Inc", "US", "company"), ("us_owner", "US Owner", "US", "company"),
+        ("xnm", "Xinjiang Nonferrous Metals Industry Group Co., Ltd.", "CN", "company"),
+        ("au_mine", "Aussie Mining", "AU", "company"),
+    ], columns=["id", "name", "country", "kind"])
+    ownership = pd.DataFrame([
+        {"owner": "zeng", "owned": "catl", "equity": .6}, {"owner": "catl", "owned": "catl_hu", "equity": 1.0},
+        {"owner": "zeng", "owned": "sister", "equity": .9}, {"owner": "kr_parent", "owned": "kr_cells", "equity": 1.0},
+        {"owner": "us_owner", "owned": "us_pack", "equity": 1.0}, {"owner": "prc", "owned": "xnm", "equity": 1.0},
+    ])
+    p = (lambda v: v) if prices else (lambda v: None)
+    materials = pd.DataFrame([
+        ("lithium", "Lithium", "raw", "kg", p(10.0)), ("cam", "Cathode active material", "intermediate", "kg", p(20.0)),
+        ("anode", "Anode graphite", "intermediate", "kg", p(5.0)), ("cell", "Li-ion cell", "cell", "kWh", p(80.0)),
+        ("pack", "Li-ion pack", "pack", "kWh", p(120.0)),
+    ], columns=["id", "name", "kind", "unit", "price"])
+    materials["currency"] = [("USD" if prices else None)] * len(materials)
+    fac = pd.DataFrame([
+        ("catl_ningde", "catl", "CATL Ningde", "CN", "cell", "cell"),
+        ("catl_debrecen", "catl_hu", "CATL Debrecen", "HU", "cell", "cell"),
+        ("sister_cell", "sister", "Sister cell plant", "HU", "cell", "cell"),
+        ("kr_cell", "kr_cells", "Korea cell plant", "KR", "cell", "cell"),
+        ("kr_cell_bare", "kr_cells", "Korea cell plant without suppliers", "KR", "cell", "cell"),
+        ("kr_cam", "kr_cells", "Korea cathode plant", "KR", "cathode", "cam"),
+        ("catl_cam", "catl", "CATL cathode plant", "CN", "cathode", "cam"),
+        ("kr_cell_cn_cam", "kr_cells", "Korea cell plant on CATL cathode", "KR", "cell", "cell"),
+        ("us_pack_catl", "us_pack", "US pack on CATL cells", "US", "pack", "pack"),
+        ("xnm_refinery", "xnm", "XNM lithium refinery", "CN", "refine", "lithium"),
+        ("au_lithium", "au_mine", "Aussie lithium", "AU", "mine", "lithium"),
+        ("kr_cell_xnm", "kr_cells", "Korea cell plant on XNM lithium", "KR", "cell", "cell"),
+        ("kr_anode", "kr_cells", "Korea anode plant", "KR", "anode", "anode"),
+    ], columns=["id", "company", "name", "country", "stage", "material"])
+    flows = pd.DataFrame([
+        ("au_lithium", "kr_cam", "lithium"), ("kr_cam", "kr_cell", "cam"), ("kr_anode", "kr_cell", "anode"),
+        ("catl_cam", "kr_cell_cn_cam", "cam"), ("kr_anode", "kr_cell_cn_cam", "anode"),
+        ("catl_ningde", "us_pack_catl", "cell"), ("xnm_refinery", "kr_cell_xnm", "lithium"),
+    ], columns=["supplier", "customer", "material"])
+    flows["quantity"], flows["unit"], flows["period"] = 1.0, "t", "2024"
+    boms = pd.DataFrame([("cell", "cam", 1.5, "kg/kWh"), ("cell", "anode", 1.0, "kg/kWh"),
+                         ("cam", "lithium", 0.1, "kg/kg"), ("pack", "cell", 1.0, "kWh/kWh")],
+                        columns=["output", "input", "quantity", "unit"])
+    licences = pd.DataFrame([{"licensor": "catl", "licensee": "us_pack", "technology": "LFP", "facility": "us_pack_catl",
+                              "since": "2023"}])
+    return Network.from_frames(companies=companies, ownership=ownership, materials=materials, facilities=fac,
+                               flows=flows, boms=boms, licences=licences)
+
+
+def one(vs: list[Verdict], rule: str) -> Verdict:
+    (v,) = [v for v in vs if v.rule_id == rule]
+    return v
+
+
+@pytest.fixture(scope="module")
+def net() -> Network:
+    return small()
+
+
+# ------------------------------------------------------------------ FY2024 NDAA s154
+def test_154_date_edges(net: Network) -> None:
+    assert one(check(net, "catl_ningde", "dod", D("2027-09-30")), "US-NDAA24-154").verdict == Outcome.NOT_APPLICABLE
+    v = one(check(net, "catl_ningde", "dod", D("2027-10-01")), "US-NDAA24-154")
+    assert v.verdict == Outcome.PROHIBITED
+    assert "Contemporary Amperex" in v.reason and "2027-10-01" in v.reason
+
+
+def test_154_allowed_prohibited_unknown(net: Network) -> None:
+    on = D("2027-10-01")
+    assert one(check(net, "kr_cell", "dod", on), "US-NDAA24-154").verdict == Outcome.ALLOWED
+    sub = one(check(net, "catl_debrecen", "dod", on), "US-NDAA24-154")
+    assert sub.verdict == Outcome.PROHIBITED and "controlled by" in sub.reason
+    # a pack assembled in the US from CATL cells is produced (in part) by CATL
+    assert one(check(net, "us_pack_catl", "dod", on), "US-NDAA24-154").verdict == Outcome.PROHIBITED
+    # a sister company under common control with CATL: the unread affiliate wording decides
+    sis = one(check(net, "sister_cell", "dod", on), "US-NDAA24-154")
+    assert sis.verdict == Outcome.UNKNOWN and sis.settle
+
+
+def test_154_applies_to_dod_sub_scopes_not_to_others(net: Network) -> None:
+    on = D("2027-10-01")
+    assert one(check(net, "catl_ningde", "dod_new_program", on), "US-NDAA24-154").verdict == Outcome.PROHIBITED
+    assert not [v for v in check(net, "catl_ningde", "eu_market", on) if v.rule_id == "US-NDAA24-154"]
+
+
+# ------------------------------------------------------------------ s805 / 1260H
+def test_805_direct_and_indirect_dates(net: Network) -> None:
+    r = "US-NDAA24-805-direct"
+    assert one(check(net, "catl_ningde", "dod", D("2026-06-29")), r).verdict == Outcome.NOT_APPLICABLE
+    assert one(check(net, "catl_ningde", "dod", D("2026-06-30")), r).verdict == Outcome.PROHIBITED
+    assert one(check(net, "kr_cell_cn_cam", "dod", D("2026-06-30")), r).verdict == Outcome.ALLOWED
+    r = "US-NDAA24-805-indirect"
+    assert one(check(net, "kr_cell_cn_cam", "dod", D("2027-06-29")), r).verdict == Outcome.NOT_APPLICABLE
+    v = one(check(net, "kr_cell_cn_cam", "dod", D("2027-06-30")), r)
+    assert v.verdict == Outcome.PROHIBITED and "catl_cam" in v.reason
+    assert one(check(net, "kr_cell", "dod", D("2027-06-30")), r).verdict == Outcome.ALLOWED
+    # no supplier recorded: a listed supplier cannot be excluded
+    assert one(check(net, "kr_cell_bare", "dod", D("2027-06-30")), r).verdict == Outcome.UNKNOWN
+
+
+# ------------------------------------------------------------------ 10 U.S.C. 4865
+def test_4865_dates_and_scopes(net: Network) -> None:
+    r = "US-10USC4865-new"
+    assert one(check(net, "catl_ningde", "dod_new_program", D("2027-12-31")), r).verdict == Outcome.NOT_APPLICABLE
+    v = one(check(net, "catl_ningde", "dod_new_program", D("2028-01-01")), r)
+    assert v.verdict == Outcome.PROHIBITED and "final assembly" in v.reason
+    assert one(check(net, "catl_ningde", "dod_standard", D("2028-12-31")), "US-10USC4865-std").verdict == Outcome.NOT_APPLICABLE
+    assert one(check(net, "catl_ningde", "dod_standard", D("2029-01-01")), "US-10USC4865-std").verdict == Outcome.PROHIBITED
+    assert one(check(net, "catl_ningde", "dod_existing_program", D("2031-01-29")), "US-10USC4865-exist").verdict == Outcome.NOT_APPLICABLE
+    assert one(check(net, "catl_ningde", "dod_existing_program", D("2031-01-30")), "US-10USC4865-exist").verdict == Outcome.PROHIBITED
+
+
+def test_4865_feoc_licence_prohibits(net: Network) -> None:
+    v = one(check(net, "us_pack_catl", "dod_new_program", D("2028-01-01")), "US-10USC4865-new")
+    assert v.verdict == Outcome.PROHIBITED
+    # the cells come from CATL in China: final assembly of the cells by a FEOC comes first
+    assert "FEOC" in v.reason
+
+
+def test_4865_without_prices_is_unknown() -> None:
+    v = one(check(small(prices=False), "kr_cell", "dod_new_program", D("2028-01-01")), "US-10USC4865-new")
+    assert v.verdict == Outcome.UNKNOWN and "prices" in v.reason and v.settle
+
+
+def test_4865_cost_share_from_the_trace(net: Network) -> None:
+    pytest.importorskip("onshore.trace")
+    on = D("2028-01-01")
+    assert one(check(net, "kr_cell", "dod_new_program", on), "US-10USC4865-new").verdict == Outcome.ALLOWED
+    v = one(check(net, "kr_cell_cn_cam", "dod_new_program", on), "US-10USC4865-new")
+    assert v.verdict == Outcome.PROHIBITED and v.evidence
+
+
+# ------------------------------------------------------------------ 30D
+def test_30d_ends_after_2025_09_30(net: Network) -> None:
+    before = check(net, "kr_cell", "us_tax_30d", D("2025-09-30"))
+    after = check(net, "kr_cell", "us_tax_30d", D("2025-10-01"))
+    assert one(before, "US-30D-END").verdict == Outcome.NOT_APPLICABLE
+    assert one(after, "US-30D-END").verdict == Outcome.PROHIBITED
+    assert "not eligible" in one(after, "US-30D-END").reason
+    assert one(after, "US-30D-FEOC-comp").verdict == Outcome.NOT_APPLICABLE
+
+
+def test_30d_feoc_components(net: Network) -> None:
+    assert one(check(net, "catl_ningde", "us_tax_30d", D("2023-12-31")), "US-30D-FEOC-comp").verdict == Outcome.NOT_APPLICABLE
+    v = one(check(net, "catl_ningde", "us_tax_30d", D("2024-01-01")), "US-30D-FEOC-comp")
+    assert v.verdict == Outcome.PROHIBITED and v.reason.startswith("not eligible")
+
+
+# ------------------------------------------------------------------ 45X (unconfirmed thresholds)
+def test_45x_unconfirmed_never_firm(net: Network) -> None:
+    v = one(check(net, "catl_ningde", "us_45x", D("2026-01-01")), "US-45X-PFE")
+    assert v.verdict == Outcome.UNKNOWN and "would be PROHIBITED" in v.reason
+    assert one(check(net, "catl_ningde", "us_45x", D("2025-12-31")), "US-45X-PFE").verdict == Outcome.NOT_APPLICABLE
+    # a company with no recorded holders cannot pass an ownership test
+    n = small()
+    v2 = one(check(n, "kr_cell", "us_45x", D("2026-01-01")), "US-45X-PFE")
+    assert v2.verdict == Outcome.UNKNOWN
+
+
+# ------------------------------------------------------------------ UFLPA, 301, EU, DFARS
+def test_uflpa_listing_dates(net: Network) -> None:
+    r = "US-UFLPA-battery"
+    assert one(check(net, "kr_cell_xnm", "us_import", D("2024-11-24")), r).verdict == Outcome.ALLOWED
+    v = one(check(net, "kr_cell_xnm", "us_import", D("2024-11-25")), r)
+    assert v.verdict == Outcome.PROHIBITED and "Xinjiang Nonferrous" in v.reason
+    assert one(check(net, "kr_cell_bare", "us_import", D("2025-01-01")), r).verdict == Outcome.UNKNOWN
+
+
+def test_tariff_is_information(net: Network) -> None:
+    v = one(check(net, "catl_ningde", "us_import", D("2024-09-27")), "US-301-batteries")
+    assert v.verdict == Outcome.INFO and "25.0%" in v.reason and "7.5%" in v.reason
+    assert "no " in one(check(net, "kr_cell", "us_import", D("2025-01-01")), "US-301-batteries").reason
+    assert one(check(net, "catl_ningde", "us_import", D("2024-09-26")), "US-301-batteries").verdict == Outcome.NOT_APPLICABLE
+
+
+def test_eu_informational_dates(net: Network) -> None:
+    assert one(check(net, "kr_cell", "eu_market", D("2027-02-17")), "EU-BR-passport").verdict == Outcome.NOT_APPLICABLE
+    assert one(check(net, "kr_cell", "eu_market", D("2027-02-18")), "EU-BR-passport").verdict == Outcome.INFO
+    assert one(check(net, "kr_cell", "eu_market", D("2027-08-18")), "EU-BR-DD").verdict == Outcome.INFO
+
+
+def test_dfars_ends_and_restarts(net: Network) -> None:
+    assert one(check(net, "kr_cell", "dod", D("2026-12-31")), "US-DFARS-7052-a").verdict == Outcome.ALLOWED
+    assert one(check(net, "kr_cell", "dod", D("2027-01-01")), "US-DFARS-7052-a").verdict == Outcome.NOT_APPLICABLE
+    assert one(check(net, "kr_cell", "dod", D("2027-01-01")), "US-DFARS-7052-b").verdict == Outcome.ALLOWED
+
+
+# ------------------------------------------------------------------ plumbing
+def test_unknown_product_and_buyer(net: Network) -> None:
+    with pytest.raises(NotFound):
+        check(net, "nope", "dod", D("2027-10-01"))
+    with pytest.raises(NotFound):
+        check(net, "kr_cell", "navy", D("2027-10-01"))
+
+
+def test_verdicts_are_audited(net: Network, store) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(store.con)
+    vs = check(net, "catl_ningde", "dod", D("2027-10-01"), audit=log)
+    rows = log.rows()
+    assert len(rows) == len(vs) and log.verify() == []
+    assert set(rows["rule_id"]) == {v.rule_id for v in vs}
+    assert (rows["evaluated_on"] == "2027-10-01").all()
+
+
+def test_check_all_and_summary(net: Network) -> None:
+    res = check_all(net, "dod", D("2027-10-01"))
+    assert "catl_ningde" in res and "us_pack_catl" in res and "kr_cam" not in res
+    rows = {r["product"]: r for r in summary(res)}
+    assert rows["catl_ningde"]["verdict"] == "PROHIBITED"
+    assert worst(res["catl_ningde"]) == Outcome.PROHIBITED
+    d = res["catl_ningde"][0].as_dict()
+    assert {"id", "verdict", "reason", "evidence"} <= set(d)
