@@ -1,0 +1,165 @@
+"""`onshore risk` (concentration, dependency, single points of failure) and `onshore simulate`
+(an export cut-off scenario, optionally Monte Carlo), and the demo's risk section."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, err_console, handle_errors, open_network
+
+
+def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def _control(network: Any) -> dict[str, str] | None:
+    try:
+        from onshore.owners import controlling_country
+
+        return controlling_country(network)
+    except Exception:  # noqa: BLE001  (ownership data missing or inconsistent: fall back to own country)
+        return None
+
+
+@app.command()
+@handle_errors
+def risk(
+    product: Annotated[str | None, typer.Option("--product", "-p", help="A product: facility id or material id.")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", "-s", help="Only this stage (e.g. anode).")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Single points of failure: least share lost.")] = 0.1,
+    format: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Concentration (HHI) per material and stage; with --product its dependency and single points of failure."""
+    from onshore.risk import concentration_table, single_points_of_failure
+
+    network = open_network(db)
+    if product is None:
+        t = concentration_table(network, control=_control(network), stage=stage)
+        emit(_rows(t), format, title="Concentration by material and stage (HHI 0-10 000; > 2 500 highly concentrated)")
+        return
+    spof = single_points_of_failure(network, product, threshold=threshold)
+    if stage is not None:
+        spof = spof[(spof["stage"] == stage) | (spof["kind"] == "company")]
+    try:
+        from onshore.risk.concentration import product_dependency
+
+        dep = product_dependency(network, product)
+    except ImportError:
+        dep = pd.DataFrame()
+    if stage is not None and len(dep):
+        dep = dep[dep["stage"] == stage]
+    if format == Format.json:
+        sys.stdout.write(json.dumps({"dependency": _rows(dep), "single_points_of_failure": _rows(spof)}, indent=2, default=str) + "\n")
+        return
+    if len(dep):
+        emit(_rows(dep), format, title=f"{product}: dependency per (raw material, stage)")
+    emit(_rows(spof), format, title=f"{product}: single points of failure (share of supply lost)")
+
+
+@app.command()
+@handle_errors
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="The scenario YAML (see onshore/data/scenarios/graphite_cutoff.yaml).")],
+    draws: Annotated[int, typer.Option("--draws", "-n", help="Monte Carlo draws (0: the scenario as written only).")] = 0,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Folder for CSV tables and charts.")] = None,
+    format: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Simulate an export cut-off: shortfall per product and month, who is hit, time to recover."""
+    from onshore.risk.cutoff import Simulator
+    from onshore.risk.scenario import load_scenario
+
+    network = open_network(db)
+    sc = load_scenario(scenario, network=network)
+    sim = Simulator(network, sc)
+    res = sim.result(sim.run())
+    by_product = res.by_product()
+    short = by_product[by_product["shortfall"] > 0]
+    mc = _monte_carlo(network, sc, sim, draws, err_console) if draws > 0 else None
+    if out is not None:
+        from onshore.risk.charts import write_charts
+
+        out.mkdir(parents=True, exist_ok=True)
+        res.monthly.to_csv(out / "shortfall_monthly.csv", index=False)
+        res.recovery.to_csv(out / "recovery.csv", index=False)
+        if mc is not None:
+            mc.summary().to_csv(out / "montecarlo.csv", index=False)
+        for p in write_charts(out, by_product=by_product):
+            err_console.print(f"wrote {p}")
+    if format == Format.json:
+        doc: dict[str, Any] = {"scenario": sc.name, "shortfall": _rows(short), "recovery": _rows(res.recovery)}
+        if mc is not None:
+            doc["montecarlo"] = {"total": mc.total(), "products": _rows(mc.summary())}
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        return
+    emit(_rows(short), format, title=f"{sc.name}: shortfall per product and month",
+         columns=["material", "period", "baseline", "shortfall", "share", "customers_hit"])
+    emit(_rows(res.recovery), format, title="Products hit: peak share short, total lost, months to recover")
+    if mc is not None:
+        emit(_rows(mc.summary().head(20)), format, title=f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): share of horizon supply lost")
+
+
+def _monte_carlo(network: Any, sc: Any, sim: Any, draws: int, con: Console) -> Any:
+    from onshore.risk.montecarlo import monte_carlo
+
+    with Progress(TextColumn("Monte Carlo"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=con) as bar:
+        task = bar.add_task("draws", total=draws)
+        return monte_carlo(network, sc, draws=draws, simulator=sim, progress=lambda d, n: bar.update(task, completed=d))
+
+
+def _find(network: Any, company: str, name_has: str = "") -> str | None:
+    f = network.facilities
+    hit = f[(f["company"].astype(str) == company) & f["name"].astype(str).str.contains(name_has, case=False) & (f["stage"].astype(str) == "cell")]
+    return str(hit["id"].iloc[0]) if len(hit) else None
+
+
+def demo_risk(con: Console, network: Any, workdir: Path) -> None:
+    """The demo's risk section: HHI table, then the graphite cut-off and its effect on the demo cells."""
+    from rich.table import Table
+
+    from onshore.risk import concentration_table
+    from onshore.risk.charts import write_charts
+    from onshore.risk.cutoff import Simulator
+    from onshore.risk.scenario import bundled, load_scenario
+
+    conc = concentration_table(network, control=_control(network))
+    cap = conc[conc["basis"] == "capacity"].head(15)
+    t = Table(title="Most concentrated (material, stage) by capacity: HHI over countries and controlling countries")
+    for c in ["material", "stage", "HHI country", "leaders", "HHI control", "leaders (control)"]:
+        t.add_column(c, justify="right" if c.startswith("HHI") else "left")
+    for _, r in cap.iterrows():
+        t.add_row(r["material"], r["stage"], f"{r['hhi_country']:,.0f}", r["leaders_country"], f"{r['hhi_control']:,.0f}", r["leaders_control"])
+    con.print(t)
+    sc = load_scenario(bundled("graphite_cutoff"), network=network)
+    sim = Simulator(network, sc)
+    res = sim.result(sim.run())
+    con.print(f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} final-product plants downstream of the cut)")
+    rec = res.recovery[res.recovery["lost"] > 0].head(10)
+    t = Table(title="Plants hit: peak share short, months to recover")
+    for c in ["product", "material", "country", "peak short", "months to recover"]:
+        t.add_column(c)
+    for _, r in rec.iterrows():
+        m = r["months_to_recover"]
+        t.add_row(r["product"], str(r["material"]), str(r["country"]), f"{r['peak_share']:.0%}", "not within horizon" if m is None or m != m else str(int(m)))
+    con.print(t)
+    for label, fid in (("SES AI Chungju cell", _find(network, "ses_ai", "Chungju")), ("CATL cell", _find(network, "catl", "Debrecen") or _find(network, "catl"))):
+        if fid is None:
+            con.print(f"  {label}: not in this network")
+            continue
+        row = res.recovery[res.recovery["product"] == fid]
+        if row.empty:
+            con.print(f"  {label} ({fid}): not downstream of any cut link; no shortfall")
+        else:
+            r = row.iloc[0]
+            con.print(f"  {label} ({fid}): peak {r['peak_share']:.0%} short, {r['lost']:,.0f} units lost over {sc.horizon} months")
+    for p in write_charts(workdir, by_product=res.by_product(), concentration=conc):
+        con.print(f"  chart: {p}")
