@@ -79,7 +79,10 @@ def test_hand_known_optimum_and_cost_breakdown() -> None:
     cn = r.production[(r.production.plant == "cn") & (r.production.segment == "dod")]
     assert cn.set_index("period")["quantity"].to_dict() == pytest.approx({2026: 100, 2027: CN_2027})
     assert any("at most 74.8% of dod cell demand in 2027, and does" in b for b in r.binding)
-    assert any("kr2 (KR) runs at full capacity in 2027-2028" in b and "ramping up in 2027" in b for b in r.binding)
+    assert any(
+        "kr2 (KR) runs at full capacity in 2027-2028" in b and "ramping up in 2027" in b
+        for b in r.binding
+    )
 
 
 def test_rule_cost_equals_the_difference_of_two_solves() -> None:
@@ -176,3 +179,25 @@ def test_bundled_demo_solves_and_explains_itself() -> None:
     assert set(dod["country"]) <= {"KR", "US"}
     assert len(r.rule_costs) >= 1 and (r.rule_costs["cost"] >= -1e-6).all()
     assert r.binding
+
+
+def test_real_rules_engine_judges_a_hypothetical_plant_by_its_owner() -> None:
+    from onshore.plan import engine_adapter
+
+    if not engine_adapter.available():
+        pytest.skip("onshore.check is not available")
+    from onshore.network import Network
+
+    plants = [
+        PlantFacts("owned_by_catl", "CN", "CN", company="catl"),
+        PlantFacts("kr_new", "KR", "US"),
+    ]
+    engine = EngineRules(engine_adapter.with_plants(Network.reference(), plants))
+    dod = SegmentFacts("dod", "dod", "US")
+    assert "US-NDAA24-154" in engine.prohibiting(plants[0], "cell", dod, dt.date(2028, 1, 1))
+    assert "US-NDAA24-154" not in engine.prohibiting(plants[0], "cell", dod, dt.date(2027, 9, 30))
+    assert engine.prohibiting(plants[1], "cell", dod, dt.date(2028, 1, 1)) == []
+    assert dt.date(2027, 10, 1) in engine.dates()
+    assert "US-NDAA24-154" not in engine.without("US-NDAA24-154").prohibiting(
+        plants[0], "cell", dod, dt.date(2028, 1, 1)
+    )

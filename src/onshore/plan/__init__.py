@@ -91,7 +91,9 @@ def eligibility_for(
     engine: Eligibility | None = None
     if mode in ("auto", "engine"):
         if engine_adapter.available():
-            engine = EngineRules(network if network is not None else engine_adapter.empty_network())
+            from onshore.plan.model import plant_facts
+
+            engine = EngineRules(engine_adapter.with_plants(network, plant_facts(scenario)))
             notes.append("eligibility: verdicts of the rules engine (onshore.check)")
         elif mode == "engine":
             from onshore.errors import EngineUnavailable

@@ -49,6 +49,7 @@ class SegmentFacts:
     id: str
     buyer: str | None = None
     destination: str | None = None
+    accept_unknown: tuple[str, ...] = ()
 
 
 Eligibility = Callable[[PlantFacts, str, SegmentFacts, dt.date], bool | None]
@@ -162,12 +163,28 @@ class EngineRules:
     ) -> bool | None:
         if segment.buyer is None:
             return True
-        values = {_value(v) for v in self._verdicts(plant, product, segment, on)}
+        values = {
+            _value(v)
+            for v in self._verdicts(plant, product, segment, on)
+            if not (_value(v) == "UNKNOWN" and _rule_id(v) in segment.accept_unknown)
+        }
         if "PROHIBITED" in values:
             return False
         if "UNKNOWN" in values:
             return None
         return True
+
+    def undecided(
+        self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
+    ) -> list[str]:
+        """Ids of the rules that could not decide (UNKNOWN), with what would settle them."""
+        if segment.buyer is None:
+            return []
+        return [
+            f"{_rule_id(v)}: {v.settle[0]}" if getattr(v, "settle", None) else _rule_id(v)
+            for v in self._verdicts(plant, product, segment, on)
+            if _value(v) == "UNKNOWN" and _rule_id(v) not in segment.accept_unknown
+        ]
 
     def rule_ids(self) -> list[str]:
         from onshore.plan import engine_adapter
@@ -217,6 +234,16 @@ class Combined:
             for p in self.parts
             if isinstance(p, RuleAware)
             for r in p.prohibiting(plant, product, segment, on)
+        ]
+
+    def undecided(
+        self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
+    ) -> list[str]:
+        return [
+            r
+            for p in self.parts
+            if hasattr(p, "undecided")
+            for r in p.undecided(plant, product, segment, on)
         ]
 
     def rule_ids(self) -> list[str]:

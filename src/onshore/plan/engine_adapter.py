@@ -7,31 +7,25 @@ never names a country or a company.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from onshore.plan.eligibility import PlantFacts, SegmentFacts
 from onshore.plan.scenario import TariffRate
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-
 
 def available() -> bool:
-    """Whether the rules engine (``onshore.check``) is installed."""
+    """Whether the rules engine (``onshore.check``) is installed and answers a probe."""
     try:
-        return importlib.util.find_spec("onshore.check") is not None
-    except (ImportError, ValueError):
+        from onshore.check import check
+    except ImportError:
         return False
-
-
-def empty_network() -> Any:
-    """An empty network, for judging hypothetical plants without a store."""
-    from onshore.network import Network
-
-    return Network()
+    probe = PlantFacts("probe", "US", "US")
+    try:
+        check(with_plants(None, [probe]), "plan-probe", "dod", dt.date.today())
+    except ImportError:  # an engine still being assembled
+        return False
+    return True
 
 
 def verdicts(
@@ -42,78 +36,129 @@ def verdicts(
     on: dt.date,
     check: Callable[..., list[Any]] | None = None,
 ) -> list[Any]:
-    """The rules engine's verdicts on a plant's product for a segment's buyer on a date."""
+    """The rules engine's verdicts on a plant's output for a segment's buyer on a date.
+
+    ``check`` is called as ``check(network, facility_id, buyer, on)``: the product is named
+    by the plant that makes it. A plant that is not in the network is judged as a
+    hypothetical facility added by :func:`with_plants`.
+    """
     if check is None:
         from onshore.check import check as engine_check
 
         check = engine_check
-    return list(check(network, plant.facility or plant.id, segment.buyer, on))
+    return list(check(network, facility_id(network, plant), segment.buyer, on))
+
+
+def facility_id(network: Any, plant: PlantFacts) -> str:
+    """The facility that stands for a plant: its own, or the hypothetical one added for it."""
+    if network is None:
+        return plant.facility or plant.id
+    ids = set(network.facilities["id"].astype(str))
+    if plant.facility and plant.facility in ids:
+        return plant.facility
+    return plant.id if plant.id in ids else f"plan-{plant.id}"
+
+
+def with_plants(network: Any, plants: list[PlantFacts]) -> Any:
+    """A copy of ``network`` with a cell facility for every plant it does not hold.
+
+    A hypothetical plant's company is its ``company`` when the network knows it, else a
+    new company headquartered in the plant's owner country. Without flows or owners the
+    engine can only judge what the facts decide (country, owner country, named company).
+    """
+    import pandas as pd
+
+    from onshore.network import Network
+
+    net = network if network is not None else Network()
+    have_f = set(net.facilities["id"].astype(str))
+    have_c = set(net.companies["id"].astype(str))
+    comps, facs = [], []
+    for p in plants:
+        if (p.facility and p.facility in have_f) or p.id in have_f:
+            continue
+        company = p.company if p.company in have_c else f"plan-{p.id}-owner"
+        if company not in have_c:
+            owner = p.owner_country or p.country
+            comps.append(
+                {
+                    "id": company,
+                    "name": f"owner of {p.id} (scenario)",
+                    "country": owner,
+                    "hq_country": owner,
+                    "kind": "company",
+                    "source": "plan scenario",
+                    "estimate": True,
+                }
+            )
+            have_c.add(company)
+        facs.append(
+            {
+                "id": f"plan-{p.id}",
+                "company": company,
+                "name": f"{p.id} (scenario)",
+                "country": p.country,
+                "stage": "cell",
+                "status": "operating",
+                "source": "plan scenario",
+                "estimate": True,
+            }
+        )
+    if not facs:
+        return net
+    tables = {
+        t: getattr(net, t)
+        for t in ("companies", "materials", "facilities", "ownership", "boms", "flows", "licences")
+    }
+    if comps:
+        tables["companies"] = pd.concat(
+            [tables["companies"], pd.DataFrame(comps)], ignore_index=True
+        )
+    tables["facilities"] = pd.concat([tables["facilities"], pd.DataFrame(facs)], ignore_index=True)
+    out = Network.from_frames(**tables)
+    out.snapshot = getattr(net, "snapshot", "")
+    return out
+
+
+def _ruleset() -> Any:
+    from onshore.rules import bundled as bundled_rules
+
+    return bundled_rules()
 
 
 def rule_ids(network: Any) -> list[str]:
-    """Ids of the rules the engine knows."""
-    return [str(r.get("id")) for r in _rule_entries()]
+    """Ids of the rules the engine knows (tariff rules excluded: they price, not prohibit)."""
+    from onshore.rules import Tariff
+
+    return [r.id for r in _ruleset().rules.values() if not isinstance(r.test, Tariff)]
 
 
 def rule_dates(network: Any) -> list[dt.date]:
     """Every date on which a rule starts or stops applying."""
     out: set[dt.date] = set()
-    for r in _rule_entries():
-        for key, shift in (("effective_from", 0), ("effective_until", 1)):
-            d = _date(r.get(key))
-            if d is not None:
-                out.add(d + dt.timedelta(days=shift))
+    for r in _ruleset().rules.values():
+        out.add(r.effective_from)
+        if r.effective_until is not None:
+            out.add(r.effective_until + dt.timedelta(days=1))
     return sorted(out)
 
 
 def tariff_rates() -> list[TariffRate]:
-    """Dated tariff rates stated in the rule files (entries whose test kind is ``tariff``)."""
-    out = []
-    for r in _rule_entries():
-        test = r.get("test") or {}
-        if not isinstance(test, dict) or test.get("kind") != "tariff":
-            continue
-        start = _date(r.get("effective_from"))
-        if start is None:
-            continue
-        origins = test.get("origin") or test.get("origins") or []
-        for origin in [origins] if isinstance(origins, str) else origins:
-            out.append(
-                TariffRate(
-                    id=str(r.get("id")),
-                    origin=origin,
-                    destination=test.get("destination", r.get("jurisdiction", "US")),
-                    tariff_class=test.get("tariff_class") or test.get("goods") or "*",
-                    rate=float(test.get("rate", 0.0)),
-                    effective_from=start,
-                    effective_until=_date(r.get("effective_until")),
-                    source=r.get("source"),
-                )
-            )
-    return out
-
-
-def _date(v: Any) -> dt.date | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, dt.date):
-        return v
+    """Dated tariff rates from the rule files (``onshore.rules.tariff_table``); none without them."""
     try:
-        return dt.date.fromisoformat(str(v))
-    except ValueError:
-        return None
-
-
-@cache
-def _rule_entries() -> tuple[dict[str, Any], ...]:
-    """The raw rule entries of every rule file (tolerant of either a list or a `rules:` key)."""
-    import yaml
-
-    out: list[dict[str, Any]] = []
-    if not RULES_DIR.is_dir():
-        return ()
-    for f in sorted(RULES_DIR.glob("*.yaml")):
-        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
-        items = doc.get("rules", []) if isinstance(doc, dict) else doc or []
-        out += [r for r in items if isinstance(r, dict)]
-    return tuple(out)
+        from onshore.rules import tariff_table
+    except ImportError:
+        return []
+    return [
+        TariffRate(
+            id=row["id"],
+            origin=row["origin"],
+            destination=row["destination"],
+            tariff_class=row["tariff_class"],
+            rate=row["rate"],
+            effective_from=row["effective_from"],
+            effective_until=row["effective_until"],
+            source=row["source"],
+        )
+        for row in tariff_table(_ruleset())
+    ]

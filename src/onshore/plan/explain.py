@@ -38,7 +38,7 @@ def _why_not(data: PlanData, plant: str, product: str, segment: str, year: int) 
             what = (
                 f"prohibited by {', '.join(rules)}"
                 if rules
-                else ("not decided by the rules (unknown)" if ans is None else "not eligible")
+                else (_undecided(elig, pf, product, sf, start) if ans is None else "not eligible")
             )
             since = f" from {start.isoformat()}" if start > dt.date(year, 1, 1) else ""
             return f"{plant} ({pf.country}) is {what} for buyer {sf.buyer}{since}"
@@ -78,11 +78,9 @@ def explain_unmet(
             )
             why.insert(0, head)
         why += late
-        full = [
-            p
-            for p in existing + [p for p in sites if p not in [s.split()[0] for s in late]]
-            if used is not None and _full(used, p, y)
-        ]
+        late_ids = {s.split()[0] for s in late}
+        candidates = dict.fromkeys(existing + [p for p in sites if p not in late_ids])
+        full = [p for p in candidates if used is not None and _full(used, p, y)]
         if full:
             why.append(f"eligible capacity at {', '.join(full)} is fully used in {y}")
         if not why:
@@ -134,11 +132,11 @@ def explain_binding(res: PlanResult) -> list[str]:
                 continue
             used = float(x.get((p, k, sg, y), 0.0))
             tail = (
-                "and does"
+                ", and does"
                 if used >= f * dem - 1e-6 * max(dem, 1)
-                else f"(it delivers {used / dem:.1%})"
+                else f" (it delivers {used / dem:.1%})"
             )
-            out.append(f"{why}: it may serve at most {f:.1%} of {sg} {k} demand in {y}, {tail}")
+            out.append(f"{why}: it may serve at most {f:.1%} of {sg} {k} demand in {y}{tail}")
     for (why, sg), years in excluded.items():
         out.append(f"{why}: it cannot serve {sg} in {_years(years)}")
     for r in res.unmet.itertuples(index=False):
@@ -168,3 +166,9 @@ def _years(years: list[int]) -> str:
         else:
             runs.append([y])
     return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def _undecided(elig: object, pf: object, product: str, sf: object, on: dt.date) -> str:
+    """'not decided by the rules (unknown: R1: what would settle it; ...)'."""
+    rules = getattr(elig, "undecided", lambda *a: [])(pf, product, sf, on)
+    return "not decided by the rules (unknown" + (f": {'; '.join(rules)})" if rules else ")")

@@ -95,7 +95,8 @@ class PlanData:
         return replace(self, penalty=self.penalty.fillna(penalty))
 
 
-def _facts(s: Scenario) -> list[PlantFacts]:
+def plant_facts(s: Scenario) -> list[PlantFacts]:
+    """The rule-relevant facts of every plant and new site (an expansion shares its plant's)."""
     out = [
         PlantFacts(
             pid, p.country, p.owner_country or p.country, p.company, p.facility, tuple(p.products)
@@ -149,9 +150,12 @@ def prepare(
     elig = eligibility or allow_all
     rates = list(s.tariffs.rates) if tariff_rates is None else tariff_rates
     T, K, S = s.periods, list(s.products), list(s.segments)
-    plants = _facts(s)
+    plants = plant_facts(s)
     P = [p.id for p in plants]
-    segs = [SegmentFacts(sid, seg.buyer, seg.destination) for sid, seg in s.segments.items()]
+    segs = [
+        SegmentFacts(sid, seg.buyer, seg.destination, tuple(seg.accept_unknown))
+        for sid, seg in s.segments.items()
+    ]
     spec = {**s.plants, **{c: v for c, v in s.candidates.items() if v.expands is None}}
     cand: dict[str, Candidate] = {c.expands or cid: c for cid, c in s.candidates.items()}
 

@@ -55,6 +55,10 @@ class Segment(_Base):
         None, ge=0, description="cost per unit not delivered; none = must be met"
     )
     unknown: Literal["deny", "allow"] = "deny"
+    accept_unknown: list[str] = Field(
+        default_factory=list,
+        description="rule ids whose UNKNOWN verdicts this segment accepts (state the basis)",
+    )
     source: str | None = None
 
     @model_validator(mode="before")
