@@ -1,0 +1,94 @@
+"""The report opens, holds the verdicts, embeds plotly (no CDN) and cites sources; the CLI answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from onshore.check import check
+from onshore.errors import EngineUnavailable
+from onshore.report import write_report
+from test_check import small
+
+
+class Verdicts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, str] = {}
+        self.scripts: list[dict[str, str | None]] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and a.get("class") == "verdict":
+            self.rows[str(a["data-rule"])] = str(a["data-verdict"])
+        if tag == "script":
+            self.scripts.append(a)
+        if tag == "a" and a.get("href"):
+            self.links.append(str(a["href"]))
+
+
+def test_report_holds_the_verdicts(tmp_path: Path) -> None:
+    net = small()
+    vs = check(net, "catl_ningde", "dod", dt.date(2027, 10, 1))
+    (out,) = write_report(net, "catl_ningde", vs, tmp_path / "r.html")
+    html = out.read_text(encoding="utf-8")
+    p = Verdicts()
+    p.feed(html)
+    assert p.rows["US-NDAA24-154"] == "PROHIBITED"
+    assert set(p.rows) == {v.rule_id for v in vs}
+    assert not any((s.get("src") or "").startswith("http") for s in p.scripts)  # no CDN
+    assert "Plotly" in html and "zeng" in html  # plotly embedded; the owner chain shown
+    assert any("arnoldporter.com" in h for h in p.links)
+
+
+def test_pdf_without_engine_says_so(tmp_path: Path) -> None:
+    net = small()
+    vs = check(net, "kr_cell", "dod", dt.date(2027, 10, 1))
+    with pytest.raises(EngineUnavailable):
+        write_report(net, "kr_cell", vs, tmp_path / "r.html", pdf=True)
+    assert (tmp_path / "r.html").exists()
+
+
+def test_cli_check_rules_owners(tmp_path: Path) -> None:
+    from onshore.cli.app import app
+    import onshore.cli.check  # noqa: F401  (registers the commands)
+    from onshore.store.duckdb import DuckDBStore
+    from onshore.io.load import Batch  # noqa: F401
+
+    net = small()
+    db = tmp_path / "s.duckdb"
+    with DuckDBStore(db) as s:  # write the small network through the store's own writer
+        from onshore.model import TABLES
+        import pyarrow as pa
+        for t in TABLES:
+            df = getattr(net, t)
+            if len(df):
+                cols = [c for c in TABLES[t].columns if c in df]
+                s.con.register("_x", pa.Table.from_pandas(df[cols].astype(object).where(df[cols].notna(), None), preserve_index=False))
+                s.con.execute(f"INSERT INTO {t} ({', '.join(chr(34) + c + chr(34) for c in cols)}) SELECT * FROM _x")
+                s.con.unregister("_x")
+    r = CliRunner().invoke(app, ["check", "catl_ningde", "--buyer", "dod", "--on", "2027-10-01", "--db", str(db), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert {"id", "verdict", "reason", "evidence"} <= set(rows[0])
+    assert any(x["id"] == "US-NDAA24-154" and x["verdict"] == "PROHIBITED" for x in rows)
+    r = CliRunner().invoke(app, ["check", "--all", "--buyer", "dod", "--on", "2027-10-01", "--db", str(db), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert {x["product"] for x in json.loads(r.output)} >= {"catl_ningde", "kr_cell"}
+    r = CliRunner().invoke(app, ["owners", "catl_hu", "--db", str(db), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    o = {x["owner"]: x for x in json.loads(r.output)}
+    assert o["zeng"]["ultimate"] and o["catl"]["controls"] and o["zeng"]["equity"] == pytest.approx(0.6)
+    r = CliRunner().invoke(app, ["rules", "show", "US-NDAA24-154", "--format", "json"])
+    assert r.exit_code == 0 and "2027-10-01" in r.output
+    r = CliRunner().invoke(app, ["rules", "list"])
+    assert r.exit_code == 0 and "US-10USC4865-new" in r.output
+    r = CliRunner().invoke(app, ["report", "kr_cell", "--on", "2027-10-01", "--db", str(db), "-o", str(tmp_path / "k.html")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "k.html").exists()
