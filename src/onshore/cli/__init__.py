@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from onshore.cli.app import app
-from onshore.cli import store as _store  # noqa: F401  (registers init, import, export, info)
 from onshore.cli import demo as _demo  # noqa: F401  (registers demo)
+from onshore.cli import plan as _plan  # noqa: F401  (registers plan)
+from onshore.cli import store as _store  # noqa: F401  (registers init, import, export, info)
+from onshore.cli.app import app
 
 
 def main() -> None:

@@ -68,5 +68,7 @@ def demo(
 
 
 def _sections() -> list:  # type: ignore[type-arg]
-    """Later analyses add themselves here, each a function (console, network, workdir)."""
-    return []
+    """The analyses the demo shows after the summary, each a function (console, network, workdir)."""
+    from onshore.cli.plan import demo_plan
+
+    return [demo_plan]
