@@ -1,0 +1,369 @@
+"""Graph: the node index and the input-coefficient matrix ``A`` of a supply network, built once.
+
+A node is ``(facility, material it outputs)``. For node ``p``, recipe quantities
+``q(p, i)`` come from BOMs (rows naming the facility replace the generic recipe of that
+output for that plant) and supplier shares ``s(p, i, u)`` from flows: the share of supplier
+node ``u`` in what ``p``'s facility received of input ``i`` over the period (suppliers of
+one material are pooled at the receiving facility: mass balance). Then
+
+    A[p, u] = q(p, i) * s(p, i, u),
+
+the technical-coefficient matrix of input-output economics (units of ``u`` per unit of
+``p``). Data gaps stay explicit: a recipe input with no recorded supplier is taken from the
+*virtual* node ``unknown:<input>``, whose own recipe is the generic BOM with every input
+again unknown, so the mass is kept and its origin is ``unknown``. Mines are sources: a raw
+input of a mine node is extracted there (``E[p, r]``, units of raw ``r`` per unit of ``p``),
+and a mine whose output is itself raw contains one unit of it per unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from onshore import units
+from onshore.errors import NotFound, TraceError
+from onshore.network import Network
+
+UNKNOWN = "unknown"
+"""Facility id, country and controlling country of the virtual nodes (data gaps)."""
+
+STAGE_RANK: dict[str, int] = {
+    "mine": 0,
+    "refine": 1,
+    "precursor": 2,
+    "cathode": 3,
+    "anode": 3,
+    "electrolyte": 3,
+    "separator": 3,
+    "cell": 4,
+    "pack": 5,
+    "device": 6,
+    "recycle": 7,
+    UNKNOWN: 8,
+}
+"""Upstream-to-downstream order of stages; a hint that orders cyclic parts for the solver."""
+
+
+@dataclass
+class Graph:
+    """The node index and the sparse matrices of one network (and period).
+
+    Attributes
+    ----------
+    nodes : DataFrame
+        One row per node (row ``k`` is node ``k``): ``facility``, ``material``, ``stage``,
+        ``country``, ``company``, ``virtual`` (a data-gap node) and ``rank`` (stage order).
+    A : scipy.sparse.csr_matrix, shape (n, n)
+        Input coefficients, ``A[p, u]`` = units of node ``u`` in one unit of node ``p``.
+    E : scipy.sparse.csr_matrix, shape (n, R)
+        Extraction, ``E[p, r]`` = units of raw material ``raws[r]`` extracted at ``p`` per
+        unit of its output (mines and the virtual raw nodes only).
+    raws : list of str
+        The raw materials (``materials.kind == 'raw'``), columns of ``E``.
+    price : ndarray, shape (n,)
+        USD per unit of each node's output material (NaN where the material has no price).
+    """
+
+    nodes: pd.DataFrame
+    A: sp.csr_matrix
+    E: sp.csr_matrix
+    raws: list[str]
+    price: np.ndarray
+    period: str | None = None
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        return int(self.A.shape[0])
+
+    def labels(self, idx: Iterable[int] | np.ndarray | None = None) -> list[str]:
+        """``facility:material`` names of nodes."""
+        nd = self.nodes if idx is None else self.nodes.iloc[np.asarray(list(idx) if not isinstance(idx, np.ndarray) else idx)]
+        return (nd["facility"].astype(str) + ":" + nd["material"].astype(str)).tolist()
+
+    def _lookup(self) -> pd.Series:
+        if "lookup" not in self.cache:
+            key = self.nodes["facility"].astype(str) + ":" + self.nodes["material"].astype(str)
+            self.cache["lookup"] = pd.Series(np.arange(self.n), index=pd.Index(key))
+        s: pd.Series = self.cache["lookup"]
+        return s
+
+    def node(self, product: str) -> int:
+        """The node of ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
+
+        Raises
+        ------
+        NotFound
+            With the closest names when the product is not a node.
+        """
+        lookup = self._lookup()
+        if ":" in product:
+            if product in lookup.index:
+                return int(lookup[product])
+            fac = product.split(":", 1)[0]
+        else:
+            fac = product
+        real = self.nodes[(self.nodes["facility"] == fac) & ~self.nodes["virtual"]]
+        if ":" not in product and len(real) == 1:
+            return int(real.index[0])
+        if len(real) > 1 and ":" not in product:
+            mats = ", ".join(f"{fac}:{m}" for m in real["material"])
+            raise NotFound(f"facility {fac!r} makes several materials; name one: {mats}")
+        if len(real):
+            mats = ", ".join(f"{fac}:{m}" for m in real["material"])
+            raise NotFound(f"{product!r} is not made there; {fac!r} makes: {mats}")
+        import difflib
+
+        facs = self.nodes.loc[~self.nodes["virtual"], "facility"].astype(str).unique().tolist()
+        close = difflib.get_close_matches(fac, facs, n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `onshore info` for the facilities"
+        raise NotFound(f"no product {product!r} (no facility {fac!r} with an output){hint}")
+
+
+# ------------------------------------------------------------------------------- helpers
+def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
+    """Flows of the period with ``qty`` in the material's own unit, vectorised.
+
+    The same as ``Network.flows_in_material_units`` with one conversion factor per
+    distinct (unit, material) pair rather than per row, so ten million flows take seconds.
+    """
+    f = network.flows
+    if period is not None:
+        f = f[f["period"].astype(str).str.startswith(str(period))]
+    mats = pd.Index(network.materials["id"].astype(str))
+    mu = network.materials["unit"].astype(str).to_numpy()
+    m = mats.get_indexer(f["material"].astype(str))
+    if (m < 0).any():
+        bad = f["material"].to_numpy()[m < 0][:5]
+        raise TraceError(f"flows of unknown materials: {', '.join(map(str, bad))}")
+    ucode, uniq = pd.factorize(f["unit"].astype(str))
+    pair = ucode.astype(np.int64) * len(mats) + m
+    up, inv = np.unique(pair, return_inverse=True)
+    fac = np.array([units.factor(str(uniq[p // len(mats)]), str(mu[p % len(mats)])) for p in up], dtype=float)
+    out = pd.DataFrame(
+        {
+            "supplier": f["supplier"].to_numpy(),
+            "customer": f["customer"].to_numpy(),
+            "material": f["material"].to_numpy(),
+            "qty": f["quantity"].to_numpy(dtype=float) * (fac[inv] if len(up) else np.zeros(0)),
+        }
+    )
+    return out
+
+
+def material_prices_usd(network: Network) -> pd.Series:
+    """USD per unit of each material (NaN where no price): ``units.convert(price, cur, 'USD', year)``."""
+    m = network.materials
+    out = pd.Series(np.nan, index=m["id"].astype(str).to_numpy(), dtype=float)
+    for mid, p, cur, yr in zip(m["id"], m["price"], m["currency"], m["price_year"], strict=True):
+        if p is None or pd.isna(p):
+            continue
+        if cur is None or pd.isna(cur):
+            continue
+        year = None if yr is None or pd.isna(yr) else int(yr)
+        out[str(mid)] = units.convert(float(p), str(cur), "USD", year)
+    return out
+
+
+def _boms(network: Network) -> pd.DataFrame:
+    return network.boms_in_material_units()
+
+
+def producing_stage(network: Network) -> dict[str, str]:
+    """Material -> the stage that makes it: ``mine`` for raw, else the most common facility stage."""
+    out: dict[str, str] = {}
+    fac = network.facilities.dropna(subset=["material"])
+    if len(fac):
+        mode = fac.groupby("material")["stage"].agg(lambda s: s.astype(str).value_counts().index[0])
+        out.update({str(k): str(v) for k, v in mode.items()})
+    for mid, kind in zip(network.materials["id"], network.materials["kind"], strict=True):
+        if str(kind) == "raw":
+            out[str(mid)] = "mine"
+    return out
+
+
+# --------------------------------------------------------------------------------- build
+def build(network: Network, period: str | None = None, extra: Iterable[tuple[str, str]] = ()) -> Graph:
+    """Build the node index, ``A``, ``E`` and prices of a network, vectorised.
+
+    Parameters
+    ----------
+    network : Network
+    period : str, optional
+        Keep flows whose period starts with this (``"2025"`` keeps 2025, 2025-Q1, 2025-03).
+    extra : iterable of (facility, material)
+        Nodes the caller needs even when no flow or facility record names them.
+
+    Returns
+    -------
+    Graph
+    """
+    mats = network.materials
+    mat_ids = pd.Index(mats["id"].astype(str))
+    nm = len(mat_ids)
+    kind = mats["kind"].astype(str).to_numpy()
+    is_raw_mat = kind == "raw"
+    raws = mat_ids[is_raw_mat].tolist()
+    raw_col = np.full(nm, -1, dtype=np.int64)
+    raw_col[is_raw_mat] = np.arange(len(raws))
+
+    fac = network.facilities
+    fac_ids = pd.Index(fac["id"].astype(str))
+    nf = len(fac_ids)
+    if UNKNOWN in fac_ids:
+        raise TraceError(f"a facility is named {UNKNOWN!r}, the id reserved for data gaps")
+    fac_stage = fac["stage"].astype(str).to_numpy()
+
+    flows = flows_qty(network, period)
+    sup = fac_ids.get_indexer(flows["supplier"].astype(str))
+    cus = fac_ids.get_indexer(flows["customer"].astype(str))
+    fmat = mat_ids.get_indexer(flows["material"].astype(str))
+    if (sup < 0).any() or (cus < 0).any():
+        bad = pd.concat([flows["supplier"][sup < 0], flows["customer"][cus < 0]]).unique()[:5]
+        raise TraceError(f"flows name unknown facilities: {', '.join(map(str, bad))}")
+
+    # nodes: facility code (nf = virtual 'unknown') * nm + material code
+    keys = [sup.astype(np.int64) * nm + fmat]
+    has_mat = fac["material"].notna().to_numpy()
+    fm = mat_ids.get_indexer(fac["material"][has_mat].astype(str))
+    if (fm < 0).any():
+        raise TraceError("facilities name unknown materials")
+    keys.append(np.flatnonzero(has_mat).astype(np.int64) * nm + fm)
+    extra = list(extra)
+    if extra:
+        ef = fac_ids.get_indexer([e[0] for e in extra])
+        em = mat_ids.get_indexer([e[1] for e in extra])
+        ok = (ef >= 0) & (em >= 0)
+        keys.append(ef[ok].astype(np.int64) * nm + em[ok])
+    real = np.unique(np.concatenate(keys))
+    virtual = np.int64(nf) * nm + np.arange(nm, dtype=np.int64)
+    key = np.concatenate([real, virtual])
+    n = len(key)
+    nfac = key // nm
+    nmat = key % nm
+    is_virtual = nfac == nf
+
+    stage_of = producing_stage(network)
+    vstage = np.array([stage_of.get(m, UNKNOWN) for m in mat_ids], dtype=object)
+    safe = np.minimum(nfac, max(nf - 1, 0))
+    stage = np.where(is_virtual, vstage[nmat], fac_stage[safe] if nf else UNKNOWN).astype(object)
+    country = np.where(is_virtual, UNKNOWN, fac["country"].astype(str).to_numpy()[safe] if nf else UNKNOWN)
+    company = np.where(is_virtual, UNKNOWN, fac["company"].astype(str).to_numpy()[safe] if nf else UNKNOWN)
+    rank = pd.Series(stage).map(STAGE_RANK).fillna(STAGE_RANK[UNKNOWN]).to_numpy(dtype=np.int64)
+    nodes = pd.DataFrame(
+        {
+            "facility": np.where(is_virtual, UNKNOWN, fac_ids.to_numpy()[safe] if nf else UNKNOWN),
+            "material": mat_ids.to_numpy()[nmat],
+            "stage": stage,
+            "country": country,
+            "company": company,
+            "virtual": is_virtual,
+            "rank": rank,
+        }
+    )
+    is_mine = stage == "mine"  # virtual mine-stage nodes extract too
+
+    # recipes: (node, input material, qty); facility rows override the generic recipe
+    b = _boms(network)
+    b_out = mat_ids.get_indexer(b["output"].astype(str))
+    b_in = mat_ids.get_indexer(b["input"].astype(str))
+    b_q = b["qty"].to_numpy(dtype=float)
+    b_fac_named = b["facility"].notna().to_numpy()
+    b_fac = np.full(len(b), -1, dtype=np.int64)
+    if b_fac_named.any():
+        b_fac[b_fac_named] = fac_ids.get_indexer(b["facility"][b_fac_named].astype(str))
+    spec = b_fac_named & (b_fac >= 0)
+    spec_key = b_fac[spec] * nm + b_out[spec]
+    node_pos = pd.Series(np.arange(n), index=key)
+    has_spec = np.isin(key, spec_key) & ~is_virtual
+    # specific rows: node = (facility, output)
+    sp_nodes = node_pos.reindex(spec_key).to_numpy()
+    ok = ~np.isnan(sp_nodes)
+    r_node = [sp_nodes[ok].astype(np.int64)]
+    r_in = [b_in[spec][ok]]
+    r_q = [b_q[spec][ok]]
+    # generic rows: every node of that output without specific rows
+    gen = ~b_fac_named
+    g = pd.DataFrame({"mat": b_out[gen], "inp": b_in[gen], "q": b_q[gen]})
+    takers = pd.DataFrame({"node": np.flatnonzero(~has_spec), "mat": nmat[~has_spec]})
+    gm = takers.merge(g, on="mat", how="inner")
+    r_node.append(gm["node"].to_numpy(dtype=np.int64))
+    r_in.append(gm["inp"].to_numpy(dtype=np.int64))
+    r_q.append(gm["q"].to_numpy(dtype=float))
+    rn, ri, rq = np.concatenate(r_node), np.concatenate(r_in), np.concatenate(r_q)
+    # a non-mine node making a raw material with no recipe passes it through (from its suppliers)
+    has_recipe = np.zeros(n, dtype=bool)
+    has_recipe[rn] = True
+    passthru = ~has_recipe & ~is_virtual & ~is_mine & is_raw_mat[nmat]
+    rn = np.concatenate([rn, np.flatnonzero(passthru)])
+    ri = np.concatenate([ri, nmat[passthru]])
+    rq = np.concatenate([rq, np.ones(int(passthru.sum()))])
+
+    # extraction: raw inputs of mines, raw outputs of mines and of the virtual raw nodes
+    extracted = is_mine[rn] & is_raw_mat[ri]
+    e_rows = [rn[extracted], np.flatnonzero((is_mine | is_virtual) & is_raw_mat[nmat])]
+    e_cols = [raw_col[ri[extracted]], raw_col[nmat[(is_mine | is_virtual) & is_raw_mat[nmat]]]]
+    e_vals = [rq[extracted], np.ones(len(e_rows[1]))]
+    E = sp.csr_matrix(
+        (np.concatenate(e_vals), (np.concatenate(e_rows), np.concatenate(e_cols))), shape=(n, len(raws))
+    )
+    rn, ri, rq = rn[~extracted], ri[~extracted], rq[~extracted]
+
+    # supplier shares: pooled by (customer facility, material)
+    fl = pd.DataFrame({"cus": cus, "mat": fmat, "sup": sup, "qty": flows["qty"].to_numpy(dtype=float)})
+    fl = fl.groupby(["cus", "mat", "sup"], sort=False, as_index=False)["qty"].sum()
+    tot = fl.groupby(["cus", "mat"], sort=False)["qty"].transform("sum").to_numpy()
+    fl["s"] = fl["qty"].to_numpy() / tot
+    fl["u"] = node_pos.reindex(fl["sup"].to_numpy(dtype=np.int64) * nm + fl["mat"].to_numpy()).to_numpy()
+
+    virt_rows = is_virtual[rn]
+    rec = pd.DataFrame({"p": rn[~virt_rows], "cus": nfac[rn[~virt_rows]], "mat": ri[~virt_rows], "q": rq[~virt_rows]})
+    m = rec.merge(fl[["cus", "mat", "u", "s"]], on=["cus", "mat"], how="left")
+    found = m["u"].notna().to_numpy()
+    vnode = n - nm  # first virtual node; virtual node of material k is vnode + k
+    rows = np.concatenate([m["p"].to_numpy()[found], m["p"].to_numpy()[~found], rn[virt_rows]])
+    cols = np.concatenate(
+        [
+            m["u"].to_numpy()[found].astype(np.int64),
+            vnode + m["mat"].to_numpy()[~found],
+            vnode + ri[virt_rows],
+        ]
+    )
+    vals = np.concatenate(
+        [(m["q"] * m["s"]).to_numpy()[found], m["q"].to_numpy()[~found], rq[virt_rows]]
+    )
+    A = sp.csr_matrix((vals.astype(float), (rows.astype(np.int64), cols)), shape=(n, n))
+    A.sum_duplicates()
+
+    price_m = material_prices_usd(network).reindex(mat_ids).to_numpy(dtype=float)
+    return Graph(nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period)
+
+
+def graph(network: Network, period: str | None = None) -> Graph:
+    """The graph of a network and period, built once and kept in the network's cache."""
+    ck = f"trace.graph:{period}"
+    if ck not in network._cache:
+        network._cache[ck] = build(network, period)
+    g: Graph = network._cache[ck]
+    return g
+
+
+def find_product(network: Network, product: str, period: str | None = None) -> tuple[Graph, int]:
+    """The graph and node of a product; adds the node when the facility exists but no record names it."""
+    g = graph(network, period)
+    try:
+        return g, g.node(product)
+    except NotFound:
+        if ":" in product:
+            f, m = product.split(":", 1)
+            if f in set(network.facilities["id"].astype(str)) and m in set(network.materials["id"].astype(str)):
+                g = build(network, period, extra=[(f, m)])
+                network._cache[f"trace.graph:{period}:{product}"] = g
+                return g, g.node(product)
+        raise

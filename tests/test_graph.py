@@ -1,0 +1,115 @@
+"""The node index and A: recipes, pooled supplier shares, overrides, data gaps, periods."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from onshore.errors import NotFound
+from onshore.graph import build
+from onshore.network import Network
+
+
+def mats(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame([{"id": i, "name": i, "kind": k, "unit": u} for i, k, u in rows])
+
+
+def facs(*rows: tuple[str, str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"id": i, "company": "co", "name": i, "country": c, "stage": s, "material": m} for i, c, s, m in rows]
+    )
+
+
+def boms(*rows: tuple) -> pd.DataFrame:  # type: ignore[type-arg]
+    return pd.DataFrame(
+        [{"output": r[0], "input": r[1], "quantity": r[2], "facility": r[3] if len(r) > 3 else None} for r in rows]
+    )
+
+
+def flows(*rows: tuple) -> pd.DataFrame:  # type: ignore[type-arg]
+    return pd.DataFrame(
+        [
+            {"supplier": r[0], "customer": r[1], "material": r[2], "quantity": r[3], "unit": r[4], "period": r[5] if len(r) > 5 else "2025"}
+            for r in rows
+        ]
+    )
+
+
+def chain() -> Network:
+    return Network.from_frames(
+        companies=pd.DataFrame([{"id": "co", "name": "Co", "country": "KR"}]),
+        materials=mats(("li", "raw", "kg"), ("ore", "intermediate", "kg"), ("lioh", "intermediate", "kg"), ("cell", "cell", "kWh")),
+        facilities=facs(
+            ("m1", "AU", "mine", "ore"),
+            ("m2", "CL", "mine", "ore"),
+            ("r1", "CN", "refine", "lioh"),
+            ("c1", "KR", "cell", "cell"),
+            ("c2", "KR", "cell", "cell"),
+        ),
+        boms=boms(("ore", "li", 0.1), ("lioh", "ore", 5.0), ("lioh", "ore", 4.0, "r1"), ("cell", "lioh", 0.5)),
+        flows=flows(
+            ("m1", "r1", "ore", 3, "t"),
+            ("m2", "r1", "ore", 1000, "kg"),
+            ("m2", "r1", "ore", 500, "kg", "2024"),
+            ("r1", "c1", "lioh", 2, "t"),
+        ),
+    )
+
+
+def test_nodes_a_and_extraction() -> None:
+    g = build(chain(), period="2025")
+    ix = {f"{f}:{m}": k for k, (f, m) in enumerate(zip(g.nodes["facility"], g.nodes["material"], strict=True))}
+    A = g.A.toarray()
+    # pooled shares: 3 t of 4 t from m1 (the 2024 flow is outside the period)
+    assert A[ix["r1:lioh"], ix["m1:ore"]] == pytest.approx(4.0 * 0.75)
+    assert A[ix["r1:lioh"], ix["m2:ore"]] == pytest.approx(4.0 * 0.25)
+    # plant-specific row (4) replaced the generic one (5) for r1
+    assert A[ix["r1:lioh"]].sum() == pytest.approx(4.0)
+    assert A[ix["c1:cell"], ix["r1:lioh"]] == pytest.approx(0.5)
+    # c2 has no supplier: its lioh comes from the virtual unknown node, with the generic recipe
+    assert A[ix["c2:cell"], ix["unknown:lioh"]] == pytest.approx(0.5)
+    assert A[ix["unknown:lioh"], ix["unknown:ore"]] == pytest.approx(5.0)
+    # mines extract their raw inputs; nothing upstream of a mine
+    E = g.E.toarray()
+    assert E[ix["m1:ore"], 0] == pytest.approx(0.1)
+    assert E[ix["unknown:ore"], 0] == pytest.approx(0.1)
+    assert A[ix["m1:ore"]].sum() == 0
+    assert g.nodes.loc[ix["unknown:lioh"], "stage"] == "refine"
+    assert g.nodes.loc[ix["unknown:lioh"], "country"] == "unknown"
+
+
+def test_period_changes_shares() -> None:
+    g = build(chain(), period="2024")
+    ix = {f"{f}:{m}": k for k, (f, m) in enumerate(zip(g.nodes["facility"], g.nodes["material"], strict=True))}
+    assert g.A[ix["r1:lioh"], ix["m2:ore"]] == pytest.approx(4.0)
+    assert g.A[ix["c1:cell"], ix["unknown:lioh"]] == pytest.approx(0.5)
+
+
+def test_raw_output_of_mine_counts_itself() -> None:
+    net = Network.from_frames(
+        materials=mats(("co", "raw", "kg"), ("sulf", "intermediate", "kg")),
+        facilities=facs(("m", "CD", "mine", "co"), ("r", "CN", "refine", "sulf")),
+        boms=boms(("sulf", "co", 0.2)),
+        flows=flows(("m", "r", "co", 1, "t")),
+    )
+    g = build(net)
+    m = g.node("m")
+    r = g.node("r:sulf")
+    assert g.E[m, 0] == 1.0
+    assert g.A[r, m] == pytest.approx(0.2)
+
+
+def test_product_lookup() -> None:
+    g = build(chain())
+    assert g.labels([g.node("c1")]) == ["c1:cell"]
+    with pytest.raises(NotFound, match="c1"):
+        g.node("c11")
+    with pytest.raises(NotFound, match="makes"):
+        g.node("c1:lioh")
+
+
+def test_a_is_sparse_csr() -> None:
+    g = build(chain())
+    assert g.A.format == "csr"
+    assert np.all(g.A.data > 0)

@@ -1,0 +1,304 @@
+"""The trace: hand-computed Leontief answers, cycles, data gaps, refusals, paths, cost, checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onshore import trace as T
+from onshore.errors import NotFound, TraceError
+from onshore.graph import build
+from onshore.network import Network
+from test_graph import boms, facs, flows, mats
+
+
+def q(df: pd.DataFrame, **tag: str) -> float:
+    m = np.ones(len(df), dtype=bool)
+    for k, v in tag.items():
+        m &= df[k].to_numpy() == v
+    return float(df.loc[m, "quantity"].sum())
+
+
+def pack_net(prices: bool = False) -> Network:
+    """A US pack of 10 kWh of cells: 30 kWh bought from KR, 10 kWh from CN."""
+    m = mats(("li", "raw", "kg"), ("ore", "intermediate", "kg"), ("cell", "cell", "kWh"), ("pack", "pack", "packs"))
+    if prices:
+        m["price"] = [None, 10.0, 100.0, None]
+        m["currency"] = [None, "USD", "EUR", None]
+        m["price_year"] = [None, None, 2023, None]
+    return Network.from_frames(
+        companies=pd.DataFrame(
+            [
+                {"id": "co", "name": "Co", "country": "KR"},
+                {"id": "st", "name": "State", "country": "CN", "kind": "state"},
+                {"id": "cn", "name": "CnCo", "country": "SG"},
+            ]
+        ),
+        ownership=pd.DataFrame([{"owner": "st", "owned": "cn", "equity": 0.6}]),
+        materials=m,
+        facilities=pd.concat(
+            [
+                facs(("mau", "AU", "mine", "ore"), ("mcl", "CL", "mine", "ore"), ("ckr", "KR", "cell", "cell"), ("pus", "US", "pack", "pack")),
+                pd.DataFrame([{"id": "ccn", "company": "cn", "name": "ccn", "country": "CN", "stage": "cell", "material": "cell"}]),
+            ]
+        ),
+        boms=boms(("ore", "li", 0.1), ("cell", "ore", 2.0), ("pack", "cell", 10.0)),
+        flows=flows(
+            ("mau", "ckr", "ore", 1, "t"),
+            ("mcl", "ccn", "ore", 1, "t"),
+            ("ckr", "pus", "cell", 30, "kWh"),
+            ("ccn", "pus", "cell", 10, "kWh"),
+        ),
+    )
+
+
+def test_pack_of_cells_from_two_countries() -> None:
+    t = T.trace(pack_net(), "pus")
+    # 10 kWh x 2 kg ore x 0.1 kg Li = 2 kg Li per pack; 3/4 of the cells from KR
+    assert q(t, raw="li", stage="pack", country="US") == pytest.approx(2.0)
+    assert q(t, raw="li", stage="cell", country="KR") == pytest.approx(1.5)
+    assert q(t, raw="li", stage="cell", country="CN") == pytest.approx(0.5)
+    assert q(t, raw="li", stage="mine", country="AU") == pytest.approx(1.5)
+    assert q(t, raw="li", stage="mine", country="CL") == pytest.approx(0.5)
+    share = t.set_index(["stage", "country"])["share"]
+    assert share[("cell", "KR")] == pytest.approx(0.75)
+    assert list(t.columns) == ["raw", "stage", "country", "quantity", "share"]
+
+
+def test_controlling_country_and_hook() -> None:
+    net = pack_net()
+    t = T.trace(net, "pus", by=("stage", "controlling_country"))
+    # ccn's company 'cn' (SG) is 60 % held by the Chinese state: direct parent -> CN
+    assert q(t, stage="cell", controlling_country="CN") == pytest.approx(0.5)
+    assert q(t, stage="cell", controlling_country="KR") == pytest.approx(1.5)
+    t2 = T.trace(net, "pus", by=("stage", "controlling_country"), controller=lambda n: {"cn": "XX", "co": "YY"})
+    assert q(t2, stage="cell", controlling_country="XX") == pytest.approx(0.5)
+
+
+def recycle_net(gain: float = 1.0) -> Network:
+    """Mine (AU) -> refiner (CN, fed partly by a recycler) -> cell (KR) -> recycler (US) -> refiner."""
+    return Network.from_frames(
+        companies=pd.DataFrame([{"id": "co", "name": "Co", "country": "KR"}]),
+        materials=mats(("li", "raw", "kg"), ("ore", "intermediate", "kg"), ("lioh", "intermediate", "kg"), ("bm", "intermediate", "kg"), ("cell", "cell", "kWh")),
+        facilities=facs(("m", "AU", "mine", "ore"), ("r", "CN", "refine", "lioh"), ("c", "KR", "cell", "cell"), ("y", "US", "recycle", "bm")),
+        boms=boms(
+            ("ore", "li", 0.1),
+            ("lioh", "ore", 5.0),  # generic recipe, overridden at r
+            ("lioh", "ore", 4.0, "r"),
+            ("lioh", "bm", 1.0 * gain, "r"),
+            ("cell", "lioh", 0.5),
+            ("bm", "cell", 0.2),
+        ),
+        flows=flows(("m", "r", "ore", 10, "t"), ("y", "r", "bm", 1, "t"), ("r", "c", "lioh", 5, "t"), ("c", "y", "cell", 100, "kWh")),
+    )
+
+
+def test_recycling_loop_closed_form() -> None:
+    net = recycle_net()
+    # content: c_m = 0.1; c_r = 4 c_m + c_y; c_c = 0.5 c_r; c_y = 0.2 c_c  =>  c_r = 0.4 / 0.9
+    c_r = 0.4 / 0.9
+    c_c, c_y = 0.5 * c_r, 0.1 * c_r
+    # Leontief row of the cell: y_c = 1 / (1 - 0.5 * 1 * 0.2), y_r = 0.5 y_c, y_y = y_r, y_m = 4 y_r
+    y_c = 1 / 0.9
+    y_r = 0.5 * y_c
+    t = T.trace(net, "c")
+    assert q(t, stage="mine", country="AU") == pytest.approx(4 * y_r * 0.1, rel=1e-12)
+    assert q(t, stage="mine", country="AU") == pytest.approx(c_c, rel=1e-12)
+    assert q(t, stage="refine", country="CN") == pytest.approx(y_r * c_r, rel=1e-12)
+    assert q(t, stage="cell", country="KR") == pytest.approx(y_c * c_c, rel=1e-12)
+    assert q(t, stage="recycle", country="US") == pytest.approx(y_r * c_y, rel=1e-12)
+    g = build(net)
+    C = np.linalg.inv(np.eye(g.n) - g.A.toarray()) @ g.E.toarray()
+    assert T.content(T.graph(net))[g.node("c"), 0] == pytest.approx(C[g.node("c"), 0], rel=1e-12)
+
+
+@pytest.mark.parametrize("direct_max", [0, 10_000])
+def test_recycling_loop_iterative_and_direct(monkeypatch: pytest.MonkeyPatch, direct_max: int) -> None:
+    monkeypatch.setattr(T, "DIRECT_MAX", direct_max)
+    t = T.trace(recycle_net(), "c")
+    assert q(t, stage="refine", country="CN") == pytest.approx(0.5 / 0.9 * 0.4 / 0.9, rel=1e-10)
+
+
+@pytest.mark.parametrize("direct_max", [0, 10_000])
+@pytest.mark.parametrize("gain", [10.0, 20.0])
+def test_mass_creating_cycle_is_refused(monkeypatch: pytest.MonkeyPatch, direct_max: int, gain: float) -> None:
+    # loop gain 0.5 * gain * 0.2: 1 at gain 10 (no loss), 2 at gain 20
+    monkeypatch.setattr(T, "DIRECT_MAX", direct_max)
+    with pytest.raises(TraceError, match=r"r:lioh") as e:
+        T.trace(recycle_net(gain), "c")
+    assert "c:cell" in str(e.value) and "y:bm" in str(e.value)
+
+
+def test_unknown_origin_is_kept() -> None:
+    net = pack_net()
+    net.flows = net.flows[net.flows["supplier"] != "mcl"].reset_index(drop=True)
+    t = T.trace(net, "pus")
+    assert q(t, stage="mine", country="unknown") == pytest.approx(0.5)
+    assert q(t, stage="mine") == pytest.approx(2.0)  # mass kept: BOM content 2 kg
+    s = t.groupby(["raw", "stage"])["share"].sum()
+    assert np.allclose(s.to_numpy(), 1.0)
+    net2 = pack_net()
+    net2.flows = net2.flows[net2.flows["customer"] != "pus"].reset_index(drop=True)
+    t2 = T.trace(net2, "pus")
+    assert q(t2, stage="cell", country="unknown") == pytest.approx(2.0)
+    assert q(t2, stage="mine", country="unknown") == pytest.approx(2.0)
+    assert q(t2, stage="pack", country="US") == pytest.approx(2.0)
+
+
+def test_unknown_product() -> None:
+    with pytest.raises(NotFound, match="pus"):
+        T.trace(pack_net(), "pusx")
+
+
+def test_paths_sum_to_traced_value() -> None:
+    net = recycle_net()
+    tag = {"raw": "li", "stage": "mine", "country": "AU"}
+    total = q(T.trace(net, "c"), **tag)
+    paths = T.explain(net, "c", tag, top=3)
+    assert paths[-1].residual
+    assert sum(p.weight for p in paths) == pytest.approx(total, rel=1e-12)
+    assert paths[0].nodes == ["m:ore", "r:lioh", "c:cell"]
+    assert paths[0].weight == pytest.approx(4 * 0.5 * 0.1)
+    w = [p.weight for p in paths[:-1]]
+    assert w == sorted(w, reverse=True) and len(w) == 3
+    # the second heaviest goes once around the loop
+    assert paths[1].nodes == ["m:ore", "r:lioh", "c:cell", "y:bm", "r:lioh", "c:cell"]
+    # enumerate far enough and the residual vanishes geometrically
+    many = T.explain(net, "c", tag, top=40)
+    assert abs(many[-1].weight) < 1e-12 * total + 1e-30
+    pk = T.explain(pack_net(), "pus", {"stage": "cell", "country": "KR"}, top=5)
+    assert [p.nodes for p in pk[:-1]] == [["ckr:cell", "pus:pack"]]
+    assert pk[-1].weight == pytest.approx(0.0, abs=1e-15)
+
+
+def test_cost_weighting() -> None:
+    net = pack_net(prices=True)
+    t = T.trace(net, "pus", by=("stage", "country"), weight="cost")
+    eur = 1 / 0.924470740501063  # USD per EUR in 2023 (fx_rates.csv)
+    # value of the cells per pack: 7.5 kWh from KR, 2.5 from CN at 100 EUR/kWh
+    assert q(t, stage="cell", country="KR", price="known") == pytest.approx(750 * eur)
+    assert q(t, stage="cell", country="CN", price="known") == pytest.approx(250 * eur)
+    assert q(t, stage="mine", country="AU", price="known") == pytest.approx(15 * 10.0)
+    # the pack has no price: kept, in its own units, under price 'unknown'
+    assert q(t, stage="pack", country="US", price="unknown") == pytest.approx(1.0)
+    cell = t[t["stage"] == "cell"]
+    assert cell["share"].sum() == pytest.approx(1.0)
+    tr = T.trace(net, "pus", by=("raw", "stage", "country"), weight="cost")
+    assert set(tr["price"]) == {"unknown"}  # lithium has no price: all of it stays, in kg
+
+
+def test_solve_all_matches_single_traces() -> None:
+    net = recycle_net()
+    allx = T.solve_all(net)
+    assert isinstance(allx, pd.DataFrame)
+    one = T.trace(net, "c")
+    sub = allx[allx["product"] == "c:cell"]
+    for _, r in one.iterrows():
+        got = sub[(sub["stage"] == r["stage"]) & (sub["country"] == r["country"])]["quantity"].sum()
+        assert got == pytest.approx(r["quantity"], rel=1e-10)
+
+
+def test_solve_all_streams_parquet(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p = T.solve_all(pack_net(), out=tmp_path / "x.parquet")
+    df = pd.read_parquet(p)
+    assert {"node", "raw", "stage", "country", "quantity", "share"} <= set(df.columns)
+    assert len(df) > 0 and df.groupby(["node", "raw", "stage"])["share"].sum().between(1 - 1e-12, 1 + 1e-12).all()
+
+
+def test_validate_clean_and_broken() -> None:
+    assert [f for f in T.validate(recycle_net()) if f.level == "error"] == []
+    net = pack_net()
+    net.flows = net.flows[net.flows["supplier"] != "mcl"].reset_index(drop=True)
+    fs = T.validate(net)
+    assert [f for f in fs if f.level == "error"] == []
+    assert any(f.check == "unknown origin" and f.node == "ccn:cell" for f in fs)
+    net2 = pack_net()
+    net2.boms = net2.boms[net2.boms["output"] != "pack"].reset_index(drop=True)
+    assert any(f.check == "no recipe" and f.node == "pus:pack" for f in T.validate(net2))
+
+
+# ------------------------------------------------------------ agreement with a dense inverse
+@st.composite
+def random_system(draw: st.DrawFn) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    n = draw(st.integers(2, 40))
+    seed = draw(st.integers(0, 2**31 - 1))
+    density = draw(st.floats(0.02, 0.4))
+    rng = np.random.default_rng(seed)
+    A = sp.random(n, n, density=density, random_state=rng, format="csr")
+    A.setdiag(0)
+    A.eliminate_zeros()
+    rows = np.asarray(A.sum(axis=1)).ravel()
+    cap = draw(st.floats(0.1, 0.95))
+    A = sp.diags(np.where(rows > 0, cap / np.maximum(rows, 1e-300), 0)) @ A  # row sums < 1: rho < 1
+    B = rng.random((n, 3)) * (rng.random((n, 3)) < 0.5)
+    rank = rng.integers(0, 3, n)
+    return sp.csr_matrix(A), B, rank
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_system(), st.booleans())
+def test_solver_agrees_with_dense_inverse(sys: tuple[sp.csr_matrix, np.ndarray, np.ndarray], direct: bool) -> None:
+    A, B, rank = sys
+    old = T.DIRECT_MAX
+    T.DIRECT_MAX = 10_000 if direct else 0
+    try:
+        X = T.solve(T.plan(A, rank), B)
+    finally:
+        T.DIRECT_MAX = old
+    L = np.linalg.inv(np.eye(A.shape[0]) - A.toarray())
+    Xd = L @ B
+    assert np.allclose(X, Xd, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(Xd).max())), (np.abs(X - Xd).max(), A.toarray().tolist(), rank.tolist(), B.tolist())
+
+
+@st.composite
+def random_network(draw: st.DrawFn) -> Network:
+    """Layered mine -> refine -> cell -> pack, random flows, some recycling back to refiners."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    stages = [("mine", "ore"), ("refine", "chem"), ("cell", "cell"), ("pack", "pack"), ("recycle", "bm")]
+    f = []
+    for s, m in stages:
+        for k in range(int(rng.integers(1, 4))):
+            f.append((f"{s}{k}", str(rng.choice(["AU", "CN", "KR", "US"])), s, m))
+    fac = facs(*f)
+    by = {s: [x[0] for x in f if x[2] == s] for s, _ in stages}
+    fl = []
+    for cus_s, sup_s, mat in [("refine", "mine", "ore"), ("cell", "refine", "chem"), ("pack", "cell", "cell"), ("recycle", "cell", "cell"), ("refine", "recycle", "bm")]:
+        for c in by[cus_s]:
+            for s in by[sup_s]:
+                if rng.random() < 0.7:
+                    fl.append((s, c, mat, float(rng.integers(1, 100)), "kg" if mat != "cell" else "kWh"))
+    b = [("ore", "li", 0.1), ("chem", "ore", 3.0), ("cell", "chem", 0.6), ("pack", "cell", 5.0), ("bm", "cell", 0.3)]
+    b += [("chem", "bm", float(rng.uniform(0.1, 2.0)), r) for r in by["refine"] if rng.random() < 0.5]
+    b += [("chem", "ore", 2.0, r) for r in by["refine"] if any(x[3] == r for x in b if len(x) > 3)]
+    return Network.from_frames(
+        companies=pd.DataFrame([{"id": "co", "name": "Co", "country": "KR"}]),
+        materials=mats(("li", "raw", "kg"), ("ore", "intermediate", "kg"), ("chem", "intermediate", "kg"), ("bm", "intermediate", "kg"), ("cell", "cell", "kWh"), ("pack", "pack", "packs")),
+        facilities=fac,
+        boms=boms(*b),
+        flows=flows(*fl) if fl else None,
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(random_network())
+def test_network_trace_agrees_with_dense_and_conserves(net: Network) -> None:
+    g = build(net)
+    L = np.linalg.inv(np.eye(g.n) - g.A.toarray())
+    C = L @ g.E.toarray()
+    assert np.allclose(T.content(T.graph(net)), C, rtol=1e-9, atol=1e-14)
+    for prod in [f for f in g.nodes.loc[~g.nodes["virtual"], "facility"] if f.startswith(("pack", "cell"))][:3]:
+        p = g.node(prod)
+        t = T.trace(net, prod)
+        # stage tags: sum over nodes of the stage of L[p, u] * C[u]
+        for s in ("mine", "refine", "cell"):
+            want = sum(L[p, u] * C[u, 0] for u in range(g.n) if g.nodes["stage"].iloc[u] == s)
+            assert q(t, stage=s) == pytest.approx(want, rel=1e-9, abs=1e-14)
+        assert q(t, stage="mine") == pytest.approx(C[p, 0], rel=1e-9)  # every kg mined once
+        assert np.allclose(t.groupby(["raw", "stage"])["share"].sum(), 1.0)
+        paths = T.explain(net, prod, {"raw": "li", "stage": "mine"}, top=4)
+        assert sum(x.weight for x in paths) == pytest.approx(C[p, 0], rel=1e-9)
+    assert [f for f in T.validate(net, sample=3) if f.level == "error"] == []
