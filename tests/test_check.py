@@ -57,7 +57,8 @@ def small(prices: bool = True) -> Network:
         ("catl_cam", "kr_cell_cn_cam", "cam"), ("kr_anode", "kr_cell_cn_cam", "anode"),
         ("catl_ningde", "us_pack_catl", "cell"), ("xnm_refinery", "kr_cell_xnm", "lithium"),
     ], columns=["supplier", "customer", "material"])
-    flows["quantity"], flows["unit"], flows["period"] = 1.0, "t", "2024"
+    flows["quantity"], flows["period"] = 1.0, "2024"
+    flows["unit"] = ["kWh" if m == "cell" else "t" for m in flows["material"]]
     boms = pd.DataFrame([("cell", "cam", 1.5, "kg/kWh"), ("cell", "anode", 1.0, "kg/kWh"),
                          ("cam", "lithium", 0.1, "kg/kg"), ("pack", "cell", 1.0, "kWh/kWh")],
                         columns=["output", "input", "quantity", "unit"])

@@ -8,12 +8,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from test_check import small
 from typer.testing import CliRunner
 
 from onshore.check import check
 from onshore.errors import EngineUnavailable
 from onshore.report import write_report
-from test_check import small
 
 
 class Verdicts(HTMLParser):
@@ -56,16 +56,17 @@ def test_pdf_without_engine_says_so(tmp_path: Path) -> None:
 
 
 def test_cli_check_rules_owners(tmp_path: Path) -> None:
-    from onshore.cli.app import app
     import onshore.cli.check  # noqa: F401  (registers the commands)
-    from onshore.store.duckdb import DuckDBStore
+    from onshore.cli.app import app
     from onshore.io.load import Batch  # noqa: F401
+    from onshore.store.duckdb import DuckDBStore
 
     net = small()
     db = tmp_path / "s.duckdb"
     with DuckDBStore(db) as s:  # write the small network through the store's own writer
-        from onshore.model import TABLES
         import pyarrow as pa
+
+        from onshore.model import TABLES
         for t in TABLES:
             df = getattr(net, t)
             if len(df):

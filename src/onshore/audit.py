@@ -81,7 +81,7 @@ class AuditLog:
                 }
                 row["hash"] = prev = _digest(prev, row)
                 out.append(row)
-            df = pd.DataFrame(out, columns=list(COLUMNS))  # noqa: F841 - read by DuckDB
+            df = pd.DataFrame(out, columns=list(COLUMNS))
             self.con.register("_audit_in", df)
             self.con.execute(f"INSERT INTO audit SELECT {', '.join(COLUMNS)} FROM _audit_in")
             self.con.unregister("_audit_in")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from importlib import metadata, resources
 from pathlib import Path
+
 import jinja2
 import pandas as pd
 
@@ -26,7 +27,7 @@ def _sankey(network: Network, product: str) -> tuple[str, str]:
     from onshore.rules.kinds import context, traced
 
     ctx = context(network)
-    df = traced(ctx, product, "mass")
+    df = traced(ctx, product, "mass", ("stage", "country"))
     if not isinstance(df, str) and len(df):
         g = df.groupby(["stage", "country"], dropna=False)["quantity"].sum().reset_index()
         src = [f"{s} · {c}" for s, c in zip(g["stage"].astype(str), g["country"].astype(str), strict=True)]

@@ -9,7 +9,6 @@ flows, origin shares from the trace (:mod:`onshore.trace`), weighted by mass or 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,15 @@ from scipy.sparse.csgraph import breadth_first_order
 from onshore.check import Finding, Outcome
 from onshore.errors import OnshoreError
 from onshore.network import Network
-from onshore.owners import COVERED_NATIONS, Owners, affiliates, feoc, owners, ownership_paths, prohibited_foreign_entity
+from onshore.owners import (
+    COVERED_NATIONS,
+    Owners,
+    affiliates,
+    feoc,
+    owners,
+    ownership_paths,
+    prohibited_foreign_entity,
+)
 from onshore.rules.loader import (
     Always,
     ContentThresholdByYear,
@@ -206,77 +213,68 @@ def entity_list(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
 
 
 # ------------------------------------------------------------------------------- traced
-def _missing_prices(ctx: Context, product: str) -> list[str]:
-    m = ctx.network.materials
-    price = dict(zip(m["id"].astype(str), pd.to_numeric(m["price"], errors="coerce"), strict=True))
-    mats = {str(ctx.fac.loc[p, "material"]) for p in [product, *ctx.upstream(product)]}
-    return sorted(x for x in mats if x in price and not (price[x] > 0))
-
-
-def _labels(ctx: Context, kind: str, listed: tuple[Entity, ...] = ()) -> Callable[[Network], dict[str, str]]:
-    """A controlling-country hook for the trace that marks FEOC (or PFE) companies."""
-    if kind == "feoc":
-        bad = ctx.feoc()["feoc"]
-    else:
-        ids, _ = ctx.resolve(listed)
-        bad = prohibited_foreign_entity(ctx.network, listed=list(ids))["pfe"]
-    from onshore.owners import controlling_country
-
-    cc = controlling_country(ctx.network)
-    lab = {c: (f"{kind.upper()}:{cc[c]}" if bool(bad.get(c, False)) else cc[c]) for c in cc}
-    return lambda network: lab
-
-
-def traced(ctx: Context, product: str, weight: str, label: Callable[[Network], dict[str, str]] | None = None) -> pd.DataFrame | str:
-    """Origin quantities of ``product`` by raw material, stage, country and controller label.
-
-    Returns the trace rows, or a sentence saying why they could not be computed.
-    """
-    key = ("trace", product, weight, id(label))
-    if key in ctx.cache:
-        out: pd.DataFrame | str = ctx.cache[key]
-        return out
-    try:
-        from onshore.trace import trace
-    except ImportError:
-        return "the trace engine (onshore.trace) is not available"
-    by = ("raw", "stage", "country", "controlling_country")
-    kwargs: dict[str, Any] = {}
-    params = inspect.signature(trace).parameters
-    hook = next((p for p in params if p in ("controlling_country", "controller", "hook", "country_of")), None)
-    if label is not None and hook is not None:
-        kwargs[hook] = label
-    try:
-        df = trace(ctx.network, product, by=by, weight=weight, **kwargs)
-    except OnshoreError as e:
-        return f"the trace could not be computed: {e}"
-    ctx.cache[key] = df
-    return df
-
-
-def _unknown(s: pd.Series) -> pd.Series:
-    return s.isna() | s.astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN)
-
-
-def _explain(ctx: Context, product: str, tag: dict[str, Any]) -> list[str]:
-    try:
-        from onshore.trace import explain
-
-        paths = explain(ctx.network, product, tag, top=3)
-    except Exception:  # noqa: BLE001 - evidence is best effort; the verdict stands without it
-        return []
-    out = []
-    for p in paths if isinstance(paths, list) else getattr(paths, "itertuples", lambda: [])():
-        out.append(f"path: {p}")
+def traced(ctx: Context, product: str, weight: str, by: tuple[str, ...]) -> pd.DataFrame | str:
+    """The trace of ``product`` by ``by`` (see :func:`onshore.trace.trace`), or why it failed."""
+    key = ("trace", product, weight, by)
+    if key not in ctx.cache:
+        try:
+            from onshore.trace import trace
+        except ImportError:
+            return "the trace engine (onshore.trace) is not available"
+        try:
+            ctx.cache[key] = trace(ctx.network, product, by=by, weight=weight)  # type: ignore[arg-type]
+        except OnshoreError as e:
+            return f"the trace could not be computed: {e}"
+    out: pd.DataFrame | str = ctx.cache[key]
     return out
 
 
+def _unknown(df: pd.DataFrame) -> pd.Series:
+    """Rows of unknown origin: an unknown country or company (data gaps in the trace)."""
+    out = pd.Series(False, index=df.index)
+    for c in ("country", "company"):
+        if c in df:
+            out |= df[c].isna() | df[c].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN)
+    return out
+
+
+def _unpriced(ctx: Context, df: pd.DataFrame, at: pd.Series) -> list[str]:
+    """Materials at the tested stages whose price is missing (their cost cannot be added)."""
+    if "price" not in df:
+        return []
+    rows = df[at & (df["price"].astype(str) == "unknown")]
+    if rows.empty:
+        return []
+    if "facility" in rows:
+        mats = {str(ctx.fac.loc[f, "material"]) for f in rows["facility"].astype(str) if f in ctx.fac.index}
+        return sorted(mats) or ["(unknown suppliers)"]
+    if "raw" in rows:
+        return sorted(set(rows["raw"].astype(str)))
+    return ["(some inputs)"] if len(rows) else []
+
+
+def _explain(ctx: Context, product: str, tag: dict[str, Any], weight: str) -> list[str]:
+    try:
+        from onshore.trace import explain
+
+        paths = explain(ctx.network, product, tag, top=3, weight=weight)  # type: ignore[arg-type]
+    except (ImportError, OnshoreError):
+        return []
+    return [f"path ({p.weight:.3g}): {' -> '.join(p.nodes)}" for p in paths if not p.residual and p.nodes]
+
+
 def _shares(df: pd.DataFrame, stages: tuple[str, ...], bad: pd.Series) -> tuple[float, float, float]:
-    """(total, bad, unknown) quantities over the rows at ``stages``."""
+    """(total, bad, unknown) quantities over the priced rows at ``stages``."""
     at = df["stage"].astype(str).isin(stages)
+    if "price" in df:
+        at &= df["price"].astype(str) != "unknown"
     q = pd.to_numeric(df["quantity"], errors="coerce").fillna(0.0)
-    unk = at & (_unknown(df["country"]))
+    unk = at & _unknown(df)
     return float(q[at].sum()), float(q[at & bad & ~unk].sum()), float(q[unk].sum())
+
+
+def _no_trace(msg: str) -> Finding:
+    return Finding(Outcome.UNKNOWN, msg, settle=["a traceable supply network for the product (flows and BOMs)"])
 
 
 def feoc_content(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
@@ -284,7 +282,6 @@ def feoc_content(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding
     assert isinstance(t, FeocContent)
     covered = COVERED_NATIONS
     f = ctx.feoc()
-    ev: list[str] = []
     # final assembly
     plants = [p for p in [product, *ctx.upstream(product)] if str(ctx.fac.loc[p, "stage"]) in t.final_assembly_stages]
     for p in plants:
@@ -299,36 +296,38 @@ def feoc_content(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding
         makers = {str(ctx.fac.loc[p, "company"]) for p in plants}
         for _, r in lic.iterrows():
             hit = str(r["licensee"]) in makers or str(r.get("facility")) in plants
-            since, until = str(r.get("since") or "0000"), str(r.get("until") or "9999")
-            if r.get("until") is None or (isinstance(r.get("until"), float)):
-                until = "9999"
-            if hit and since[:10] <= on.isoformat() and on.isoformat()[: len(until)] <= until and bool(f["feoc"].get(str(r["licensor"]), False)):
+            since = r.get("since") if isinstance(r.get("since"), str) else "0000"
+            until = r.get("until") if isinstance(r.get("until"), str) else "9999"
+            live = str(since) <= on.isoformat() and on.isoformat()[: len(str(until))] <= str(until)
+            if hit and live and bool(f["feoc"].get(str(r["licensor"]), False)):
                 return Finding(Outcome.PROHIBITED, f"technology licensed from the FEOC {r['licensor']} to {r['licensee']}: "
                                f"{r['technology']}", [f"licence {r['licensor']} -> {r['licensee']} ({r.get('source')})"])
-    # content by cost
-    if t.basis == "cost" and (miss := _missing_prices(ctx, product)):
-        return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}",
-                       settle=[f"prices (and currency) for the materials {', '.join(miss)}"])
-    df = traced(ctx, product, t.basis, _labels(ctx, "feoc"))
+    # content
+    df = traced(ctx, product, t.basis, ("stage", "country", "company", "facility"))
     if isinstance(df, str):
-        return Finding(Outcome.UNKNOWN, df, settle=["a traceable supply network for the product (flows and BOMs)"])
-    bad = df["country"].astype(str).isin(covered) | df["controlling_country"].astype(str).str.startswith("FEOC")
+        return _no_trace(df)
+    at = df["stage"].astype(str).isin(t.component_stages)
+    bad = df["country"].astype(str).isin(covered) | df["company"].astype(str).map(f["feoc"].astype(object)).fillna(False).astype(bool)
     total, b, unk = _shares(df, t.component_stages, bad)
-    if total <= 0:
+    miss = _unpriced(ctx, df, at)
+    if total <= 0 and not miss:
         return Finding(Outcome.UNKNOWN, f"no {'/'.join(t.component_stages)} content is traced for {product}",
                        settle=[f"flows or BOMs for the {'/'.join(t.component_stages)} inputs of {product}"])
-    share, ushare = b / total, unk / total
-    inputs = {"feoc_share": share, "unknown_share": ushare, "basis": t.basis}
-    ev.append(f"FEOC share of {'/'.join(t.component_stages)} {t.basis}: {share:.1%} (limit {t.max_feoc_share:.0%}); "
-              f"untraced: {ushare:.1%}")
-    top = df[bad & df["stage"].astype(str).isin(t.component_stages)].sort_values("quantity", ascending=False).head(3)
+    share = b / total if total else 0.0
+    ushare = unk / total if total else 1.0
+    inputs = {"feoc_share": share, "unknown_share": ushare, "basis": t.basis, "unpriced": miss}
+    ev = [f"FEOC share of the {'/'.join(t.component_stages)} {t.basis}: {share:.1%} (limit {t.max_feoc_share:.0%}); "
+          f"of unknown origin: {ushare:.1%}" + (f"; unpriced: {', '.join(miss)}" if miss else "")]
+    top = df[bad & at & ~_unknown(df)].sort_values("quantity", ascending=False).head(3)
     for _, r in top.iterrows():
-        ev.append(f"FEOC content: {r.get('raw')} at {r['stage']} in {r['country']} (controller {r['controlling_country']}): "
-                  f"{r['quantity'] / total:.1%}")
-        ev += _explain(ctx, product, {"stage": r["stage"], "controlling_country": r["controlling_country"]})
+        ev.append(f"FEOC source: {ctx.describe(str(r['facility']))}: {r['quantity'] / max(total, 1e-300):.1%} of the {t.basis}")
+        ev += _explain(ctx, product, {"facility": str(r["facility"])}, t.basis)
     if share > t.max_feoc_share + 1e-12:
         return Finding(Outcome.PROHIBITED, f"{share:.1%} of the {t.basis} of the components comes from FEOC sources "
                        f"(more than {t.max_feoc_share:.0%})", ev, inputs=inputs)
+    if miss:
+        return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}", ev,
+                       settle=[f"prices (and currency) for the materials {', '.join(miss)}"], inputs=inputs)
     if share + ushare > t.max_feoc_share + 1e-12:
         return Finding(Outcome.UNKNOWN, f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could exceed "
                        f"the {t.max_feoc_share:.0%} limit", ev, settle=["the origin of the untraced inputs"], inputs=inputs)
@@ -357,9 +356,9 @@ def origin_country(ctx: Context, rule: Rule, product: str, on: dt.date) -> Findi
     if t.materials and not _bom_has(ctx, product, t.materials):
         return Finding(Outcome.ALLOWED, f"no {', '.join(t.materials)} material is in the recorded bills of materials "
                        f"or supplier plants of {product}")
-    df = traced(ctx, product, t.basis)
+    df = traced(ctx, product, t.basis, ("raw", "stage", "country"))
     if isinstance(df, str):
-        return Finding(Outcome.UNKNOWN, df, settle=["a traceable supply network for the product"])
+        return _no_trace(df)
     if t.materials:
         raw = df["raw"].astype(str).str.lower()
         m = ctx.network.materials
@@ -370,8 +369,8 @@ def origin_country(ctx: Context, rule: Rule, product: str, on: dt.date) -> Findi
             return Finding(Outcome.ALLOWED, f"no {', '.join(t.materials)} is in the recorded bill of materials of {product}")
     bad = df["country"].astype(str).isin(t.countries)
     total, b, unk = _shares(df, t.stages, bad)
-    if total <= 0:
-        return Finding(Outcome.UNKNOWN, "nothing traced at the stages tested", settle=["flows and BOMs upstream"])
+    if total <= 0 or _unpriced(ctx, df, df["stage"].astype(str).isin(t.stages)):
+        return Finding(Outcome.UNKNOWN, "nothing (priced) traced at the stages tested", settle=["flows, BOMs and prices upstream"])
     inputs = {"share": b / total, "unknown_share": unk / total}
     ev = [f"share at {'/'.join(t.stages)} in {', '.join(t.countries)} by {t.basis}: {b / total:.1%}; untraced {unk / total:.1%}"]
     if b / total > t.max_share + 1e-12:
@@ -388,14 +387,11 @@ def content_threshold_by_year(ctx: Context, rule: Rule, product: str, on: dt.dat
     if not years:
         return Finding(Outcome.NOT_APPLICABLE, f"no threshold is set for {on.year}")
     thr = t.thresholds[years[-1]]
-    if t.basis == "cost" and (miss := _missing_prices(ctx, product)):
-        return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}",
-                       settle=[f"prices for the materials {', '.join(miss)}"])
-    label = _labels(ctx, "pfe", t.listed) if t.measure == "non_pfe" else _labels(ctx, "feoc") if t.measure == "non_feoc" else None
-    df = traced(ctx, product, t.basis, label)
-    if isinstance(df, str):
-        return Finding(Outcome.UNKNOWN, df, settle=["a traceable supply network for the product"])
     if t.measure == "qualifying_country":
+        df = traced(ctx, product, t.basis, ("raw", "stage", "country") if t.either_stage else ("stage", "country"))
+        if isinstance(df, str):
+            return _no_trace(df)
+        miss = _unpriced(ctx, df, df["stage"].astype(str).isin(t.stages))
         good = df["country"].astype(str).isin(t.countries)
         per_stage = []
         unk_total = 0.0
@@ -407,16 +403,25 @@ def content_threshold_by_year(ctx: Context, rule: Rule, product: str, on: dt.dat
             unk_total += unk / total
         lo, hi = max(per_stage), min(1.0, sum(per_stage) + unk_total)
     else:
-        bad = df["controlling_country"].astype(str).str.startswith(("PFE", "FEOC"))
-        if t.measure == "non_feoc":
-            bad = bad | df["country"].astype(str).isin(COVERED_NATIONS)
-        rows = df[df["stage"].astype(str).isin(t.stages)]
+        df = traced(ctx, product, t.basis, ("stage", "country", "company", "facility"))
+        if isinstance(df, str):
+            return _no_trace(df)
         if t.measure == "non_pfe":
-            rows = rows[rows.get("facility", pd.Series(dtype=str)).astype(str) != product] if "facility" in rows else rows
-        total, b, unk = _shares(rows, t.stages, bad.loc[rows.index])
+            ids, _ = ctx.resolve(t.listed)
+            flag = prohibited_foreign_entity(ctx.network, list(ids))["pfe"]
+            df = df[df["facility"].astype(str) != product]
+            bad = df["company"].astype(str).map(flag.astype(object)).fillna(False).astype(bool)
+        else:
+            bad = df["company"].astype(str).map(ctx.feoc()["feoc"].astype(object)).fillna(False).astype(bool)
+            bad |= df["country"].astype(str).isin(COVERED_NATIONS)
+        miss = _unpriced(ctx, df, df["stage"].astype(str).isin(t.stages))
+        total, b, unk = _shares(df, t.stages, bad)
         if total <= 0:
             return Finding(Outcome.UNKNOWN, "nothing traced at the stages tested", settle=["flows and BOMs upstream"])
         lo, hi = 1 - (b + unk) / total, 1 - b / total
+    if miss:
+        return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}",
+                       settle=[f"prices (and currency) for the materials {', '.join(miss)}"])
     inputs = {"low": lo, "high": hi, "threshold": thr, "year": years[-1]}
     ev = [f"{t.measure.replace('_', ' ')} share by {t.basis}: {lo:.1%}" + (f" to {hi:.1%}" if hi - lo > 1e-9 else "")
           + f"; {on.year} threshold {thr:.0%}"]
