@@ -144,7 +144,9 @@ def _relations(ctx: Context, company: str, named: dict[str, Entity], t: NamedEnt
         if e == company:
             out.append((e, "self", company))
             continue
-        rel = affiliates(ctx.network, e).get(company)
+        if ("aff", e) not in ctx.cache:
+            ctx.cache[("aff", e)] = affiliates(ctx.network, e)
+        rel = ctx.cache[("aff", e)].get(company)
         if rel == "subsidiary":
             out.append((e, "subsidiary", " -> ".join(reversed(o.control_chain(company)[: o.control_chain(company).index(e) + 1]))))
         elif rel in ("controller", "sister"):
