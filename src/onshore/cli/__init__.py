@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from onshore.cli import check as _check  # noqa: F401  (registers check, rules, owners, report)
 from onshore.cli import demo as _demo  # noqa: F401  (registers demo)
 from onshore.cli import plan as _plan  # noqa: F401  (registers plan)
 from onshore.cli import store as _store  # noqa: F401  (registers init, import, export, info)

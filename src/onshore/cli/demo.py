@@ -69,6 +69,7 @@ def demo(
 
 def _sections() -> list:  # type: ignore[type-arg]
     """The analyses the demo shows after the summary, each a function (console, network, workdir)."""
+    from onshore.cli.check import demo_checks
     from onshore.cli.plan import demo_plan
 
-    return [demo_plan]
+    return [demo_checks, demo_plan]
