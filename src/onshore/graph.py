@@ -127,6 +127,23 @@ class Graph:
 
 
 # ------------------------------------------------------------------------------- helpers
+def _codes(index: pd.Index, col: pd.Series) -> np.ndarray:
+    """Positions of a column's values in ``index`` (-1 when absent); fast on categoricals."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        m = index.get_indexer(col.cat.categories.astype(str))
+        codes = col.cat.codes.to_numpy()
+        return np.where(codes >= 0, m[codes], -1).astype(np.int64)
+    return index.get_indexer(col.astype(str)).astype(np.int64)
+
+
+def _starts_with(col: pd.Series, prefix: str) -> np.ndarray:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        ok = np.asarray(col.cat.categories.astype(str).str.startswith(prefix))
+        codes = col.cat.codes.to_numpy()
+        return (codes >= 0) & ok[np.maximum(codes, 0)]
+    return col.astype(str).str.startswith(prefix).to_numpy()
+
+
 def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     """Flows of the period with ``qty`` in the material's own unit, vectorised.
 
@@ -135,22 +152,22 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     """
     f = network.flows
     if period is not None:
-        f = f[f["period"].astype(str).str.startswith(str(period))]
+        f = f[_starts_with(f["period"], str(period))]
     mats = pd.Index(network.materials["id"].astype(str))
     mu = network.materials["unit"].astype(str).to_numpy()
-    m = mats.get_indexer(f["material"].astype(str))
+    m = _codes(mats, f["material"])
     if (m < 0).any():
         bad = f["material"].to_numpy()[m < 0][:5]
         raise TraceError(f"flows of unknown materials: {', '.join(map(str, bad))}")
-    ucode, uniq = pd.factorize(f["unit"].astype(str))
+    ucode, uniq = pd.factorize(f["unit"])
     pair = ucode.astype(np.int64) * len(mats) + m
     up, inv = np.unique(pair, return_inverse=True)
     fac = np.array([units.factor(str(uniq[p // len(mats)]), str(mu[p % len(mats)])) for p in up], dtype=float)
     out = pd.DataFrame(
         {
-            "supplier": f["supplier"].to_numpy(),
-            "customer": f["customer"].to_numpy(),
-            "material": f["material"].to_numpy(),
+            "supplier": f["supplier"].to_numpy() if not isinstance(f["supplier"].dtype, pd.CategoricalDtype) else f["supplier"].array,
+            "customer": f["customer"].to_numpy() if not isinstance(f["customer"].dtype, pd.CategoricalDtype) else f["customer"].array,
+            "material": f["material"].to_numpy() if not isinstance(f["material"].dtype, pd.CategoricalDtype) else f["material"].array,
             "qty": f["quantity"].to_numpy(dtype=float) * (fac[inv] if len(up) else np.zeros(0)),
         }
     )
@@ -221,9 +238,9 @@ def build(network: Network, period: str | None = None, extra: Iterable[tuple[str
     fac_stage = fac["stage"].astype(str).to_numpy()
 
     flows = flows_qty(network, period)
-    sup = fac_ids.get_indexer(flows["supplier"].astype(str))
-    cus = fac_ids.get_indexer(flows["customer"].astype(str))
-    fmat = mat_ids.get_indexer(flows["material"].astype(str))
+    sup = _codes(fac_ids, flows["supplier"])
+    cus = _codes(fac_ids, flows["customer"])
+    fmat = _codes(mat_ids, flows["material"])
     if (sup < 0).any() or (cus < 0).any():
         bad = pd.concat([flows["supplier"][sup < 0], flows["customer"][cus < 0]]).unique()[:5]
         raise TraceError(f"flows name unknown facilities: {', '.join(map(str, bad))}")

@@ -1,0 +1,145 @@
+"""`onshore trace` (origin of a product by raw material, stage and country, with paths) and
+`onshore validate` (conservation checks), and the demo's trace section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, handle_errors, open_network
+
+
+def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def _table(df: pd.DataFrame, title: str) -> Table:
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(c, justify="right" if c in ("quantity", "share") else "left")
+    for r in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, r, strict=True):
+            cells.append(f"{v:.1%}" if c == "share" else f"{v:.4g}" if isinstance(v, float) else str(v))
+        t.add_row(*cells)
+    return t
+
+
+def trace_command(
+    product: str,
+    by: str = "raw,stage,country",
+    weight: str = "mass",
+    period: str | None = None,
+    explain: bool = False,
+    top: int = 5,
+    fmt: Format = Format.table,
+    db: Path | None = None,
+) -> None:
+    """Print the trace of one product (and with ``explain`` the heaviest paths of its largest tags)."""
+    from onshore.trace import explain as explain_paths
+    from onshore.trace import trace
+
+    network = open_network(db)
+    fields = tuple(f.strip() for f in by.split(",") if f.strip())
+    df = trace(network, product, by=fields, weight=weight, period=period)  # type: ignore[arg-type]
+    if fmt != Format.table:
+        emit(_rows(df), fmt, columns=list(df.columns))
+        return
+    unit = "USD" if weight == "cost" else "units of the raw material (kg)"
+    console.print(_table(df, f"{product}: per unit of product, {unit}; share per ({', '.join(f for f in fields if f in ('raw', 'stage'))})"))
+    if explain:
+        tags = [c for c in df.columns if c not in ("quantity", "share")]
+        for _, r in df.sort_values("quantity", ascending=False).head(top).iterrows():
+            tag = {c: str(r[c]) for c in tags}
+            console.print(f"[bold]{', '.join(f'{k}={v}' for k, v in tag.items())}[/]: {r['quantity']:.4g}")
+            for p in explain_paths(network, product, tag, top=top, weight=weight, period=period):  # type: ignore[arg-type]
+                path = "(other paths)" if p.residual else " -> ".join(p.nodes)
+                console.print(f"  {p.weight:12.4g}  {path}", highlight=False)
+
+
+def validate_command(db: Path | None = None, fmt: Format = Format.table) -> None:
+    """Run the trace's conservation checks; exit 1 when one fails."""
+    from onshore.trace import validate
+
+    findings = validate(open_network(db))
+    rows = [{"level": f.level, "check": f.check, "node": f.node, "message": f.message} for f in findings]
+    errors = sum(f.level == "error" for f in findings)
+    if fmt != Format.table:
+        emit(rows, fmt, columns=["level", "check", "node", "message"])
+    else:
+        counts = pd.Series([f"{f.level}: {f.check}" for f in findings]).value_counts()
+        for k, v in counts.items():
+            console.print(f"{v:6d}  {k}")
+        shown = [r for r in rows if r["level"] != "info"][:50]
+        if shown:
+            emit(shown, fmt, title="Findings (errors and warnings, first 50)")
+        console.print("[green]conservation checks pass[/]" if errors == 0 else f"[red]{errors} error(s)[/]")
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("trace")
+@handle_errors
+def trace_cmd(
+    product: Annotated[str, typer.Argument(help="FACILITY (when it makes one material) or FACILITY:MATERIAL.")],
+    by: Annotated[str, typer.Option("--by", help="Tag fields: raw, stage, country, controlling_country, company, facility.")] = "raw,stage,country",
+    weight: Annotated[str, typer.Option("--weight", help="mass (kg of raw per unit) or cost (USD per unit).")] = "mass",
+    period: Annotated[str | None, typer.Option("--period", help="Flows whose period starts with this, e.g. 2025.")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Also show the heaviest upstream paths of the largest tags.")] = False,
+    top: Annotated[int, typer.Option("--top", help="How many tags and paths to explain.")] = 5,
+    format: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Where a product comes from: raw material, processing stage and country (or owner nation), per unit."""
+    if weight not in ("mass", "cost"):
+        raise typer.BadParameter("mass or cost", param_hint="--weight")
+    trace_command(product, by, weight, period, explain, top, format, db)
+
+
+@app.command("validate")
+@handle_errors
+def validate_cmd(db: DbOption = None, format: FormatOption = Format.table) -> None:
+    """Conservation checks: mass balance at every node, BOM-chain content, shares summing to one."""
+    validate_command(db, format)
+
+
+def _find(network: Any, company: str, name: str, stage: str = "cell") -> str | None:
+    f = network.facilities
+    m = (f["stage"].astype(str) == stage) & f["material"].notna()
+    hit = f[m & (f["company"].astype(str) == company) & f["name"].astype(str).str.contains(name, case=False)]
+    if hit.empty:
+        hit = f[m & (f["company"].astype(str) == company)]
+    return None if hit.empty else f"{hit['id'].iloc[0]}:{hit['material'].iloc[0]}"
+
+
+def demo_traces(console: Console, network: Any, workdir: Path | None = None) -> None:
+    """The demo's trace section: an SES AI Chungju drone/eVTOL cell and a CATL cell."""
+    from onshore.errors import OnshoreError
+    from onshore.trace import explain, trace
+
+    console.rule("[bold]Trace: where the minerals and the processing of a cell come from")
+    for label, company, name in (("SES AI Chungju drone/eVTOL cell", "ses_ai", "Chungju"), ("CATL cell", "catl", "Ningde")):
+        product = _find(network, company, name)
+        if product is None:
+            console.print(f"[yellow]{label}: no such facility in this network (company {company!r}); skipped[/]")
+            continue
+        try:
+            df = trace(network, product, by=("raw", "stage", "country"))
+        except OnshoreError as e:
+            console.print(f"[yellow]{label}: {e}[/]")
+            continue
+        df = df.sort_values(["raw", "stage", "quantity"], ascending=[True, True, False])
+        console.print(_table(df.head(40), f"{label} ({product}), per unit; top rows"))
+        if len(df) > 40:
+            console.print(f"  ... {len(df) - 40} more rows (onshore trace {product})")
+        big = df[df["stage"] == "mine"].sort_values("quantity", ascending=False).head(1)
+        if len(big):
+            tag = {"raw": str(big["raw"].iloc[0]), "stage": "mine", "country": str(big["country"].iloc[0])}
+            console.print(f"Heaviest paths for {tag}:")
+            for p in explain(network, product, tag, top=3):
+                console.print(f"  {p.weight:10.4g}  {'(other paths)' if p.residual else ' -> '.join(p.nodes)}", highlight=False)
