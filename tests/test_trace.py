@@ -302,3 +302,31 @@ def test_network_trace_agrees_with_dense_and_conserves(net: Network) -> None:
         paths = T.explain(net, prod, {"raw": "li", "stage": "mine"}, top=4)
         assert sum(x.weight for x in paths) == pytest.approx(C[p, 0], rel=1e-9)
     assert [f for f in T.validate(net, sample=3) if f.level == "error"] == []
+
+
+def test_cli_trace_and_validate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    import onshore.cli  # noqa: F401
+    import onshore.cli.trace  # noqa: F401  (registers trace and validate)
+    from onshore.cli.app import app
+    from onshore.io.load import import_files
+    from onshore.store.duckdb import DuckDBStore
+    from conftest import TINY, tiny_files
+
+    db = tmp_path / "t.duckdb"
+    with DuckDBStore(db) as s:
+        import_files(s, tiny_files(TINY))
+    r = CliRunner().invoke(app, ["trace", "cell1", "--format", "json", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {"raw", "stage", "country", "quantity", "share"} == set(rows[0])
+    assert any(x["stage"] == "mine" and x["country"] == "AU" and abs(x["quantity"] - 0.11718) < 1e-9 for x in rows)
+    r = CliRunner().invoke(app, ["trace", "cell1", "--explain", "--db", str(db)])
+    assert r.exit_code == 0 and "mine1:spodumene -> ref1:lioh -> cell1:cell" in r.stdout
+    r = CliRunner().invoke(app, ["trace", "nope", "--db", str(db)])
+    assert r.exit_code == 1
+    r = CliRunner().invoke(app, ["validate", "--db", str(db)])
+    assert r.exit_code == 0, r.output
