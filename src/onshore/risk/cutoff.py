@@ -214,15 +214,16 @@ class Simulator:
             }
         )
         monthly["share"] = monthly["shortfall"] / monthly["baseline"].where(monthly["baseline"] > 0)
-        rows = []
-        for j in range(P):
-            s = short[:, j]
-            hit = np.flatnonzero(s > 0)
-            first = int(hit[0]) if len(hit) else None
-            recover = (int(hit[-1]) + 1 - first if hit[-1] + 1 < H else None) if first is not None else 0
-            rows.append((base.ids[self.final][j], base.material[self.final][j], fac["company"].iloc[j], fac["country"].iloc[j],
-                         float((s / base_m[:, j]).max()) if base_m[0, j] > 0 else 0.0, float(s.sum()), first, recover))
-        recovery = pd.DataFrame(rows, columns=["product", "material", "company", "country", "peak_share", "lost", "first_month", "months_to_recover"])
+        hitm = short > 0
+        anyhit = hitm.any(axis=0)
+        first = np.where(anyhit, hitm.argmax(axis=0), -1)
+        last = np.where(anyhit, H - 1 - hitm[::-1].argmax(axis=0), -1)
+        recover = np.where(~anyhit, 0.0, np.where(last + 1 < H, last + 1 - first, np.nan))
+        peak = (short / np.where(base_m > 0, base_m, np.inf)).max(axis=0) if H else np.zeros(P)
+        rows = {"product": base.ids[self.final], "material": base.material[self.final], "company": fac["company"].to_numpy(),
+                "country": fac["country"].to_numpy(), "peak_share": peak, "lost": short.sum(axis=0),
+                "first_month": np.where(anyhit, first, np.nan), "months_to_recover": recover}
+        recovery = pd.DataFrame(rows)
         recovery = recovery.sort_values(["peak_share", "lost"], ascending=False).reset_index(drop=True)
         return CutoffResult(monthly[monthly["shortfall"] > 0].reset_index(drop=True) if len(monthly) > 200_000 else monthly, recovery)
 

@@ -77,9 +77,14 @@ def _quiet_highs() -> highspy.Highs:
 
 def solve(h: highspy.Highs, upper: np.ndarray) -> np.ndarray:
     """Set the column upper bounds and solve; the optimal column values."""
-    n = len(upper)
-    h.changeColsBounds(n, np.arange(n, dtype=np.int32), np.zeros(n), np.where(np.isinf(upper), INF, upper))
+    u = np.where(np.isinf(upper), INF, upper)
+    prev = getattr(h, "_onshore_upper", None)
+    idx = np.arange(len(u), dtype=np.int32) if prev is None else np.flatnonzero(prev != u).astype(np.int32)
+    if len(idx):
+        h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), u[idx])
+    h._onshore_upper = u  # type: ignore[attr-defined]
     h.run()
+    h.setOptionValue("presolve", "off")  # later solves start from this basis
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"the cut-off LP did not solve: {h.modelStatusToString(status)}")

@@ -58,16 +58,22 @@ def capacity_in_material_units(network: Network) -> pd.Series:
     """
     fac = network.facilities
     mat_unit = dict(zip(network.materials["id"], network.materials["unit"], strict=True))
-    mats = output_material(network)
+    mats = output_material(network).reindex(fac["id"].astype(str))
+    cap = pd.to_numeric(fac["capacity"], errors="coerce").to_numpy(dtype=float)
+    unit = fac["unit"].to_numpy(dtype=object)
+    mu = mats.map(mat_unit).to_numpy(dtype=object)
     out = np.full(len(fac), np.nan)
-    for k, (fid, cap, unit) in enumerate(zip(fac["id"].astype(str), fac["capacity"], fac["unit"], strict=True)):
-        if cap is None or unit is None or pd.isna(cap) or pd.isna(unit):
+    known: dict[tuple[object, object], float] = {}
+    for pair in set(zip(unit, mu, strict=True)):
+        u, m = pair
+        if not isinstance(u, str):
             continue
-        mu = mat_unit.get(mats.get(fid))
         try:
-            out[k] = float(cap) * (units.factor(str(unit), str(mu)) if isinstance(mu, str) else 1.0)
+            known[pair] = units.factor(u, m) if isinstance(m, str) else 1.0
         except units.UnitError:
-            continue
+            continue  # another dimension than the material's: left out
+    f = np.array([known.get(pair, np.nan) for pair in zip(unit, mu, strict=True)], dtype=float)
+    out = cap * f
     return pd.Series(out, index=fac["id"].astype(str).to_numpy())
 
 
