@@ -71,5 +71,7 @@ def _sections() -> list:  # type: ignore[type-arg]
     """The analyses the demo shows after the summary, each a function (console, network, workdir)."""
     from onshore.cli.check import demo_checks
     from onshore.cli.plan import demo_plan
+    from onshore.cli.risk import demo_risk
+    from onshore.cli.trace import demo_traces
 
-    return [demo_checks, demo_plan]
+    return [demo_traces, demo_checks, demo_risk, demo_plan]
