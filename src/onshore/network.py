@@ -81,19 +81,22 @@ class Network:
 
     # derived views ------------------------------------------------------------------
     def flows_in_material_units(self, period: str | None = None) -> pd.DataFrame:
-        """Flows with ``qty``: the quantity in its material's own unit (e.g. t -> kg)."""
+        """Flows (of one period: ``"2025"`` matches 2025, 2025-Q1, 2025-03) with ``qty``, the
+        quantity in its material's own unit. One conversion factor per distinct (unit,
+        material) pair, so ten million flows take seconds."""
         key = f"flows:{period}"
         if key not in self._cache:
-            f = self.flows if period is None else self.flows[self.flows["period"].astype(str).str.startswith(str(period))]
-            mat_unit = dict(zip(self.materials["id"], self.materials["unit"], strict=True))
-            fac = {}
-            for u, mu in {(u, mat_unit.get(m)) for u, m in zip(f["unit"], f["material"], strict=True)}:
-                fac[(u, mu)] = units.factor(u, mu) if mu is not None else np.nan
-            q = np.array(
-                [fac[(u, mat_unit.get(m))] for u, m in zip(f["unit"], f["material"], strict=True)], dtype=float
+            f = self.flows
+            if period is not None:
+                f = f[f["period"].astype(str).str.startswith(str(period)).to_numpy()]
+            mat_unit = pd.Series(self.materials["unit"].to_numpy(), index=self.materials["id"].astype(str))
+            pairs = pd.DataFrame({"unit": f["unit"].astype(str).to_numpy(), "material": f["material"].astype(str).to_numpy()})
+            codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs)) if len(f) else (np.zeros(0, dtype=int), [])
+            factors = np.array(
+                [units.factor(u, mat_unit[m]) if m in mat_unit.index else np.nan for u, m in uniq], dtype=float
             )
             out = f.copy()
-            out["qty"] = f["quantity"].to_numpy(dtype=float) * q if len(f) else np.zeros(0)
+            out["qty"] = f["quantity"].to_numpy(dtype=float) * factors[codes] if len(f) else np.zeros(0)
             self._cache[key] = out
         result: pd.DataFrame = self._cache[key]
         return result
@@ -122,3 +125,28 @@ class Network:
     def summary(self) -> dict[str, int]:
         """Rows per table."""
         return {t: len(getattr(self, t)) for t in TABLES}
+
+    # accessors: one call for the common thing; the modules keep the steps -------------
+    def trace(self, product: str, **kw: Any) -> pd.DataFrame:
+        """Origin of one product by tags (see :func:`onshore.trace.trace`)."""
+        from onshore.trace import trace
+
+        return trace(self, product, **kw)
+
+    def explain(self, product: str, tag: dict[str, str], top: int = 5, **kw: Any) -> list[Any]:
+        """The heaviest upstream paths behind one traced tag (see :func:`onshore.trace.explain`)."""
+        from onshore.trace import explain
+
+        return explain(self, product, tag, top=top, **kw)
+
+    def check(self, product: str, buyer: str, on: Any, **kw: Any) -> list[Any]:
+        """Verdicts of every rule for a buyer on a date (see :func:`onshore.check.check`)."""
+        from onshore.check import check
+
+        return check(self, product, buyer, on, **kw)
+
+    def owners(self) -> Any:
+        """Effective ownership, control and controlling countries (see :mod:`onshore.owners`)."""
+        from onshore.owners import owners
+
+        return owners(self)
