@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from onshore.check import check
 from onshore.errors import EngineUnavailable
-from onshore.report import write_report
+from onshore.report import find_browser, write_report
 
 
 class Verdicts(HTMLParser):
@@ -47,12 +47,24 @@ def test_report_holds_the_verdicts(tmp_path: Path) -> None:
     assert any("arnoldporter.com" in h for h in p.links)
 
 
-def test_pdf_without_engine_says_so(tmp_path: Path) -> None:
+def test_pdf_without_engine_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no browser anywhere
+    monkeypatch.delenv("ONSHORE_BROWSER", raising=False)
     net = small()
     vs = check(net, "kr_cell", "dod", dt.date(2027, 10, 1))
-    with pytest.raises(EngineUnavailable):
+    with pytest.raises(EngineUnavailable, match="make pdf-engine"):
         write_report(net, "kr_cell", vs, tmp_path / "r.html", pdf=True)
     assert (tmp_path / "r.html").exists()
+
+
+@pytest.mark.skipif(find_browser() is None, reason="no Chromium: 'make pdf-engine' installs it (CI does)")
+def test_pdf_is_printed_with_the_verdicts(tmp_path: Path) -> None:
+    net = small()
+    vs = check(net, "kr_cell", "dod", dt.date(2027, 10, 1))
+    html, pdf = write_report(net, "kr_cell", vs, tmp_path / "r.html", pdf=True)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 10_000
+    assert b"/Type /Page" in data or b"/Type/Page" in data
 
 
 def test_cli_check_rules_owners(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Report: one self-contained HTML file per assessment (verdicts, evidence, origin Sankey,
 ownership chains, every source cited). Plotly's JavaScript is embedded, no CDN.
 
-PDF: no PDF engine (WeasyPrint, wkhtmltopdf, a headless browser) is installed by the
-project, so ``pdf=True`` raises :class:`~onshore.errors.EngineUnavailable` after writing the
-HTML; print the HTML from a browser instead.
+PDF: printed from the HTML by headless Chromium (Debian's ``chromium``, installed by
+``make pdf-engine``), so the Sankey renders as on screen. Without a browser ``pdf=True``
+raises :class:`~onshore.errors.EngineUnavailable` after writing the HTML, saying what to install.
 """
 
 from __future__ import annotations
@@ -99,9 +99,44 @@ def write_report(network: Network, product: str, verdicts: list[Verdict], out: s
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(network, product, verdicts), encoding="utf-8")
     if pdf:
-        raise EngineUnavailable(f"wrote {out}, but no PDF engine is installed with onshore; open the HTML in a "
-                                "browser and print it to PDF")
+        return [out, html_to_pdf(out, out.with_suffix(".pdf"))]
     return [out]
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_browser() -> str | None:
+    """The path of a headless-capable Chromium, or None ($ONSHORE_BROWSER first)."""
+    import os
+    import shutil
+
+    for name in (os.environ.get("ONSHORE_BROWSER"), *BROWSERS):
+        if name and (path := shutil.which(name)):
+            return path
+    return None
+
+
+def html_to_pdf(html: Path, pdf: Path, timeout: float = 120) -> Path:
+    """Print an HTML file to PDF with headless Chromium (no network: the page is self-contained)."""
+    import subprocess
+    import tempfile
+
+    browser = find_browser()
+    if browser is None:
+        raise EngineUnavailable(
+            f"wrote {html}, but printing a PDF needs Chromium: run 'make pdf-engine' "
+            "(apt-get install chromium) or set ONSHORE_BROWSER to a Chromium binary"
+        )
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--no-pdf-header-footer", "--virtual-time-budget=5000",
+               f"--print-to-pdf={pdf.resolve()}", html.resolve().as_uri()]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
+        raise EngineUnavailable(f"Chromium could not print {html} to PDF: {done.stderr.strip()[-300:]}")
+    return pdf
 
 
 __all__ = ["render", "write_report"]
