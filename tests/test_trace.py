@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from onshore import solve as S
 from onshore import trace as T
 from onshore.errors import NotFound, TraceError
 from onshore.graph import build
@@ -79,6 +80,27 @@ def test_controlling_country_and_hook() -> None:
     assert q(t2, stage="cell", controlling_country="XX") == pytest.approx(0.5)
 
 
+def test_default_controller_is_the_ultimate_one() -> None:
+    # cn (SG) is 60 % held by a Hong Kong holding, itself 60 % held by the Chinese state
+    base = pack_net()
+    comp = pd.concat([base.companies, pd.DataFrame([{"id": "hold", "name": "Hold", "country": "HK"}])], ignore_index=True)
+    own = pd.DataFrame([{"owner": "hold", "owned": "cn", "equity": 0.6}, {"owner": "st", "owned": "hold", "equity": 0.6}])
+    net = Network.from_frames(
+        companies=comp[["id", "name", "country"] + (["kind"] if "kind" in comp else [])],
+        ownership=own,
+        materials=base.materials,
+        facilities=base.facilities,
+        boms=base.boms,
+        flows=base.flows,
+    )
+    t = T.trace(net, "pus", by=("stage", "controlling_country"))
+    assert q(t, stage="cell", controlling_country="CN") == pytest.approx(0.5)  # ultimate: the state
+    assert q(t, stage="cell", controlling_country="HK") == 0.0
+    t2 = T.trace(net, "pus", by=("stage", "controlling_country"), controller=T.direct_parent_country)
+    assert q(t2, stage="cell", controlling_country="HK") == pytest.approx(0.5)  # direct parent
+    assert q(t2, stage="cell", controlling_country="KR") == pytest.approx(1.5)
+
+
 def recycle_net(gain: float = 1.0) -> Network:
     """Mine (AU) -> refiner (CN, fed partly by a recycler) -> cell (KR) -> recycler (US) -> refiner."""
     return Network.from_frames(
@@ -118,7 +140,7 @@ def test_recycling_loop_closed_form() -> None:
 
 @pytest.mark.parametrize("direct_max", [0, 10_000])
 def test_recycling_loop_iterative_and_direct(monkeypatch: pytest.MonkeyPatch, direct_max: int) -> None:
-    monkeypatch.setattr(T, "DIRECT_MAX", direct_max)
+    monkeypatch.setattr(S, "DIRECT_MAX", direct_max)
     t = T.trace(recycle_net(), "c")
     assert q(t, stage="refine", country="CN") == pytest.approx(0.5 / 0.9 * 0.4 / 0.9, rel=1e-10)
 
@@ -127,7 +149,7 @@ def test_recycling_loop_iterative_and_direct(monkeypatch: pytest.MonkeyPatch, di
 @pytest.mark.parametrize("gain", [10.0, 20.0])
 def test_mass_creating_cycle_is_refused(monkeypatch: pytest.MonkeyPatch, direct_max: int, gain: float) -> None:
     # loop gain 0.5 * gain * 0.2: 1 at gain 10 (no loss), 2 at gain 20
-    monkeypatch.setattr(T, "DIRECT_MAX", direct_max)
+    monkeypatch.setattr(S, "DIRECT_MAX", direct_max)
     with pytest.raises(TraceError, match=r"r:lioh") as e:
         T.trace(recycle_net(gain), "c")
     assert "c:cell" in str(e.value) and "y:bm" in str(e.value)
@@ -203,10 +225,18 @@ def test_solve_all_matches_single_traces() -> None:
 
 
 def test_solve_all_streams_parquet(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    p = T.solve_all(pack_net(), out=tmp_path / "x.parquet")
-    df = pd.read_parquet(p)
-    assert {"node", "raw", "stage", "country", "quantity", "share"} <= set(df.columns)
+    net = pack_net()
+    p = T.solve_all(net, out=tmp_path / "all", workers=2)
+    raw = pd.read_parquet(p / "values")
+    assert list(raw.columns) == ["node", "tag", "quantity"] and str(raw["node"].dtype) == "int32" and str(raw["tag"].dtype) == "int16"
+    df = T.read_all(p)
+    assert {"node", "product", "raw", "stage", "country", "quantity", "share"} <= set(df.columns)
     assert len(df) > 0 and df.groupby(["node", "raw", "stage"])["share"].sum().between(1 - 1e-12, 1 + 1e-12).all()
+    mem = T.solve_all(net)
+    assert isinstance(mem, pd.DataFrame)
+    key = ["product", "raw", "stage", "country"]
+    both = df.merge(mem, on=key, suffixes=("", "_mem"))
+    assert len(both) == len(df) == len(mem) and np.allclose(both["quantity"], both["quantity_mem"], rtol=1e-12)
 
 
 def test_validate_clean_and_broken() -> None:
@@ -243,12 +273,12 @@ def random_system(draw: st.DrawFn) -> tuple[sp.csr_matrix, np.ndarray, np.ndarra
 @given(random_system(), st.booleans())
 def test_solver_agrees_with_dense_inverse(sys: tuple[sp.csr_matrix, np.ndarray, np.ndarray], direct: bool) -> None:
     A, B, rank = sys
-    old = T.DIRECT_MAX
-    T.DIRECT_MAX = 10_000 if direct else 0
+    old = S.DIRECT_MAX
+    S.DIRECT_MAX = 10_000 if direct else 0
     try:
         X = T.solve(T.plan(A, rank), B)
     finally:
-        T.DIRECT_MAX = old
+        S.DIRECT_MAX = old
     L = np.linalg.inv(np.eye(A.shape[0]) - A.toarray())
     Xd = L @ B
     assert np.allclose(X, Xd, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(Xd).max())), (np.abs(X - Xd).max(), A.toarray().tolist(), rank.tolist(), B.tolist())

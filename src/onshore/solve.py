@@ -1,0 +1,367 @@
+"""The linear-algebra core of the trace: solve ``X = M X + B`` for a fixed sparse ``M >= 0``.
+
+:func:`plan` splits ``M`` into strongly connected components, orders the condensation in
+levels (a vertex only reads lower levels) and permutes the nodes so that every level, and
+inside a cyclic block every Gauss-Seidel sublevel, is a contiguous range of rows: a sweep
+is then one sparse product per level on contiguous slices, and the plan is built once and
+reused for every block of right-hand sides. Cyclic blocks are solved directly (sparse LU)
+when small; large ones by Gauss-Seidel ordered by stage, accelerated by Anderson mixing on
+the few *feedback* variables (the columns read before they are updated in a sweep, i.e.
+the recycling back edges): one sweep is an exact function of them, so the iteration and
+its residual live on them alone. Every cyclic solve stops at a relative residual
+``||X - M X - R|| / ||R|| <= 1e-10`` per column. A component whose spectral radius is >= 1
+(a cycle that would create mass) is refused with a :class:`~onshore.errors.TraceError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import splu
+
+from onshore.errors import TraceError
+
+TOL = 1e-10
+"""Relative residual ``||X - A X - B|| / ||B||`` every cyclic solve reaches."""
+DIRECT_MAX = 300
+"""Cyclic components up to this many nodes are solved directly (sparse LU), larger ones iteratively."""
+ANDERSON = 3
+"""Depth of the Anderson mixing of the feedback variables (0: plain Gauss-Seidel)."""
+Names = Callable[[np.ndarray], list[str]]
+
+
+def levels(n: int, dep_rows: np.ndarray, dep_cols: np.ndarray) -> np.ndarray:
+    """Longest-path level of each vertex of a DAG given edges ``row depends on col`` (Kahn, by frontiers)."""
+    level = np.zeros(n, dtype=np.int64)
+    if len(dep_rows) == 0:
+        return level
+    D = sp.csr_matrix((np.ones(len(dep_rows), dtype=np.int8), (dep_cols, dep_rows)), shape=(n, n))
+    D.sum_duplicates()
+    indeg = np.diff(D.tocsc().indptr)
+    frontier = np.flatnonzero(indeg == 0)
+    lev = 0
+    done = 0
+    while frontier.size:
+        level[frontier] = lev
+        done += frontier.size
+        sub = D[frontier]
+        if sub.nnz == 0:
+            break
+        deps, cnt = np.unique(sub.indices, return_counts=True)
+        indeg[deps] -= cnt
+        frontier = deps[indeg[deps] == 0]
+        lev += 1
+    if done < n:
+        raise TraceError("internal: levels asked of a graph with a cycle")
+    return level
+
+
+@dataclass
+class Cycle:
+    """The cyclic components of one level (block diagonal), rows ``lo:lo+m`` of the plan."""
+
+    idx: np.ndarray  # original node ids, in plan order
+    M: sp.csr_matrix  # internal coefficients, local (plan-order) ids
+    rho: float = 0.0  # upper bound of the spectral radius (Collatz-Wielandt)
+    lu: Any = None  # splu of I - M when small
+    sub: list[tuple[int, int, sp.csr_matrix]] = field(default_factory=list)  # GS sublevels: (a, b, M[a:b])
+    F: np.ndarray | None = None  # feedback variables: columns read before they are updated
+    lateF: sp.csr_matrix | None = None  # the late entries: rows that read them, columns F
+
+
+@dataclass
+class Level:
+    lo: int
+    hi: int
+    ext: sp.csr_matrix  # rows lo:hi of the permuted M without entries inside components
+    cyc: Cycle | None  # cyclic nodes of the level: rows lo : lo + len(cyc.idx)
+
+
+@dataclass
+class Plan:
+    """How to solve ``X = M X + B`` for a fixed ``M``: a permutation into levels and cyclic blocks.
+
+    ``perm[i]`` is the node at plan position ``i``, ``pos[node]`` its position."""
+
+    n: int
+    levels: list[Level]
+    labels: np.ndarray
+    perm: np.ndarray
+    pos: np.ndarray
+
+
+def plan(M: sp.csr_matrix, rank: np.ndarray | None = None, names: Names | None = None) -> Plan:
+    """Prepare the solve of ``X = M X + B``: strong components, condensation levels, cyclic blocks.
+
+    Parameters
+    ----------
+    M : csr_matrix (n, n), nonnegative
+        ``M[p, u]``: how much ``p`` takes of ``u``.
+    rank : ndarray of int, optional
+        An upstream-to-downstream hint (stage order); edges against it are the back edges of
+        a cyclic block, whose sources are the feedback variables.
+    names : callable, optional
+        Node ids -> names, for the error that refuses a mass-creating cycle.
+
+    Raises
+    ------
+    TraceError
+        A cycle whose spectral radius is >= 1 (it would create mass).
+    """
+    M = sp.csr_matrix(M, dtype=float)
+    M.sum_duplicates()
+    M.eliminate_zeros()
+    n = M.shape[0]
+    rank = np.zeros(n, dtype=np.int64) if rank is None else np.asarray(rank, dtype=np.int64)
+    ncomp, lab = connected_components(M, directed=True, connection="strong")
+    coo = M.tocoo()
+    inside = lab[coo.row] == lab[coo.col]
+    size = np.bincount(lab, minlength=ncomp)
+    cyclic_node = size[lab] > 1
+    internal = sp.csr_matrix((coo.data[inside], (coo.row[inside], coo.col[inside])), shape=(n, n))
+    rho = _check_spectral(internal, lab, cyclic_node, names)
+    clev = levels(ncomp, lab[coo.row[~inside]], lab[coo.col[~inside]])
+    nlev = clev[lab]
+    order = np.argsort(nlev, kind="stable")
+    bounds = np.searchsorted(nlev[order], np.arange(int(nlev.max(initial=0)) + 2))
+    parts: list[np.ndarray] = []
+    cycles: list[Cycle | None] = []
+    for k in range(len(bounds) - 1):
+        nodes = order[bounds[k] : bounds[k + 1]]
+        if nodes.size == 0:
+            continue
+        cyc_nodes = nodes[cyclic_node[nodes]]
+        cyc = _cycle(internal, cyc_nodes, rank, float(rho[cyc_nodes].max())) if cyc_nodes.size else None
+        parts.append(np.concatenate([cyc.idx, nodes[~cyclic_node[nodes]]]) if cyc else nodes)
+        cycles.append(cyc)
+    perm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    pos[perm] = np.arange(n)
+    keep = ~inside
+    ext = sp.csr_matrix((coo.data[keep], (pos[coo.row[keep]], pos[coo.col[keep]])), shape=(n, n))
+    lvls: list[Level] = []
+    lo = 0
+    for nodes, cyc in zip(parts, cycles, strict=True):
+        hi = lo + len(nodes)
+        lvls.append(Level(lo=lo, hi=hi, ext=ext[lo:hi], cyc=cyc))
+        lo = hi
+    return Plan(n=n, levels=lvls, labels=lab, perm=perm, pos=pos)
+
+
+def _cycle(internal: sp.csr_matrix, idx: np.ndarray, rank: np.ndarray, rho: float) -> Cycle:
+    m = len(idx)
+    Mc = internal[idx][:, idx].tocsr()
+    if m <= DIRECT_MAX:
+        return Cycle(idx=idx, M=Mc, rho=rho, lu=splu(sp.csc_matrix(sp.identity(m) - Mc)))
+    # forward edges: along the stage order; ties broken by a second strong-component pass
+    coo = Mc.tocoo()
+    r = rank[idx]
+    fwd = r[coo.col] <= r[coo.row]
+    F0 = sp.csr_matrix((np.ones(int(fwd.sum())), (coo.row[fwd], coo.col[fwd])), shape=(m, m))
+    _, lab2 = connected_components(F0, directed=True, connection="strong")
+    fwd &= ~((lab2[coo.row] == lab2[coo.col]) & (coo.col > coo.row))
+    lev = levels(m, coo.row[fwd], coo.col[fwd])
+    o = np.argsort(lev, kind="stable")  # plan order: sublevels contiguous
+    at = np.empty(m, dtype=np.int64)
+    at[o] = np.arange(m)
+    row, col = at[coo.row], at[coo.col]
+    P = sp.csr_matrix((coo.data, (row, col)), shape=(m, m))
+    late = lev[coo.col] >= lev[coo.row]
+    F, fcol = np.unique(col[late], return_inverse=True)
+    lrows, lrow = np.unique(row[late], return_inverse=True)  # only rows that read late entries
+    lateF = sp.csr_matrix((coo.data[late], (lrow, fcol)), shape=(len(lrows), len(F)))
+    ls = lev[o]
+    b = np.searchsorted(ls, np.arange(int(ls.max(initial=0)) + 2))
+    sub = [(int(b[j]), int(b[j + 1]), P[b[j] : b[j + 1]]) for j in range(len(b) - 1) if b[j + 1] > b[j]]
+    return Cycle(idx=idx[o], M=P, rho=rho, sub=sub, F=F, lateF=lateF)
+
+
+def _check_spectral(internal: sp.csr_matrix, lab: np.ndarray, cyclic: np.ndarray, names: Names | None) -> np.ndarray:
+    """Refuse any strong component whose spectral radius is >= 1 (Collatz-Wielandt bounds).
+
+    Returns, per node, an upper bound of its component's spectral radius (0 off cycles)."""
+    rho = np.zeros(len(lab))
+    idx = np.flatnonzero(cyclic)
+    if idx.size == 0:
+        return rho
+    Mc = internal[idx][:, idx].tocsr()
+    comp = pd.factorize(lab[idx])[0]
+    nc = int(comp.max()) + 1
+    v = np.ones(len(idx))
+    lo = hi = np.zeros(nc)
+    best = np.full(nc, np.inf)
+    below = 0
+    for _ in range(80):
+        w = Mc @ v
+        ratio = w / v
+        lo = np.full(nc, np.inf)
+        hi = np.zeros(nc)
+        np.minimum.at(lo, comp, ratio)
+        np.maximum.at(hi, comp, ratio)
+        best = np.minimum(best, hi)
+        if (best < 1).all():  # proven; a few more steps tighten the bound (it sets the stopping rule)
+            below += 1
+            if below > 12 or (best - lo < 1e-3).all():
+                rho[idx] = best[comp]
+                return rho
+        v = w + v  # power iteration on I + M (primitive), Perron vector of M
+        scale = np.zeros(nc)
+        np.maximum.at(scale, comp, v)
+        v = v / scale[comp]
+    bad = np.flatnonzero(lo >= 1 - 1e-12)
+    for k in np.flatnonzero((lo < 1 - 1e-12) & (hi >= 1)):  # undecided: exact when small
+        nodes = np.flatnonzero(comp == k)
+        if len(nodes) <= 400:
+            rho = max(abs(np.linalg.eigvals(Mc[nodes][:, nodes].toarray())))
+            if rho >= 1 - 1e-12:
+                bad = np.append(bad, k)
+    if bad.size:
+        k = int(bad[0])
+        nodes = idx[comp == k]
+        shown = names(nodes[:12]) if names else [str(i) for i in nodes[:12]]
+        more = f" and {len(nodes) - 12} more" if len(nodes) > 12 else ""
+        raise TraceError(
+            f"a cycle creates mass (spectral radius >= 1, about {lo[k]:.4g}..{hi[k]:.4g}): "
+            f"{' -> '.join(shown)}{more}; check the BOM quantities and flows on this loop"
+        )
+
+
+def solve_permuted(p: Plan, Bp: sp.csr_matrix, names: Names | None = None, tol: float = TOL, stats: dict[str, float] | None = None) -> np.ndarray:
+    """Solve with ``Bp`` given in plan order (rows permuted); returns ``X`` in plan order.
+
+    Levels before the first nonzero row of ``Bp`` are left 0 without work."""
+    k = Bp.shape[1]
+    X = np.zeros((p.n, k))
+    rows = np.flatnonzero(np.diff(Bp.indptr))
+    if rows.size == 0:
+        return X
+    first = int(rows[0])
+    for lv in p.levels:
+        if lv.hi <= first:
+            continue
+        X[lv.lo : lv.hi] = lv.ext @ X
+        Bl = Bp[lv.lo : lv.hi].tocoo()
+        if Bl.nnz:
+            np.add.at(X, (lv.lo + Bl.row, Bl.col), Bl.data)
+        if lv.cyc is not None:
+            m = len(lv.cyc.idx)
+            X[lv.lo : lv.lo + m] = solve_cycle(lv.cyc, X[lv.lo : lv.lo + m], names, tol, stats)
+    return X
+
+
+def solve(
+    p: Plan,
+    B: np.ndarray | sp.spmatrix,
+    mask: np.ndarray | None = None,
+    names: Names | None = None,
+    tol: float = TOL,
+) -> np.ndarray:
+    """Solve ``X = M X + B`` with a plan: topological sweep, cyclic blocks to residual <= ``tol``.
+
+    Parameters
+    ----------
+    p : Plan
+    B : (n, k) dense or sparse
+    mask : bool (n,), optional
+        Rows to return (the others are set to 0): a set closed under dependencies (e.g. the
+        upstream of a product), or whose outside rows are 0 in the solution.
+    tol : float
+        Relative residual at which the iterative solves of cyclic blocks stop (1e-10).
+
+    Returns
+    -------
+    ndarray (n, k)
+    """
+    Bs = sp.csr_matrix(B, dtype=float)
+    X = solve_permuted(p, Bs[p.perm], names, tol)[p.pos]
+    if mask is not None:
+        X[~mask] = 0.0
+    return X
+
+
+def solve_cycle(c: Cycle, R: np.ndarray, names: Names | None, tol: float = TOL, stats: dict[str, float] | None = None) -> np.ndarray:
+    """``X = M X + R`` on one cyclic block (plan order), to relative residual ``tol`` per column."""
+    norm = np.linalg.norm(R, axis=0)
+    if not norm.any():
+        return np.zeros_like(R)
+    scale = np.maximum(norm, 1e-300)
+    if c.lu is not None:
+        X = c.lu.solve(R)
+        for _ in range(3):  # iterative refinement
+            res = R - (X - c.M @ X)
+            if (np.linalg.norm(res, axis=0) <= tol * scale).all():
+                break
+            X += c.lu.solve(res)
+        if (X < -1e-12 * np.abs(X).max()).any():
+            raise TraceError(f"a cycle creates mass: {' -> '.join(_names(c, names))}")
+        return np.asarray(X)
+    assert c.F is not None and c.lateF is not None
+    X = R.copy()
+    F = c.F
+    xF = X[F]
+    dF: list[np.ndarray] = []
+    dG: list[np.ndarray] = []
+    f_old = g_old = None
+    best = np.inf
+    worse = 0
+    for it in range(1, 2001):
+        X[F] = xF
+        for a, b, Mj in c.sub:  # one Gauss-Seidel sweep: an exact function of X[F]
+            np.add(Mj @ X, R[a:b], out=X[a:b])
+        g = X[F]
+        f = g - xF
+        # residual of this X, exactly; the error is at most residual / (1 - rho)
+        # the residual of this X is exactly lateF @ f (the contract: <= tol x ||R|| per column);
+        # X grows monotonically with X[F], so |f| <= eps X[F] entrywise bounds every entry's
+        # relative error by about eps / (1 - rho): both are required
+        res = float((np.linalg.norm(c.lateF @ f, axis=0) / scale).max())
+        ag = np.abs(g)
+        ent = float((np.abs(f) / (ag + 1e-15 * ag.max(axis=0, initial=0.0) + 1e-300)).max(initial=0.0))
+        rel = max(res, ent / max(1.0 - c.rho, 1e-6))
+        if stats is not None:
+            stats["sweeps"] = stats.get("sweeps", 0) + 1
+        if rel <= tol:
+            return X
+        if not np.isfinite(rel):
+            break
+        worse = worse + 1 if rel >= best else 0
+        best = min(best, rel)
+        if worse >= 25:
+            if res <= max(tol, TOL):  # stagnating at rounding level, within the contract
+                return X
+            break
+        if ANDERSON and f_old is not None:
+            dF.append(f - f_old)
+            dG.append(g - g_old)
+            if len(dF) > ANDERSON:
+                dF.pop(0)
+                dG.pop(0)
+        f_old, g_old = f, g
+        xF = g - _anderson(dF, dG, f) if dF else g
+    raise TraceError(f"a cycle does not converge (it creates mass?): {' -> '.join(_names(c, names))}")
+
+
+def _anderson(dF: list[np.ndarray], dG: list[np.ndarray], f: np.ndarray) -> np.ndarray:
+    """``sum_j gamma_j dG_j`` with ``gamma = argmin ||f - sum_j gamma_j dF_j||`` per column."""
+    D = np.stack(dF)  # (m, nF, k)
+    G = np.einsum("ifk,jfk->kij", D, D)
+    r = np.einsum("ifk,fk->ki", D, f)
+    m = D.shape[0]
+    d = np.einsum("kii->ki", G)
+    reg = 1e-13 * d.max(axis=1, initial=0.0)[:, None, None] * np.eye(m) + 1e-300 * np.eye(m)
+    try:
+        gamma = np.linalg.solve(G + reg, r[..., None])[..., 0]  # (k, m)
+    except np.linalg.LinAlgError:
+        return np.zeros_like(f)
+    gamma = np.nan_to_num(gamma)
+    return np.einsum("ifk,ki->fk", np.stack(dG), gamma)
+
+
+def _names(c: Cycle, names: Names | None) -> list[str]:
+    return names(c.idx[:12]) if names else [str(i) for i in c.idx[:12]]
