@@ -23,12 +23,15 @@ import scipy.sparse as sp
 
 from onshore.network import Network
 from onshore.risk import lp as lpm
+from onshore.risk import pool as poolm
 from onshore.risk.scenario import Scenario, month_index
 from onshore.risk.supply import Baseline, baseline
 
 __all__ = ["CutoffResult", "Simulator", "simulate"]
 
 TOL = 1e-9
+POOL_ABOVE = 2000
+"""Above this many affected plants (and with the market on) ``method="auto"`` pools them."""
 
 
 @dataclass
@@ -85,6 +88,7 @@ class Simulator:
 
     network: Network
     scenario: Scenario
+    method: str = "auto"  # "plant", "pool" (market pools) or "auto" (pools above POOL_ABOVE affected plants)
     base: Baseline = field(init=False)
     _memo: dict[bytes, np.ndarray] = field(default_factory=dict, init=False)
 
@@ -118,29 +122,11 @@ class Simulator:
         inS[S] = True
         M = np.flatnonzero(~inD & ~inS & (spare > 0) & np.isin(base.material.astype(str), list(consumed)))
         shipped = np.bincount(es, minlength=len(base.ids)) > 0
-        self.parts = lpm.Parts(D, S, M, e[into].reset_index(drop=True), base.recipe[inD[base.recipe["c"].to_numpy()]].reset_index(drop=True), ~shipped[D])
-        subs = [s.material for s in sc.substitutes]
-        self.lp = lpm.build(self.parts, base.production, base.capacity, base.material, subs, sc.market)
-        self.h = self.lp.solver() if len(D) else None
-        edge_col = np.full(len(e), -1)
-        edge_col[np.flatnonzero(into)] = self.lp.blocks["x"].start + np.arange(int(into.sum()))
-        sellers = getattr(self.lp, "sellers", np.zeros(0, dtype=np.int64))
-        self.cuts = []
-        for hit, plant, c in targets:
-            cols = edge_col[hit & into]
-            base_q = e["qty"].to_numpy()[hit & into] / 12.0
-            keep = c.cap
-            if c.cap_quantity is not None:
-                tot = e["qty"].to_numpy()[hit].sum()
-                keep = min(1.0, c.cap_quantity / tot) if tot > 0 else 1.0
-            sk = np.flatnonzero(plant[sellers]) if len(sellers) else np.zeros(0, dtype=np.int64)
-            sell_cols = self.lp.blocks["sell"].start + sk
-            self.cuts.append(Cut(cols, base_q, sell_cols, self.lp.upper[sell_cols], keep,
-                                 sc.month_of(c.from_), float(c.months) if c.months is not None else float(sc.horizon)))
+        parts = lpm.Parts(D, S, M, e[into].reset_index(drop=True), base.recipe[inD[base.recipe["c"].to_numpy()]].reset_index(drop=True), ~shipped[D])
         # inventories: stock of input (f, m) in days of its baseline use
-        r = self.parts.recipe
+        r = parts.recipe
         days = np.zeros(len(r))
-        stage = fac["stage"].map(lambda s: str(getattr(s, "value", s))).to_numpy()
+        stage = fac["stage"].map(lambda s: str(getattr(s, "value", s))).to_numpy(dtype=object)
         for inv in sc.inventories:
             ok = np.ones(len(r), dtype=bool)
             if inv.material is not None:
@@ -148,8 +134,47 @@ class Simulator:
             if inv.stage is not None:
                 ok &= stage[r["c"].to_numpy()] == inv.stage
             days = np.where(ok, np.maximum(days, inv.days), days)
-        self.stock0 = days / 365.0 * r["r"].to_numpy() * base.production[r["c"].to_numpy()]
-        self.final = D[self.parts.final]
+        stock0 = days / 365.0 * r["r"].to_numpy() * base.production[r["c"].to_numpy()]
+        ncut = len(targets)
+        hits = np.stack([h[into] for h, _, _ in targets], axis=1) if ncut else np.zeros((int(into.sum()), 0), dtype=bool)
+        plant_t = np.stack([np.broadcast_to(p, len(base.ids)) for _, p, _ in targets], axis=1) if ncut else np.zeros((len(base.ids), 0), dtype=bool)
+        method = self.method
+        if method == "auto":
+            method = "pool" if (sc.market and len(D) > POOL_ABOVE) else "plant"
+        if method == "pool" and not sc.market:
+            raise ValueError("market pools need the market on (market: true); use method='plant'")
+        self.method = method
+        if method == "pool":
+            self.units = poolm.pooled_units(parts, base.production, base.capacity, base.material, country, stage, hits, plant_t, stock0)
+        else:
+            self.units = poolm.plant_units(parts, base.production, base.capacity, base.material, hits, plant_t, stock0)
+        un = self.units
+        self.parts = un.parts
+        subs = [s.material for s in sc.substitutes]
+        self.lp = lpm.build(un.parts, un.production, un.capacity, un.material, subs, sc.market, un.weight)
+        self.h = self.lp.solver() if len(D) else None
+        sellers = getattr(self.lp, "sellers", np.zeros(0, dtype=np.int64))
+        xcols = self.lp.blocks["x"].start + np.arange(len(un.parts.edges))
+        uq = un.parts.edges["qty"].to_numpy()
+        self.cuts = []
+        for j, (hit, _plant, c) in enumerate(targets):
+            keep = c.cap
+            if c.cap_quantity is not None:
+                tot = e["qty"].to_numpy()[hit].sum()
+                keep = min(1.0, c.cap_quantity / tot) if tot > 0 else 1.0
+            hj = un.hits[:, j]
+            sk = np.flatnonzero(un.targets[sellers, j]) if len(sellers) else np.zeros(0, dtype=np.int64)
+            sell_cols = self.lp.blocks["sell"].start + sk
+            self.cuts.append(Cut(xcols[hj], uq[hj] / 12.0, sell_cols, self.lp.upper[sell_cols], keep,
+                                 sc.month_of(c.from_), float(c.months) if c.months is not None else float(sc.horizon)))
+        self.stock0 = un.stock0
+        self.final = D[parts.final]
+        # each final plant: the LP column of its unit and its share of the unit's production
+        posD = np.full(len(un.production), -1, dtype=np.int64)
+        posD[un.parts.D] = np.arange(len(un.parts.D))
+        fu = un.unit_of[self.final]
+        self.y_col = self.lp.blocks["y"].start + posD[fu]
+        self.y_share = base.production[self.final] / np.maximum(un.production[fu], 1e-300)
 
     def upper(self, k: int, schedule: list[tuple[float, float]], stock: np.ndarray) -> np.ndarray:
         """Column upper bounds in month ``k``; ``schedule`` is (start, months) per cut-off."""
@@ -183,16 +208,17 @@ class Simulator:
         if self.h is None or not len(self.final):
             return out
         stock = self.stock0.copy()
-        y0 = self.lp.blocks["y"].start + np.flatnonzero(self.parts.final)
         draw = self.lp.blocks["draw"]
         for k in range(H):
+            if not any(s <= k < s + m for s, m in schedule):
+                continue  # no cut-off on: the baseline is optimal, no stock drawn (closed form)
             u = self.upper(k, schedule, stock)
             key = u.tobytes()
             x = self._memo.get(key)
             if x is None:
                 x = lpm.solve(self.h, u)
                 self._memo[key] = x
-            out[k] = np.minimum(x[y0], base_m)
+            out[k] = np.minimum(x[self.y_col] * self.y_share, base_m)
             stock = np.maximum(stock - x[draw], 0.0)
         return out
 
@@ -228,7 +254,7 @@ class Simulator:
         return CutoffResult(monthly[monthly["shortfall"] > 0].reset_index(drop=True) if len(monthly) > 200_000 else monthly, recovery)
 
 
-def simulate(network: Network, scenario: Scenario) -> CutoffResult:
+def simulate(network: Network, scenario: Scenario, method: str = "auto") -> CutoffResult:
     """Simulate a scenario month by month; shortfalls per product plant and recovery times.
 
     Parameters
@@ -249,5 +275,5 @@ def simulate(network: Network, scenario: Scenario) -> CutoffResult:
     One of two equal graphite suppliers of a cell plant is cut, with no spare capacity
     elsewhere: the cell plant is short by half every month of the cut.
     """
-    sim = Simulator(network, scenario)
+    sim = Simulator(network, scenario, method)
     return sim.result(sim.run())

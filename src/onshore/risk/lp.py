@@ -104,8 +104,12 @@ class Parts:
 
 
 def build(parts: Parts, base_production: np.ndarray, capacity: np.ndarray, material: np.ndarray,
-          sub_material: list[str], use_market: bool) -> LP:
-    """The monthly LP (quantities per month) of :class:`Parts`; bounds are the no-cut ones."""
+          sub_material: list[str], use_market: bool, weight: np.ndarray | None = None) -> LP:
+    """The monthly LP (quantities per month) of :class:`Parts`; bounds are the no-cut ones.
+
+    The units may be plants or pools of plants (:mod:`onshore.risk.pool`); ``weight`` is the
+    objective weight of each final unit's fraction supplied (a pool's number of plants; 1).
+    """
     D, S, M = parts.D, parts.S, parts.market if use_market else np.zeros(0, dtype=np.int64)
     nD, nE, nR = len(D), len(parts.edges), len(parts.recipe)
     sellers = np.concatenate([D, S, M])
@@ -166,7 +170,8 @@ def build(parts: Parts, base_production: np.ndarray, capacity: np.ndarray, mater
     b[nD:nD + len(S)] = shipped_to_D + spare_m[S]
     c = np.zeros(n)
     bD = base_m[D]
-    c[blocks["y"]] = np.where(parts.final, -1.0 / np.maximum(bD, 1e-300), 0.0)
+    w = np.ones(nD) if weight is None else np.asarray(weight, dtype=float)
+    c[blocks["y"]] = np.where(parts.final, -w / np.maximum(bD, 1e-300), 0.0)
     use = parts.recipe.groupby("material")["r"].size()  # scale of each material's trade for eps
     scale = {m: max(float(np.sum(parts.recipe["r"].to_numpy()[parts.recipe["material"].to_numpy() == m]
                                  * base_m[rc[parts.recipe["material"].to_numpy() == m]])), 1e-300) for m in use.index}

@@ -37,15 +37,34 @@ def default_period(network: Network) -> str | None:
     return str(max(str(p)[:4] for p in network.flows["period"]))
 
 
+def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and their string values of a column (categorical or not; -1 = missing)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy(dtype=np.int64), col.cat.categories.astype(str).to_numpy(dtype=object)
+    codes, uniq = pd.factorize(col.astype(object).where(col.notna(), None))
+    return codes.astype(np.int64), np.asarray(uniq, dtype=object).astype(str)
+
+
+def positions(col: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each value of ``col`` in ``index`` (-1 when absent), through its codes."""
+    codes, uniq = _codes(col)
+    at = index.get_indexer(uniq) if len(uniq) else np.zeros(0, dtype=np.int64)
+    out = np.full(len(codes), -1, dtype=np.int64)
+    ok = codes >= 0
+    out[ok] = at[codes[ok]]
+    return out
+
+
 def output_material(network: Network) -> pd.Series:
     """Facility id -> the material it outputs (its own column, else what it ships most)."""
     fac = network.facilities
     mat = pd.Series(fac["material"].to_numpy(dtype=object), index=fac["id"].astype(str))
+    missing = (mat.isna() | (mat.astype(str) == "")).to_numpy()
     fl = network.flows
-    if len(fl):
-        shipped = fl.groupby(["supplier", "material"]).size().reset_index(name="n")
-        shipped = shipped.sort_values("n").drop_duplicates("supplier", keep="last").set_index("supplier")["material"]
-        missing = mat.isna() | (mat.astype(str) == "")
+    if len(fl) and missing.any():
+        shipped = fl.groupby(["supplier", "material"], observed=True).size().reset_index(name="n")
+        shipped = shipped.sort_values("n").drop_duplicates("supplier", keep="last")
+        shipped = pd.Series(shipped["material"].astype(str).to_numpy(), index=shipped["supplier"].astype(str).to_numpy())
         mat[missing] = shipped.reindex(mat.index[missing]).to_numpy()
     return mat
 
@@ -116,31 +135,45 @@ def baseline(network: Network, period: str | None = None) -> Baseline:
         cached: Baseline = network._cache[key]
         return cached
     ids = network.facilities["id"].astype(str).to_numpy()
-    index = {f: k for k, f in enumerate(ids)}
+    id_index = pd.Index(ids)
+    index = dict(zip(ids, range(len(ids)), strict=True))
     n = len(ids)
     fl = network.flows_in_material_units(period)
+    s = positions(fl["supplier"], id_index)
+    c = positions(fl["customer"], id_index)
+    mcode, mnames = _codes(fl["material"])
+    order = np.argsort(mnames, kind="stable")  # edges sorted by (s, c, material name)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    mcode, mnames = np.where(mcode >= 0, rank[np.maximum(mcode, 0)] if len(rank) else -1, -1), mnames[order]
+    qty = fl["qty"].to_numpy(dtype=float)
+    pcode, pnames = _codes(fl["period"])
     if period is not None:
-        per_year: np.ndarray | float = 12.0 / months_in(period)
+        scale = np.full(len(fl), 12.0 / months_in(period))
     else:  # each link in its latest year with flows, annualised by the months its rows cover
-        fl = fl.assign(_year=fl["period"].astype(str).str[:4], _months=[months_in(str(p)) for p in fl["period"]])
-        latest = fl.groupby(["supplier", "customer", "material"])["_year"].transform("max")
-        fl = fl[fl["_year"] == latest]
-        covered = fl.groupby(["supplier", "customer", "material"])["_months"].transform("sum").to_numpy(dtype=float)
-        per_year = 12.0 / np.minimum(covered, 12.0)
-    s = fl["supplier"].astype(str).map(index)
-    c = fl["customer"].astype(str).map(index)
-    ok = s.notna() & c.notna() & np.isfinite(fl["qty"].to_numpy(dtype=float))
-    edges = pd.DataFrame(
-        {
-            "s": s[ok].to_numpy(dtype=np.int64),
-            "c": c[ok].to_numpy(dtype=np.int64),
-            "material": fl["material"][ok].astype(str).to_numpy(),
-            "qty": fl["qty"][ok].to_numpy(dtype=float) * (per_year[ok.to_numpy()] if isinstance(per_year, np.ndarray) else per_year),
-        }
-    )
-    edges = edges.groupby(["s", "c", "material"], as_index=False, sort=True)["qty"].sum()
+        p_year = np.array([int(str(p)[:4]) if str(p)[:4].isdigit() else -1 for p in pnames], dtype=np.int64)
+        p_months = np.array([months_in(str(p)) for p in pnames], dtype=float)
+        year = np.where(pcode >= 0, p_year[np.maximum(pcode, 0)], -1)
+        months = np.where(pcode >= 0, p_months[np.maximum(pcode, 0)], 12.0)
+        link = (s * (n + 1) + c) * (len(mnames) + 1) + mcode
+        lk, inv = np.unique(link, return_inverse=True)
+        latest = np.full(len(lk), -2, dtype=np.int64)
+        np.maximum.at(latest, inv, year)
+        keep_y = year == latest[inv]
+        covered = np.bincount(inv, weights=np.where(keep_y, months, 0.0), minlength=len(lk))
+        scale = np.where(keep_y, 12.0 / np.minimum(np.maximum(covered[inv], 1e-300), 12.0), 0.0)
+    ok = (s >= 0) & (c >= 0) & (mcode >= 0) & np.isfinite(qty) & (scale > 0)
+    ekey = (s[ok] * (n + 1) + c[ok]) * (len(mnames) + 1) + mcode[ok]
+    uk, inv = np.unique(ekey, return_inverse=True)
+    eq = np.bincount(inv, weights=qty[ok] * scale[ok], minlength=len(uk))
+    m_of = uk % (len(mnames) + 1)
+    sc_ = uk // (len(mnames) + 1)
+    edges = pd.DataFrame({"s": sc_ // (n + 1), "c": sc_ % (n + 1), "material": pd.Categorical.from_codes(m_of, categories=pd.Index(mnames, dtype=object)), "qty": eq})
     shipped = np.bincount(edges["s"], weights=edges["qty"], minlength=n)
-    inputs = edges.groupby(["c", "material"], as_index=False)["qty"].sum()
+    ckey = edges["c"].to_numpy() * (len(mnames) + 1) + m_of
+    uc, cinv = np.unique(ckey, return_inverse=True)
+    inputs = pd.DataFrame({"c": uc // (len(mnames) + 1), "material": pd.Categorical.from_codes(uc % (len(mnames) + 1), categories=pd.Index(mnames, dtype=object)),
+                           "qty": np.bincount(cinv, weights=eq, minlength=len(uc))})
     cap_raw = capacity_in_material_units(network).reindex(ids).to_numpy(dtype=float)
     material = output_material(network).reindex(ids).to_numpy(dtype=object)
     production = shipped.copy()
