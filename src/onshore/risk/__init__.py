@@ -5,6 +5,7 @@
 - :mod:`~onshore.risk.spof`: plants and companies whose loss alone cuts a product.
 - :mod:`~onshore.risk.scenario`: the cut-off scenario YAML schema.
 - :mod:`~onshore.risk.cutoff`: re-allocation of the remaining supply by linear programming.
+- :mod:`~onshore.risk.pool`: the same LP over market pools of like plants, for large networks.
 - :mod:`~onshore.risk.montecarlo`: sampled cut-offs and shortfall distributions.
 - :mod:`~onshore.risk.charts`: shortfall over time and concentration bars (HTML, PNG).
 """
