@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from onshore.audit import AuditLog
-from onshore.check import Outcome, Verdict, check, check_all, summary, worst
+from onshore.check import Outcome, Verdict, check, check_all, products, summary, worst
 from onshore.errors import NotFound
 from onshore.network import Network
 
@@ -231,3 +231,39 @@ def test_check_all_and_summary(net: Network) -> None:
     assert worst(res["catl_ningde"]) == Outcome.PROHIBITED
     d = res["catl_ningde"][0].as_dict()
     assert {"id", "verdict", "reason", "evidence"} <= set(d)
+
+
+# ------------------------------------------------------------------ check --all (batched) = check per product
+SCREENS = [("dod_new_program", "2028-01-01"), ("dod", "2027-10-01"), ("dod", "2026-06-30"), ("us_tax_30d", "2025-06-01"),
+           ("us_45x", "2026-06-01"), ("us_import", "2026-01-01")]
+
+
+def _same_as_per_product(network: Network, screens: list[tuple[str, str]]) -> int:
+    n = 0
+    for buyer, on in screens:
+        batched = check_all(network, buyer, D(on))
+        assert set(batched) == set(products(network))
+        for p, vs in batched.items():
+            got = {v.rule_id: (v.verdict, v.reason) for v in vs}
+            want = {v.rule_id: (v.verdict, v.reason) for v in check(network, p, buyer, D(on))}
+            assert got == want, (buyer, on, p)
+            n += len(vs)
+    return n
+
+
+def test_check_all_matches_check_on_reference() -> None:
+    assert _same_as_per_product(Network.reference(), SCREENS) > 0
+
+
+@pytest.mark.parametrize("recycling", [0.0, 0.3])
+def test_check_all_matches_check_on_synthetic(recycling: float) -> None:
+    from onshore.synthetic import network
+
+    net = network(n_facilities=150, seed=3, ownership=True, recycling=recycling)
+    assert _same_as_per_product(net, [("dod_new_program", "2028-01-01"), ("us_tax_30d", "2025-06-01"), ("us_45x", "2026-06-01")]) > 0
+
+
+def test_check_all_on_small_network_and_capped_evidence(net: Network) -> None:
+    assert _same_as_per_product(net, SCREENS) > 0
+    v = one(check_all(net, "dod", D("2027-10-01"))["us_pack_catl"], "US-NDAA24-154")
+    assert v.verdict == Outcome.PROHIBITED and any("--all mode" in e for e in v.evidence)

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
 
 from onshore.check import Finding, Outcome
 from onshore.errors import OnshoreError
@@ -48,6 +47,22 @@ from onshore.screen import match
 UNKNOWN_ORIGIN = {"", "unknown", "?", "??", "none", "nan", "xx"}
 
 
+def bfs_order(G: sp.csr_matrix, source: int) -> np.ndarray:
+    """Vertices reachable from ``source`` along ``G``, by hop distance then position (source first)."""
+    seen = np.zeros(G.shape[0], dtype=bool)
+    seen[source] = True
+    frontier = np.array([source], dtype=np.int64)
+    out = [frontier]
+    while frontier.size:
+        nxt = G[frontier].indices
+        nxt = np.unique(nxt[~seen[nxt]])
+        seen[nxt] = True
+        if nxt.size:
+            out.append(nxt)
+        frontier = nxt
+    return np.concatenate(out)
+
+
 # ------------------------------------------------------------------------------ context
 @dataclass
 class Context:
@@ -64,10 +79,12 @@ class Context:
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def upstream(self, product: str) -> list[str]:
-        """Every facility upstream of ``product`` by recorded flows (not the product itself)."""
+        """Every facility upstream of ``product`` by recorded flows (not the product itself),
+        nearest first (by number of flow hops, then by facility position): the order in
+        which a test reports "the first" plant, the same in ``check`` and ``check --all``."""
         key = ("up", product)
         if key not in self.cache:
-            order = breadth_first_order(self.upstream_graph, self.fidx[product], directed=True, return_predecessors=False)
+            order = bfs_order(self.upstream_graph, self.fidx[product])
             ids = self.fac.index.to_numpy()
             self.cache[key] = [str(ids[k]) for k in order[1:]]
         out: list[str] = self.cache[key]
@@ -79,13 +96,30 @@ class Context:
         out: pd.DataFrame = self.cache["feoc"]
         return out
 
+    def pfe(self, ids: list[str], single: float = 0.25, together: float = 0.40, debt: float = 0.15) -> pd.DataFrame:
+        """:func:`~onshore.owners.prohibited_foreign_entity` for these listed companies (cached)."""
+        key = ("pfe", tuple(sorted(ids)), single, together, debt)
+        if key not in self.cache:
+            self.cache[key] = prohibited_foreign_entity(self.network, list(ids), single, together, debt)
+        out: pd.DataFrame = self.cache[key]
+        return out
+
     def describe(self, facility: str) -> str:
         f = self.fac.loc[facility]
         return (f"{f['stage']} plant {facility} ({f['name']}, {f['country']}) of "
                 f"{self.names.get(str(f['company']), f['company'])} [{f['company']}]")
 
     def resolve(self, entities: tuple[Entity, ...], on: dt.date | None = None) -> tuple[dict[str, Entity], list[str]]:
-        """Company id -> entity for entities listed on ``on``; and notes on possible matches/unsure dates."""
+        """Company id -> entity for entities listed on ``on``; and notes on possible matches/unsure dates.
+
+        Screened once per (entities, date) and cached; callers get their own copies."""
+        key = ("resolve", entities, on)
+        if key not in self.cache:
+            self.cache[key] = self._resolve(entities, on)
+        found, notes = self.cache[key]
+        return dict(found), list(notes)
+
+    def _resolve(self, entities: tuple[Entity, ...], on: dt.date | None) -> tuple[dict[str, Entity], list[str]]:
         found: dict[str, Entity] = {}
         notes: list[str] = []
         for e in entities:
@@ -179,14 +213,26 @@ def named_entity(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding
         return Finding(Outcome.PROHIBITED, f"produced by a named entity: {evidence[0]}; in force from {rule.effective_from}",
                        evidence + unsure, inputs=inputs)
     if unsure or notes:
-        return Finding(Outcome.UNKNOWN, "related to a named entity in a way the rule's unread wording would settle: "
-                       + "; ".join(unsure + notes), unsure + notes,
-                       settle=["the exact affiliate/successor wording of the rule (see 'reading')",
-                               "ownership records linking the companies named"], inputs=inputs)
+        return Finding(Outcome.UNKNOWN, named_unknown_reason(unsure[:1] + notes), unsure + notes,
+                       settle=named_unknown_settle(), inputs=inputs)
     makers = sorted({str(ctx.fac.loc[p, "company"]) for p in plants})
     ev = [ctx.describe(p) for p in plants] + [f"control chain of {m}: {' <- '.join(ctx.owners.control_chain(m))}" for m in makers]
-    return Finding(Outcome.ALLOWED, f"made by {', '.join(makers)}, none of which is, or is controlled by, a named entity "
-                   "on the recorded ownership", ev, inputs=inputs)
+    return Finding(Outcome.ALLOWED, named_allowed_reason(str(ctx.fac.loc[plants[0], "company"]), t), ev, inputs=inputs)
+
+
+def named_unknown_reason(lines: list[str]) -> str:
+    """The UNKNOWN reason of a named-entity test: the nearest related plant and the screening notes."""
+    return "related to a named entity in a way the rule's unread wording would settle: " + "; ".join(lines)
+
+
+def named_unknown_settle() -> list[str]:
+    return ["the exact affiliate/successor wording of the rule (see 'reading')", "ownership records linking the companies named"]
+
+
+def named_allowed_reason(maker: str, t: NamedEntity) -> str:
+    """The ALLOWED reason of a named-entity test (``maker``: the company of the nearest such plant)."""
+    return (f"made by {maker}; no {'/'.join(t.produced_by)} plant in its recorded supply chain is, or is controlled by, "
+            "a named entity on the recorded ownership")
 
 
 def entity_list(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
@@ -210,8 +256,12 @@ def entity_list(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
     if notes:
         return Finding(Outcome.UNKNOWN, "; ".join(notes), notes, settle or ["entity identities (ids, registry numbers)"],
                        inputs=inputs)
-    return Finding(Outcome.ALLOWED, f"none of the {len(plants)} plant(s) checked belongs to an entity on the {t.list} "
-                   "or a company it controls", [ctx.describe(p) for p in plants[:5]], inputs=inputs)
+    return Finding(Outcome.ALLOWED, entity_allowed_reason(t), [ctx.describe(p) for p in plants[:5]], inputs=inputs)
+
+
+def entity_allowed_reason(t: EntityList) -> str:
+    checked = "the maker" if t.reach == "maker" else "the maker and every plant upstream of it by recorded flows"
+    return f"none of the plants checked ({checked}) belongs to an entity on the {t.list} or a company it controls"
 
 
 # ------------------------------------------------------------------------------- traced
@@ -410,7 +460,7 @@ def content_threshold_by_year(ctx: Context, rule: Rule, product: str, on: dt.dat
             return _no_trace(df)
         if t.measure == "non_pfe":
             ids, _ = ctx.resolve(t.listed)
-            flag = prohibited_foreign_entity(ctx.network, list(ids))["pfe"]
+            flag = ctx.pfe(list(ids))["pfe"]
             df = df[df["facility"].astype(str) != product]
             bad = df["company"].astype(str).map(flag.astype(object)).fillna(False).astype(bool)
         else:
@@ -445,7 +495,7 @@ def ownership_threshold(ctx: Context, rule: Rule, product: str, on: dt.date) -> 
         flagged, reason = bool(row["feoc"]), str(row["reason"])
     else:
         ids, _ = ctx.resolve(t.listed)
-        p = prohibited_foreign_entity(ctx.network, list(ids), t.single, t.together, t.debt).loc[c]
+        p = ctx.pfe(list(ids), t.single, t.together, t.debt).loc[c]
         flagged, reason = bool(p["pfe"]), str(p["reason"])
     ev = [ctx.describe(product)] + [f"owner chain: {' <- '.join(ctx.owners.control_chain(c))}"]
     if flagged:
@@ -472,9 +522,11 @@ def always(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
 def tariff(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding:
     t = rule.test
     assert isinstance(t, Tariff)
-    m = ctx.network.materials.set_index(ctx.network.materials["id"].astype(str))
+    if "material_kind" not in ctx.cache:
+        m = ctx.network.materials
+        ctx.cache["material_kind"] = dict(zip(m["id"].astype(str), m["kind"].astype(str), strict=True))
     mat = str(ctx.fac.loc[product, "material"])
-    kind = str(m.loc[mat, "kind"]) if mat in m.index else "unknown"
+    kind = ctx.cache["material_kind"].get(mat, "unknown")
     cat = t.product_categories.get(kind)
     origin = str(ctx.fac.loc[product, "country"])
     if cat is None:
