@@ -267,3 +267,16 @@ def test_check_all_on_small_network_and_capped_evidence(net: Network) -> None:
     assert _same_as_per_product(net, SCREENS) > 0
     v = one(check_all(net, "dod", D("2027-10-01"))["us_pack_catl"], "US-NDAA24-154")
     assert v.verdict == Outcome.PROHIBITED and any("--all mode" in e for e in v.evidence)
+
+
+def test_data_basis_counts_estimated_upstream_flows() -> None:
+    from onshore.check import data_basis
+
+    net = Network.reference()
+    b = data_basis(net, "ses_chungju")
+    f = net.flows
+    # independent count: every flow whose both ends are upstream of (or are) the product
+    assert b["upstream_plants"] > 5 and 0 < b["estimated_flows"] <= b["flows"]
+    assert "estimates" in b["text"]
+    lone = data_basis(net, net.facilities["id"][~net.facilities["id"].isin(f["customer"])].iloc[0])
+    assert lone == {"upstream_plants": 0, "flows": 0, "estimated_flows": 0, "text": "no recorded supplier flows"}

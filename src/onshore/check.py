@@ -166,6 +166,25 @@ def _audit_row(v: Verdict) -> dict[str, Any]:
             "buyer": v.buyer, "product": v.product, "verdict": v.verdict.value, "reason": v.reason, "inputs": inputs}
 
 
+def data_basis(network: Network, product: str) -> dict[str, Any]:
+    """How much of the data behind a product's verdicts is estimated: the upstream plants
+    (by recorded flows), the flows among them, and how many of those flows are estimates.
+
+    A firm verdict that rests on estimated flows is only as good as the estimates; reports and
+    the CLI show this next to the verdicts so that a signer knows what to confirm first.
+    """
+    from onshore.rules.kinds import context
+
+    plants = {product, *context(network).upstream(product)}
+    f = network.flows
+    inside = f["customer"].astype(str).isin(plants) & f["supplier"].astype(str).isin(plants)
+    est = f.loc[inside, "estimate"].fillna(False).astype(bool)
+    n, k = int(inside.sum()), int(est.sum())
+    text = (f"{len(plants) - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them are estimates"
+            + (" (confirm them before relying on a firm verdict)" if k else "")) if n else "no recorded supplier flows"
+    return {"upstream_plants": len(plants) - 1, "flows": n, "estimated_flows": k, "text": text}
+
+
 def products(network: Network, stages: tuple[str, ...] = ("cell", "pack")) -> list[str]:
     """Facility ids of every cell and pack plant: the products a compliance screen covers."""
     f = network.facilities

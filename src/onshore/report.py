@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from onshore.check import Verdict, worst
+from onshore.check import Verdict, data_basis, worst
 from onshore.errors import EngineUnavailable
 from onshore.network import Network
 
@@ -84,6 +84,7 @@ def render(network: Network, product: str, verdicts: list[Verdict]) -> str:
         controlling_country=controlling_country(network)[maker],
         feoc=("yes: " + str(f["reason"])) if f["feoc"] else "no",
         owners=upstream_owners(network, maker).to_dict("records"), data_sources=data_sources,
+        data_basis=data_basis(network, product)["text"],
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from onshore.cli.app import DbOption, Format, FormatOption, app, emit, handle_errors, open_db
+from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, handle_errors, open_db
 
 BuyerOption = Annotated[str, typer.Option("--buyer", "-b", help="Buyer scope (see 'onshore rules list'), e.g. dod, dod_new_program.")]
 OnOption = Annotated[str, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")]
@@ -49,8 +49,12 @@ def check_cmd(
         if all_:
             emit(summary(check_all(net, buyer, _date(on), audit=log)), fmt, title=f"{buyer} on {_date(on)}")
         else:
+            from onshore.check import data_basis
+
             rows = _rows(check(net, product or "", buyer, _date(on), audit=log))
             emit(rows, fmt, title=f"{product} for {buyer} on {_date(on)}", columns=None if fmt == Format.json else ["id", "verdict", "reason"])
+            if fmt == Format.table:
+                console.print(f"data basis: {data_basis(net, product or '')['text']}")
 
 
 @rules_app.command("list")
