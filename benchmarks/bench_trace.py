@@ -58,6 +58,11 @@ def size_run(n: int, flows: int, outdir: str) -> dict[str, Any]:
     df = T.trace(net, prod[1])
     res["trace"] = time.perf_counter() - t
     res["trace_rows"] = len(df)
+    dry: dict[str, float] = {}
+    t = time.perf_counter()
+    T.solve_all(net, out=Path(outdir) / f"dry_{n}", stats=dry, write=False)  # no disk: the compute alone
+    res["dry_wall"] = time.perf_counter() - t
+    res["dry_solve"], res["dry_extract"] = dry.get("solve", 0.0), dry.get("extract", 0.0)
     stats: dict[str, float] = {}
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     t = time.perf_counter()
@@ -77,6 +82,7 @@ def size_run(n: int, flows: int, outdir: str) -> dict[str, Any]:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(Path(outdir) / f"dry_{n}", ignore_errors=True)
     return res
 
 
@@ -99,6 +105,13 @@ def _sizes(quick: bool) -> list[dict[str, Any]]:
             w = r["solve_all_workers"]
             rows.append(
                 _row(
+                    f"solve all nodes without writing, {tag}",
+                    r["dry_wall"],
+                    detail=f"the same solve and nonzero extraction, nothing written: compute {r['dry_solve'] / w:.1f} s + extract {r['dry_extract'] / w:.1f} s per worker",
+                )
+            )
+            rows.append(
+                _row(
                     f"solve all nodes, {tag}",
                     r["solve_all"],
                     peak_gib=r["peak_gib"],
@@ -108,6 +121,7 @@ def _sizes(quick: bool) -> list[dict[str, Any]]:
                     met=solve_met,
                     detail=(
                         f"5 raws x 7 stages x 61 countries in (raw, stage) blocks, {w:.0f} worker processes; "
+                        f"without writing: {r['dry_wall']:.1f} s wall (compute {r['dry_solve'] / w:.1f} s + extract {r['dry_extract'] / w:.1f} s per worker); with writing: "
                         f"per worker: compute {r['solve_all_solve'] / w:.1f} s ({r['solve_all_sweeps']:.0f} cyclic sweeps in all), "
                         f"extract {r['solve_all_extract'] / w:.1f} s, Parquet write {r['solve_all_write'] / w:.1f} s "
                         f"({r['write_mb_s']:.0f} MB/s per worker); {r['solve_all_rows']:,.0f} rows, {r['parquet_gib']:.2f} GiB; "

@@ -66,7 +66,7 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
     t1 = time.perf_counter()
     skip = j["skip"]  # virtual nodes, in plan order
     tag_t = np.int16 if j["ntags"] < 2**15 else np.int32
-    writer = pq.ParquetWriter(str(j["dir"] / f"block_{b:04d}.parquet"), j["schema"], compression=j["compression"], use_dictionary=["tag"]) if j["dir"] is not None else None
+    writer = None if not j["write"] else pq.ParquetWriter(str(j["dir"] / f"block_{b:04d}.parquet"), j["schema"], compression=j["compression"], use_dictionary=["tag"]) if j["dir"] is not None else None
     frames = []
     nrows = 0
     chunk = max(1, 2**22 // max(k, 1))
@@ -80,6 +80,8 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
         nrows += ii.size
         node = p.perm[a + ii]
         q = sub[ii, jj]
+        if j["dir"] is not None and writer is None:
+            continue  # write=False: compute and extract only (benchmarks)
         if writer is not None:
             t2 = time.perf_counter()
             writer.write_table(pa.table({"node": node.astype(np.int32), "tag": (base + jj).astype(tag_t), "quantity": q}, schema=j["schema"]))
@@ -109,6 +111,7 @@ def solve_all(
     workers: int | None = None,
     min_share: float = 1e-15,
     compression: str = "none",
+    write: bool = True,
 ) -> pd.DataFrame | Path:
     """Trace every node at once, one (raw, stage) block of tag columns at a time.
 
@@ -125,7 +128,8 @@ def solve_all(
     them into the tidy table. ``share`` is not stored: it is ``quantity`` over the sum of
     the node's (raw, stage). Without ``out`` a tidy DataFrame is returned (small
     networks). ``stats``, when given, receives the seconds of solving, extracting and
-    writing (summed over workers), the wall time, the rows and the cyclic sweeps.
+    writing (summed over workers), the wall time, the rows and the cyclic sweeps;
+    ``write=False`` (with ``out``) solves and extracts without writing, to time the compute.
     """
     import multiprocessing as mp
     import os
@@ -156,7 +160,7 @@ def solve_all(
     _JOB.clear()
     _JOB.update(
         plan=fp, blocks=blocks, names=g_names(g), tol=tol, skip=g.nodes["virtual"].to_numpy()[fp.perm], ntags=len(tags),
-        dir=(d / "values") if d is not None else None, min_quantity=min_quantity, min_share=min_share, compression=compression,
+        dir=(d / "values") if d is not None else None, min_quantity=min_quantity, min_share=min_share, compression=compression, write=write,
         schema=pa.schema([("node", pa.int32()), ("tag", tag_t), ("quantity", pa.float64())]),
     )
     nw = workers if workers is not None else (os.cpu_count() or 1)
