@@ -360,3 +360,26 @@ def test_cli_trace_and_validate(tmp_path) -> None:  # type: ignore[no-untyped-de
     assert r.exit_code == 1
     r = CliRunner().invoke(app, ["validate", "--db", str(db)])
     assert r.exit_code == 0, r.output
+
+
+def test_monetary_input_output_table_with_a_cycle() -> None:
+    """Sectors in USD that buy from each other (input-output style): refining buys 0.05 USD
+    of cells per USD, cells buy 0.4 USD of refined metal, refining 0.3 USD of ore. Closed form
+    by hand: content of the cell c = 0.4 * 0.3 / (1 - 0.4 * 0.05) = 0.12 / 0.98; a stage on the
+    cycle is met once per pass round it, so its tag is c / 0.98."""
+    net = Network.from_frames(
+        companies=pd.DataFrame([{"id": "co", "name": "Co", "country": "US"}]),
+        materials=mats(("ore_usd", "raw", "USD"), ("metal_usd", "intermediate", "USD"), ("cell_usd", "cell", "USD")),
+        facilities=facs(("mine", "CL", "mine", "ore_usd"), ("ref", "KR", "refine", "metal_usd"), ("cel", "US", "cell", "cell_usd")),
+        boms=boms(("metal_usd", "ore_usd", 0.3), ("metal_usd", "cell_usd", 0.05), ("cell_usd", "metal_usd", 0.4)),
+        flows=flows(("mine", "ref", "ore_usd", 300, "USD"), ("cel", "ref", "cell_usd", 50, "USD"), ("ref", "cel", "metal_usd", 400, "USD")),
+    )
+    t = T.trace(net, "cel")
+    c = 0.12 / 0.98
+    assert q(t, raw="ore_usd", stage="mine", country="CL") == pytest.approx(c, rel=1e-12)
+    assert q(t, raw="ore_usd", stage="refine", country="KR") == pytest.approx(c / 0.98, rel=1e-12)
+    assert q(t, raw="ore_usd", stage="cell", country="US") == pytest.approx(c / 0.98, rel=1e-12)
+    # the same numbers from numpy's dense Leontief inverse
+    A = np.array([[0, 0, 0], [0.3, 0, 0.05], [0, 0.4, 0]])
+    L = np.linalg.inv(np.eye(3) - A)
+    assert q(t, raw="ore_usd", stage="mine", country="CL") == pytest.approx(L[2, 0], rel=1e-12)
