@@ -18,8 +18,15 @@ def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
+CAPTION = (
+    "share: of the (raw, stage) total, unknown included. A stage met twice on a path (nickel refined "
+    "in Indonesia, then in China) counts at each plant, so a stage's quantities may add up to more "
+    "than the raw content; the mine rows add up to it exactly."
+)
+
+
 def _table(df: pd.DataFrame, title: str) -> Table:
-    t = Table(title=title)
+    t = Table(title=title, caption=CAPTION if "share" in df.columns else None)
     for c in df.columns:
         t.add_column(c, justify="right" if c in ("quantity", "share") else "left")
     for r in df.itertuples(index=False):
