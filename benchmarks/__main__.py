@@ -51,7 +51,12 @@ def main(argv: list[str]) -> int:
         table.add_row(*[fmt(r.get(c)) for c in cols])
     console.print(table)
     (out_dir / "all.json").write_text(json.dumps(all_rows, indent=2, default=str))
-    return 0 if all(r.get("met", True) is not False for r in all_rows) else 1
+    missed = [r for r in all_rows if r.get("met") is False]
+    met = [r for r in all_rows if r.get("met") is True]
+    console.print(f"targets met: {len(met)}; missed: {len(missed)}")
+    for r in missed:
+        console.print(f"  missed: {r['benchmark']} / {r['case']}: {r.get('seconds', 0):.3g} s against {r.get('target')}")
+    return 0 if not missed else 1
 
 
 if __name__ == "__main__":
