@@ -36,6 +36,7 @@ import scipy.sparse as sp
 
 from onshore.check import Finding, Outcome, _firm, _not_in_force
 from onshore.errors import OnshoreError
+from onshore.graph import STAGE_RANK
 from onshore.network import Network
 from onshore.owners import COVERED_NATIONS
 from onshore.rules import Rule
@@ -222,6 +223,9 @@ def named_entity(b: Batch, rule: Rule, on: dt.date) -> list[Finding | None]:
     umark, urels = _relation_marks(b, named, t, plants, lambda r: r not in prohibit and r in t.uncertain)
     np_ = b.at_products(b.nearest(pmark)) if pmark.any() else np.full(len(b.pidx), -1)
     nu = b.at_products(b.nearest(umark)) if umark.any() else np.full(len(b.pidx), -1)
+    first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
+    fmark = b.stage == first
+    has_first = b.at_products(b.nearest(fmark)) >= 0 if fmark.any() else np.zeros(len(b.pidx), dtype=bool)
 
     def line(i: int, rels: dict[str, list[tuple[str, str, str]]]) -> str:
         e, rel, chain = rels[b.company[i]][0]
@@ -241,6 +245,10 @@ def named_entity(b: Batch, rule: Rule, on: dt.date) -> list[Finding | None]:
             out.append(Finding(Outcome.PROHIBITED, f"produced by a named entity: {ev}; in force from {rule.effective_from}",
                                [ev, *unsure, CAPPED.format(what="the nearest plant related to a named entity", product=p)],
                                inputs=inputs))
+        elif gap := K.named_gap(t, str(b.stage[b.pidx[k]]), {first} if has_first[k] else set(), p):
+            out.append(Finding(Outcome.UNKNOWN, gap, [gap, *unsure, *notes,
+                                                      CAPPED.format(what="the nearest related plant", product=p)],
+                               settle=[K.named_gap_settle(t, p)], inputs=inputs))
         elif unsure or notes:
             out.append(Finding(Outcome.UNKNOWN, K.named_unknown_reason(unsure + notes),
                                unsure + notes + [CAPPED.format(what="the nearest related plant", product=p)],
@@ -384,15 +392,15 @@ def feoc_content(b: Batch, rule: Rule, on: dt.date) -> list[Finding | None]:
             path = [b.path(node, X[:, 1], bcol)] if bd > 0 else []
             return ev + path + [CAPPED.format(what="the shares and one FEOC supply path", product=p)]
 
-        if share > t.max_feoc_share + 1e-12:
+        if K.feoc_fails(share, t.max_feoc_share):
             out[k] = Finding(Outcome.PROHIBITED, f"{share:.1%} of the {t.basis} of the components comes from FEOC sources "
-                             f"(more than {t.max_feoc_share:.0%})", capped(), inputs=inputs)
+                             f"({K.feoc_limit(t.max_feoc_share)})", capped(), inputs=inputs)
         elif miss:
             out[k] = Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}", capped(),
                              settle=[f"prices (and currency) for the materials {', '.join(miss)}"], inputs=inputs)
-        elif share + ushare > t.max_feoc_share + 1e-12:
+        elif K.feoc_fails(share + ushare, t.max_feoc_share):
             out[k] = Finding(Outcome.UNKNOWN, f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could "
-                             f"exceed the {t.max_feoc_share:.0%} limit", capped(),
+                             f"break the limit ({K.feoc_limit(t.max_feoc_share)})", capped(),
                              settle=["the origin of the untraced inputs"], inputs=inputs)
         else:
             out[k] = Finding(Outcome.ALLOWED, f"final assembly by non-FEOC plants, {1 - share:.1%} of the component "

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from onshore.check import Finding, Outcome
 from onshore.errors import OnshoreError
+from onshore.graph import STAGE_RANK
 from onshore.network import Network
 from onshore.owners import (
     COVERED_NATIONS,
@@ -198,6 +199,7 @@ def named_entity(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding
         return Finding(Outcome.UNKNOWN, f"no {'/'.join(t.produced_by)} plant is recorded for {product}",
                        settle=[f"record the flows from the {'/'.join(t.produced_by)} plants into {product}"])
     named, notes = ctx.resolve(t.entities)
+    gap = named_gap(t, str(ctx.fac.loc[product, "stage"]), {str(ctx.fac.loc[p, "stage"]) for p in plants}, product)
     prohibit = {"self", "subsidiary"} | ({"controller", "sister"} if t.affiliates == "common_control" else set())
     evidence, unsure = [], []
     for p in plants:
@@ -212,12 +214,28 @@ def named_entity(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding
     if evidence:
         return Finding(Outcome.PROHIBITED, f"produced by a named entity: {evidence[0]}; in force from {rule.effective_from}",
                        evidence + unsure, inputs=inputs)
+    if gap:
+        return Finding(Outcome.UNKNOWN, gap, [gap, *unsure, *notes], settle=[named_gap_settle(t, product)], inputs=inputs)
     if unsure or notes:
         return Finding(Outcome.UNKNOWN, named_unknown_reason(unsure[:1] + notes), unsure + notes,
                        settle=named_unknown_settle(), inputs=inputs)
     makers = sorted({str(ctx.fac.loc[p, "company"]) for p in plants})
     ev = [ctx.describe(p) for p in plants] + [f"control chain of {m}: {' <- '.join(ctx.owners.control_chain(m))}" for m in makers]
     return Finding(Outcome.ALLOWED, named_allowed_reason(str(ctx.fac.loc[plants[0], "company"]), t), ev, inputs=inputs)
+
+
+def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:
+    """Why the maker cannot be checked: the product comes after the first ``produced_by`` stage
+    (a pack after its cells) and no plant of that stage is recorded upstream; else ''."""
+    first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
+    if STAGE_RANK.get(stage, 99) > STAGE_RANK.get(first, 99) and first not in found:
+        return f"no {first} plant is recorded upstream of {product}, so its {first} maker cannot be checked"
+    return ""
+
+
+def named_gap_settle(t: NamedEntity, product: str) -> str:
+    first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
+    return f"record the flows from the {first} plants into {product}"
 
 
 def named_unknown_reason(lines: list[str]) -> str:
@@ -325,6 +343,16 @@ def _shares(df: pd.DataFrame, stages: tuple[str, ...], bad: pd.Series) -> tuple[
     return float(q[at].sum()), float(q[at & bad & ~unk].sum()), float(q[unk].sum())
 
 
+def feoc_fails(share: float, limit: float) -> bool:
+    """Whether a FEOC share breaks ``max_feoc_share``: with a limit of 0, any FEOC share; otherwise
+    a share at or above the limit (10 U.S.C. 4865(c): *more than* 95 % from non-FEOC sources)."""
+    return share > 1e-12 and share >= limit - 1e-12
+
+
+def feoc_limit(limit: float) -> str:
+    return "any FEOC share fails" if limit <= 0 else f"the FEOC share must be below {limit:.0%}"
+
+
 def _no_trace(msg: str) -> Finding:
     return Finding(Outcome.UNKNOWN, msg, settle=["a traceable supply network for the product (flows and BOMs)"])
 
@@ -374,15 +402,15 @@ def feoc_content(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding
     for _, r in top.iterrows():
         ev.append(f"FEOC source: {ctx.describe(str(r['facility']))}: {r['quantity'] / max(total, 1e-300):.1%} of the {t.basis}")
         ev += _explain(ctx, product, {"facility": str(r["facility"])}, t.basis)
-    if share > t.max_feoc_share + 1e-12:
+    if feoc_fails(share, t.max_feoc_share):
         return Finding(Outcome.PROHIBITED, f"{share:.1%} of the {t.basis} of the components comes from FEOC sources "
-                       f"(more than {t.max_feoc_share:.0%})", ev, inputs=inputs)
+                       f"({feoc_limit(t.max_feoc_share)})", ev, inputs=inputs)
     if miss:
         return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}", ev,
                        settle=[f"prices (and currency) for the materials {', '.join(miss)}"], inputs=inputs)
-    if share + ushare > t.max_feoc_share + 1e-12:
-        return Finding(Outcome.UNKNOWN, f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could exceed "
-                       f"the {t.max_feoc_share:.0%} limit", ev, settle=["the origin of the untraced inputs"], inputs=inputs)
+    if feoc_fails(share + ushare, t.max_feoc_share):
+        return Finding(Outcome.UNKNOWN, f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could break "
+                       f"the limit ({feoc_limit(t.max_feoc_share)})", ev, settle=["the origin of the untraced inputs"], inputs=inputs)
     return Finding(Outcome.ALLOWED, f"final assembly by non-FEOC plants, {1 - share:.1%} of the component {t.basis} "
                    f"from non-FEOC sources, no FEOC licence", ev, inputs=inputs)
 
