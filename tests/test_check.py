@@ -280,3 +280,30 @@ def test_data_basis_counts_estimated_upstream_flows() -> None:
     assert "estimates" in b["text"]
     lone = data_basis(net, net.facilities["id"][~net.facilities["id"].isin(f["customer"])].iloc[0])
     assert lone == {"upstream_plants": 0, "flows": 0, "estimated_flows": 0, "text": "no recorded supplier flows"}
+
+
+def _cell_without_electrolyte_maker() -> Network:
+    """A KR cell of cam (1.5 kg x 20), anode (1 kg x 5) and electrolyte (0.5 kg x 20 USD) whose
+    electrolyte has no recorded supplier and no plant in the network makes electrolyte."""
+    m = [("cam", "intermediate", "kg", 20.0), ("anode", "intermediate", "kg", 5.0),
+         ("el", "intermediate", "kg", 20.0), ("cell", "cell", "kWh", 80.0)]
+    return Network.from_frames(
+        companies=pd.DataFrame([{"id": "kr", "name": "Kr Co", "country": "KR"}]),
+        materials=pd.DataFrame([{"id": i, "name": i, "kind": k, "unit": u, "price": p, "currency": "USD", "price_year": 2024}
+                                for i, k, u, p in m]),
+        facilities=pd.DataFrame([{"id": i, "company": "kr", "name": i, "country": "KR", "stage": s, "material": mat}
+                                 for i, s, mat in [("cam1", "cathode", "cam"), ("an1", "anode", "anode"), ("cell1", "cell", "cell")]]),
+        boms=pd.DataFrame([{"output": "cell", "input": i, "quantity": q} for i, q in [("cam", 1.5), ("anode", 1.0), ("el", 0.5)]]),
+        flows=pd.DataFrame([{"supplier": s, "customer": "cell1", "material": mat, "quantity": 1, "unit": "t", "period": "2025"}
+                            for s, mat in [("cam1", "cam"), ("an1", "anode")]]),
+    )
+
+
+def test_an_input_no_plant_makes_is_never_allowed() -> None:
+    # 10 of the 45 USD of components (22.2 %) are of unknown origin and stage: above the 5 % limit
+    net = _cell_without_electrolyte_maker()
+    on = dt.date(2028, 1, 2)
+    (v,) = [v for v in check(net, "cell1", "dod_new_program", on) if v.rule_id == "US-10USC4865-new"]
+    assert v.verdict == Outcome.UNKNOWN and "22.2%" in v.reason
+    (a,) = [v for v in check_all(net, "dod_new_program", on)["cell1"] if v.rule_id == "US-10USC4865-new"]
+    assert a.verdict == Outcome.UNKNOWN

@@ -354,7 +354,7 @@ def feoc_content(b: Batch, rule: Rule, on: dt.date) -> list[Finding | None]:
     tr = b.trace()
     nf = b.node_fields()
     val, priced = _node_values(b, t.basis)
-    at = np.isin(nf["stage"], t.component_stages)
+    at = _at(nf["stage"], t.component_stages)
     fbad = np.isin(nf["country"], covered) | pd.Series(nf["company"]).map(f["feoc"].astype(object)).fillna(False).astype(bool).to_numpy()
     ok = at & priced & (val != 0)
     unp = at & ~priced & (val != 0)
@@ -465,7 +465,7 @@ def origin_country(b: Batch, rule: Rule, on: dt.date) -> list[Finding | None]:
     else:
         pr = np.ones(len(raws))
     priced_r = ~np.isnan(pr)
-    at = np.isin(nf["stage"], t.stages)
+    at = _at(nf["stage"], t.stages)
     bad = np.isin(nf["country"], t.countries) & ~nf["unknown_country"]
     z = np.zeros(g.n)
     anyq, tot, bq, uq, unp = z.copy(), z.copy(), z.copy(), z.copy(), z.copy()
@@ -548,16 +548,16 @@ def content_threshold_by_year(b: Batch, rule: Rule, on: dt.date) -> list[Finding
             raws, pr, priced = _raw_prices(b, t.basis)
             v_ok = C[:, priced] @ pr[priced]
             for gs in groups:
-                at = np.isin(nf["stage"], gs)
+                at = _at(nf["stage"], gs)
                 cols += [at * v_ok, (at & good & ~unk) * v_ok, (at & unk) * v_ok]
-            at = np.isin(nf["stage"], t.stages)
+            at = _at(nf["stage"], t.stages)
             for j in np.flatnonzero(~priced) if cost else []:
                 cols.append(at * C[:, j])
                 miss_names.append(raws[j])
         else:
             val, priced_n = _node_values(b, t.basis)
             ok = priced_n & (val != 0)
-            at = np.isin(nf["stage"], t.stages)
+            at = _at(nf["stage"], t.stages)
             cols += [(at & ok) * val, (at & ok & good & ~unk) * val, (at & ok & unk) * val]
             if cost:
                 cols.append((at & ~priced_n & (val != 0)).astype(float))
@@ -566,7 +566,7 @@ def content_threshold_by_year(b: Batch, rule: Rule, on: dt.date) -> list[Finding
         f = b.ctx.feoc()
         bad = np.isin(nf["country"], COVERED_NATIONS) | pd.Series(nf["company"]).map(f["feoc"].astype(object)).fillna(False).astype(bool).to_numpy()
         val, priced_n = _node_values(b, t.basis)
-        at = np.isin(nf["stage"], t.stages)
+        at = _at(nf["stage"], t.stages)
         ok = at & priced_n & (val != 0)
         unp = at & ~priced_n & (val != 0)
         groups = [tuple(t.stages)]
@@ -652,3 +652,8 @@ def findings(network: Network, rules: list[Rule], products: list[str], on: dt.da
 
 
 __all__ = ["BATCHED", "Batch", "findings"]
+
+
+def _at(stage: np.ndarray, stages: object) -> np.ndarray:
+    """Nodes at the tested stages, and nodes of an unknown stage (as ``kinds._at``)."""
+    return np.isin(stage, stages) | (stage == "unknown")

@@ -333,9 +333,16 @@ def _explain(ctx: Context, product: str, tag: dict[str, Any], weight: str) -> li
     return [f"path ({p.weight:.3g}): {' -> '.join(p.nodes)}" for p in paths if not p.residual and p.nodes]
 
 
+def _at(df: pd.DataFrame, stages: tuple[str, ...]) -> pd.Series:
+    """Rows at the tested stages, and rows of an unknown stage (an input that no plant in the
+    network is recorded to make could be any stage, so it may never make a verdict ALLOWED)."""
+    stage = df["stage"].astype(str)
+    return stage.isin(stages) | (stage == "unknown")
+
+
 def _shares(df: pd.DataFrame, stages: tuple[str, ...], bad: pd.Series) -> tuple[float, float, float]:
-    """(total, bad, unknown) quantities over the priced rows at ``stages``."""
-    at = df["stage"].astype(str).isin(stages)
+    """(total, bad, unknown) quantities over the priced rows at ``stages`` (unknown stage included)."""
+    at = _at(df, stages)
     if "price" in df:
         at &= df["price"].astype(str) != "unknown"
     q = pd.to_numeric(df["quantity"], errors="coerce").fillna(0.0)
@@ -386,7 +393,7 @@ def feoc_content(ctx: Context, rule: Rule, product: str, on: dt.date) -> Finding
     df = traced(ctx, product, t.basis, ("stage", "country", "company", "facility"))
     if isinstance(df, str):
         return _no_trace(df)
-    at = df["stage"].astype(str).isin(t.component_stages)
+    at = _at(df, t.component_stages)
     bad = df["country"].astype(str).isin(covered) | df["company"].astype(str).map(f["feoc"].astype(object)).fillna(False).astype(bool)
     total, b, unk = _shares(df, t.component_stages, bad)
     miss = _unpriced(ctx, df, at)
@@ -449,7 +456,7 @@ def origin_country(ctx: Context, rule: Rule, product: str, on: dt.date) -> Findi
             return Finding(Outcome.ALLOWED, f"no {', '.join(t.materials)} is in the recorded bill of materials of {product}")
     bad = df["country"].astype(str).isin(t.countries)
     total, b, unk = _shares(df, t.stages, bad)
-    if total <= 0 or _unpriced(ctx, df, df["stage"].astype(str).isin(t.stages)):
+    if total <= 0 or _unpriced(ctx, df, _at(df, t.stages)):
         return Finding(Outcome.UNKNOWN, "nothing (priced) traced at the stages tested", settle=["flows, BOMs and prices upstream"])
     inputs = {"share": b / total, "unknown_share": unk / total}
     ev = [f"share at {'/'.join(t.stages)} in {', '.join(t.countries)} by {t.basis}: {b / total:.1%}; untraced {unk / total:.1%}"]
@@ -471,7 +478,7 @@ def content_threshold_by_year(ctx: Context, rule: Rule, product: str, on: dt.dat
         df = traced(ctx, product, t.basis, ("raw", "stage", "country") if t.either_stage else ("stage", "country"))
         if isinstance(df, str):
             return _no_trace(df)
-        miss = _unpriced(ctx, df, df["stage"].astype(str).isin(t.stages))
+        miss = _unpriced(ctx, df, _at(df, t.stages))
         good = df["country"].astype(str).isin(t.countries)
         per_stage = []
         unk_total = 0.0
@@ -494,7 +501,7 @@ def content_threshold_by_year(ctx: Context, rule: Rule, product: str, on: dt.dat
         else:
             bad = df["company"].astype(str).map(ctx.feoc()["feoc"].astype(object)).fillna(False).astype(bool)
             bad |= df["country"].astype(str).isin(COVERED_NATIONS)
-        miss = _unpriced(ctx, df, df["stage"].astype(str).isin(t.stages))
+        miss = _unpriced(ctx, df, _at(df, t.stages))
         total, b, unk = _shares(df, t.stages, bad)
         if total <= 0:
             return Finding(Outcome.UNKNOWN, "nothing traced at the stages tested", settle=["flows and BOMs upstream"])
