@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     names = sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name.startswith("bench_"))
     if wanted:
         names = [n for n in names if any(w in n for w in wanted)]
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 220)
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     all_rows = []
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     table = Table(title="onshore benchmarks")
     cols = ["benchmark", "case", "seconds", "peak_gib", "ratio", "target", "met", "detail"]
     for c in cols:
-        table.add_column(c)
+        table.add_column(c, max_width=60 if c == "detail" else None, overflow="ellipsis" if c == "detail" else "fold")
     for r in all_rows:
         def fmt(v: object) -> str:
             if isinstance(v, float):
