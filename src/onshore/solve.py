@@ -215,12 +215,14 @@ def _check_spectral(internal: sp.csr_matrix, lab: np.ndarray, cyclic: np.ndarray
         np.maximum.at(scale, comp, v)
         v = v / scale[comp]
     bad = np.flatnonzero(lo >= 1 - 1e-12)
-    for k in np.flatnonzero((lo < 1 - 1e-12) & (hi >= 1)):  # undecided: exact when small
-        nodes = np.flatnonzero(comp == k)
+    for u in np.flatnonzero((lo < 1 - 1e-12) & (hi >= 1)):  # undecided: exact when small
+        nodes = np.flatnonzero(comp == u)
         if len(nodes) <= 400:
-            rho = max(abs(np.linalg.eigvals(Mc[nodes][:, nodes].toarray())))
-            if rho >= 1 - 1e-12:
-                bad = np.append(bad, k)
+            exact = float(max(abs(np.linalg.eigvals(Mc[nodes][:, nodes].toarray()))))
+            if exact >= 1 - 1e-12:
+                bad = np.append(bad, u)
+            else:
+                best[u] = min(best[u], exact)
     if bad.size:
         k = int(bad[0])
         nodes = idx[comp == k]
@@ -230,6 +232,10 @@ def _check_spectral(internal: sp.csr_matrix, lab: np.ndarray, cyclic: np.ndarray
             f"a cycle creates mass (spectral radius >= 1, about {lo[k]:.4g}..{hi[k]:.4g}): "
             f"{' -> '.join(shown)}{more}; check the BOM quantities and flows on this loop"
         )
+    # no component refused: the bound found (the exact radius of a small undecided component;
+    # >= 1 for a large undecided one, which makes the cycle solve use its strictest stop rule)
+    rho[idx] = best[comp]
+    return rho
 
 
 def solve_permuted(p: Plan, Bp: sp.csr_matrix, names: Names | None = None, tol: float = TOL, stats: dict[str, float] | None = None) -> np.ndarray:
@@ -279,7 +285,7 @@ def solve(
     ndarray (n, k)
     """
     Bs = sp.csr_matrix(B, dtype=float)
-    X = solve_permuted(p, Bs[p.perm], names, tol)[p.pos]
+    X: np.ndarray = solve_permuted(p, Bs[p.perm], names, tol)[p.pos]
     if mask is not None:
         X[~mask] = 0.0
     return X
@@ -360,7 +366,8 @@ def _anderson(dF: list[np.ndarray], dG: list[np.ndarray], f: np.ndarray) -> np.n
     except np.linalg.LinAlgError:
         return np.zeros_like(f)
     gamma = np.nan_to_num(gamma)
-    return np.einsum("ifk,ki->fk", np.stack(dG), gamma)
+    out: np.ndarray = np.einsum("ifk,ki->fk", np.stack(dG), gamma)
+    return out
 
 
 def _names(c: Cycle, names: Names | None) -> list[str]:
