@@ -93,7 +93,8 @@ class AuditLog:
 
     def rows(self, rule_id: str | None = None, product: str | None = None) -> pd.DataFrame:
         """The log in order, optionally for one rule or product."""
-        sql, args = "SELECT * FROM audit WHERE 1=1", []
+        sql = "SELECT * FROM audit WHERE 1=1"
+        args: list[str] = []
         if rule_id is not None:
             sql, args = sql + " AND rule_id = ?", [*args, rule_id]
         if product is not None:

@@ -188,7 +188,8 @@ def data_basis(network: Network, product: str) -> dict[str, Any]:
 def products(network: Network, stages: tuple[str, ...] = ("cell", "pack")) -> list[str]:
     """Facility ids of every cell and pack plant: the products a compliance screen covers."""
     f = network.facilities
-    return f.loc[f["stage"].astype(str).isin(stages), "id"].astype(str).tolist()
+    ids: list[str] = f.loc[f["stage"].astype(str).isin(stages), "id"].astype(str).tolist()
+    return ids
 
 
 def check_all(

@@ -85,7 +85,8 @@ class Graph:
     def labels(self, idx: Iterable[int] | np.ndarray | None = None) -> list[str]:
         """``facility:material`` names of nodes."""
         nd = self.nodes if idx is None else self.nodes.iloc[np.asarray(list(idx) if not isinstance(idx, np.ndarray) else idx)]
-        return (nd["facility"].astype(str) + ":" + nd["material"].astype(str)).tolist()
+        names: list[str] = (nd["facility"].astype(str) + ":" + nd["material"].astype(str)).tolist()
+        return names
 
     def _lookup(self) -> pd.Series:
         if "lookup" not in self.cache:
@@ -133,15 +134,18 @@ def _codes(index: pd.Index, col: pd.Series) -> np.ndarray:
         m = index.get_indexer(col.cat.categories.astype(str))
         codes = col.cat.codes.to_numpy()
         return np.where(codes >= 0, m[codes], -1).astype(np.int64)
-    return index.get_indexer(col.astype(str)).astype(np.int64)
+    out: np.ndarray = index.get_indexer(col.astype(str)).astype(np.int64)
+    return out
 
 
 def _starts_with(col: pd.Series, prefix: str) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype):
         ok = np.asarray(col.cat.categories.astype(str).str.startswith(prefix))
         codes = col.cat.codes.to_numpy()
-        return (codes >= 0) & ok[np.maximum(codes, 0)]
-    return col.astype(str).str.startswith(prefix).to_numpy()
+        hit: np.ndarray = (codes >= 0) & ok[np.maximum(codes, 0)]
+        return hit
+    out: np.ndarray = col.astype(str).str.startswith(prefix).to_numpy()
+    return out
 
 
 def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:

@@ -181,7 +181,8 @@ class Owners:
 
 
 def _fill(df: pd.DataFrame, col: str) -> np.ndarray:
-    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    out: np.ndarray = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    return out
 
 
 def _control_parents(n: int, i: np.ndarray, j: np.ndarray, vote: np.ndarray, brd: np.ndarray) -> np.ndarray:
@@ -426,8 +427,8 @@ def feoc(network: Network, threshold: float = 0.25, covered: Iterable[str] = COV
         score = np.maximum.reduce([eq, vt, brd])
         better = score > np.maximum.reduce([best["eq"], best["vote"], best["brd"]])
         nation[better] = c
-        for k, v in (("eq", eq), ("vote", vt), ("brd", brd)):
-            best[k] = np.where(better, v, best[k])
+        for key, v in (("eq", eq), ("vote", vt), ("brd", brd)):
+            best[key] = np.where(better, v, best[key])
         nation[state] = c
     juris = np.array([(c in covered) or (h in covered) for c, h in zip(o.country, o.hq, strict=True)])
     is_gov = (o.kind == "state") & np.isin(o.country.astype(str), covered)

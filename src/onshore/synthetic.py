@@ -45,13 +45,13 @@ _BM_PER_KG = {"li_chem": 1.4, "ni_sulf": 0.21, "co_sulf": 1.0, "mn_sulf": 1.04}
 
 
 def _materials() -> pd.DataFrame:
-    rows = [(r, r, "raw", "kg", None) for r in RAWS]
+    rows: list[tuple[str, str, str, str, float | None]] = [(r, r, "raw", "kg", None) for r in RAWS]
     rows += [(o, o, "intermediate", "kg", 1.0 + 10 * c) for o, c, _ in _ORE.values()]
     rows += [(c, c, "intermediate", "kg", 5.0 + 3 * q) for c, q in _CHEM.values()]
     rows += [("pcam", "pcam", "intermediate", "kg", 15.0), ("cam", "cam", "intermediate", "kg", 25.0), ("anode", "anode", "intermediate", "kg", 8.0)]
     rows += [("cell", "cell", "cell", "kWh", 80.0), ("pack", "pack", "pack", "packs", 9000.0), ("bm", "black mass", "intermediate", "kg", 4.0)]
     df = pd.DataFrame(rows, columns=["id", "name", "kind", "unit", "price"])
-    df["currency"] = np.where(df["price"].notna(), "USD", None)
+    df["currency"] = np.where(df["price"].notna(), "USD", np.array(None, dtype=object))
     df["price_year"] = None
     return df
 
@@ -70,13 +70,13 @@ def _boms(recyclers_feed: np.ndarray, refiner_ids: np.ndarray, refiner_mat: np.n
     fed = refiner_ids[recyclers_feed]
     mat = refiner_mat[recyclers_feed]
     ore_of = {chem: (_ORE[r][0], q) for r, (chem, q) in _CHEM.items()}
-    ore = np.array([ore_of[m][0] for m in mat], dtype=object)
-    q = np.array([ore_of[m][1] for m in mat], dtype=float)
+    ore_in = np.array([ore_of[m][0] for m in mat], dtype=object)
+    q_ore = np.array([ore_of[m][1] for m in mat], dtype=float)
     spec = pd.DataFrame(
         {
             "output": np.concatenate([mat, mat]),
-            "input": np.concatenate([ore, np.full(len(mat), "bm", dtype=object)]),
-            "quantity": np.concatenate([0.8 * q, np.array([_BM_PER_KG[m] for m in mat], dtype=float)]),
+            "input": np.concatenate([ore_in, np.full(len(mat), "bm", dtype=object)]),
+            "quantity": np.concatenate([0.8 * q_ore, np.array([_BM_PER_KG[m] for m in mat], dtype=float)]),
             "facility": np.concatenate([fed, fed]),
         }
     )
@@ -170,7 +170,11 @@ def network(
         mines = first["mine"] + np.flatnonzero(raw_pick["mine"] == RAWS.index(r))
         groups.append((refs, _ORE[r][0], mines))
     chem_pool = {r: first["refine"] + np.flatnonzero(raw_pick["refine"] == RAWS.index(r)) for r in RAWS}
-    rng_s = lambda s: np.arange(first[s], first[s] + cnt[s])  # noqa: E731
+
+    def rng_s(s: str) -> np.ndarray:
+        """Positions of the facilities of stage ``s``."""
+        return np.arange(first[s], first[s] + cnt[s])
+
     for m in ("ni_sulf", "co_sulf", "mn_sulf"):
         groups.append((rng_s("precursor"), m, chem_pool[{"ni_sulf": "nickel", "co_sulf": "cobalt", "mn_sulf": "manganese"}[m]]))
     groups.append((rng_s("cathode"), "pcam", rng_s("precursor")))
@@ -192,13 +196,13 @@ def network(
     for cust, m, pool in groups:
         if len(cust) == 0 or len(pool) == 0:
             continue
-        k = 1 + rng.poisson(lam, len(cust))
-        c = np.repeat(cust, k)
+        reps = 1 + rng.poisson(lam, len(cust))
+        cus_rep = np.repeat(cust, reps)
         cdf = np.cumsum(size[pool])
-        s = pool[np.minimum(np.searchsorted(cdf, rng.random(len(c)) * cdf[-1]), len(pool) - 1)]
+        s = pool[np.minimum(np.searchsorted(cdf, rng.random(len(cus_rep)) * cdf[-1]), len(pool) - 1)]
         sup_l.append(s)
-        cus_l.append(c)
-        mat_l.append(np.full(len(c), pd.Index(mat_ids).get_loc(m), dtype=np.int32))
+        cus_l.append(cus_rep)
+        mat_l.append(np.full(len(cus_rep), pd.Index(mat_ids).get_loc(m), dtype=np.int32))
     sup = np.concatenate(sup_l)
     cus = np.concatenate(cus_l)
     fm = np.concatenate(mat_l)

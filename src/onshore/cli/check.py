@@ -131,10 +131,10 @@ def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
     from onshore.check import check
     from onshore.report import write_report
 
-    picks = [("SES AI Chungju (KR)", _find(network, "ses_ai", "KR", ("chungju",))),
-             ("SES AI Shanghai (CN)", _find(network, "ses_ai", "CN", ("shanghai",))),
-             ("CATL (CN)", _find(network, "catl", "CN", ("ningde",)) or _find(network, "gotion", "CN"))]
-    picks = [(label, fid) for label, fid in picks if fid]
+    candidates = [("SES AI Chungju (KR)", _find(network, "ses_ai", "KR", ("chungju",))),
+                  ("SES AI Shanghai (CN)", _find(network, "ses_ai", "CN", ("shanghai",))),
+                  ("CATL (CN)", _find(network, "catl", "CN", ("ningde",)) or _find(network, "gotion", "CN"))]
+    picks = [(label, fid) for label, fid in candidates if fid]
     if not picks:
         console.print("[yellow]checks: no SES AI, CATL or Gotion cell plant in this network; skipped[/]")
         return []

@@ -64,7 +64,7 @@ def trace_command(
         for _, r in df.sort_values("quantity", ascending=False).head(top).iterrows():
             tag = {c: str(r[c]) for c in tags}
             console.print(f"[bold]{', '.join(f'{k}={v}' for k, v in tag.items())}[/]: {r['quantity']:.4g}")
-            for p in explain_paths(network, product, tag, top=top, weight=weight, period=period):  # type: ignore[arg-type]
+            for p in explain_paths(network, product, tag, top=top, weight=weight, period=period):
                 path = "(other paths)" if p.residual else " -> ".join(p.nodes)
                 console.print(f"  {p.weight:12.4g}  {path}", highlight=False)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from onshore.plan.eligibility import PlantFacts, SegmentFacts
 from onshore.plan.scenario import TariffRate
@@ -45,7 +45,9 @@ def verdicts(
     if check is None:
         from onshore.check import check as engine_check
 
-        check = engine_check
+        # called as any ``check`` is, with the segment's buyer as it is (the callers skip a
+        # segment without a buyer)
+        check = cast("Callable[..., list[Any]]", engine_check)
     return list(check(network, facility_id(network, plant), segment.buyer, on))
 
 

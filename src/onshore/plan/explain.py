@@ -170,5 +170,5 @@ def _years(years: list[int]) -> str:
 
 def _undecided(elig: object, pf: object, product: str, sf: object, on: dt.date) -> str:
     """'not decided by the rules (unknown: R1: what would settle it; ...)'."""
-    rules = getattr(elig, "undecided", lambda *a: [])(pf, product, sf, on)
+    rules: list[str] = getattr(elig, "undecided", lambda *a: [])(pf, product, sf, on)
     return "not decided by the rules (unknown" + (f": {'; '.join(rules)})" if rules else ")")

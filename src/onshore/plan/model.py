@@ -197,7 +197,8 @@ def prepare(
     for i, pf in enumerate(plants):
         for j, k in enumerate(K):
             # customs value: the product's declared value, else the plant's cost per good unit
-            v = value[k] if value[k] is not None else float(ucost[i, j] / yld[i, j])
+            declared = value[k]
+            v = declared if declared is not None else float(ucost[i, j] / yld[i, j])
             for m, sg in enumerate(segs):
                 for t, y in enumerate(T):
                     tariff[i, j, m, t] = v * period_tariff(

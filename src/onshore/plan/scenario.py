@@ -83,7 +83,7 @@ class Plant(_Base):
     owner_country: str | None = None
     products: list[str] = Field(default_factory=list)
     capacity: PerPeriod = 0.0
-    yield_: float | dict[str, float] = Field(1.0, alias="yield")
+    yield_: float | dict[str, float] = Field(default=1.0, alias="yield")
     unit_cost: float | dict[str, float] = 0.0
     logistics: float | dict[str, float] = 0.0
     source: str | None = None
@@ -107,10 +107,10 @@ class Candidate(Plant):
     expands: str | None = None
     capex_per_module: float = Field(ge=0)
     module_size: float = Field(gt=0)
-    lead_time: int = Field(1, ge=0, description="periods from the decision to first output")
+    lead_time: int = Field(default=1, ge=0, description="periods from the decision to first output")
     ramp_up: list[float] = Field(default_factory=lambda: [1.0])
     max_modules: int = Field(ge=0)
-    lifetime: int = Field(15, ge=1, description="years over which capex is annualised")
+    lifetime: int = Field(default=15, ge=1, description="years over which capex is annualised")
     first_period: int | None = None
 
     @field_validator("ramp_up")
@@ -193,7 +193,7 @@ class Scenario(_Base):
     description: str | None = None
     currency: str = "USD"
     periods: list[int]
-    discount_rate: float = Field(0.08, ge=0, lt=1)
+    discount_rate: float = Field(default=0.08, ge=0, lt=1)
     products: dict[str, Product]
     segments: dict[str, Segment]
     plants: dict[str, Plant] = Field(default_factory=dict)
@@ -257,9 +257,9 @@ def _check_references(s: Scenario) -> None:
                         if prod not in s.products:
                             errors.append(f"{kind}.{pid}.{key.rstrip('_')}.{prod}: unknown product")
             if isinstance(pl.logistics, dict):
-                for seg in pl.logistics:
-                    if seg not in s.segments:
-                        errors.append(f"{kind}.{pid}.logistics.{seg}: unknown segment")
+                for seg_id in pl.logistics:
+                    if seg_id not in s.segments:
+                        errors.append(f"{kind}.{pid}.logistics.{seg_id}: unknown segment")
             if isinstance(pl.capacity, dict):
                 for p in pl.capacity:
                     if p not in periods:
@@ -276,9 +276,9 @@ def _check_references(s: Scenario) -> None:
         if c.expands is None and cid in s.plants:
             errors.append(f"candidates.{cid}: same id as a plant; use `expands: {cid}`")
     for i, f in enumerate(s.content_floors):
-        for seg in f.segments:
-            if seg not in s.segments:
-                errors.append(f"content_floors.{i}.segments: unknown segment {seg!r}")
+        for seg_id in f.segments:
+            if seg_id not in s.segments:
+                errors.append(f"content_floors.{i}.segments: unknown segment {seg_id!r}")
     if errors:
         raise ValueError("; ".join(errors))
 
@@ -373,7 +373,7 @@ def resolve_from_store(s: Scenario, network: Any | None) -> Scenario:
         return p.model_copy(update=upd)
 
     plants = {k: fill("plants", k, v) for k, v in s.plants.items()}
-    cands = {k: fill("candidates", k, v) for k, v in s.candidates.items()}  # type: ignore[misc]
+    cands = {k: fill("candidates", k, v) for k, v in s.candidates.items()}
     if errors:
         raise ScenarioError("\n  ".join([f"{len(errors)} problem(s) resolving plants", *errors]))
     return s.model_copy(update={"plants": plants, "candidates": cands})

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import linopy
 import numpy as np
@@ -27,6 +28,9 @@ from onshore.errors import InfeasiblePlan
 from onshore.plan.eligibility import RuleAware, allow_all
 from onshore.plan.explain import _fmt, explain_binding, explain_unmet
 from onshore.plan.model import PlanData, annuity, build_model
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 TOL = 1e-6
 Progress = Callable[[str], None]
@@ -99,7 +103,7 @@ def write_tables(res: PlanResult, out_dir: str | Path, parquet: bool = True) -> 
 
 def solve_model(m: linopy.Model, mip_gap: float = 1e-4, time_limit: float | None = None) -> str:
     """Solve with HiGHS; return the termination condition (``optimal``, ``infeasible``, ...)."""
-    opts: dict[str, object] = {"mip_rel_gap": mip_gap, "output_flag": False}
+    opts: dict[str, Any] = {"mip_rel_gap": mip_gap, "output_flag": False}  # HiGHS options
     if time_limit is not None:
         opts["time_limit"] = time_limit
     with _quiet():
@@ -141,7 +145,12 @@ def results(data: PlanData, m: linopy.Model, status: str = "optimal") -> PlanRes
     country = {p.id: p.country for p in d.plants}
     x = _sol(m, "production").rename("quantity").reset_index()
     x = x[x["quantity"] > TOL].copy()
-    idx = lambda a, cols: a.to_series().reindex(pd.MultiIndex.from_frame(x[cols])).to_numpy()
+
+    def idx(a: xr.DataArray, cols: list[str]) -> np.ndarray:
+        """``a`` read at the (plant, product, ...) of every row of ``x``."""
+        out: np.ndarray = a.to_series().reindex(pd.MultiIndex.from_frame(x[cols])).to_numpy()
+        return out
+
     yl = idx(d.yield_, ["plant", "product"])
     x["country"] = x["plant"].map(country)
     x["gross"] = x["quantity"] / yl
@@ -295,7 +304,8 @@ def rule_costs(
         if progress:
             progress(f"solving without {rid}")
         m, status = _solve(other, mip_gap, None)
-        obj = float(m.objective.value) if status == "optimal" else float("nan")
+        value = m.objective.value if status == "optimal" else None
+        obj = float(value) if value is not None else float("nan")
         unmet = (
             float(_sol(m, "unmet").sum()) if status == "optimal" and "unmet" in m.variables else 0.0
         )

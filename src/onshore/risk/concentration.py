@@ -172,8 +172,8 @@ def concentration_table(
     parts = []
     for basis, fn in (("capacity", capacity_concentration), ("flows", flow_concentration)):
         kw = {"period": period} if basis == "flows" else {}
-        a = fn(network, by="country", control=control, **kw)  # type: ignore[operator]
-        b = fn(network, by="control", control=control, **kw)  # type: ignore[operator]
+        a = fn(network, by="country", control=control, **kw)
+        b = fn(network, by="control", control=control, **kw)
         if a.empty:
             continue
         m = a[["material", "stage", "total", "hhi", "top", "top_share", "leaders"]].merge(

@@ -67,7 +67,7 @@ def _quiet_highs() -> highspy.Highs:
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
+            h = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy: __init__ unannotated
             h.setOptionValue("output_flag", False)
     finally:
         os.dup2(saved, 1)

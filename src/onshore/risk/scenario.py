@@ -55,9 +55,9 @@ def month_index(d: str) -> int:
 def _date(v: Any) -> str | None:
     if v is None:
         return None
-    v = str(v)
-    month_index(v)
-    return v
+    s = str(v)
+    month_index(s)
+    return s
 
 
 class _Base(BaseModel):
@@ -68,7 +68,7 @@ class Duration(_Base):
     """A distribution of durations in months: fixed, uniform, triangular or exponential."""
 
     dist: Literal["fixed", "uniform", "triangular", "exponential"] = "uniform"
-    low: float = Field(0.0, ge=0, description="months")
+    low: float = Field(default=0.0, ge=0, description="months")
     high: float | None = Field(None, ge=0)
     mode: float | None = Field(None, ge=0)
     mean: float | None = Field(None, gt=0)
@@ -103,12 +103,12 @@ class Cutoff(_Base):
     facility: str | None = None
     materials: list[str] | None = Field(None, description="default: every material")
     exports_only: bool = Field(True, description="a country cut-off spares its home customers")
-    cap: float = Field(0.0, ge=0, description="share of the baseline still shipped, 0..1")
+    cap: float = Field(default=0.0, ge=0, description="share of the baseline still shipped, 0..1")
     cap_quantity: float | None = Field(None, ge=0, description="or: yearly quantity still shipped")
     unit: str | None = None
     from_: str | None = Field(None, alias="from")
     months: float | None = Field(None, description="duration; none = to the horizon")
-    probability: float = Field(1.0, ge=0, le=1)
+    probability: float = Field(default=1.0, ge=0, le=1)
     duration: Duration | None = None
 
     _from = field_validator("from_")(classmethod(lambda cls, v: _date(v)))
@@ -176,7 +176,7 @@ class Substitute(_Base):
     unit: str | None = None
     country: str | None = None
     from_: str | None = Field(None, alias="from")
-    ramp_months: float = Field(0.0, ge=0)
+    ramp_months: float = Field(default=0.0, ge=0)
 
     _from = field_validator("from_")(classmethod(lambda cls, v: _date(v)))
     _country = field_validator("country")(classmethod(lambda cls, v: None if v is None else normalize_country(v)))
@@ -185,7 +185,7 @@ class Substitute(_Base):
 class MonteCarlo(_Base):
     """How many draws, from which seed."""
 
-    draws: int = Field(1000, gt=0)
+    draws: int = Field(default=1000, gt=0)
     seed: int = 0
 
 
@@ -195,7 +195,7 @@ class Scenario(_Base):
     name: str = "scenario"
     description: str | None = None
     start: str
-    horizon: int = Field(12, gt=0, le=240, description="months")
+    horizon: int = Field(default=12, gt=0, le=240, description="months")
     base_period: str | None = None
     cutoffs: list[Cutoff] = Field(min_length=1)
     inventories: list[Inventory] = Field(default_factory=list)

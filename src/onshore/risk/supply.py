@@ -112,7 +112,8 @@ class Baseline:
     @property
     def spare(self) -> np.ndarray:
         """Unused yearly capacity per facility."""
-        return np.maximum(self.capacity - self.production, 0.0)
+        spare: np.ndarray = np.maximum(self.capacity - self.production, 0.0)
+        return spare
 
 
 def baseline(network: Network, period: str | None = None) -> Baseline:
