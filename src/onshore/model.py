@@ -9,6 +9,7 @@ span records (keys, references, owners over 100 %) live in :mod:`onshore.validat
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -68,7 +69,7 @@ _ID = re.compile(r"^[^\s:,;][^:,;\n]*$")
 def _blank_to_none(v: Any) -> Any:
     if isinstance(v, str) and v.strip() == "":
         return None
-    if isinstance(v, float) and v != v:  # NaN from spreadsheets and Parquet
+    if isinstance(v, float) and math.isnan(v):  # NaN from spreadsheets and Parquet
         return None
     return v
 

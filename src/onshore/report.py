@@ -32,8 +32,8 @@ def _sankey(network: Network, product: str) -> tuple[str, str]:
         g = df.groupby(["stage", "country"], dropna=False)["quantity"].sum().reset_index()
         src = [f"{s} · {c}" for s, c in zip(g["stage"].astype(str), g["country"].astype(str), strict=True)]
         labels = [*dict.fromkeys(src), product]
-        links = dict(source=[labels.index(s) for s in src], target=[len(labels) - 1] * len(src),
-                     value=g["quantity"].astype(float).tolist())
+        links = {"source": [labels.index(s) for s in src], "target": [len(labels) - 1] * len(src),
+                 "value": g["quantity"].astype(float).tolist()}
         note = "Traced origin of the product by stage and country (mass-weighted), from the trace engine."
     else:
         up = set(ctx.upstream(product)) | {product}
@@ -44,12 +44,12 @@ def _sankey(network: Network, product: str) -> tuple[str, str]:
         pairs = pd.DataFrame({"s": f["supplier"].astype(str).map(node), "t": f["customer"].astype(str).map(node)})
         pairs = pairs[pairs["s"] != pairs["t"]].value_counts().reset_index(name="n")
         labels = list(dict.fromkeys([*pairs["s"], *pairs["t"], product]))
-        links = dict(source=[labels.index(s) for s in pairs["s"]], target=[labels.index(t) for t in pairs["t"]],
-                     value=pairs["n"].astype(float).tolist())
+        links = {"source": [labels.index(s) for s in pairs["s"]], "target": [labels.index(t) for t in pairs["t"]],
+                 "value": pairs["n"].astype(float).tolist()}
         note = (f"Recorded supply links upstream of the product, grouped by stage and country (link width = number "
                 f"of recorded flows); {df if isinstance(df, str) else 'the trace returned nothing'}.")
-    fig = go.Figure(go.Sankey(node=dict(label=labels, pad=12), link=links))
-    fig.update_layout(height=480, margin=dict(l=10, r=10, t=10, b=10))
+    fig = go.Figure(go.Sankey(node={"label": labels, "pad": 12}, link=links))
+    fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig.to_html(full_html=False, include_plotlyjs=True), note
 
 

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, handle_errors, open_db
+from onshore.cli.app import (
+    DbOption,
+    Format,
+    FormatOption,
+    app,
+    console,
+    emit,
+    handle_errors,
+    open_db,
+)
 
 BuyerOption = Annotated[str, typer.Option("--buyer", "-b", help="Buyer scope (see 'onshore rules list'), e.g. dod, dod_new_program.")]
 OnOption = Annotated[str, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,11 +14,20 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, err_console, handle_errors, open_network
+from onshore.cli.app import (
+    DbOption,
+    Format,
+    FormatOption,
+    app,
+    emit,
+    err_console,
+    handle_errors,
+    open_network,
+)
 
 
 def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in df.to_dict("records")]
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
 def _control(network: Any) -> dict[str, str] | None:
@@ -149,7 +159,7 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
         t.add_column(c)
     for _, r in rec.iterrows():
         m = r["months_to_recover"]
-        t.add_row(r["product"], str(r["material"]), str(r["country"]), f"{r['peak_share']:.0%}", "not within horizon" if m is None or m != m else str(int(m)))
+        t.add_row(r["product"], str(r["material"]), str(r["country"]), f"{r['peak_share']:.0%}", "not within horizon" if m is None or pd.isna(m) else str(int(m)))
     con.print(t)
     for label, fid in (("SES AI Chungju cell", _find(network, "ses_ai", "Chungju")), ("CATL cell", _find(network, "catl", "Debrecen") or _find(network, "catl"))):
         if fid is None:

@@ -11,7 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, handle_errors, open_network
+from onshore.cli.app import (
+    DbOption,
+    Format,
+    FormatOption,
+    app,
+    console,
+    emit,
+    handle_errors,
+    open_network,
+)
 
 
 def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:

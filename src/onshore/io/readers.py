@@ -121,7 +121,7 @@ def _read_xlsx(p: Path, file: str) -> list[RawTable]:
         raise EngineUnavailable("reading XLSX needs openpyxl: pip install openpyxl") from None
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds for a file that is not a workbook
+    except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
         raise _fail(file, f"an XLSX workbook ({type(e).__name__})") from None
     out: list[RawTable] = []
     try:
@@ -153,7 +153,7 @@ def _read_parquet(p: Path, file: str) -> list[RawTable]:
     table = _need_table(file, p.stem)
     try:
         arrow = pq.read_table(p)
-    except Exception as e:  # pyarrow raises ArrowInvalid and OSError variants
+    except Exception as e:  # noqa: BLE001 - pyarrow raises ArrowInvalid and OSError variants
         raise _fail(file, f"a Parquet file ({type(e).__name__})") from None
     rows = arrow.to_pylist()
     return [RawTable(file, table, list(arrow.column_names), list(enumerate(rows, start=1)))]

@@ -12,7 +12,12 @@
 
 from __future__ import annotations
 
-from onshore.risk.concentration import capacity_concentration, concentration_table, flow_concentration, hhi
+from onshore.risk.concentration import (
+    capacity_concentration,
+    concentration_table,
+    flow_concentration,
+    hhi,
+)
 from onshore.risk.spof import single_points_of_failure
 
 __all__ = ["capacity_concentration", "concentration_table", "flow_concentration", "hhi", "single_points_of_failure"]

@@ -7,7 +7,7 @@ import hashlib
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import duckdb
 import pandas as pd
@@ -98,7 +98,7 @@ class DuckDBStore:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> DuckDBStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
