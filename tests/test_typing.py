@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,23 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# TEMPORARY: these two files are being edited elsewhere and still have mypy errors, so the
-# check leaves them out for now; the lead removes this exclusion (and --follow-imports=silent
-# below) once they are clean. --exclude only keeps mypy from collecting them; the other
-# modules import them, so mypy still reads them, and --follow-imports=silent keeps their
-# errors out. Every other module is collected directly, so only these two are silenced.
-EXCLUDED = ("src/onshore/rules/kinds.py", "src/onshore/batch.py")
-
 pytestmark = pytest.mark.typing
 
 
 def mypy_command() -> list[str]:
-    cmd = [sys.executable, "-m", "mypy", "src/onshore", "--ignore-missing-imports"]
-    for path in EXCLUDED:
-        cmd += ["--exclude", f"^{re.escape(path)}$"]
-    if EXCLUDED:
-        cmd.append("--follow-imports=silent")
-    return cmd
+    return [sys.executable, "-m", "mypy", "src/onshore", "--ignore-missing-imports"]
 
 
 @pytest.mark.skipif(

@@ -654,6 +654,7 @@ def findings(network: Network, rules: list[Rule], products: list[str], on: dt.da
 __all__ = ["BATCHED", "Batch", "findings"]
 
 
-def _at(stage: np.ndarray, stages: object) -> np.ndarray:
+def _at(stage: np.ndarray, stages: tuple[str, ...] | list[str]) -> np.ndarray:
     """Nodes at the tested stages, and nodes of an unknown stage (as ``kinds._at``)."""
-    return np.isin(stage, stages) | (stage == "unknown")
+    out: np.ndarray = np.isin(stage, list(stages)) | (stage == "unknown")
+    return out

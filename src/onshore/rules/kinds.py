@@ -327,7 +327,7 @@ def _explain(ctx: Context, product: str, tag: dict[str, Any], weight: str) -> li
     try:
         from onshore.trace import explain
 
-        paths = explain(ctx.network, product, tag, top=3, weight=weight)  # type: ignore[arg-type]
+        paths = explain(ctx.network, product, tag, top=3, weight=weight)
     except (ImportError, OnshoreError):
         return []
     return [f"path ({p.weight:.3g}): {' -> '.join(p.nodes)}" for p in paths if not p.residual and p.nodes]
