@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,6 +89,18 @@ def open_network(db: Path | None) -> Any:
 
     with open_db(db) as store:
         return Network.from_store(store)
+
+
+def records(df: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as plain dicts for ``emit``: numpy scalars as Python values, NaN as None."""
+    out = []
+    for r in df.to_dict("records"):
+        row = {}
+        for k, v in r.items():
+            v = v.item() if hasattr(v, "item") else v
+            row[k] = None if isinstance(v, float) and math.isnan(v) else v
+        out.append(row)
+    return out
 
 
 def emit(rows: list[dict[str, Any]], fmt: Format, title: str = "", columns: list[str] | None = None) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,11 +22,8 @@ from onshore.cli.app import (
     err_console,
     handle_errors,
     open_network,
+    records,
 )
-
-
-def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
 def _control(network: Any) -> dict[str, str] | None:
@@ -54,7 +50,7 @@ def risk(
     network = open_network(db)
     if product is None:
         t = concentration_table(network, control=_control(network), stage=stage)
-        emit(_rows(t), format, title="Concentration by material and stage (HHI 0-10 000; > 2 500 highly concentrated)")
+        emit(records(t), format, title="Concentration by material and stage (HHI 0-10 000; > 2 500 highly concentrated)")
         return
     spof = single_points_of_failure(network, product, threshold=threshold)
     if stage is not None:
@@ -68,11 +64,11 @@ def risk(
     if stage is not None and len(dep):
         dep = dep[dep["stage"] == stage]
     if format == Format.json:
-        sys.stdout.write(json.dumps({"dependency": _rows(dep), "single_points_of_failure": _rows(spof)}, indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps({"dependency": records(dep), "single_points_of_failure": records(spof)}, indent=2, default=str) + "\n")
         return
     if len(dep):
-        emit(_rows(dep), format, title=f"{product}: dependency per (raw material, stage)")
-    emit(_rows(spof), format, title=f"{product}: single points of failure (share of supply lost)")
+        emit(records(dep), format, title=f"{product}: dependency per (raw material, stage)")
+    emit(records(spof), format, title=f"{product}: single points of failure (share of supply lost)")
 
 
 @app.command()
@@ -106,16 +102,16 @@ def simulate(
         for p in write_charts(out, by_product=by_product):
             err_console.print(f"wrote {p}")
     if format == Format.json:
-        doc: dict[str, Any] = {"scenario": sc.name, "shortfall": _rows(short), "recovery": _rows(res.recovery)}
+        doc: dict[str, Any] = {"scenario": sc.name, "shortfall": records(short), "recovery": records(res.recovery)}
         if mc is not None:
-            doc["montecarlo"] = {"total": mc.total(), "products": _rows(mc.summary())}
+            doc["montecarlo"] = {"total": mc.total(), "products": records(mc.summary())}
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         return
-    emit(_rows(short), format, title=f"{sc.name}: shortfall per product and month",
+    emit(records(short), format, title=f"{sc.name}: shortfall per product and month",
          columns=["material", "period", "baseline", "shortfall", "share", "customers_hit"])
-    emit(_rows(res.recovery), format, title="Products hit: peak share short, total lost, months to recover")
+    emit(records(res.recovery), format, title="Products hit: peak share short, total lost, months to recover")
     if mc is not None:
-        emit(_rows(mc.summary().head(20)), format, title=f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): share of horizon supply lost")
+        emit(records(mc.summary().head(20)), format, title=f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): share of horizon supply lost")
 
 
 def _monte_carlo(network: Any, sc: Any, sim: Any, draws: int, con: Console) -> Any:

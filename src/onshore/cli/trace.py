@@ -20,12 +20,8 @@ from onshore.cli.app import (
     emit,
     handle_errors,
     open_network,
+    records,
 )
-
-
-def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in df.to_dict("records")]
-
 
 CAPTION = (
     "share: of the (raw, stage) total, unknown included. A stage met twice on a path (nickel refined "
@@ -64,7 +60,7 @@ def trace_command(
     fields = tuple(f.strip() for f in by.split(",") if f.strip())
     df = trace(network, product, by=fields, weight=weight, period=period)  # type: ignore[arg-type]
     if fmt != Format.table:
-        emit(_rows(df), fmt, columns=list(df.columns))
+        emit(records(df), fmt, columns=list(df.columns))
         return
     unit = "USD" if weight == "cost" else "units of the raw material (kg)"
     console.print(_table(df, f"{product}: per unit of product, {unit}; share per ({', '.join(f for f in fields if f in ('raw', 'stage'))})"))
