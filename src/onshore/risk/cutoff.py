@@ -38,13 +38,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from onshore.network import Network
 from onshore.risk import lp as lpm
 from onshore.risk import pool as poolm
 from onshore.risk.scenario import Scenario, month_index
-from onshore.risk.supply import Baseline, baseline
+from onshore.risk.supply import Baseline, baseline, reach
 
 __all__ = ["CutoffResult", "Simulator", "simulate"]
 
@@ -89,18 +88,6 @@ def _period(start: int, k: int) -> str:
     return f"{m // 12:04d}-{m % 12 + 1:02d}"
 
 
-def _downstream(base: Baseline, seeds: np.ndarray) -> np.ndarray:
-    n = len(base.ids)
-    A = sp.csr_matrix((np.ones(len(base.edges)), (base.edges["s"], base.edges["c"])), shape=(n, n))
-    seen = np.zeros(n, dtype=bool)
-    seen[seeds] = True
-    front = seen.copy()
-    while front.any():
-        front = (np.asarray(A[front].sum(axis=0)).ravel() > 0) & ~seen
-        seen |= front
-    return np.flatnonzero(seen)
-
-
 @dataclass
 class Simulator:
     """A scenario's LP, built once; :meth:`run` simulates one schedule of cut-offs."""
@@ -130,7 +117,7 @@ class Simulator:
             plant = sup & (np.isin(base.material.astype(str), c.materials) if c.materials else True)
             targets.append((hit, plant, c))
         seeds = np.unique(np.concatenate([ec[h] for h, _, _ in targets])) if targets else np.zeros(0, dtype=np.int64)
-        D = _downstream(base, seeds.astype(np.int64)) if len(seeds) else np.zeros(0, dtype=np.int64)
+        D = reach(base, seeds.astype(np.int64)) if len(seeds) else np.zeros(0, dtype=np.int64)
         inD = np.zeros(len(base.ids), dtype=bool)
         inD[D] = True
         into = inD[ec]

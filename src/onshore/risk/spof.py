@@ -24,9 +24,9 @@ import scipy.sparse as sp
 
 from onshore.errors import NotFound
 from onshore.network import Network
-from onshore.risk.supply import Baseline, baseline
+from onshore.risk.supply import Baseline, baseline, reach
 
-__all__ = ["loss_of", "product_facilities", "propagate_loss", "single_points_of_failure", "upstream"]
+__all__ = ["loss_of", "product_facilities", "propagate_loss", "single_points_of_failure"]
 
 
 def _share_matrix(base: Baseline) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -74,20 +74,6 @@ def product_facilities(network: Network, product: str, base: Baseline | None = N
     if len(hits) == 0:
         raise NotFound(f"product {product!r} is neither a facility nor a material made by one")
     return hits
-
-
-def upstream(base: Baseline, targets: np.ndarray) -> np.ndarray:
-    """Positions of ``targets`` and every plant that supplies them, directly or not."""
-    n = len(base.ids)
-    A = sp.csr_matrix((np.ones(len(base.edges)), (base.edges["c"], base.edges["s"])), shape=(n, n))
-    seen = np.zeros(n, dtype=bool)
-    seen[targets] = True
-    front = seen.copy()
-    while front.any():
-        nxt = np.asarray(A[front].sum(axis=0)).ravel() > 0
-        front = nxt & ~seen
-        seen |= front
-    return np.flatnonzero(seen)
 
 
 def loss_of(base: Baseline, lost: np.ndarray, substitution: bool = True) -> np.ndarray:
@@ -142,7 +128,7 @@ def single_points_of_failure(
     weight = base.production[targets]
     weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(targets), 1.0 / len(targets))
     W, row_c = _share_matrix(base)
-    cands = upstream(base, targets)
+    cands = reach(base, targets, downstream=False)
     fac = network.facilities.set_index(network.facilities["id"].astype(str))
     rows = []
 

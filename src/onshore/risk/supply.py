@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from onshore import units
 from onshore.network import Network
@@ -198,3 +199,18 @@ def baseline(network: Network, period: str | None = None) -> Baseline:
     out = Baseline(period, ids, index, material, production, capacity, edges, recipe[["c", "material", "r"]])
     network._cache[key] = out
     return out
+
+
+def reach(base: Baseline, seeds: np.ndarray, downstream: bool = True) -> np.ndarray:
+    """Positions of ``seeds`` and every plant they supply (``downstream``) or that supplies
+    them (upstream), directly or not: a breadth-first sweep over the supplier links."""
+    n = len(base.ids)
+    src, dst = (base.edges["s"], base.edges["c"]) if downstream else (base.edges["c"], base.edges["s"])
+    A = sp.csr_matrix((np.ones(len(base.edges)), (src, dst)), shape=(n, n))
+    seen = np.zeros(n, dtype=bool)
+    seen[seeds] = True
+    front = seen.copy()
+    while front.any():
+        front = (np.asarray(A[front].sum(axis=0)).ravel() > 0) & ~seen
+        seen |= front
+    return np.flatnonzero(seen)
