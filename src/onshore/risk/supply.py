@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from onshore import units
 from onshore.network import Network
 
-__all__ = ["Baseline", "baseline", "capacity_in_material_units", "months_in", "output_material"]
+__all__ = ["Baseline", "baseline", "capacity_in_material_units", "months_in", "output_material", "reach"]
 
 
 def months_in(period: str) -> int:
