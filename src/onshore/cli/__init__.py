@@ -1,13 +1,19 @@
-"""The command line: a thin shell over the library; one module per command group."""
+"""The command line: a thin shell over the library; one module per command group.
+
+Modules register their commands on import, in the order ``onshore --help`` lists them:
+the store, the demo, then the questions in the order a user asks them.
+"""
 
 from __future__ import annotations
 
-from onshore.cli import check as _check  # noqa: F401  (registers check, rules, owners, report)
-from onshore.cli import demo as _demo  # noqa: F401  (registers demo)
-from onshore.cli import plan as _plan  # noqa: F401  (registers plan)
-from onshore.cli import risk as _risk  # noqa: F401  (registers risk, simulate)
-from onshore.cli import store as _store  # noqa: F401  (registers init, import, export, info)
-from onshore.cli import trace as _trace  # noqa: F401  (registers trace, validate)
+# isort: off
+from onshore.cli import store as _store  # noqa: F401  (init, import, export, info)
+from onshore.cli import demo as _demo  # noqa: F401  (demo)
+from onshore.cli import trace as _trace  # noqa: F401  (trace, validate)
+from onshore.cli import check as _check  # noqa: F401  (check, rules, owners, report)
+from onshore.cli import risk as _risk  # noqa: F401  (risk, simulate)
+from onshore.cli import plan as _plan  # noqa: F401  (plan)
+# isort: on
 from onshore.cli.app import app
 
 
