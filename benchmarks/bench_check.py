@@ -69,7 +69,7 @@ def _peak_gib() -> float:
 def run(quick: bool) -> list[dict[str, Any]]:
     from collections import Counter
 
-    from onshore.check import check_all, worst
+    from onshore.compliance import check_all, worst
     from onshore.owners import feoc, owners
 
     rows: list[dict[str, Any]] = []

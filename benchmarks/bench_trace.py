@@ -31,7 +31,7 @@ def size_run(n: int, flows: int, outdir: str) -> dict[str, Any]:
     """One size, in this process: what the parent measures in a subprocess."""
     from onshore import synthetic
     from onshore import trace as T
-    from onshore.graph import build
+    from onshore.trace.graph import build
 
     res: dict[str, Any] = {}
     t = time.perf_counter()
@@ -155,7 +155,7 @@ def _mine_tags(g: Any) -> sp.csr_matrix:
 def _dense(quick: bool) -> list[dict[str, Any]]:
     from onshore import synthetic
     from onshore import trace as T
-    from onshore.graph import build
+    from onshore.trace.graph import build
 
     rows = []
     for nodes in [2_000] if quick else [2_000, 5_000, 10_000]:
@@ -189,7 +189,7 @@ def _networkx(quick: bool) -> list[dict[str, Any]]:
 
     from onshore import synthetic
     from onshore import trace as T
-    from onshore.graph import build
+    from onshore.trace.graph import build
 
     rows = []
     for n in [200] if quick else [200, 600, 1_500]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from onshore.audit import AuditError, AuditLog
+from onshore.store.audit import AuditError, AuditLog
 from onshore.store.duckdb import DuckDBStore
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from onshore.audit import AuditLog
-from onshore.check import Outcome, Verdict, check, check_all, products, summary, worst
+from onshore.store.audit import AuditLog
+from onshore.compliance import Outcome, Verdict, check, check_all, products, summary, worst
 from onshore.errors import NotFound
 from onshore.network import Network
 
@@ -270,7 +270,7 @@ def test_check_all_on_small_network_and_capped_evidence(net: Network) -> None:
 
 
 def test_data_basis_counts_estimated_upstream_flows() -> None:
-    from onshore.check import data_basis
+    from onshore.compliance import data_basis
 
     net = Network.reference()
     b = data_basis(net, "ses_chungju")

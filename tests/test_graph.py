@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from onshore.errors import NotFound
-from onshore.graph import build
+from onshore.trace.graph import build
 from onshore.network import Network
 
 

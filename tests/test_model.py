@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from onshore.model import TABLES, Bom, Company, Facility, Flow, Material, Ownership, date_bounds
+from onshore.records.model import TABLES, Bom, Company, Facility, Flow, Material, Ownership, date_bounds
 
 
 def _err(exc: pytest.ExceptionInfo[ValidationError]) -> str:

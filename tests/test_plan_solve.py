@@ -184,8 +184,6 @@ def test_bundled_demo_solves_and_explains_itself() -> None:
 def test_real_rules_engine_judges_a_hypothetical_plant_by_its_owner() -> None:
     from onshore.plan import engine_adapter
 
-    if not engine_adapter.available():
-        pytest.skip("onshore.check is not available")
     from onshore.network import Network
 
     plants = [

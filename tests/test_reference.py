@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 
 from onshore.io.load import reference_files
-from onshore.model import Stage
+from onshore.records.model import Stage
 from onshore.network import Network
 
 STAGES = {"mine", "refine", "precursor", "cathode", "anode", "electrolyte", "separator", "cell", "pack"}

@@ -11,9 +11,9 @@ import pytest
 from test_check import small
 from typer.testing import CliRunner
 
-from onshore.check import check
+from onshore.compliance import check
 from onshore.errors import EngineUnavailable
-from onshore.report import find_browser, write_report
+from onshore.views.report import find_browser, write_report
 
 
 class Verdicts(HTMLParser):
@@ -78,7 +78,7 @@ def test_cli_check_rules_owners(tmp_path: Path) -> None:
     with DuckDBStore(db) as s:  # write the small network through the store's own writer
         import pyarrow as pa
 
-        from onshore.model import TABLES
+        from onshore.records.model import TABLES
         for t in TABLES:
             df = getattr(net, t)
             if len(df):

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pandas as pd
 
-from onshore.risk.charts import concentration_bars, shortfall_over_time, write_charts
+from onshore.views.charts.risk import concentration_bars, shortfall_over_time, write_charts
 from onshore.risk.concentration import concentration_table
 from onshore.risk.cutoff import simulate
 from onshore.risk.scenario import parse_scenario

@@ -24,7 +24,7 @@ from functools import cache
 import pandas as pd
 import pytest
 
-from onshore.check import Outcome, Verdict, check
+from onshore.compliance import Outcome, Verdict, check
 from onshore.network import Network
 from onshore.rules import bundled
 
@@ -418,7 +418,7 @@ def test_edges_cover_every_rule() -> None:
 
 # ------------------------------------------------------------------- check --all agrees
 def test_check_all_gives_the_same_verdicts_on_these_networks() -> None:
-    # the batched screen (onshore.batch) must reach the verdicts and reasons above too:
+    # the batched screen (onshore.compliance.batch_old) must reach the verdicts and reasons above too:
     # e.g. the 5 % boundary (kr_cell_an5) and the pack without recorded cells (us_pack_bare)
     from test_check import _same_as_per_product
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import tiny_files
 from onshore.io.load import Batch, import_files
-from onshore.model import Company, Facility, Flow, Material, Ownership
+from onshore.records.model import Company, Facility, Flow, Material, Ownership
 from onshore.store.duckdb import DuckDBStore, open_store
 from onshore.errors import StoreError
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from onshore import synthetic
 from onshore import trace as T
-from onshore.graph import build
+from onshore.trace.graph import build
 
 
 def test_seeded_and_shaped() -> None:

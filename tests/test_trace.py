@@ -9,10 +9,10 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onshore import solve as S
+from onshore.trace import leontief as S
 from onshore import trace as T
 from onshore.errors import NotFound, TraceError
-from onshore.graph import build
+from onshore.trace.graph import build
 from onshore.network import Network
 from test_graph import boms, facs, flows, mats
 

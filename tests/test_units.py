@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from onshore import units
+from onshore.records import units
 from onshore.errors import UnitError
 
 

@@ -1,7 +1,7 @@
 """onshore: where a lithium-ion battery really comes from, whether a buyer may buy it on a
 date, how exposed it is to an export cut-off, and what to build where to fix that.
 
-The core is a small set of typed records (:mod:`onshore.model`) kept in a DuckDB store
+The core is a small set of typed records (:mod:`onshore.records.model`) kept in a DuckDB store
 (:mod:`onshore.store`) and loaded into a :class:`Network` of arrays that the analyses read.
 """
 
@@ -19,7 +19,7 @@ from onshore.errors import (
     UnitError,
 )
 from onshore.io.load import import_files, load_files, reference_files
-from onshore.model import Bom, Company, Facility, Flow, Licence, Material, Ownership, Stage
+from onshore.records.model import Bom, Company, Facility, Flow, Licence, Material, Ownership, Stage
 from onshore.network import Network
 from onshore.store.duckdb import DuckDBStore, open_store
 

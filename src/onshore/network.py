@@ -1,6 +1,6 @@
 """Network: a supply network loaded from a store, the one container analyses start from.
 
-Its tables are pandas DataFrames with the model's columns (see :mod:`onshore.model`),
+Its tables are pandas DataFrames with the model's columns (see :mod:`onshore.records.model`),
 ordered by key. Analyses read them and never the store or files.
 """
 
@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from onshore import units
-from onshore.model import TABLES
+from onshore.records import units
+from onshore.records.model import TABLES
 
 if TYPE_CHECKING:
     from onshore.store.duckdb import DuckDBStore
+
+
+T = TypeVar("T")
 
 
 def _empty(table: str) -> pd.DataFrame:
@@ -36,7 +40,19 @@ class Network:
     flows: pd.DataFrame = field(default_factory=lambda: _empty("flows"))
     licences: pd.DataFrame = field(default_factory=lambda: _empty("licences"))
     snapshot: str = ""
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def cached(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The value under ``key``, made by ``make()`` on first use and kept with the network.
+
+        Analyses keep what they derive from the tables here (the trace graph, owners, the
+        compliance context, ...), under keys that begin with their module's name, e.g.
+        ``("trace.graph", period)``. The tables are not meant to change after loading; a
+        network whose tables are replaced should be built anew."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        value: T = self._cache[key]
+        return value
 
     # construction -------------------------------------------------------------------
     @classmethod
@@ -84,7 +100,7 @@ class Network:
         """Flows (of one period: ``"2025"`` matches 2025, 2025-Q1, 2025-03) with ``qty``, the
         quantity in its material's own unit. One conversion factor per distinct (unit,
         material) pair, so ten million flows take seconds."""
-        key = f"flows:{period}"
+        key = ("network.flows", period)
         if key not in self._cache:
             f = self.flows
             if period is not None:
@@ -103,7 +119,7 @@ class Network:
 
     def boms_in_material_units(self) -> pd.DataFrame:
         """BOM rows with ``qty``: input per unit of output in the materials' own units."""
-        if "boms" not in self._cache:
+        if ("network.boms",) not in self._cache:
             mat_unit = dict(zip(self.materials["id"], self.materials["unit"], strict=True))
             qty = []
             for q, u, i, o in zip(self.boms["quantity"], self.boms["unit"], self.boms["input"], self.boms["output"], strict=True):
@@ -114,8 +130,8 @@ class Network:
                 qty.append(float(q) * units.factor(num, mat_unit[i]) / units.factor(den, mat_unit[o]))
             out = self.boms.copy()
             out["qty"] = np.array(qty, dtype=float)
-            self._cache["boms"] = out
-        result: pd.DataFrame = self._cache["boms"]
+            self._cache[("network.boms",)] = out
+        result: pd.DataFrame = self._cache[("network.boms",)]
         return result
 
     def company_of(self) -> dict[str, str]:
@@ -140,13 +156,13 @@ class Network:
         return explain(self, product, tag, top=top, **kw)
 
     def check(self, product: str, buyer: str, on: Any, **kw: Any) -> list[Any]:
-        """Verdicts of every rule for a buyer on a date (see :func:`onshore.check.check`)."""
-        from onshore.check import check
+        """Verdicts of every rule for a buyer on a date (see :func:`onshore.compliance.evaluate.check`)."""
+        from onshore.compliance import check
 
         return check(self, product, buyer, on, **kw)
 
     def owners(self) -> Any:
-        """Effective ownership, control and controlling countries (see :mod:`onshore.owners`)."""
+        """Effective ownership, control and controlling countries (see :mod:`onshore.owners.control`)."""
         from onshore.owners import owners
 
         return owners(self)

@@ -47,8 +47,8 @@ def check_cmd(
     db: DbOption = None, fmt: FormatOption = Format.table,
 ) -> None:
     """May BUYER buy PRODUCT on a date? One verdict per rule, with reasons (audited)."""
-    from onshore.audit import AuditLog
-    from onshore.check import check, check_all, summary
+    from onshore.store.audit import AuditLog
+    from onshore.compliance import check, check_all, summary
     from onshore.network import Network
 
     if not all_ and not product:
@@ -58,7 +58,7 @@ def check_cmd(
         if all_:
             emit(summary(check_all(net, buyer, _date(on), audit=log)), fmt, title=f"{buyer} on {_date(on)}")
         else:
-            from onshore.check import data_basis
+            from onshore.compliance import data_basis
 
             rows = _rows(check(net, product or "", buyer, _date(on), audit=log))
             emit(rows, fmt, title=f"{product} for {buyer} on {_date(on)}", columns=None if fmt == Format.json else ["id", "verdict", "reason"])
@@ -109,10 +109,10 @@ def report_cmd(
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF (needs a PDF engine).")] = False, db: DbOption = None,
 ) -> None:
     """One self-contained HTML report: verdicts, evidence, origin Sankey, owners, sources."""
-    from onshore.audit import AuditLog
-    from onshore.check import check
+    from onshore.store.audit import AuditLog
+    from onshore.compliance import check
     from onshore.network import Network
-    from onshore.report import write_report
+    from onshore.views.report import write_report
 
     with open_db(db) as store:
         net = Network.from_store(store)
@@ -137,8 +137,8 @@ def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
     """Check SES AI Chungju, SES AI Shanghai and a CATL/Gotion cell for DoD on three dates; write the report."""
     from rich.table import Table
 
-    from onshore.check import check
-    from onshore.report import write_report
+    from onshore.compliance import check
+    from onshore.views.report import write_report
 
     candidates = [("SES AI Chungju (KR)", _find(network, "ses_ai", "KR", ("chungju",))),
                   ("SES AI Shanghai (CN)", _find(network, "ses_ai", "CN", ("shanghai",))),

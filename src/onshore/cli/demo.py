@@ -12,7 +12,7 @@ from onshore.cli.app import app, console, handle_errors
 
 
 def _summary(network: object) -> None:
-    from onshore import summary
+    from onshore import overview as summary
     from onshore.network import Network
 
     assert isinstance(network, Network)

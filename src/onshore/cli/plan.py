@@ -94,7 +94,7 @@ def _solve(s: Any, network: Any, rule_costs: bool, mip_gap: float, console: Cons
 
 def save(res: PlanResult, out: Path) -> list[Path]:
     """Write the plan tables, summary and charts to ``out``."""
-    from onshore.plan.charts import write_charts
+    from onshore.views.charts.plan import write_charts
     from onshore.plan.solve import write_tables
 
     return write_tables(res, out) + write_charts(res, out)

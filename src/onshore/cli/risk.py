@@ -92,7 +92,7 @@ def simulate(
     short = by_product[by_product["shortfall"] > 0]
     mc = _monte_carlo(network, sc, sim, draws, err_console) if draws > 0 else None
     if out is not None:
-        from onshore.risk.charts import write_charts
+        from onshore.views.charts.risk import write_charts
 
         out.mkdir(parents=True, exist_ok=True)
         res.monthly.to_csv(out / "shortfall_monthly.csv", index=False)
@@ -133,7 +133,7 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
     from rich.table import Table
 
     from onshore.risk import concentration_table
-    from onshore.risk.charts import write_charts
+    from onshore.views.charts.risk import write_charts
     from onshore.risk.cutoff import Simulator
     from onshore.risk.scenario import bundled, load_scenario
 

@@ -11,37 +11,8 @@ from pydantic import ValidationError
 
 from onshore.errors import MAX_ERRORS, DataError, RowError
 from onshore.io.readers import RawTable, ReadFailure, read_file
-from onshore.model import TABLES, Record
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a record came from: file and row, for error messages."""
-
-    file: str
-    row: int | None
-
-
-@dataclass
-class Batch:
-    """Checked records of one import call, by table, each with its origin."""
-
-    records: dict[str, list[Record]] = field(default_factory=lambda: {t: [] for t in TABLES})
-    origins: dict[str, list[Origin]] = field(default_factory=lambda: {t: [] for t in TABLES})
-
-    def add(self, record: Record, origin: Origin) -> None:
-        self.records[record.table].append(record)
-        self.origins[record.table].append(origin)
-
-    def extend(self, records: Iterable[Record], file: str = "<api>") -> None:
-        for i, r in enumerate(records, start=1):
-            self.add(r, Origin(file, i))
-
-    def count(self) -> dict[str, int]:
-        return {t: len(v) for t, v in self.records.items() if v}
-
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.records.values())
+from onshore.records.batch import Batch, Origin
+from onshore.records.model import TABLES, Record
 
 
 def _expected(err: Any) -> str:
@@ -116,7 +87,7 @@ def read_files(
 
 def load_files(paths: Sequence[str | Path]) -> Batch:
     """Read, parse and check files on their own (no store); raises DataError on any error."""
-    from onshore.validate import check_batch
+    from onshore.records.integrity import check_batch
 
     batch, errors = read_files(paths)
     errors += check_batch(batch, existing=None)
@@ -131,7 +102,7 @@ def import_files(
     """Import files into a store all-or-nothing: every error is reported and nothing is
     written unless every row of every file is good. Returns rows written per table.
     ``progress`` is told what is being done (for a status line on long imports)."""
-    from onshore.validate import check_batch
+    from onshore.records.integrity import check_batch
 
     batch, errors = read_files(paths, progress)
     if progress:

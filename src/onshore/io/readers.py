@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from onshore.errors import RowError
-from onshore.model import TABLES
+from onshore.records.model import TABLES
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
 

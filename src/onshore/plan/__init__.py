@@ -77,9 +77,8 @@ def eligibility_for(
 ) -> tuple[Eligibility, list[str]]:
     """The eligibility a scenario asks for, and notes on where it came from.
 
-    ``eligibility: auto`` (default) uses the rules engine when ``onshore.check`` is
-    installed, together with any rules stated in the scenario; ``engine`` requires the
-    engine; ``scenario`` uses the scenario's rules only; ``none`` allows everything.
+    ``eligibility: auto`` (default) uses the rules engine (:mod:`onshore.compliance`)
+    together with any rules stated in the scenario; ``engine`` the engine alone; ``scenario`` uses the scenario's rules only; ``none`` allows everything.
     """
     from onshore.plan import engine_adapter
 
@@ -90,21 +89,10 @@ def eligibility_for(
         return allow_all, ["eligibility: no rules applied (eligibility: none)"]
     engine: Eligibility | None = None
     if mode in ("auto", "engine"):
-        if engine_adapter.available():
-            from onshore.plan.model import plant_facts
+        from onshore.plan.model import plant_facts
 
-            engine = EngineRules(engine_adapter.with_plants(network, plant_facts(scenario)))
-            notes.append("eligibility: verdicts of the rules engine (onshore.check)")
-        elif mode == "engine":
-            from onshore.errors import EngineUnavailable
-
-            raise EngineUnavailable(
-                "the scenario asks for the rules engine, but onshore.check is not available"
-            )
-        else:
-            notes.append(
-                "eligibility: the rules engine (onshore.check) is not available; scenario rules only"
-            )
+        engine = EngineRules(engine_adapter.with_plants(network, plant_facts(scenario)))
+        notes.append("eligibility: verdicts of the rules engine (onshore.compliance)")
     if local is not None and mode != "engine":
         notes.append(f"eligibility: {len(scenario.rules)} rule(s) stated in the scenario")
     parts = tuple(p for p in (engine, local if mode != "engine" else None) if p is not None)

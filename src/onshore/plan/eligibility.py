@@ -8,7 +8,7 @@ Adapters:
 
 - :func:`allow_all`: no rules (the cost of all rules is measured against it);
 - :class:`ScenarioRules`: rules stated in the scenario file (what-if studies);
-- :class:`EngineRules`: the verdicts of :func:`onshore.check.check` on each plant's product;
+- :class:`EngineRules`: the verdicts of :func:`onshore.compliance.evaluate.check` on each plant's product;
 - :class:`Combined`: prohibited if any part prohibits.
 
 Rule-aware adapters also say which rules exist (``rule_ids``), on which dates their
@@ -124,7 +124,7 @@ class ScenarioRules:
 
 @dataclass
 class EngineRules:
-    """Eligibility from the rules engine: ``onshore.check.check`` on each plant's product.
+    """Eligibility from the rules engine: ``onshore.compliance.evaluate.check`` on each plant's product.
 
     A plant whose product is not in the network (a hypothetical site) is judged on a copy of
     the network with the plant's facts added (``with_plant``) when the network supports it.

@@ -1,6 +1,6 @@
 """The seam to the rules engine: verdicts, rule dates and dated tariffs for the planner.
 
-Everything here goes through :mod:`onshore.check` and the rule files; the planner itself
+Everything here goes through :mod:`onshore.compliance` and the rule files; the planner itself
 never names a country or a company.
 """
 
@@ -10,22 +10,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, cast
 
+from onshore.compliance import check as engine_check
+from onshore.network import Network
 from onshore.plan.eligibility import PlantFacts, SegmentFacts
 from onshore.plan.scenario import TariffRate
-
-
-def available() -> bool:
-    """Whether the rules engine (``onshore.check``) is installed and answers a probe."""
-    try:
-        from onshore.check import check
-    except ImportError:
-        return False
-    probe = PlantFacts("probe", "US", "US")
-    try:
-        check(with_plants(None, [probe]), "plan-probe", "dod", dt.date.today())
-    except ImportError:  # an engine still being assembled
-        return False
-    return True
+from onshore.rules import Tariff, bundled, tariff_table
 
 
 def verdicts(
@@ -43,8 +32,6 @@ def verdicts(
     hypothetical facility added by :func:`with_plants`.
     """
     if check is None:
-        from onshore.check import check as engine_check
-
         # called as any ``check`` is, with the segment's buyer as it is (the callers skip a
         # segment without a buyer)
         check = cast("Callable[..., list[Any]]", engine_check)
@@ -69,8 +56,6 @@ def with_plants(network: Any, plants: list[PlantFacts]) -> Any:
     engine can only judge what the facts decide (country, owner country, named company).
     """
     import pandas as pd
-
-    from onshore.network import Network
 
     net = network if network is not None else Network()
     have_f = set(net.facilities["id"].astype(str))
@@ -123,15 +108,11 @@ def with_plants(network: Any, plants: list[PlantFacts]) -> Any:
 
 
 def _ruleset() -> Any:
-    from onshore.rules import bundled as bundled_rules
-
-    return bundled_rules()
+    return bundled()
 
 
 def rule_ids(network: Any) -> list[str]:
     """Ids of the rules the engine knows (tariff rules excluded: they price, not prohibit)."""
-    from onshore.rules import Tariff
-
     return [r.id for r in _ruleset().rules.values() if not isinstance(r.test, Tariff)]
 
 
@@ -147,10 +128,6 @@ def rule_dates(network: Any) -> list[dt.date]:
 
 def tariff_rates() -> list[TariffRate]:
     """Dated tariff rates from the rule files (``onshore.rules.tariff_table``); none without them."""
-    try:
-        from onshore.rules import tariff_table
-    except ImportError:
-        return []
     return [
         TariffRate(
             id=row["id"],

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from onshore.countries import normalize_country
+from onshore.records.countries import normalize_country
 from onshore.errors import ScenarioError
 
 PerPeriod = float | dict[int, float]

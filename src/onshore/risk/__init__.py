@@ -7,7 +7,7 @@
 - :mod:`~onshore.risk.cutoff`: re-allocation of the remaining supply by linear programming.
 - :mod:`~onshore.risk.pool`: the same LP over market pools of like plants, for large networks.
 - :mod:`~onshore.risk.montecarlo`: sampled cut-offs and shortfall distributions.
-- :mod:`~onshore.risk.charts`: shortfall over time and concentration bars (HTML, PNG).
+- :mod:`~onshore.views.charts.risk`: shortfall over time and concentration bars (HTML, PNG).
 """
 
 from __future__ import annotations

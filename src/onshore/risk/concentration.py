@@ -9,7 +9,7 @@ unconcentrated, above 2 500 highly concentrated. It is computed from capacities 
 facility's yearly capacity in its material's unit; facilities without a capacity are left
 out) and from flows (what suppliers shipped in a period), over the country where the plant
 stands and over the *controlling* country of its company (a ``dict[company, country]``,
-e.g. :func:`onshore.owners.controlling_country`; default: the company's own country).
+e.g. :func:`onshore.owners.control.controlling_country`; default: the company's own country).
 For a product, :func:`product_dependency` reads the trace: its dependency on each
 country per (raw material, stage) and the HHI of that dependency.
 """

@@ -199,7 +199,7 @@ class Simulator:
         return u
 
     def _sub_factor(self, j: int) -> float:
-        from onshore import units
+        from onshore.records import units
 
         s = self.scenario.substitutes[j]
         mu = self.network.materials.set_index("id")["unit"].get(s.material)

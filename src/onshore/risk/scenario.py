@@ -34,8 +34,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from onshore import units
-from onshore.countries import normalize_country
+from onshore.records import units
+from onshore.records.countries import normalize_country
 from onshore.errors import ScenarioError
 from onshore.network import Network
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onshore import units
+from onshore.records import units
 from onshore.network import Network
 
 __all__ = ["Baseline", "baseline", "capacity_in_material_units", "months_in", "output_material", "reach"]
@@ -132,10 +132,10 @@ def baseline(network: Network, period: str | None = None) -> Baseline:
     -------
     Baseline
     """
-    key = f"risk:baseline:{period}"
-    if key in network._cache:
-        cached: Baseline = network._cache[key]
-        return cached
+    return network.cached(("risk.baseline", period), lambda: _baseline(network, period))
+
+
+def _baseline(network: Network, period: str | None) -> Baseline:
     ids = network.facilities["id"].astype(str).to_numpy()
     id_index = pd.Index(ids)
     index = dict(zip(ids, range(len(ids)), strict=True))
@@ -197,7 +197,6 @@ def baseline(network: Network, period: str | None = None) -> Baseline:
     capacity = np.where(np.isfinite(cap_raw), np.maximum(cap_raw, production), production)
     recipe = inputs.assign(r=inputs["qty"].to_numpy() / np.maximum(production[inputs["c"].to_numpy()], 1e-300))
     out = Baseline(period, ids, index, material, production, capacity, edges, recipe[["c", "material", "r"]])
-    network._cache[key] = out
     return out
 
 

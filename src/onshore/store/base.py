@@ -9,8 +9,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from onshore.io.load import Batch
-    from onshore.validate import Existing
+    from onshore.records.batch import Batch
+    from onshore.records.integrity import Existing
 
 
 class Store(Protocol):

@@ -14,9 +14,9 @@ import pandas as pd
 import pyarrow as pa
 
 from onshore.errors import StoreError
-from onshore.io.load import Batch
-from onshore.model import TABLES, Ownership, Table
-from onshore.validate import Existing
+from onshore.records.batch import Batch
+from onshore.records.model import TABLES, Ownership, Table
+from onshore.records.integrity import Existing
 
 SCHEMA_VERSION = "1"
 
@@ -54,7 +54,7 @@ def ddl(spec: Table) -> str:
 
     DuckDB cannot update a foreign-key column of a row that other rows refer to (an update
     there is a delete plus an insert), so a table that is itself referenced (facilities)
-    keeps its own references (company, material) checked by :mod:`onshore.validate` only;
+    keeps its own references (company, material) checked by :mod:`onshore.records.integrity` only;
     every other reference is also a DuckDB foreign key.
     """
     cols = []

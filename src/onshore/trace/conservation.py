@@ -8,7 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from onshore.graph import Graph, graph
+from onshore.trace.graph import Graph, graph
+from onshore.trace.origin import trace
+from onshore.sparse import reachable
+from onshore.trace.tags import content
 from onshore.network import Network
 
 
@@ -24,7 +27,6 @@ class Finding:
 
 def material_content(network: Network, g: Graph | None = None) -> pd.DataFrame:
     """Raw content per unit of each material from the generic BOMs alone: ``(I - Q)^-1 E_m``."""
-    from onshore.trace import content
 
     g = g or graph(network)
     vnodes = np.flatnonzero(g.nodes["virtual"].to_numpy())
@@ -46,7 +48,7 @@ def validate(network: Network, period: str | None = None, tol: float = 1e-9, sam
     Also reported: nodes without a recipe (their content is unknown) and inputs with no
     recorded supplier.
     """
-    from onshore.trace import _downstream, content, trace
+
 
     g = graph(network, period)
     out: list[Finding] = []
@@ -64,7 +66,7 @@ def validate(network: Network, period: str | None = None, tol: float = 1e-9, sam
     norecipe = (np.diff(g.A.indptr) == 0) & (np.asarray(g.E.sum(axis=1)).ravel() == 0)
     passthru = ~nd["virtual"].to_numpy() & (nd["stage"].to_numpy() != "mine") & np.isin(nd["material"].to_numpy(), g.raws)
     special |= passthru
-    aff = _downstream(g.A.T.tocsr(), np.flatnonzero(special), g.n) if special.any() else special
+    aff = reachable(g.A.T.tocsr(), np.flatnonzero(special)) if special.any() else special
     mc = material_content(network, g).reindex(nd["material"].to_numpy()).to_numpy()
     diff = np.abs(C - mc).max(axis=1)
     for i in np.flatnonzero(~aff & ~norecipe & (diff > tol * np.maximum(np.abs(mc).max(axis=1), 1.0))):

@@ -7,12 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from onshore import units
+from onshore.records import units
 from onshore.errors import RowError, UnitError
-from onshore.model import TABLES, Bom, Flow, Material, Ownership, Record
+from onshore.records.model import TABLES, Bom, Flow, Material, Ownership, Record
 
 if TYPE_CHECKING:
-    from onshore.io.load import Batch, Origin
+    from onshore.records.batch import Batch, Origin
 
 TOLERANCE = 1e-9
 SINGULAR = {"companies": "company", "materials": "material", "facilities": "facility"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from onshore import units
+from onshore.records import units
 from onshore.network import Network
 
 DISPLAY_UNIT = {"mass": "t", "energy": "GWh", "area": "m2", "cells": "cells", "packs": "packs"}

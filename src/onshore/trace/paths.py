@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from onshore.graph import UNKNOWN, find_product
+from onshore.trace.graph import UNKNOWN, find_product
 from onshore.network import Network
-from onshore.solve import solve
+from onshore.trace.leontief import solve
+from onshore.trace.tags import field_values, forward_plan, g_names, upstream, values
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,12 @@ def explain(
     tag : mapping
         Tag field -> value, e.g. ``{"raw": "lithium", "stage": "refine", "country": "CN"}``.
     """
-    from onshore.trace import _field_values, _values, forward_plan, g_names, upstream
 
     by = tuple(tag)
     g, p = find_product(network, product, period)
     mask = upstream(g, p)
     nodes = np.flatnonzero(mask)
-    n_id, raw, val, priced = _values(g, nodes, weight, by)  # type: ignore[arg-type]
+    n_id, raw, val, priced = values(g, nodes, weight, by)  # type: ignore[arg-type]
     ok = np.ones(len(n_id), dtype=bool)
     for f, v in tag.items():
         if f == "price":
@@ -72,7 +72,7 @@ def explain(
         elif f == "raw":
             ok &= np.array(g.raws + [""], dtype=object)[raw] == v
         else:
-            ok &= _field_values(g, network, f, controller)[n_id] == v  # type: ignore[arg-type]
+            ok &= field_values(g, network, f, controller)[n_id] == v  # type: ignore[arg-type]
     b = np.zeros(g.n)
     np.add.at(b, n_id[ok], val[ok])
     Xb = solve(forward_plan(g), sp.csr_matrix(b[:, None]), mask=mask, names=g_names(g))[:, 0]

@@ -26,28 +26,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onshore import units
+from onshore.records import units
 from onshore.errors import NotFound, TraceError
 from onshore.network import Network
+from onshore.records.model import STAGE_RANK
 
 UNKNOWN = "unknown"
 """Facility id, country and controlling country of the virtual nodes (data gaps)."""
 
-STAGE_RANK: dict[str, int] = {
-    "mine": 0,
-    "refine": 1,
-    "precursor": 2,
-    "cathode": 3,
-    "anode": 3,
-    "electrolyte": 3,
-    "separator": 3,
-    "cell": 4,
-    "pack": 5,
-    "device": 6,
-    "recycle": 7,
-    UNKNOWN: 8,
-}
-"""Upstream-to-downstream order of stages; a hint that orders cyclic parts for the solver."""
+
 
 
 @dataclass
@@ -368,11 +355,7 @@ def build(network: Network, period: str | None = None, extra: Iterable[tuple[str
 
 def graph(network: Network, period: str | None = None) -> Graph:
     """The graph of a network and period, built once and kept in the network's cache."""
-    ck = f"trace.graph:{period}"
-    if ck not in network._cache:
-        network._cache[ck] = build(network, period)
-    g: Graph = network._cache[ck]
-    return g
+    return network.cached(("trace.graph", period), lambda: build(network, period))
 
 
 def find_product(network: Network, product: str, period: str | None = None) -> tuple[Graph, int]:
@@ -384,7 +367,6 @@ def find_product(network: Network, product: str, period: str | None = None) -> t
         if ":" in product:
             f, m = product.split(":", 1)
             if f in set(network.facilities["id"].astype(str)) and m in set(network.materials["id"].astype(str)):
-                g = build(network, period, extra=[(f, m)])
-                network._cache[f"trace.graph:{period}:{product}"] = g
+                g = network.cached(("trace.graph", period, product), lambda: build(network, period, extra=[(f, m)]))
                 return g, g.node(product)
         raise

@@ -11,28 +11,28 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onshore import solve as _solve
-from onshore.graph import UNKNOWN, Graph, graph
+from onshore.trace import leontief as _solve
+from onshore.trace.graph import UNKNOWN, Graph, graph
 from onshore.network import Network
-from onshore.solve import TOL, Plan
-from onshore.trace import (
+from onshore.trace.leontief import TOL, Plan
+from onshore.trace.tags import (
     PLACE_FIELDS,
     Controller,
     Weight,
-    _field_values,
-    _values,
+    field_values,
     forward_plan,
     g_names,
+    values,
 )
 
 
 def _blocks(g: Graph, network: Network, by: tuple[str, ...], weight: Weight, controller: Controller | None) -> Iterator[tuple[dict[str, str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Column blocks: (fixed fields, rows, place codes, values, place labels) per (raw, stage)."""
     nodes = np.arange(g.n)
-    n_id, rawi, val, priced = _values(g, nodes, weight, by)
+    n_id, rawi, val, priced = values(g, nodes, weight, by)
     raw = np.array(g.raws + [""], dtype=object)[rawi]
     place = [f for f in by if f in PLACE_FIELDS]
-    parts = [_field_values(g, network, f, controller)[n_id] for f in place]
+    parts = [field_values(g, network, f, controller)[n_id] for f in place]
     if weight == "cost":
         parts.append(np.where(priced, "known", UNKNOWN))
     key = pd.Series(["\x1f".join(t) for t in zip(*parts, strict=True)] if parts else [""] * len(n_id))

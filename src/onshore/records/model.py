@@ -3,7 +3,7 @@
 Company, Ownership, Facility, Material, Bom, Flow and Licence, each carrying its
 provenance (``source``, ``estimate``, ``note``). Single-record rules (country codes,
 fractions, positive quantities, known units, dates) live on the records; rules that
-span records (keys, references, owners over 100 %) live in :mod:`onshore.validate`.
+span records (keys, references, owners over 100 %) live in :mod:`onshore.records.integrity`.
 ``TABLES`` declares each record's table, key and references as data.
 """
 
@@ -17,8 +17,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from onshore import units
-from onshore.countries import normalize_country
+from onshore.records import units
+from onshore.records.countries import normalize_country
 
 
 class Stage(StrEnum):
@@ -35,6 +35,18 @@ class Stage(StrEnum):
     PACK = "pack"
     DEVICE = "device"
     RECYCLE = "recycle"
+
+
+STAGE_RANK: dict[str, int] = {
+    Stage.MINE: 0, Stage.REFINE: 1, Stage.PRECURSOR: 2,
+    Stage.CATHODE: 3, Stage.ANODE: 3, Stage.ELECTROLYTE: 3, Stage.SEPARATOR: 3,
+    Stage.CELL: 4, Stage.PACK: 5, Stage.DEVICE: 6, Stage.RECYCLE: 7, "unknown": 8,
+}
+"""Upstream-to-downstream rank of each stage (components share a rank; ``unknown``, the stage
+of an input no plant is recorded to make, comes last). The one definition of stage order."""
+
+STAGE_ORDER: tuple[str, ...] = tuple(s.value for s in Stage)
+"""The stages upstream to downstream, as strings."""
 
 
 class CompanyKind(StrEnum):

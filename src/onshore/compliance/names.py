@@ -43,23 +43,23 @@ class Match:
 
 
 def _index(network: Network) -> dict[str, set[str]]:
-    key = "screen:index"
-    if key not in network._cache:
-        idx: dict[str, set[str]] = {}
-        c = network.companies
-        for cid, name, aliases in zip(c["id"].astype(str), c["name"].astype(str), c["aliases"], strict=True):
-            names = [cid, name]
-            if isinstance(aliases, str):
-                names += aliases.split(";")
-            elif aliases is not None and not isinstance(aliases, float):
-                names += list(aliases)
-            for n in names:
-                k = normalize(str(n))
-                if k:
-                    idx.setdefault(k, set()).add(cid)
-        network._cache[key] = idx
-    out: dict[str, set[str]] = network._cache[key]
-    return out
+    return network.cached(("compliance.names.index",), lambda: _build_index(network))
+
+
+def _build_index(network: Network) -> dict[str, set[str]]:
+    idx: dict[str, set[str]] = {}
+    c = network.companies
+    for cid, name, aliases in zip(c["id"].astype(str), c["name"].astype(str), c["aliases"], strict=True):
+        names = [cid, name]
+        if isinstance(aliases, str):
+            names += aliases.split(";")
+        elif aliases is not None and not isinstance(aliases, float):
+            names += list(aliases)
+        for n in names:
+            k = normalize(str(n))
+            if k:
+                idx.setdefault(k, set()).add(cid)
+    return idx
 
 
 def match(network: Network, names: Iterable[str], company: str | None = None, cutoff: float = 90.0) -> Match:

@@ -1,4 +1,4 @@
-"""Owners: effective ownership, control and the foreign-entity tests, over the ownership graph.
+"""Effective ownership and control over the ownership graph.
 
 Notation (as in input-output economics): ``S[i, j]`` is the share of company ``j`` held
 directly by ``i``. The effective (indirect) share of ``i`` in ``j`` is the sum over every
@@ -14,15 +14,12 @@ already controls) holds more than half of ``j``'s votes (voting share, else equi
 board seats. Each company's *ultimate controller* is the top of its control chain (itself
 when nobody controls it); its *controlling country* is that controller's country.
 
-The FEOC test (DOE 89 FR 37079, as in the reference notes) and the 45X
-prohibited-foreign-entity tests (specified / foreign-influenced entity) are company-level
-tables built on the above. Everything is vectorised over all companies and cached on the
-network.
+Everything is vectorised over all companies and cached on the network. The foreign-entity
+tests built on it are in :mod:`onshore.owners.feoc`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +29,6 @@ from scipy.sparse.csgraph import connected_components
 
 from onshore.errors import DataError, NotFound, RowError
 from onshore.network import Network
-
-COVERED_NATIONS: tuple[str, ...] = ("CN", "RU", "KP", "IR")
-"""Covered nations of 15 U.S.C. 4651(8) / 10 U.S.C. 4872: China, Russia, North Korea, Iran."""
 
 MAJORITY = 0.5
 
@@ -224,9 +218,10 @@ def owners(network: Network) -> Owners:
     Owners
         Effective equity and votes (sparse), direct and ultimate controllers.
     """
-    if "owners" in network._cache:
-        cached: Owners = network._cache["owners"]
-        return cached
+    return network.cached(("owners",), lambda: _owners(network))
+
+
+def _owners(network: Network) -> Owners:
     comp = network.companies
     ids = comp["id"].astype(str).to_numpy()
     index = {c: k for k, c in enumerate(ids)}
@@ -260,7 +255,6 @@ def owners(network: Network) -> Owners:
     hq = np.array([h if isinstance(h, str) and h else None for h in hq], dtype=object)
     kinds = np.array([str(getattr(k, "value", k)) for k in comp["kind"].fillna("company")], dtype=object)
     out = Owners(ids, index, direct, effective(eq), effective(vote), parent, _ultimate(parent), kinds, country, hq)
-    network._cache["owners"] = out
     return out
 
 
@@ -389,141 +383,3 @@ def ownership_paths(network: Network, owner: str, owned: str, top: int = 3, max_
 
     walk(dst, [dst], 1.0)
     return sorted(found, key=lambda t: -t[1])[:top]
-
-
-# ------------------------------------------------------------------------ foreign tests
-def feoc(network: Network, threshold: float = 0.25, covered: Iterable[str] = COVERED_NATIONS) -> pd.DataFrame:
-    """The foreign-entity-of-concern test of every company (government and jurisdiction limbs).
-
-    A company is a FEOC when the government of a covered nation (its ``state`` companies),
-    directly or indirectly and aggregated, holds at least ``threshold`` of its board seats,
-    voting rights or equity; or when it is incorporated or headquartered in a covered
-    nation. Indirect votes and board seats are those of holders the government controls;
-    indirect equity is the effective (walk-sum) share. Operating a *facility* in a covered
-    nation is tested per facility by :func:`feoc_facilities`.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by company id: ``feoc, nation, gov_equity, gov_voting, gov_board,
-        jurisdiction, reason``.
-    """
-    o = owners(network)
-    covered = tuple(covered)
-    n = len(o.ids)
-    best = {k: np.zeros(n) for k in ("eq", "vote", "brd")}
-    nation = np.full(n, None, dtype=object)
-    for c in covered:
-        state = (o.kind == "state") & (o.country == c)
-        if not state.any():
-            continue
-        eq = np.asarray(o.equity.T @ state.astype(float)).ravel()
-        vt_eff = np.asarray(o.voting.T @ state.astype(float)).ravel()
-        ctl = state[o.ultimate] | state
-        d = o.direct[ctl[o.direct["i"].to_numpy()]]
-        vt_ctl = np.bincount(d["j"], weights=d["vote"], minlength=n)
-        brd = np.bincount(d["j"], weights=d["brd"], minlength=n)
-        vt = np.maximum(vt_eff, vt_ctl)
-        score = np.maximum.reduce([eq, vt, brd])
-        better = score > np.maximum.reduce([best["eq"], best["vote"], best["brd"]])
-        nation[better] = c
-        for key, v in (("eq", eq), ("vote", vt), ("brd", brd)):
-            best[key] = np.where(better, v, best[key])
-        nation[state] = c
-    juris = np.array([(c in covered) or (h in covered) for c, h in zip(o.country, o.hq, strict=True)])
-    is_gov = (o.kind == "state") & np.isin(o.country.astype(str), covered)
-    gov = np.maximum.reduce([best["eq"], best["vote"], best["brd"]]) >= threshold - 1e-12
-    reasons = []
-    for k in range(n):
-        r = []
-        if is_gov[k]:
-            r.append(f"is the government of {o.country[k]}")
-        elif gov[k]:
-            r.append(f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, {best['vote'][k]:.0%} votes, "
-                     f"{best['brd'][k]:.0%} board seats (>= {threshold:.0%})")
-        if juris[k] and not is_gov[k]:
-            where = o.country[k] if o.country[k] in covered else o.hq[k]
-            r.append(f"incorporated or headquartered in {where}")
-        reasons.append("; ".join(r))
-    return pd.DataFrame({
-        "feoc": gov | juris | is_gov, "nation": nation, "gov_equity": best["eq"], "gov_voting": best["vote"],
-        "gov_board": best["brd"], "jurisdiction": juris, "reason": reasons,
-    }, index=pd.Index(o.ids, name="company"))
-
-
-def feoc_facilities(network: Network, covered: Iterable[str] = COVERED_NATIONS) -> pd.Series:
-    """Facility id -> True when it is run by a FEOC or operates in a covered nation."""
-    covered = tuple(covered)
-    f = feoc(network, covered=covered)["feoc"]
-    fac = network.facilities
-    by_company = fac["company"].astype(str).map(f).fillna(False).astype(bool)
-    return pd.Series((by_company | fac["country"].isin(covered)).to_numpy(), index=fac["id"].astype(str))
-
-
-def prohibited_foreign_entity(
-    network: Network,
-    listed: Iterable[str] = (),
-    single: float = 0.25,
-    together: float = 0.40,
-    debt: float = 0.15,
-    covered: Iterable[str] = COVERED_NATIONS,
-) -> pd.DataFrame:
-    """The 45X prohibited-foreign-entity tests (26 U.S.C. 7701(a)(51), as summarised).
-
-    A *specified foreign entity* (SFE) is a listed entity (``listed``: 1260H, UFLPA, ...)
-    or a foreign-controlled entity: a covered government, a person of a covered nation, a
-    company incorporated or headquartered in one, or one controlled (> 50 %) by these.
-    A *foreign-influenced entity* (FIE) has one SFE holding >= ``single``, SFEs together
-    >= ``together`` (effective equity), or SFEs holding >= ``debt`` of its debt (direct).
-    A licence from an SFE is reported (the effective-control test needs contract terms).
-
-    Returns
-    -------
-    DataFrame
-        Indexed by company id: ``sfe, fie, pfe, max_single, together, debt, sfe_licence, reason``.
-    """
-    o = owners(network)
-    covered = tuple(covered)
-    n = len(o.ids)
-    listed_m = np.isin(o.ids, list(listed))
-    fce = np.isin(o.country.astype(str), covered) | np.isin(o.hq.astype(str), covered)
-    sfe = listed_m | fce
-    sfe = sfe | sfe[o.ultimate]
-    S = sp.diags(sfe.astype(float))
-    held = (S @ o.equity).tocsc()
-    max_single = np.asarray(held.max(axis=0).todense()).ravel() if held.nnz else np.zeros(n)
-    tog = np.asarray(held.sum(axis=0)).ravel()
-    d = o.direct[sfe[o.direct["i"].to_numpy()]]
-    dbt = np.bincount(d["j"], weights=d["dbt"], minlength=n)
-    lic = network.licences
-    lic_m = np.isin(o.ids, lic.loc[lic["licensor"].astype(str).isin(o.ids[sfe]), "licensee"].astype(str))
-    fie = (max_single >= single - 1e-12) | (tog >= together - 1e-12) | (dbt >= debt - 1e-12)
-    reasons = []
-    for k in range(n):
-        r = []
-        if listed_m[k]:
-            r.append("listed entity")
-        elif fce[k]:
-            r.append("incorporated or headquartered in a covered nation")
-        elif sfe[k]:
-            r.append(f"controlled by the specified foreign entity {o.ids[o.ultimate[k]]}")
-        if max_single[k] >= single - 1e-12:
-            r.append(f"one SFE holds {max_single[k]:.0%} (>= {single:.0%})")
-        if tog[k] >= together - 1e-12:
-            r.append(f"SFEs together hold {tog[k]:.0%} (>= {together:.0%})")
-        if dbt[k] >= debt - 1e-12:
-            r.append(f"SFEs hold {dbt[k]:.0%} of its debt (>= {debt:.0%})")
-        if lic_m[k]:
-            r.append("licenses technology from an SFE (effective-control test: contract terms needed)")
-        reasons.append("; ".join(r))
-    return pd.DataFrame({
-        "sfe": sfe, "fie": fie & ~sfe, "pfe": sfe | fie, "max_single": max_single, "together": tog,
-        "debt": dbt, "sfe_licence": lic_m, "reason": reasons,
-    }, index=pd.Index(o.ids, name="company"))
-
-
-__all__ = [
-    "COVERED_NATIONS", "Owners", "affiliates", "controlling_country", "effective_ownership", "feoc",
-    "feoc_facilities", "leontief", "owners", "ownership_paths", "prohibited_foreign_entity",
-    "ultimate_controller", "upstream_owners",
-]

@@ -1,0 +1,375 @@
+"""The facts every rule kind reads, computed once per network, and the products one
+evaluation covers.
+
+:class:`Context` holds the facility arrays, the supplier graph (customer -> supplier over
+every recorded flow), owners, FEOC flags, entity resolution and the trace graph's node
+fields; :class:`Products` is the list of products of one call (one product for ``check``,
+every cell and pack for ``check --all``) with their positions. Every rule kind is one
+function of a :class:`Products`, so ``check`` and ``check --all`` run the same code.
+
+Questions a rule asks of a product's supply chain are answered for all products at once:
+
+* *is there a plant of kind S upstream, and which is the nearest?* one multi-source
+  breadth-first search from S along the flows (:meth:`Context.nearest`: fewest flow hops,
+  then lowest facility position);
+* *what share of the product traces to S?* a linear functional of the trace: one solve of
+  ``X = A X + B`` with a few columns (:meth:`Context.solve`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from onshore.compliance.names import match
+from onshore.errors import OnshoreError
+from onshore.network import Network
+from onshore.owners import Owners, affiliates, feoc, owners, ownership_paths, prohibited_foreign_entity
+from onshore.rules import Entity, EntityList, NamedEntity
+from onshore.sparse import bfs_order, nearest_source
+from onshore.trace import Graph, content, find_product, forward_plan, graph, raw_prices, solve
+
+UNKNOWN_ORIGIN = {"", "unknown", "?", "??", "none", "nan", "xx"}
+
+CAPPED = "--all mode: evidence capped to {what}; run `onshore check {product}` for the full evidence"
+
+REL = {"self": "the company is", "subsidiary": "controlled by", "controller": "the controller of",
+       "sister": "under common control with", "minority": "held >= 25 % by"}
+"""How a company relates to a named or listed one, in words."""
+
+
+@dataclass
+class Context:
+    """Per-network facts the rule kinds share, computed once (see :func:`context`)."""
+
+    network: Network
+    owners: Owners
+    fac: pd.DataFrame
+    """Facilities indexed by id."""
+    fidx: dict[str, int]
+    upstream_graph: sp.csr_matrix
+    """customer -> supplier adjacency over facilities (all periods)."""
+    names: dict[str, str]
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        fac = self.fac
+        self.ids = fac.index.to_numpy(dtype=object).astype(str)
+        self.n = len(self.ids)
+        self.down = sp.csr_matrix(self.upstream_graph.T)
+        coo = self.upstream_graph.tocoo()
+        other = coo.row != coo.col
+        self.has_supplier = np.bincount(coo.row[other], minlength=self.n) > 0
+        self.stage = fac["stage"].astype(str).to_numpy()
+        self.company = fac["company"].astype(str).to_numpy()
+        self.country = fac["country"].astype(str).to_numpy()
+        self.material = fac["material"].astype(str).to_numpy()
+        self.name = fac["name"].astype(str).to_numpy()
+
+    # ---------------------------------------------------------------- facilities
+    def describe(self, i: int) -> str:
+        """Facility position ``i`` in words: stage, id, name, country and company."""
+        c = self.company[i]
+        return (f"{self.stage[i]} plant {self.ids[i]} ({self.name[i]}, {self.country[i]}) of "
+                f"{self.names.get(c, c)} [{c}]")
+
+    def upstream(self, product: str) -> np.ndarray:
+        """Positions of the product's plant and every plant upstream of it by recorded flows,
+        nearest first (by flow hops, then position): the order in which a test reports
+        "the first" plant."""
+        key = ("up", product)
+        if key not in self.cache:
+            self.cache[key] = bfs_order(self.upstream_graph, self.fidx[product])
+        out: np.ndarray = self.cache[key]
+        return out
+
+    def nearest(self, mask: np.ndarray) -> np.ndarray:
+        """For every facility, the nearest plant of ``mask`` among itself and its upstream
+        (fewest flow hops, then lowest position), or -1 when there is none."""
+        return nearest_source(self.down, mask)
+
+    # ---------------------------------------------------------------- companies
+    def feoc(self) -> pd.DataFrame:
+        """:func:`~onshore.owners.feoc` of every company (cached)."""
+        if "feoc" not in self.cache:
+            self.cache["feoc"] = feoc(self.network)
+        out: pd.DataFrame = self.cache["feoc"]
+        return out
+
+    def feoc_flag(self, company: np.ndarray) -> np.ndarray:
+        """Per company id, whether it is a FEOC."""
+        flags: np.ndarray = pd.Series(company).map(self.feoc()["feoc"].astype(object)).fillna(False).astype(bool).to_numpy()
+        return flags
+
+    def pfe(self, ids: list[str], single: float = 0.25, together: float = 0.40, debt: float = 0.15) -> pd.DataFrame:
+        """:func:`~onshore.owners.prohibited_foreign_entity` for these listed companies (cached)."""
+        key = ("pfe", tuple(sorted(ids)), single, together, debt)
+        if key not in self.cache:
+            self.cache[key] = prohibited_foreign_entity(self.network, list(ids), single, together, debt)
+        out: pd.DataFrame = self.cache[key]
+        return out
+
+    def affiliates(self, entity: str) -> dict[str, str]:
+        """:func:`~onshore.owners.affiliates` of a company (cached)."""
+        if ("aff", entity) not in self.cache:
+            self.cache[("aff", entity)] = affiliates(self.network, entity)
+        out: dict[str, str] = self.cache[("aff", entity)]
+        return out
+
+    def resolve(self, entities: tuple[Entity, ...], on: dt.date | None = None) -> tuple[dict[str, Entity], list[str]]:
+        """Company id -> entity for entities listed on ``on``; and notes on possible matches
+        and unsure dates. Screened once per (entities, date); callers get their own copies."""
+        key = ("resolve", entities, on)
+        if key not in self.cache:
+            self.cache[key] = self._resolve(entities, on)
+        found, notes = self.cache[key]
+        return dict(found), list(notes)
+
+    def _resolve(self, entities: tuple[Entity, ...], on: dt.date | None) -> tuple[dict[str, Entity], list[str]]:
+        found: dict[str, Entity] = {}
+        notes: list[str] = []
+        for e in entities:
+            m = match(self.network, [e.name, *e.aliases], e.company)
+            if on is not None and e.listed_from is not None and on < e.listed_from:
+                if not e.date_confirmed and m.exact:
+                    notes.append(f"{e.name} ({', '.join(m.exact)}) is listed from {e.listed_from} "
+                                 f"(date unconfirmed); before that date the listing cannot be excluded")
+                continue
+            for c in m.exact:
+                found[c] = e
+            for cid, name, score in m.possible:
+                notes.append(f"company {cid} ('{name}') resembles {e.name} (score {score:.0f}) but is not linked to it")
+        return found, notes
+
+    def chain(self, top: str, company: str) -> str:
+        """The heaviest ownership path from ``top`` down to ``company``, in words."""
+        paths = ownership_paths(self.network, top, company, top=1)
+        if not paths:
+            return f"{top} -> {company}"
+        p, w = paths[0]
+        return " -> ".join(p) + f" (product of shares {w:.0%})"
+
+    def relations(self, company: str, named: dict[str, Entity], t: NamedEntity | EntityList) -> list[tuple[str, str, str]]:
+        """(named company, relation, chain) of ``company`` to each named company it relates to."""
+        o = self.owners
+        out = []
+        j = o.idx(company)
+        for e in named:
+            if e == company:
+                out.append((e, "self", company))
+                continue
+            rel = self.affiliates(e).get(company)
+            if rel == "subsidiary":
+                chain = o.control_chain(company)
+                out.append((e, "subsidiary", " -> ".join(reversed(chain[: chain.index(e) + 1]))))
+            elif rel in ("controller", "sister"):
+                out.append((e, rel, f"{company} and {e} share the controller {o.ids[o.ultimate[j]]}"))
+            elif isinstance(t, NamedEntity) and o.equity[o.idx(e), j] >= t.minority:
+                out.append((e, "minority", self.chain(e, company)))
+        return out
+
+    def candidates(self, named: dict[str, Any], minority: float | None) -> set[str]:
+        """Companies that may relate to a named company (itself, its affiliates, >= minority held)."""
+        o = self.owners
+        out: set[str] = set()
+        for e in named:
+            out.add(e)
+            out |= set(self.affiliates(e))
+            if minority is not None:
+                row = o.equity[o.idx(e)].tocoo()
+                out |= {str(o.ids[j]) for j, v in zip(row.col, row.data, strict=True) if v >= minority}
+        return out
+
+    def relation_marks(
+        self, named: dict[str, Any], t: NamedEntity | EntityList, plants: np.ndarray, keep: Callable[[str], bool]
+    ) -> tuple[np.ndarray, dict[str, list[tuple[str, str, str]]]]:
+        """Plants whose company has a relation ``keep`` accepts; company -> those relations, in order."""
+        mark = np.zeros(self.n, dtype=bool)
+        if not named:
+            return mark, {}
+        cand = self.candidates(named, t.minority if isinstance(t, NamedEntity) else None)
+        rels: dict[str, list[tuple[str, str, str]]] = {}
+        for i in np.flatnonzero(plants & np.isin(self.company, list(cand))):
+            c = self.company[i]
+            if c not in rels:
+                rels[c] = [r for r in self.relations(c, named, t) if keep(r[1])]
+            mark[i] = bool(rels[c])
+        return mark, rels
+
+    # ---------------------------------------------------------------- the trace
+    def graph(self) -> Graph:
+        """The trace graph of the network (all periods)."""
+        return graph(self.network)
+
+    def solve(self, B: sp.csr_matrix) -> np.ndarray:
+        """``X = L B`` over every node of the trace graph."""
+        g = self.graph()
+        return np.asarray(solve(forward_plan(g), B, names=g.labels))
+
+    def node_fields(self) -> dict[str, np.ndarray]:
+        """Per trace node: stage, country, company, unknown-origin flags, virtual flag and the
+        main material of its facility."""
+        if "fields" not in self.cache:
+            g = self.graph()
+            nd = g.nodes
+            fac_mat = dict(zip(self.ids, self.material, strict=True))
+            unk_country = (nd["country"].isna().to_numpy()
+                           | nd["country"].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN).to_numpy())
+            unk = unk_country | nd["company"].isna().to_numpy() \
+                | nd["company"].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN).to_numpy()
+            facility = nd["facility"].astype(str).to_numpy()
+            self.cache["fields"] = {
+                "stage": nd["stage"].astype(str).to_numpy(), "country": nd["country"].astype(str).to_numpy(),
+                "company": nd["company"].astype(str).to_numpy(), "unknown": unk,
+                "virtual": nd["virtual"].to_numpy(dtype=bool), "facility": facility,
+                "fac_material": np.array([fac_mat.get(f, "") for f in facility], dtype=object),
+                "unknown_country": unk_country,
+            }
+        out: dict[str, np.ndarray] = self.cache["fields"]
+        return out
+
+    def node_values(self, weight: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per node, its value per unit (cost: its material's price, 1 where unpriced; mass:
+        its raw content) and whether it is priced."""
+        g = self.graph()
+        if weight == "cost":
+            priced = ~np.isnan(g.price)
+            return np.where(priced, np.nan_to_num(g.price), 1.0), priced
+        return np.asarray(content(g)).sum(axis=1), np.ones(g.n, dtype=bool)
+
+    def raw_prices(self, basis: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Raw materials, their value per unit (1 where unpriced or by mass) and priced flags."""
+        raws, pr, priced = raw_prices(self.graph(), basis)
+        return raws, pr, priced
+
+    def path(self, node: int, X: np.ndarray, b: np.ndarray) -> str:
+        """One supply path carrying ``b`` into ``node``: the heaviest branch of ``X = L b`` at each step."""
+        g = self.graph()
+        A = g.A
+        u, w, walk = node, 1.0, [node]
+        while len(walk) < 64:
+            lo, hi = A.indptr[u], A.indptr[u + 1]
+            cols = A.indices[lo:hi]
+            cand = A.data[lo:hi] * X[cols]
+            if not cand.size or b[u] >= cand.max():
+                break
+            k = int(np.argmax(cand))
+            w *= float(A.data[lo + k])
+            u = int(cols[k])
+            walk.append(u)
+        if "labels" not in self.cache:
+            self.cache["labels"] = np.array(g.labels(), dtype=object)
+        return f"path ({w * b[u]:.3g}): {' -> '.join(self.cache['labels'][walk[::-1]])}"
+
+    def material_keywords(self, keywords: tuple[str, ...]) -> np.ndarray:
+        """Facilities whose material's bill-of-materials closure names a keyword."""
+        net = self.network
+        bm = net.boms
+        inputs: dict[str, set[str]] = {}
+        for o, i in zip(bm["output"].astype(str), bm["input"].astype(str), strict=True):
+            inputs.setdefault(o, set()).add(i)
+        m = net.materials
+        names = dict(zip(m["id"].astype(str), m["name"].astype(str), strict=True))
+        memo: dict[str, bool] = {}
+
+        def has(mat: str) -> bool:
+            if mat not in memo:
+                seen, frontier = {mat}, {mat}
+                while frontier:
+                    frontier = set().union(*(inputs.get(x, set()) for x in frontier)) - seen
+                    seen |= frontier
+                memo[mat] = any(any(k in f"{x} {names.get(x, '')}".lower() for k in keywords) for x in seen)
+            return memo[mat]
+
+        return np.array([has(x) for x in self.material], dtype=bool) if len(self.material) else np.zeros(0, dtype=bool)
+
+
+def context(network: Network) -> Context:
+    """The shared facts of ``network`` (cached on it)."""
+    return network.cached(("compliance.context",), lambda: _build(network))
+
+
+def _build(network: Network) -> Context:
+    fac = network.facilities.copy()
+    fac["id"] = fac["id"].astype(str)
+    fac = fac.set_index("id", drop=False)
+    fidx = {f: k for k, f in enumerate(fac.index)}
+    fl = network.flows
+    s = fl["supplier"].astype(str).map(fidx)
+    c = fl["customer"].astype(str).map(fidx)
+    ok = s.notna() & c.notna()
+    n = len(fac)
+    g = sp.csr_matrix((np.ones(int(ok.sum())), (c[ok].to_numpy(dtype=np.int64), s[ok].to_numpy(dtype=np.int64))),
+                      shape=(n, n))
+    names = dict(zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True))
+    return Context(network, owners(network), fac, fidx, g, names)
+
+
+@dataclass
+class Products:
+    """The products of one evaluation: their ids, facility positions and trace nodes.
+
+    ``full`` asks for the complete evidence (one product, ``check``); otherwise evidence is
+    capped to what decides (``check --all``) and each capped verdict says so."""
+
+    ctx: Context
+    ids: list[str]
+    full: bool = False
+
+    def __post_init__(self) -> None:
+        self.pidx = np.array([self.ctx.fidx[p] for p in self.ids], dtype=np.int64)
+        self._node: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def at(self, a: np.ndarray) -> np.ndarray:
+        """The entries of a per-facility array at the products."""
+        return a[self.pidx]
+
+    def nearest(self, mask: np.ndarray) -> np.ndarray:
+        """Per product, the position of the nearest plant of ``mask`` upstream (-1: none)."""
+        if not mask.any():
+            return np.full(len(self.pidx), -1, dtype=np.int64)
+        return self.at(self.ctx.nearest(mask))
+
+    def upstream_marked(self, k: int, mask: np.ndarray) -> list[int]:
+        """Positions of the plants of ``mask`` in product ``k``'s supply chain, nearest first."""
+        up = self.ctx.upstream(self.ids[k])
+        return [int(i) for i in up[mask[up]]]
+
+    def capped(self, what: str, k: int) -> list[str]:
+        """The note that evidence was capped to ``what`` (nothing in full mode)."""
+        return [] if self.full else [CAPPED.format(what=what, product=self.ids[k])]
+
+    def nodes(self) -> np.ndarray:
+        """Per product, its trace node (-1 when the plant makes several materials or none)."""
+        if self._node is None:
+            nd = self.ctx.graph().nodes
+            real = ~nd["virtual"].to_numpy()
+            fac = nd["facility"].astype(str).to_numpy()
+            pos = pd.Series(np.flatnonzero(real), index=fac[real])
+            single = pos[~pos.index.duplicated(keep=False)]
+            self._node = np.array([int(single[p]) if p in single.index else -1 for p in self.ids], dtype=np.int64)
+        return self._node
+
+    def untraceable(self, k: int) -> str:
+        """Why product ``k`` has no single trace node, as the trace itself says it."""
+        try:
+            find_product(self.ctx.network, self.ids[k])
+        except OnshoreError as e:
+            return f"the trace could not be computed: {e}"
+        return "the trace could not be computed"
+
+
+def at_stages(stage: np.ndarray, stages: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Nodes at the tested stages, and nodes of an unknown stage (an input that no plant in
+    the network is recorded to make could be any stage, so it may never make a verdict ALLOWED)."""
+    out: np.ndarray = np.isin(stage, list(stages)) | (stage == "unknown")
+    return out

@@ -1,0 +1,108 @@
+"""``named_entity``: the product must not be produced by a named company or its affiliates
+(FY2024 NDAA section 154: batteries produced by six named makers).
+
+The plants of the ``produced_by`` stages in the product's supply chain (its own plant and
+every plant upstream by recorded flows) are checked against the named companies and the
+companies they control, are controlled by or share a controller with; a relation the
+rule's wording leaves open (``uncertain``) and a look-alike name give UNKNOWN."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from onshore.compliance.context import REL, Products
+from onshore.compliance.verdicts import Finding, Outcome
+from onshore.records.model import STAGE_RANK
+from onshore.rules import NamedEntity, Rule
+
+
+def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
+    """The named-entity finding of every product.
+
+    Parameters
+    ----------
+    ps : Products
+    rule : Rule
+        A rule whose test is :class:`~onshore.rules.NamedEntity`.
+    on : datetime.date
+
+    Returns
+    -------
+    list of Finding
+        One per product, in order.
+    """
+    t = rule.test
+    assert isinstance(t, NamedEntity)
+    ctx = ps.ctx
+    plants = np.isin(ctx.stage, t.produced_by)
+    near = ps.nearest(plants)
+    named, notes = ctx.resolve(t.entities)
+    prohibit = {"self", "subsidiary"} | ({"controller", "sister"} if t.affiliates == "common_control" else set())
+    pmark, prels = ctx.relation_marks(named, t, plants, lambda r: r in prohibit)
+    umark, urels = ctx.relation_marks(named, t, plants, lambda r: r not in prohibit and r in t.uncertain)
+    np_, nu = ps.nearest(pmark), ps.nearest(umark)
+    first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
+    has_first = ps.nearest(ctx.stage == first) >= 0
+    stages = "/".join(t.produced_by)
+
+    def line(i: int, rels: dict[str, list[tuple[str, str, str]]]) -> str:
+        e, rel, chain = rels[ctx.company[i]][0]
+        return f"{ctx.describe(i)}: {REL[rel]} the named entity {named[e].name} ({chain})"
+
+    def lines(k: int, nearest: int, mark: np.ndarray, rels: dict[str, list[tuple[str, str, str]]]) -> list[str]:
+        if nearest < 0:
+            return []
+        return [line(i, rels) for i in ps.upstream_marked(k, mark)] if ps.full else [line(nearest, rels)]
+
+    out: list[Finding] = []
+    for k, p in enumerate(ps.ids):
+        if near[k] < 0:
+            out.append(Finding(Outcome.UNKNOWN, f"no {stages} plant is recorded for {p}",
+                               settle=[f"record the flows from the {stages} plants into {p}"]))
+            continue
+        inputs = {"nearest_plant": ctx.ids[near[k]], "named_companies": sorted(named)}
+        unsure = lines(k, int(nu[k]), umark, urels)
+        if np_[k] >= 0:
+            ev = lines(k, int(np_[k]), pmark, prels)
+            out.append(Finding(Outcome.PROHIBITED, f"produced by a named entity: {ev[0]}; in force from {rule.effective_from}",
+                               [*ev, *unsure, *ps.capped("the nearest plant related to a named entity", k)],
+                               inputs=inputs))
+        elif gap := named_gap(t, str(ctx.stage[ps.pidx[k]]), {first} if has_first[k] else set(), p):
+            out.append(Finding(Outcome.UNKNOWN, gap, [gap, *unsure, *notes, *ps.capped("the nearest related plant", k)],
+                               settle=[f"record the flows from the {first} plants into {p}"], inputs=inputs))
+        elif unsure or notes:
+            out.append(Finding(Outcome.UNKNOWN, unknown_reason(unsure[:1] + notes),
+                               unsure + notes + ps.capped("the nearest related plant", k),
+                               settle=["the exact affiliate/successor wording of the rule (see 'reading')",
+                                       "ownership records linking the companies named"], inputs=inputs))
+        else:
+            m = ctx.company[near[k]]
+            shown = ps.upstream_marked(k, plants) if ps.full else [int(near[k])]
+            makers = sorted({ctx.company[i] for i in shown})
+            ev = [ctx.describe(i) for i in shown] + [
+                f"control chain of {c}: {' <- '.join(ctx.owners.control_chain(c))}" for c in makers]
+            out.append(Finding(Outcome.ALLOWED, allowed_reason(m, t), ev + ps.capped(f"the nearest {stages} plant", k),
+                               inputs=inputs))
+    return out
+
+
+def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:
+    """Why the maker cannot be checked: the product comes after the first ``produced_by`` stage
+    (a pack after its cells) and no plant of that stage is recorded upstream; else ''."""
+    first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
+    if STAGE_RANK.get(stage, 99) > STAGE_RANK.get(first, 99) and first not in found:
+        return f"no {first} plant is recorded upstream of {product}, so its {first} maker cannot be checked"
+    return ""
+
+
+def unknown_reason(lines: list[str]) -> str:
+    """The UNKNOWN reason of a named-entity test: the nearest related plant and the screening notes."""
+    return "related to a named entity in a way the rule's unread wording would settle: " + "; ".join(lines)
+
+
+def allowed_reason(maker: str, t: NamedEntity) -> str:
+    """The ALLOWED reason of a named-entity test (``maker``: the company of the nearest such plant)."""
+    return (f"made by {maker}; no {'/'.join(t.produced_by)} plant in its recorded supply chain is, or is controlled by, "
+            "a named entity on the recorded ownership")

@@ -1,0 +1,119 @@
+"""Verdict types: what a rule's test found (:class:`Finding`) and the dated, cited verdict a
+buyer reads (:class:`Verdict`), with the wording and confirmation rules applied to both."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from onshore.rules import Rule
+
+
+class Outcome(StrEnum):
+    """A rule's verdict on a product for a buyer on a date."""
+
+    PROHIBITED = "PROHIBITED"
+    UNKNOWN = "UNKNOWN"
+    ALLOWED = "ALLOWED"
+    INFO = "INFO"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+
+
+SEVERITY = {Outcome.PROHIBITED: 4, Outcome.UNKNOWN: 3, Outcome.ALLOWED: 2, Outcome.INFO: 1, Outcome.NOT_APPLICABLE: 0}
+
+
+@dataclass
+class Finding:
+    """What a rule's test found, before dates, scope and confirmation are applied."""
+
+    outcome: Outcome
+    reason: str
+    evidence: list[str] = field(default_factory=list)
+    settle: list[str] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    """One rule's verdict, with its reason, evidence and provenance."""
+
+    rule_id: str
+    version: int
+    title: str
+    verdict: Outcome
+    reason: str
+    evidence: list[str]
+    settle: list[str]
+    citation: str
+    sources: list[str]
+    confirmation: str
+    reading: str | None
+    product: str
+    buyer: str
+    on: dt.date
+    snapshot: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``id``, ``verdict``, ``reason``, ``evidence``, ...)."""
+        d = asdict(self)
+        d["id"] = d.pop("rule_id")
+        d["verdict"] = self.verdict.value
+        d["on"] = self.on.isoformat()
+        return d
+
+
+def worst(verdicts: list[Verdict]) -> Outcome:
+    """The most severe outcome of a list (PROHIBITED > UNKNOWN > ALLOWED > INFO > N/A).
+
+    Parameters
+    ----------
+    verdicts : list of Verdict
+
+    Returns
+    -------
+    Outcome
+        NOT_APPLICABLE for an empty list.
+    """
+    return max((v.verdict for v in verdicts), key=SEVERITY.__getitem__, default=Outcome.NOT_APPLICABLE)
+
+
+def not_in_force(rule: Rule, on: dt.date) -> Finding:
+    """The finding of a rule on a date outside its effective period."""
+    if on < rule.effective_from:
+        return Finding(Outcome.NOT_APPLICABLE, f"not in force on {on}: applies from {rule.effective_from}")
+    return Finding(Outcome.NOT_APPLICABLE, f"not in force on {on}: applied until {rule.effective_until}")
+
+
+def firm(rule: Rule, f: Finding) -> Finding:
+    """Apply the rule's verdict wording and its confirmation to a test's finding.
+
+    Parameters
+    ----------
+    rule : Rule
+    f : Finding
+        Changed in place: ``not_eligible`` rules say so, ``informational`` rules never
+        prohibit, and ``unconfirmed`` rules never give a firm verdict (UNKNOWN, with the
+        figure in the reason).
+
+    Returns
+    -------
+    Finding
+        ``f``.
+    """
+    if f.outcome == Outcome.PROHIBITED and rule.verdict == "not_eligible":
+        f.reason = "not eligible: " + f.reason
+    if f.outcome == Outcome.PROHIBITED and rule.verdict == "informational":
+        f.outcome = Outcome.INFO
+    if rule.confirmation == "unconfirmed" and f.outcome in (Outcome.PROHIBITED, Outcome.ALLOWED):
+        f.reason = (f"would be {f.outcome.value} on the unconfirmed reading, so UNKNOWN: {f.reason}")
+        f.settle.append("confirm the rule's unconfirmed text or thresholds against the primary source (see 'reading')")
+        f.outcome = Outcome.UNKNOWN
+    return f
+
+
+def no_trace(msg: str) -> Finding:
+    """UNKNOWN because the product could not be traced (``msg`` says why)."""
+    return Finding(Outcome.UNKNOWN, msg, settle=["a traceable supply network for the product (flows and BOMs)"])

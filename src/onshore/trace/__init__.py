@@ -1,0 +1,43 @@
+"""Trace: where the minerals and the processing stages of every product come from.
+
+With ``A`` the input coefficients (``A[p, u]`` = units of node ``u`` in one unit of node ``p``)
+and ``B`` the tags each node adds, the tag content of every node solves
+
+    X = A X + B,    X = L B,    L = (I - A)^-1  (the Leontief inverse),
+
+exactly, cycles (recycling) included, without ever forming ``L``.
+
+Modules, bottom up:
+
+* :mod:`~onshore.trace.graph`: the node index (facility, material) and the sparse ``A``;
+* :mod:`~onshore.trace.leontief`: the linear-algebra core (strong components, level sweep,
+  direct or Anderson-accelerated cycle solves to a relative residual of 1e-10);
+* :mod:`~onshore.trace.tags`: solve plans, raw content ``C = L E`` and tag values per node;
+* :mod:`~onshore.trace.origin`: :func:`trace`, one product by tag;
+* :mod:`~onshore.trace.paths`: :func:`explain`, the heaviest upstream paths behind a number;
+* :mod:`~onshore.trace.allnodes`: :func:`solve_all`, every node, streamed to Parquet;
+* :mod:`~onshore.trace.conservation`: :func:`validate`, the mass-balance checks.
+"""
+
+from onshore.trace.allnodes import read_all, solve_all
+from onshore.trace.conservation import Finding, material_content, validate
+from onshore.trace.graph import Graph, find_product, graph
+from onshore.trace.leontief import TOL, Plan, plan, solve
+from onshore.trace.origin import trace
+from onshore.trace.paths import SupplyPath, explain
+from onshore.trace.tags import (
+    backward_plan,
+    content,
+    direct_parent_country,
+    forward_plan,
+    leontief_row,
+    raw_prices,
+    ultimate_controller_country,
+    upstream,
+)
+
+__all__ = [
+    "TOL", "Finding", "Graph", "Plan", "SupplyPath", "backward_plan", "content", "direct_parent_country", "explain",
+    "find_product", "forward_plan", "graph", "leontief_row", "material_content", "plan", "raw_prices", "read_all",
+    "solve", "solve_all", "trace", "ultimate_controller_country", "upstream", "validate",
+]

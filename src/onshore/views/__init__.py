@@ -1,0 +1,1 @@
+"""Views: the HTML/PDF report and the charts. They render what the analyses computed."""

@@ -1,0 +1,1 @@
+"""Charts of the risk and plan results (plotly HTML and matplotlib PNG)."""
