@@ -19,8 +19,8 @@ from onshore.errors import (
     UnitError,
 )
 from onshore.io.load import import_files, load_files, reference_files
-from onshore.records.model import Bom, Company, Facility, Flow, Licence, Material, Ownership, Stage
 from onshore.network import Network
+from onshore.records.model import Bom, Company, Facility, Flow, Licence, Material, Ownership, Stage
 from onshore.store.duckdb import DuckDBStore, open_store
 
 __version__ = "0.1.0"

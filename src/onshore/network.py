@@ -6,9 +6,9 @@ ordered by key. Analyses read them and never the store or files.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -105,14 +105,28 @@ class Network:
             f = self.flows
             if period is not None:
                 f = f[f["period"].astype(str).str.startswith(str(period)).to_numpy()]
-            mat_unit = pd.Series(self.materials["unit"].to_numpy(), index=self.materials["id"].astype(str))
-            pairs = pd.DataFrame({"unit": f["unit"].astype(str).to_numpy(), "material": f["material"].astype(str).to_numpy()})
-            codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs)) if len(f) else (np.zeros(0, dtype=int), [])
+            mat_unit = pd.Series(
+                self.materials["unit"].to_numpy(), index=self.materials["id"].astype(str)
+            )
+            pairs = pd.DataFrame(
+                {
+                    "unit": f["unit"].astype(str).to_numpy(),
+                    "material": f["material"].astype(str).to_numpy(),
+                }
+            )
+            codes, uniq = (
+                pd.factorize(pd.MultiIndex.from_frame(pairs))
+                if len(f)
+                else (np.zeros(0, dtype=int), [])
+            )
             factors = np.array(
-                [units.factor(u, mat_unit[m]) if m in mat_unit.index else np.nan for u, m in uniq], dtype=float
+                [units.factor(u, mat_unit[m]) if m in mat_unit.index else np.nan for u, m in uniq],
+                dtype=float,
             )
             out = f.copy()
-            out["qty"] = f["quantity"].to_numpy(dtype=float) * factors[codes] if len(f) else np.zeros(0)
+            out["qty"] = (
+                f["quantity"].to_numpy(dtype=float) * factors[codes] if len(f) else np.zeros(0)
+            )
             self._cache[key] = out
         result: pd.DataFrame = self._cache[key]
         return result
@@ -122,12 +136,20 @@ class Network:
         if ("network.boms",) not in self._cache:
             mat_unit = dict(zip(self.materials["id"], self.materials["unit"], strict=True))
             qty = []
-            for q, u, i, o in zip(self.boms["quantity"], self.boms["unit"], self.boms["input"], self.boms["output"], strict=True):
+            for q, u, i, o in zip(
+                self.boms["quantity"],
+                self.boms["unit"],
+                self.boms["input"],
+                self.boms["output"],
+                strict=True,
+            ):
                 if u is None or (isinstance(u, float) and np.isnan(u)):
                     qty.append(float(q))
                     continue
                 num, den = units.split_ratio(u)
-                qty.append(float(q) * units.factor(num, mat_unit[i]) / units.factor(den, mat_unit[o]))
+                qty.append(
+                    float(q) * units.factor(num, mat_unit[i]) / units.factor(den, mat_unit[o])
+                )
             out = self.boms.copy()
             out["qty"] = np.array(qty, dtype=float)
             self._cache[("network.boms",)] = out

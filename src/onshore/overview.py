@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from onshore.records import units
 from onshore.network import Network
+from onshore.records import units
 
 DISPLAY_UNIT = {"mass": "t", "energy": "GWh", "area": "m2", "cells": "cells", "packs": "packs"}
 
@@ -16,9 +16,19 @@ def capacity_table(network: Network) -> pd.DataFrame:
     f = network.facilities
     f = f[f["capacity"].notna() & f["unit"].notna()]
     rows = []
-    for stage, material, country, cap, unit in zip(f["stage"], f["material"], f["country"], f["capacity"], f["unit"], strict=True):
+    for stage, material, country, cap, unit in zip(
+        f["stage"], f["material"], f["country"], f["capacity"], f["unit"], strict=True
+    ):
         target = DISPLAY_UNIT[units.dimension(unit)]
-        rows.append((stage, material if isinstance(material, str) else "", country, units.convert(float(cap), unit, target), target))
+        rows.append(
+            (
+                stage,
+                material if isinstance(material, str) else "",
+                country,
+                units.convert(float(cap), unit, target),
+                target,
+            )
+        )
     df = pd.DataFrame(rows, columns=["stage", "material", "country", "capacity", "unit"])
     return df.groupby(["stage", "material", "unit", "country"], as_index=False)["capacity"].sum()
 
@@ -34,11 +44,30 @@ def top_countries(network: Network, n: int = 3) -> pd.DataFrame:
         for i, (c, v) in enumerate(zip(g["country"], g["capacity"], strict=True), start=1):
             row[f"#{i}"] = f"{c} {v / total:.0%}" if total > 0 else c
         out.append(row)
-    order = {s: i for i, s in enumerate(["mine", "refine", "precursor", "cathode", "anode", "electrolyte", "separator", "cell", "pack", "recycle", "device"])}
+    order = {
+        s: i
+        for i, s in enumerate(
+            [
+                "mine",
+                "refine",
+                "precursor",
+                "cathode",
+                "anode",
+                "electrolyte",
+                "separator",
+                "cell",
+                "pack",
+                "recycle",
+                "device",
+            ]
+        )
+    }
     df = pd.DataFrame(out)
     if df.empty:
         return df
-    return df.sort_values(["stage", "total"], key=lambda s: s.map(order) if s.name == "stage" else -s).reset_index(drop=True)
+    return df.sort_values(
+        ["stage", "total"], key=lambda s: s.map(order) if s.name == "stage" else -s
+    ).reset_index(drop=True)
 
 
 def facilities_by_stage_country(network: Network) -> pd.DataFrame:

@@ -23,7 +23,11 @@ def reachable(G: sp.csr_matrix, sources: np.ndarray, include_sources: bool = Tru
     ndarray of bool (n,)
     """
     n = G.shape[0]
-    src = np.flatnonzero(sources) if np.asarray(sources).dtype == bool else np.unique(np.asarray(sources, dtype=np.int64))
+    src = (
+        np.flatnonzero(sources)
+        if np.asarray(sources).dtype == bool
+        else np.unique(np.asarray(sources, dtype=np.int64))
+    )
     mask = np.zeros(n, dtype=bool)
     frontier = src
     if include_sources:

@@ -16,17 +16,93 @@ import pandas as pd
 from onshore.network import Network
 
 COUNTRIES: tuple[str, ...] = (
-    "CN", "AU", "CL", "AR", "CD", "ID", "PH", "ZA", "GA", "BR", "MZ", "MG", "KR", "JP", "US", "CA",
-    "MX", "DE", "PL", "HU", "FI", "SE", "NO", "FR", "ES", "PT", "IT", "GB", "CZ", "SK", "AT", "NL",
-    "BE", "TR", "IN", "VN", "TH", "MY", "TW", "SG", "MA", "RU", "KZ", "ZW", "ZM", "TZ", "NA", "BO",
-    "PE", "CU", "NC", "GN", "GH", "UA", "RS", "RO", "SA", "AE", "NZ", "IE",
+    "CN",
+    "AU",
+    "CL",
+    "AR",
+    "CD",
+    "ID",
+    "PH",
+    "ZA",
+    "GA",
+    "BR",
+    "MZ",
+    "MG",
+    "KR",
+    "JP",
+    "US",
+    "CA",
+    "MX",
+    "DE",
+    "PL",
+    "HU",
+    "FI",
+    "SE",
+    "NO",
+    "FR",
+    "ES",
+    "PT",
+    "IT",
+    "GB",
+    "CZ",
+    "SK",
+    "AT",
+    "NL",
+    "BE",
+    "TR",
+    "IN",
+    "VN",
+    "TH",
+    "MY",
+    "TW",
+    "SG",
+    "MA",
+    "RU",
+    "KZ",
+    "ZW",
+    "ZM",
+    "TZ",
+    "NA",
+    "BO",
+    "PE",
+    "CU",
+    "NC",
+    "GN",
+    "GH",
+    "UA",
+    "RS",
+    "RO",
+    "SA",
+    "AE",
+    "NZ",
+    "IE",
 )
 """Sixty ISO 3166 country codes."""
 
 # (stage, share of facilities) and the favourite countries of each stage with their weights
-_STAGES = [("mine", 0.12), ("refine", 0.10), ("precursor", 0.06), ("cathode", 0.08), ("anode", 0.05), ("cell", 0.14), ("pack", 0.40), ("recycle", 0.05)]
+_STAGES = [
+    ("mine", 0.12),
+    ("refine", 0.10),
+    ("precursor", 0.06),
+    ("cathode", 0.08),
+    ("anode", 0.05),
+    ("cell", 0.14),
+    ("pack", 0.40),
+    ("recycle", 0.05),
+]
 _FAVOURITES: dict[str, dict[str, float]] = {
-    "mine": {"AU": 0.15, "CL": 0.08, "CD": 0.1, "ID": 0.12, "CN": 0.1, "AR": 0.05, "PH": 0.04, "ZA": 0.05, "BR": 0.03, "MZ": 0.03},
+    "mine": {
+        "AU": 0.15,
+        "CL": 0.08,
+        "CD": 0.1,
+        "ID": 0.12,
+        "CN": 0.1,
+        "AR": 0.05,
+        "PH": 0.04,
+        "ZA": 0.05,
+        "BR": 0.03,
+        "MZ": 0.03,
+    },
     "refine": {"CN": 0.6, "ID": 0.08, "FI": 0.03, "CL": 0.04, "KR": 0.03, "JP": 0.03},
     "precursor": {"CN": 0.7, "KR": 0.12, "JP": 0.05, "FI": 0.02},
     "cathode": {"CN": 0.65, "KR": 0.15, "JP": 0.07, "PL": 0.02, "US": 0.02},
@@ -36,8 +112,20 @@ _FAVOURITES: dict[str, dict[str, float]] = {
     "recycle": {"CN": 0.5, "KR": 0.1, "US": 0.08, "DE": 0.06},
 }
 RAWS = ("lithium", "cobalt", "nickel", "manganese", "graphite")
-_ORE = {"lithium": ("li_ore", 0.03, 0.30), "cobalt": ("co_ore", 0.10, 0.15), "nickel": ("ni_ore", 0.02, 0.25), "manganese": ("mn_ore", 0.30, 0.10), "graphite": ("gr_ore", 0.90, 0.20)}
-_CHEM = {"lithium": ("li_chem", 5.5), "cobalt": ("co_sulf", 2.1), "nickel": ("ni_sulf", 11.0), "manganese": ("mn_sulf", 1.1), "graphite": ("sph_graphite", 1.05)}
+_ORE = {
+    "lithium": ("li_ore", 0.03, 0.30),
+    "cobalt": ("co_ore", 0.10, 0.15),
+    "nickel": ("ni_ore", 0.02, 0.25),
+    "manganese": ("mn_ore", 0.30, 0.10),
+    "graphite": ("gr_ore", 0.90, 0.20),
+}
+_CHEM = {
+    "lithium": ("li_chem", 5.5),
+    "cobalt": ("co_sulf", 2.1),
+    "nickel": ("ni_sulf", 11.0),
+    "manganese": ("mn_sulf", 1.1),
+    "graphite": ("sph_graphite", 1.05),
+}
 
 
 # black mass per kg of refined product replacing 20 % of the metal (loop gain about 0.2)
@@ -48,23 +136,46 @@ def _materials() -> pd.DataFrame:
     rows: list[tuple[str, str, str, str, float | None]] = [(r, r, "raw", "kg", None) for r in RAWS]
     rows += [(o, o, "intermediate", "kg", 1.0 + 10 * c) for o, c, _ in _ORE.values()]
     rows += [(c, c, "intermediate", "kg", 5.0 + 3 * q) for c, q in _CHEM.values()]
-    rows += [("pcam", "pcam", "intermediate", "kg", 15.0), ("cam", "cam", "intermediate", "kg", 25.0), ("anode", "anode", "intermediate", "kg", 8.0)]
-    rows += [("cell", "cell", "cell", "kWh", 80.0), ("pack", "pack", "pack", "packs", 9000.0), ("bm", "black mass", "intermediate", "kg", 4.0)]
+    rows += [
+        ("pcam", "pcam", "intermediate", "kg", 15.0),
+        ("cam", "cam", "intermediate", "kg", 25.0),
+        ("anode", "anode", "intermediate", "kg", 8.0),
+    ]
+    rows += [
+        ("cell", "cell", "cell", "kWh", 80.0),
+        ("pack", "pack", "pack", "packs", 9000.0),
+        ("bm", "black mass", "intermediate", "kg", 4.0),
+    ]
     df = pd.DataFrame(rows, columns=["id", "name", "kind", "unit", "price"])
     df["currency"] = np.where(df["price"].notna(), "USD", np.array(None, dtype=object))
     df["price_year"] = None
     return df
 
 
-def _boms(recyclers_feed: np.ndarray, refiner_ids: np.ndarray, refiner_mat: np.ndarray) -> pd.DataFrame:
+def _boms(
+    recyclers_feed: np.ndarray, refiner_ids: np.ndarray, refiner_mat: np.ndarray
+) -> pd.DataFrame:
     rows: list[tuple[str, str, float, str | None]] = []
     for r, (ore, c, _) in _ORE.items():
         rows.append((ore, r, c, None))
     for r, (chem, q) in _CHEM.items():
         rows.append((chem, _ORE[r][0], q, None))
-    rows += [("pcam", "ni_sulf", 3.0, None), ("pcam", "co_sulf", 0.6, None), ("pcam", "mn_sulf", 0.6, None)]
-    rows += [("cam", "pcam", 1.0, None), ("cam", "li_chem", 0.45, None), ("anode", "sph_graphite", 1.1, None)]
-    rows += [("cell", "cam", 1.6, None), ("cell", "anode", 1.1, None), ("pack", "cell", 60.0, None), ("bm", "cell", 0.2, None)]
+    rows += [
+        ("pcam", "ni_sulf", 3.0, None),
+        ("pcam", "co_sulf", 0.6, None),
+        ("pcam", "mn_sulf", 0.6, None),
+    ]
+    rows += [
+        ("cam", "pcam", 1.0, None),
+        ("cam", "li_chem", 0.45, None),
+        ("anode", "sph_graphite", 1.1, None),
+    ]
+    rows += [
+        ("cell", "cam", 1.6, None),
+        ("cell", "anode", 1.1, None),
+        ("pack", "cell", 60.0, None),
+        ("bm", "cell", 0.2, None),
+    ]
     df = pd.DataFrame(rows, columns=["output", "input", "quantity", "facility"])
     # recycle-fed refiners: 80 % of the ore, plus black mass
     fed = refiner_ids[recyclers_feed]
@@ -76,7 +187,9 @@ def _boms(recyclers_feed: np.ndarray, refiner_ids: np.ndarray, refiner_mat: np.n
         {
             "output": np.concatenate([mat, mat]),
             "input": np.concatenate([ore_in, np.full(len(mat), "bm", dtype=object)]),
-            "quantity": np.concatenate([0.8 * q_ore, np.array([_BM_PER_KG[m] for m in mat], dtype=float)]),
+            "quantity": np.concatenate(
+                [0.8 * q_ore, np.array([_BM_PER_KG[m] for m in mat], dtype=float)]
+            ),
             "facility": np.concatenate([fed, fed]),
         }
     )
@@ -155,7 +268,14 @@ def network(
         raw_pick[s] = pick
         mats = np.array([_ORE[r][0] if s == "mine" else _CHEM[r][0] for r in RAWS], dtype=object)
         material[first[s] : first[s] + cnt[s]] = mats[pick]
-    for s, m in (("precursor", "pcam"), ("cathode", "cam"), ("anode", "anode"), ("cell", "cell"), ("pack", "pack"), ("recycle", "bm")):
+    for s, m in (
+        ("precursor", "pcam"),
+        ("cathode", "cam"),
+        ("anode", "anode"),
+        ("cell", "cell"),
+        ("pack", "pack"),
+        ("recycle", "bm"),
+    ):
         material[first[s] : first[s] + cnt[s]] = m
     size = rng.lognormal(0.0, 1.2, n)  # heavy-tailed plant sizes: preferential suppliers
 
@@ -169,14 +289,22 @@ def network(
         refs = first["refine"] + np.flatnonzero(raw_pick["refine"] == RAWS.index(r))
         mines = first["mine"] + np.flatnonzero(raw_pick["mine"] == RAWS.index(r))
         groups.append((refs, _ORE[r][0], mines))
-    chem_pool = {r: first["refine"] + np.flatnonzero(raw_pick["refine"] == RAWS.index(r)) for r in RAWS}
+    chem_pool = {
+        r: first["refine"] + np.flatnonzero(raw_pick["refine"] == RAWS.index(r)) for r in RAWS
+    }
 
     def rng_s(s: str) -> np.ndarray:
         """Positions of the facilities of stage ``s``."""
         return np.arange(first[s], first[s] + cnt[s])
 
     for m in ("ni_sulf", "co_sulf", "mn_sulf"):
-        groups.append((rng_s("precursor"), m, chem_pool[{"ni_sulf": "nickel", "co_sulf": "cobalt", "mn_sulf": "manganese"}[m]]))
+        groups.append(
+            (
+                rng_s("precursor"),
+                m,
+                chem_pool[{"ni_sulf": "nickel", "co_sulf": "cobalt", "mn_sulf": "manganese"}[m]],
+            )
+        )
     groups.append((rng_s("cathode"), "pcam", rng_s("precursor")))
     groups.append((rng_s("cathode"), "li_chem", chem_pool["lithium"]))
     groups.append((rng_s("anode"), "sph_graphite", chem_pool["graphite"]))
@@ -199,7 +327,9 @@ def network(
         reps = 1 + rng.poisson(lam, len(cust))
         cus_rep = np.repeat(cust, reps)
         cdf = np.cumsum(size[pool])
-        s = pool[np.minimum(np.searchsorted(cdf, rng.random(len(cus_rep)) * cdf[-1]), len(pool) - 1)]
+        s = pool[
+            np.minimum(np.searchsorted(cdf, rng.random(len(cus_rep)) * cdf[-1]), len(pool) - 1)
+        ]
         sup_l.append(s)
         cus_l.append(cus_rep)
         mat_l.append(np.full(len(cus_rep), pd.Index(mat_ids).get_loc(m), dtype=np.int32))
@@ -254,20 +384,31 @@ def network(
     )
     boms = _boms(fed, fac_ids[refiners], ref_mat)
     boms["unit"] = None
-    net = Network.from_frames(companies=companies, materials=mats_df, facilities=facilities, ownership=own, boms=boms)
+    net = Network.from_frames(
+        companies=companies, materials=mats_df, facilities=facilities, ownership=own, boms=boms
+    )
     net.flows = flows.reindex(columns=list(net.flows.columns))
     return net
 
 
-def _companies(rng: np.random.Generator, n: int, ownership: bool) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame | None]:
+def _companies(
+    rng: np.random.Generator, n: int, ownership: bool
+) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame | None]:
     """Companies (a few of them states) and, optionally, holdings with cross-holding cycles."""
     states = np.array(["state_cn", "state_ru", "state_sa", "state_no", "state_kr"], dtype=object)
     state_country = ["CN", "RU", "SA", "NO", "KR"]
     ids = np.concatenate([np.array([f"C{k:06d}" for k in range(n)], dtype=object), states])
     w = np.array([0.4] + [0.6 / (len(COUNTRIES) - 1)] * (len(COUNTRIES) - 1))
-    country = np.concatenate([np.array(COUNTRIES, dtype=object)[rng.choice(len(COUNTRIES), n, p=w)], state_country])
+    country = np.concatenate(
+        [np.array(COUNTRIES, dtype=object)[rng.choice(len(COUNTRIES), n, p=w)], state_country]
+    )
     companies = pd.DataFrame(
-        {"id": ids, "name": ids, "country": country, "kind": ["company"] * n + ["state"] * len(states)}
+        {
+            "id": ids,
+            "name": ids,
+            "country": country,
+            "kind": ["company"] * n + ["state"] * len(states),
+        }
     )
     if not ownership:
         return ids, companies, None

@@ -13,6 +13,7 @@ from onshore.cli import trace as _trace  # noqa: F401  (trace, validate)
 from onshore.cli import check as _check  # noqa: F401  (check, rules, owners, report)
 from onshore.cli import risk as _risk  # noqa: F401  (risk, simulate)
 from onshore.cli import plan as _plan  # noqa: F401  (plan)
+
 # isort: on
 from onshore.cli.app import app
 

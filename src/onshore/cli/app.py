@@ -33,7 +33,11 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="The store file (default: $ONSHORE_DB or ./onshore.duckdb).", show_default=False),
+    typer.Option(
+        "--db",
+        help="The store file (default: $ONSHORE_DB or ./onshore.duckdb).",
+        show_default=False,
+    ),
 ]
 
 
@@ -43,7 +47,9 @@ class Format(StrEnum):
     json = "json"
 
 
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output: a table, CSV or JSON.")]
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="Output: a table, CSV or JSON.")
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,7 +62,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DataError as e:
-            err_console.print(f"[bold red]error:[/] {len(e.errors)} problem(s) in the input; nothing was written")
+            err_console.print(
+                f"[bold red]error:[/] {len(e.errors)} problem(s) in the input; nothing was written"
+            )
             for row in e.errors:
                 err_console.print(f"  {row}", markup=False, highlight=False)
             if e.truncated:
@@ -103,7 +111,9 @@ def records(df: Any) -> list[dict[str, Any]]:
     return out
 
 
-def emit(rows: list[dict[str, Any]], fmt: Format, title: str = "", columns: list[str] | None = None) -> None:
+def emit(
+    rows: list[dict[str, Any]], fmt: Format, title: str = "", columns: list[str] | None = None
+) -> None:
     """Print rows as a rich table, CSV or JSON (one object per row)."""
     import csv
 
@@ -119,7 +129,9 @@ def emit(rows: list[dict[str, Any]], fmt: Format, title: str = "", columns: list
     else:
         t = Table(title=title or None)
         for c in cols:
-            t.add_column(c, justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left")
+            t.add_column(
+                c, justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left"
+            )
         for r in rows:
             t.add_row(*[_fmt(r.get(c)) for c in cols])
         console.print(t)

@@ -20,7 +20,12 @@ from onshore.cli.app import (
     open_db,
 )
 
-BuyerOption = Annotated[str, typer.Option("--buyer", "-b", help="Buyer scope (see 'onshore rules list'), e.g. dod, dod_new_program.")]
+BuyerOption = Annotated[
+    str,
+    typer.Option(
+        "--buyer", "-b", help="Buyer scope (see 'onshore rules list'), e.g. dod, dod_new_program."
+    ),
+]
 OnOption = Annotated[str, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")]
 
 rules_app = typer.Typer(help="The rules as data: list them, show one.", no_args_is_help=True)
@@ -35,33 +40,58 @@ def _date(s: str) -> dt.date:
 
 
 def _rows(vs: list[Any]) -> list[dict[str, Any]]:
-    return [{"id": v.rule_id, "verdict": v.verdict.value, "reason": v.reason, "evidence": v.evidence,
-             "settle": v.settle, "version": v.version, "confirmation": v.confirmation, "sources": v.sources} for v in vs]
+    return [
+        {
+            "id": v.rule_id,
+            "verdict": v.verdict.value,
+            "reason": v.reason,
+            "evidence": v.evidence,
+            "settle": v.settle,
+            "version": v.version,
+            "confirmation": v.confirmation,
+            "sources": v.sources,
+        }
+        for v in vs
+    ]
 
 
 @app.command("check")
 @handle_errors
 def check_cmd(
-    product: Annotated[str | None, typer.Argument(help="A product: the facility id of the plant that makes it.")] = None,
-    buyer: BuyerOption = "dod", on: OnOption = "", all_: Annotated[bool, typer.Option("--all", help="Every cell and pack product.")] = False,
-    db: DbOption = None, fmt: FormatOption = Format.table,
+    product: Annotated[
+        str | None, typer.Argument(help="A product: the facility id of the plant that makes it.")
+    ] = None,
+    buyer: BuyerOption = "dod",
+    on: OnOption = "",
+    all_: Annotated[bool, typer.Option("--all", help="Every cell and pack product.")] = False,
+    db: DbOption = None,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """May BUYER buy PRODUCT on a date? One verdict per rule, with reasons (audited)."""
-    from onshore.store.audit import AuditLog
     from onshore.compliance import check, check_all, summary
     from onshore.network import Network
+    from onshore.store.audit import AuditLog
 
     if not all_ and not product:
         raise typer.BadParameter("give a PRODUCT or --all")
     with open_db(db) as store:
         net, log = Network.from_store(store), AuditLog(store.con)
         if all_:
-            emit(summary(check_all(net, buyer, _date(on), audit=log)), fmt, title=f"{buyer} on {_date(on)}")
+            emit(
+                summary(check_all(net, buyer, _date(on), audit=log)),
+                fmt,
+                title=f"{buyer} on {_date(on)}",
+            )
         else:
             from onshore.compliance import data_basis
 
             rows = _rows(check(net, product or "", buyer, _date(on), audit=log))
-            emit(rows, fmt, title=f"{product} for {buyer} on {_date(on)}", columns=None if fmt == Format.json else ["id", "verdict", "reason"])
+            emit(
+                rows,
+                fmt,
+                title=f"{product} for {buyer} on {_date(on)}",
+                columns=None if fmt == Format.json else ["id", "verdict", "reason"],
+            )
             if fmt == Format.table:
                 console.print(f"data basis: {data_basis(net, product or '')['text']}")
 
@@ -72,9 +102,23 @@ def rules_list(fmt: FormatOption = Format.table) -> None:
     """Every rule: id, dates, buyers, status and how well it is confirmed."""
     from onshore.rules import bundled
 
-    emit([{"id": r.id, "from": str(r.effective_from), "until": str(r.effective_until or ""), "buyers": ", ".join(r.buyers),
-           "test": r.test.kind, "status": r.status, "confirmation": r.confirmation, "title": r.title}
-          for r in bundled().rules.values()], fmt, title="rules")
+    emit(
+        [
+            {
+                "id": r.id,
+                "from": str(r.effective_from),
+                "until": str(r.effective_until or ""),
+                "buyers": ", ".join(r.buyers),
+                "test": r.test.kind,
+                "status": r.status,
+                "confirmation": r.confirmation,
+                "title": r.title,
+            }
+            for r in bundled().rules.values()
+        ],
+        fmt,
+        title="rules",
+    )
 
 
 @rules_app.command("show")
@@ -84,7 +128,11 @@ def rules_show(rule_id: str, fmt: FormatOption = Format.table) -> None:
     from onshore.rules import bundled
 
     d = bundled().get(rule_id).model_dump(mode="json")
-    emit([d] if fmt == Format.json else [{"key": k, "value": v} for k, v in d.items()], fmt, title=rule_id)
+    emit(
+        [d] if fmt == Format.json else [{"key": k, "value": v} for k, v in d.items()],
+        fmt,
+        title=rule_id,
+    )
 
 
 @app.command("owners")
@@ -97,21 +145,32 @@ def owners_cmd(company: str, db: DbOption = None, fmt: FormatOption = Format.tab
     net = open_network(db)
     rows = upstream_owners(net, company).to_dict("records")
     f = feoc(net).loc[company]
-    emit(rows, fmt, title=f"{company}: controlling country {controlling_country(net)[company]}; "
-         f"FEOC: {'yes - ' + f['reason'] if f['feoc'] else 'no'}")
+    emit(
+        rows,
+        fmt,
+        title=f"{company}: controlling country {controlling_country(net)[company]}; "
+        f"FEOC: {'yes - ' + f['reason'] if f['feoc'] else 'no'}",
+    )
 
 
 @app.command("report")
 @handle_errors
 def report_cmd(
-    product: str, buyer: BuyerOption = "dod", on: OnOption = "",
-    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file to write.")] = Path("report.html"),
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF (needs a PDF engine).")] = False, db: DbOption = None,
+    product: str,
+    buyer: BuyerOption = "dod",
+    on: OnOption = "",
+    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write a PDF (needs a PDF engine).")
+    ] = False,
+    db: DbOption = None,
 ) -> None:
     """One self-contained HTML report: verdicts, evidence, origin Sankey, owners, sources."""
-    from onshore.store.audit import AuditLog
     from onshore.compliance import check
     from onshore.network import Network
+    from onshore.store.audit import AuditLog
     from onshore.views.report import write_report
 
     with open_db(db) as store:
@@ -121,7 +180,9 @@ def report_cmd(
         typer.echo(f"wrote {p}")
 
 
-def _find(network: Any, company: str, country: str | None = None, words: tuple[str, ...] = ()) -> str | None:
+def _find(
+    network: Any, company: str, country: str | None = None, words: tuple[str, ...] = ()
+) -> str | None:
     f = network.facilities
     m = (f["company"].astype(str) == company) & (f["stage"].astype(str) == "cell")
     if country:
@@ -140,12 +201,16 @@ def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
     from onshore.compliance import check
     from onshore.views.report import write_report
 
-    candidates = [("SES AI Chungju (KR)", _find(network, "ses_ai", "KR", ("chungju",))),
-                  ("SES AI Shanghai (CN)", _find(network, "ses_ai", "CN", ("shanghai",))),
-                  ("CATL (CN)", _find(network, "catl", "CN", ("ningde",)) or _find(network, "gotion", "CN"))]
+    candidates = [
+        ("SES AI Chungju (KR)", _find(network, "ses_ai", "KR", ("chungju",))),
+        ("SES AI Shanghai (CN)", _find(network, "ses_ai", "CN", ("shanghai",))),
+        ("CATL (CN)", _find(network, "catl", "CN", ("ningde",)) or _find(network, "gotion", "CN")),
+    ]
     picks = [(label, fid) for label, fid in candidates if fid]
     if not picks:
-        console.print("[yellow]checks: no SES AI, CATL or Gotion cell plant in this network; skipped[/]")
+        console.print(
+            "[yellow]checks: no SES AI, CATL or Gotion cell plant in this network; skipped[/]"
+        )
         return []
     dates = [("2027-09-30", "dod"), ("2027-10-01", "dod"), ("2028-01-01", "dod_new_program")]
     t = Table(title="May the DoD buy this cell? (worst verdict; rules behind it)")
@@ -159,7 +224,9 @@ def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
             bad = [v for v in vs if v.verdict.value in ("PROHIBITED", "UNKNOWN")]
             top = bad[0].verdict.value if bad else "ALLOWED"
             colour = {"PROHIBITED": "red", "UNKNOWN": "yellow"}.get(top, "green")
-            cells.append(f"[{colour}]{top}[/] {', '.join(sorted({v.rule_id for v in bad if v.verdict.value == top}))}")
+            cells.append(
+                f"[{colour}]{top}[/] {', '.join(sorted({v.rule_id for v in bad if v.verdict.value == top}))}"
+            )
         t.add_row(f"{label}\n{fid}", *cells)
     console.print(t)
     workdir.mkdir(parents=True, exist_ok=True)

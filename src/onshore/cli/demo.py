@@ -30,7 +30,11 @@ def _summary(network: object) -> None:
         t.add_column(c, justify="right")
     t.add_column("other", justify="right")
     for stage, row in pivot.iterrows():
-        t.add_row(str(stage), *[str(row[c]) if row[c] else "" for c in shown], str(int(row.drop(shown).sum())))
+        t.add_row(
+            str(stage),
+            *[str(row[c]) if row[c] else "" for c in shown],
+            str(int(row.drop(shown).sum())),
+        )
     console.print(t)
     top = summary.top_countries(network)
     t = Table(
@@ -40,14 +44,22 @@ def _summary(network: object) -> None:
     for c in ["stage", "material", "total", "unit", "#1", "#2", "#3"]:
         t.add_column(c, justify="right" if c == "total" else "left")
     for _, r in top.iterrows():
-        t.add_row(r["stage"], r["material"], f"{r['total']:,.0f}", r["unit"], *[r[k] if isinstance(r.get(k), str) else "" for k in ("#1", "#2", "#3")])
+        t.add_row(
+            r["stage"],
+            r["material"],
+            f"{r['total']:,.0f}",
+            r["unit"],
+            *[r[k] if isinstance(r.get(k), str) else "" for k in ("#1", "#2", "#3")],
+        )
     console.print(t)
 
 
 @app.command()
 @handle_errors
 def demo(
-    workdir: Annotated[Path, typer.Option("--workdir", help="Folder for the demo store, reports and charts.")] = Path("onshore-demo"),
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Folder for the demo store, reports and charts.")
+    ] = Path("onshore-demo"),
 ) -> None:
     """Build a store from the bundled reference network and show what onshore answers."""
     from onshore.io.load import import_files, reference_files

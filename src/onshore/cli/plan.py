@@ -94,8 +94,8 @@ def _solve(s: Any, network: Any, rule_costs: bool, mip_gap: float, console: Cons
 
 def save(res: PlanResult, out: Path) -> list[Path]:
     """Write the plan tables, summary and charts to ``out``."""
-    from onshore.views.charts.plan import write_charts
     from onshore.plan.solve import write_tables
+    from onshore.views.charts.plan import write_charts
 
     return write_tables(res, out) + write_charts(res, out)
 
@@ -132,7 +132,9 @@ def show(res: PlanResult, console: Console) -> None:
     p = res.production.pivot_table(
         index=["segment", "country"], columns="period", values="quantity", aggfunc="sum"
     ).fillna(0)
-    t = Table(title="Deliveries by segment and country of production (good units; k = thousand, M = million)")
+    t = Table(
+        title="Deliveries by segment and country of production (good units; k = thousand, M = million)"
+    )
     t.add_column("segment")
     t.add_column("from")
     for y in p.columns:

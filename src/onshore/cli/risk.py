@@ -38,9 +38,15 @@ def _control(network: Any) -> dict[str, str] | None:
 @app.command()
 @handle_errors
 def risk(
-    product: Annotated[str | None, typer.Option("--product", "-p", help="A product: facility id or material id.")] = None,
-    stage: Annotated[str | None, typer.Option("--stage", "-s", help="Only this stage (e.g. anode).")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", help="Single points of failure: least share lost.")] = 0.1,
+    product: Annotated[
+        str | None, typer.Option("--product", "-p", help="A product: facility id or material id.")
+    ] = None,
+    stage: Annotated[
+        str | None, typer.Option("--stage", "-s", help="Only this stage (e.g. anode).")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="Single points of failure: least share lost.")
+    ] = 0.1,
     format: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
@@ -50,7 +56,11 @@ def risk(
     network = open_network(db)
     if product is None:
         t = concentration_table(network, control=_control(network), stage=stage)
-        emit(records(t), format, title="Concentration by material and stage (HHI 0-10 000; > 2 500 highly concentrated)")
+        emit(
+            records(t),
+            format,
+            title="Concentration by material and stage (HHI 0-10 000; > 2 500 highly concentrated)",
+        )
         return
     spof = single_points_of_failure(network, product, threshold=threshold)
     if stage is not None:
@@ -64,7 +74,14 @@ def risk(
     if stage is not None and len(dep):
         dep = dep[dep["stage"] == stage]
     if format == Format.json:
-        sys.stdout.write(json.dumps({"dependency": records(dep), "single_points_of_failure": records(spof)}, indent=2, default=str) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"dependency": records(dep), "single_points_of_failure": records(spof)},
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
         return
     if len(dep):
         emit(records(dep), format, title=f"{product}: dependency per (raw material, stage)")
@@ -74,9 +91,17 @@ def risk(
 @app.command()
 @handle_errors
 def simulate(
-    scenario: Annotated[Path, typer.Argument(help="The scenario YAML (see onshore/data/scenarios/graphite_cutoff.yaml).")],
-    draws: Annotated[int, typer.Option("--draws", "-n", help="Monte Carlo draws (0: the scenario as written only).")] = 0,
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Folder for CSV tables and charts.")] = None,
+    scenario: Annotated[
+        Path,
+        typer.Argument(help="The scenario YAML (see onshore/data/scenarios/graphite_cutoff.yaml)."),
+    ],
+    draws: Annotated[
+        int,
+        typer.Option("--draws", "-n", help="Monte Carlo draws (0: the scenario as written only)."),
+    ] = 0,
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Folder for CSV tables and charts.")
+    ] = None,
     format: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
@@ -102,29 +127,61 @@ def simulate(
         for p in write_charts(out, by_product=by_product):
             err_console.print(f"wrote {p}")
     if format == Format.json:
-        doc: dict[str, Any] = {"scenario": sc.name, "shortfall": records(short), "recovery": records(res.recovery)}
+        doc: dict[str, Any] = {
+            "scenario": sc.name,
+            "shortfall": records(short),
+            "recovery": records(res.recovery),
+        }
         if mc is not None:
             doc["montecarlo"] = {"total": mc.total(), "products": records(mc.summary())}
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         return
-    emit(records(short), format, title=f"{sc.name}: shortfall per product and month",
-         columns=["material", "period", "baseline", "shortfall", "share", "customers_hit"])
-    emit(records(res.recovery), format, title="Products hit: peak share short, total lost, months to recover")
+    emit(
+        records(short),
+        format,
+        title=f"{sc.name}: shortfall per product and month",
+        columns=["material", "period", "baseline", "shortfall", "share", "customers_hit"],
+    )
+    emit(
+        records(res.recovery),
+        format,
+        title="Products hit: peak share short, total lost, months to recover",
+    )
     if mc is not None:
-        emit(records(mc.summary().head(20)), format, title=f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): share of horizon supply lost")
+        emit(
+            records(mc.summary().head(20)),
+            format,
+            title=f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): share of horizon supply lost",
+        )
 
 
 def _monte_carlo(network: Any, sc: Any, sim: Any, draws: int, con: Console) -> Any:
     from onshore.risk.montecarlo import monte_carlo
 
-    with Progress(TextColumn("Monte Carlo"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=con) as bar:
+    with Progress(
+        TextColumn("Monte Carlo"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=con,
+    ) as bar:
         task = bar.add_task("draws", total=draws)
-        return monte_carlo(network, sc, draws=draws, simulator=sim, progress=lambda d, n: bar.update(task, completed=d))
+        return monte_carlo(
+            network,
+            sc,
+            draws=draws,
+            simulator=sim,
+            progress=lambda d, n: bar.update(task, completed=d),
+        )
 
 
 def _find(network: Any, company: str, name_has: str = "") -> str | None:
     f = network.facilities
-    hit = f[(f["company"].astype(str) == company) & f["name"].astype(str).str.contains(name_has, case=False) & (f["stage"].astype(str) == "cell")]
+    hit = f[
+        (f["company"].astype(str) == company)
+        & f["name"].astype(str).str.contains(name_has, case=False)
+        & (f["stage"].astype(str) == "cell")
+    ]
     return str(hit["id"].iloc[0]) if len(hit) else None
 
 
@@ -133,31 +190,51 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
     from rich.table import Table
 
     from onshore.risk import concentration_table
-    from onshore.views.charts.risk import write_charts
     from onshore.risk.cutoff import Simulator
     from onshore.risk.scenario import bundled, load_scenario
+    from onshore.views.charts.risk import write_charts
 
     conc = concentration_table(network, control=_control(network))
     cap = conc[conc["basis"] == "capacity"].head(15)
-    t = Table(title="Most concentrated (material, stage) by capacity: HHI over countries and controlling countries")
+    t = Table(
+        title="Most concentrated (material, stage) by capacity: HHI over countries and controlling countries"
+    )
     for c in ["material", "stage", "HHI country", "leaders", "HHI control", "leaders (control)"]:
         t.add_column(c, justify="right" if c.startswith("HHI") else "left")
     for _, r in cap.iterrows():
-        t.add_row(r["material"], r["stage"], f"{r['hhi_country']:,.0f}", r["leaders_country"], f"{r['hhi_control']:,.0f}", r["leaders_control"])
+        t.add_row(
+            r["material"],
+            r["stage"],
+            f"{r['hhi_country']:,.0f}",
+            r["leaders_country"],
+            f"{r['hhi_control']:,.0f}",
+            r["leaders_control"],
+        )
     con.print(t)
     sc = load_scenario(bundled("graphite_cutoff"), network=network)
     sim = Simulator(network, sc)
     res = sim.result(sim.run())
-    con.print(f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} final-product plants downstream of the cut)")
+    con.print(
+        f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} final-product plants downstream of the cut)"
+    )
     rec = res.recovery[res.recovery["lost"] > 0].head(10)
     t = Table(title="Plants hit: peak share short, months to recover")
     for c in ["product", "material", "country", "peak short", "months to recover"]:
         t.add_column(c)
     for _, r in rec.iterrows():
         m = r["months_to_recover"]
-        t.add_row(r["product"], str(r["material"]), str(r["country"]), f"{r['peak_share']:.0%}", "not within horizon" if m is None or pd.isna(m) else str(int(m)))
+        t.add_row(
+            r["product"],
+            str(r["material"]),
+            str(r["country"]),
+            f"{r['peak_share']:.0%}",
+            "not within horizon" if m is None or pd.isna(m) else str(int(m)),
+        )
     con.print(t)
-    for label, fid in (("SES AI Chungju cell", _find(network, "ses_ai", "Chungju")), ("CATL cell", _find(network, "catl", "Debrecen") or _find(network, "catl"))):
+    for label, fid in (
+        ("SES AI Chungju cell", _find(network, "ses_ai", "Chungju")),
+        ("CATL cell", _find(network, "catl", "Debrecen") or _find(network, "catl")),
+    ):
         if fid is None:
             con.print(f"  {label}: not in this network")
             continue
@@ -166,6 +243,8 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
             con.print(f"  {label} ({fid}): not downstream of any cut link; no shortfall")
         else:
             r = row.iloc[0]
-            con.print(f"  {label} ({fid}): peak {r['peak_share']:.0%} short, {r['lost']:,.0f} units lost over {sc.horizon} months")
+            con.print(
+                f"  {label} ({fid}): peak {r['peak_share']:.0%} short, {r['lost']:,.0f} units lost over {sc.horizon} months"
+            )
     for p in write_charts(workdir, by_product=res.by_product(), concentration=conc):
         con.print(f"  chart: {p}")

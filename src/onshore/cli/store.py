@@ -26,8 +26,19 @@ def init(db: DbOption = None) -> None:
 @app.command("import")
 @handle_errors
 def import_(
-    paths: Annotated[list[Path] | None, typer.Argument(help="CSV, XLSX, Parquet or JSON files, one table each (a workbook: one sheet per table).", show_default=False)] = None,
-    reference: Annotated[bool, typer.Option("--reference", help="Import the bundled reference network of the lithium-ion chain.")] = False,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="CSV, XLSX, Parquet or JSON files, one table each (a workbook: one sheet per table).",
+            show_default=False,
+        ),
+    ] = None,
+    reference: Annotated[
+        bool,
+        typer.Option(
+            "--reference", help="Import the bundled reference network of the lithium-ion chain."
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import tables into the store, all-or-nothing: any bad row and nothing is written.
@@ -44,7 +55,11 @@ def import_(
         raise typer.BadParameter("give files to import, or --reference")
     with open_db(db, create=True) as store, console.status("importing") as status:
         written = import_files(store, files, progress=lambda msg: status.update(msg))
-    emit([{"table": t, "rows written": n} for t, n in written.items()], Format.table, title=f"imported {sum(written.values())} rows")
+    emit(
+        [{"table": t, "rows written": n} for t, n in written.items()],
+        Format.table,
+        title=f"imported {sum(written.values())} rows",
+    )
 
 
 class ExportFormat(StrEnum):
@@ -56,7 +71,9 @@ class ExportFormat(StrEnum):
 @handle_errors
 def export(
     folder: Annotated[Path, typer.Argument(help="Folder to write one file per table into.")],
-    format: Annotated[ExportFormat, typer.Option("--format", help="parquet or csv.")] = ExportFormat.parquet,
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="parquet or csv.")
+    ] = ExportFormat.parquet,
     db: DbOption = None,
 ) -> None:
     """Export every table of the store; importing the files into a new store round-trips exactly."""
@@ -73,7 +90,17 @@ def info(db: DbOption = None) -> None:
         counts = store.counts()
         path = store.path
         snap = store.snapshot_hash()[:12]
-        stages = store.con.execute("SELECT stage, count(*), count(DISTINCT country) FROM facilities GROUP BY stage ORDER BY 2 DESC").fetchall()
-    emit([{"table": t, "rows": n} for t, n in counts.items()], Format.table, title=f"{path} (snapshot {snap})")
+        stages = store.con.execute(
+            "SELECT stage, count(*), count(DISTINCT country) FROM facilities GROUP BY stage ORDER BY 2 DESC"
+        ).fetchall()
+    emit(
+        [{"table": t, "rows": n} for t, n in counts.items()],
+        Format.table,
+        title=f"{path} (snapshot {snap})",
+    )
     if stages:
-        emit([{"stage": s, "facilities": n, "countries": c} for s, n, c in stages], Format.table, title="facilities by stage")
+        emit(
+            [{"stage": s, "facilities": n, "countries": c} for s, n, c in stages],
+            Format.table,
+            title="facilities by stage",
+        )

@@ -37,7 +37,9 @@ def _table(df: pd.DataFrame, title: str) -> Table:
     for r in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, r, strict=True):
-            cells.append(f"{v:.1%}" if c == "share" else f"{v:.4g}" if isinstance(v, float) else str(v))
+            cells.append(
+                f"{v:.1%}" if c == "share" else f"{v:.4g}" if isinstance(v, float) else str(v)
+            )
         t.add_row(*cells)
     return t
 
@@ -63,12 +65,19 @@ def trace_command(
         emit(records(df), fmt, columns=list(df.columns))
         return
     unit = "USD" if weight == "cost" else "units of the raw material (kg)"
-    console.print(_table(df, f"{product}: per unit of product, {unit}; share per ({', '.join(f for f in fields if f in ('raw', 'stage'))})"))
+    console.print(
+        _table(
+            df,
+            f"{product}: per unit of product, {unit}; share per ({', '.join(f for f in fields if f in ('raw', 'stage'))})",
+        )
+    )
     if explain:
         tags = [c for c in df.columns if c not in ("quantity", "share")]
         for _, r in df.sort_values("quantity", ascending=False).head(top).iterrows():
             tag = {c: str(r[c]) for c in tags}
-            console.print(f"[bold]{', '.join(f'{k}={v}' for k, v in tag.items())}[/]: {r['quantity']:.4g}")
+            console.print(
+                f"[bold]{', '.join(f'{k}={v}' for k, v in tag.items())}[/]: {r['quantity']:.4g}"
+            )
             for p in explain_paths(network, product, tag, top=top, weight=weight, period=period):
                 path = "(other paths)" if p.residual else " -> ".join(p.nodes)
                 console.print(f"  {p.weight:12.4g}  {path}", highlight=False)
@@ -79,7 +88,9 @@ def validate_command(db: Path | None = None, fmt: Format = Format.table) -> None
     from onshore.trace import validate
 
     findings = validate(open_network(db))
-    rows = [{"level": f.level, "check": f.check, "node": f.node, "message": f.message} for f in findings]
+    rows = [
+        {"level": f.level, "check": f.check, "node": f.node, "message": f.message} for f in findings
+    ]
     errors = sum(f.level == "error" for f in findings)
     if fmt != Format.table:
         emit(rows, fmt, columns=["level", "check", "node", "message"])
@@ -90,7 +101,9 @@ def validate_command(db: Path | None = None, fmt: Format = Format.table) -> None
         shown = [r for r in rows if r["level"] != "info"][:50]
         if shown:
             emit(shown, fmt, title="Findings (errors and warnings, first 50)")
-        console.print("[green]conservation checks pass[/]" if errors == 0 else f"[red]{errors} error(s)[/]")
+        console.print(
+            "[green]conservation checks pass[/]" if errors == 0 else f"[red]{errors} error(s)[/]"
+        )
     if errors:
         raise typer.Exit(1)
 
@@ -98,11 +111,27 @@ def validate_command(db: Path | None = None, fmt: Format = Format.table) -> None
 @app.command("trace")
 @handle_errors
 def trace_cmd(
-    product: Annotated[str, typer.Argument(help="FACILITY (when it makes one material) or FACILITY:MATERIAL.")],
-    by: Annotated[str, typer.Option("--by", help="Tag fields: raw, stage, country, controlling_country, company, facility.")] = "raw,stage,country",
-    weight: Annotated[str, typer.Option("--weight", help="mass (kg of raw per unit) or cost (USD per unit).")] = "mass",
-    period: Annotated[str | None, typer.Option("--period", help="Flows whose period starts with this, e.g. 2025.")] = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Also show the heaviest upstream paths of the largest tags.")] = False,
+    product: Annotated[
+        str, typer.Argument(help="FACILITY (when it makes one material) or FACILITY:MATERIAL.")
+    ],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="Tag fields: raw, stage, country, controlling_country, company, facility."
+        ),
+    ] = "raw,stage,country",
+    weight: Annotated[
+        str, typer.Option("--weight", help="mass (kg of raw per unit) or cost (USD per unit).")
+    ] = "mass",
+    period: Annotated[
+        str | None, typer.Option("--period", help="Flows whose period starts with this, e.g. 2025.")
+    ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Also show the heaviest upstream paths of the largest tags."
+        ),
+    ] = False,
     top: Annotated[int, typer.Option("--top", help="How many tags and paths to explain.")] = 5,
     format: FormatOption = Format.table,
     db: DbOption = None,
@@ -123,7 +152,11 @@ def validate_cmd(db: DbOption = None, format: FormatOption = Format.table) -> No
 def _find(network: Any, company: str, name: str, stage: str = "cell") -> str | None:
     f = network.facilities
     m = (f["stage"].astype(str) == stage) & f["material"].notna()
-    hit = f[m & (f["company"].astype(str) == company) & f["name"].astype(str).str.contains(name, case=False)]
+    hit = f[
+        m
+        & (f["company"].astype(str) == company)
+        & f["name"].astype(str).str.contains(name, case=False)
+    ]
     if hit.empty:
         hit = f[m & (f["company"].astype(str) == company)]
     return None if hit.empty else f"{hit['id'].iloc[0]}:{hit['material'].iloc[0]}"
@@ -135,10 +168,15 @@ def demo_traces(console: Console, network: Any, workdir: Path | None = None) -> 
     from onshore.trace import explain, trace
 
     console.rule("[bold]Trace: where the minerals and the processing of a cell come from")
-    for label, company, name in (("SES AI Chungju drone/eVTOL cell", "ses_ai", "Chungju"), ("CATL cell", "catl", "Ningde")):
+    for label, company, name in (
+        ("SES AI Chungju drone/eVTOL cell", "ses_ai", "Chungju"),
+        ("CATL cell", "catl", "Ningde"),
+    ):
         product = _find(network, company, name)
         if product is None:
-            console.print(f"[yellow]{label}: no such facility in this network (company {company!r}); skipped[/]")
+            console.print(
+                f"[yellow]{label}: no such facility in this network (company {company!r}); skipped[/]"
+            )
             continue
         try:
             df = trace(network, product, by=("raw", "stage", "country"))
@@ -151,7 +189,14 @@ def demo_traces(console: Console, network: Any, workdir: Path | None = None) -> 
             console.print(f"  ... {len(df) - 40} more rows (onshore trace {product})")
         big = df[df["stage"] == "mine"].sort_values("quantity", ascending=False).head(1)
         if len(big):
-            tag = {"raw": str(big["raw"].iloc[0]), "stage": "mine", "country": str(big["country"].iloc[0])}
+            tag = {
+                "raw": str(big["raw"].iloc[0]),
+                "stage": "mine",
+                "country": str(big["country"].iloc[0]),
+            }
             console.print(f"Heaviest paths for {tag}:")
             for p in explain(network, product, tag, top=3):
-                console.print(f"  {p.weight:10.4g}  {'(other paths)' if p.residual else ' -> '.join(p.nodes)}", highlight=False)
+                console.print(
+                    f"  {p.weight:10.4g}  {'(other paths)' if p.residual else ' -> '.join(p.nodes)}",
+                    highlight=False,
+                )

@@ -8,8 +8,28 @@
 * :mod:`~onshore.compliance.evaluate`: :func:`check`, :func:`check_all`, the data basis.
 """
 
-from onshore.compliance.evaluate import check, check_all, data_basis, evaluate, findings, products, summary
+from onshore.compliance.evaluate import (
+    check,
+    check_all,
+    data_basis,
+    evaluate,
+    findings,
+    products,
+    summary,
+)
 from onshore.compliance.verdicts import SEVERITY, Finding, Outcome, Verdict, worst
 
-__all__ = ["SEVERITY", "Finding", "Outcome", "Verdict", "check", "check_all", "data_basis", "evaluate", "findings",
-           "products", "summary", "worst"]
+__all__ = [
+    "SEVERITY",
+    "Finding",
+    "Outcome",
+    "Verdict",
+    "check",
+    "check_all",
+    "data_basis",
+    "evaluate",
+    "findings",
+    "products",
+    "summary",
+    "worst",
+]

@@ -30,17 +30,31 @@ import scipy.sparse as sp
 from onshore.compliance.names import match
 from onshore.errors import OnshoreError
 from onshore.network import Network
-from onshore.owners import Owners, affiliates, feoc, owners, ownership_paths, prohibited_foreign_entity
+from onshore.owners import (
+    Owners,
+    affiliates,
+    feoc,
+    owners,
+    ownership_paths,
+    prohibited_foreign_entity,
+)
 from onshore.rules import Entity, EntityList, NamedEntity
 from onshore.sparse import bfs_order, nearest_source
 from onshore.trace import Graph, content, find_product, forward_plan, graph, raw_prices, solve
 
 UNKNOWN_ORIGIN = {"", "unknown", "?", "??", "none", "nan", "xx"}
 
-CAPPED = "--all mode: evidence capped to {what}; run `onshore check {product}` for the full evidence"
+CAPPED = (
+    "--all mode: evidence capped to {what}; run `onshore check {product}` for the full evidence"
+)
 
-REL = {"self": "the company is", "subsidiary": "controlled by", "controller": "the controller of",
-       "sister": "under common control with", "minority": "held >= 25 % by"}
+REL = {
+    "self": "the company is",
+    "subsidiary": "controlled by",
+    "controller": "the controller of",
+    "sister": "under common control with",
+    "minority": "held >= 25 % by",
+}
 """How a company relates to a named or listed one, in words."""
 
 
@@ -76,8 +90,10 @@ class Context:
     def describe(self, i: int) -> str:
         """Facility position ``i`` in words: stage, id, name, country and company."""
         c = self.company[i]
-        return (f"{self.stage[i]} plant {self.ids[i]} ({self.name[i]}, {self.country[i]}) of "
-                f"{self.names.get(c, c)} [{c}]")
+        return (
+            f"{self.stage[i]} plant {self.ids[i]} ({self.name[i]}, {self.country[i]}) of "
+            f"{self.names.get(c, c)} [{c}]"
+        )
 
     def upstream(self, product: str) -> np.ndarray:
         """Positions of the product's plant and every plant upstream of it by recorded flows,
@@ -104,14 +120,24 @@ class Context:
 
     def feoc_flag(self, company: np.ndarray) -> np.ndarray:
         """Per company id, whether it is a FEOC."""
-        flags: np.ndarray = pd.Series(company).map(self.feoc()["feoc"].astype(object)).fillna(False).astype(bool).to_numpy()
+        flags: np.ndarray = (
+            pd.Series(company)
+            .map(self.feoc()["feoc"].astype(object))
+            .fillna(False)
+            .astype(bool)
+            .to_numpy()
+        )
         return flags
 
-    def pfe(self, ids: list[str], single: float = 0.25, together: float = 0.40, debt: float = 0.15) -> pd.DataFrame:
+    def pfe(
+        self, ids: list[str], single: float = 0.25, together: float = 0.40, debt: float = 0.15
+    ) -> pd.DataFrame:
         """:func:`~onshore.owners.prohibited_foreign_entity` for these listed companies (cached)."""
         key = ("pfe", tuple(sorted(ids)), single, together, debt)
         if key not in self.cache:
-            self.cache[key] = prohibited_foreign_entity(self.network, list(ids), single, together, debt)
+            self.cache[key] = prohibited_foreign_entity(
+                self.network, list(ids), single, together, debt
+            )
         out: pd.DataFrame = self.cache[key]
         return out
 
@@ -122,7 +148,9 @@ class Context:
         out: dict[str, str] = self.cache[("aff", entity)]
         return out
 
-    def resolve(self, entities: tuple[Entity, ...], on: dt.date | None = None) -> tuple[dict[str, Entity], list[str]]:
+    def resolve(
+        self, entities: tuple[Entity, ...], on: dt.date | None = None
+    ) -> tuple[dict[str, Entity], list[str]]:
         """Company id -> entity for entities listed on ``on``; and notes on possible matches
         and unsure dates. Screened once per (entities, date); callers get their own copies."""
         key = ("resolve", entities, on)
@@ -131,20 +159,26 @@ class Context:
         found, notes = self.cache[key]
         return dict(found), list(notes)
 
-    def _resolve(self, entities: tuple[Entity, ...], on: dt.date | None) -> tuple[dict[str, Entity], list[str]]:
+    def _resolve(
+        self, entities: tuple[Entity, ...], on: dt.date | None
+    ) -> tuple[dict[str, Entity], list[str]]:
         found: dict[str, Entity] = {}
         notes: list[str] = []
         for e in entities:
             m = match(self.network, [e.name, *e.aliases], e.company)
             if on is not None and e.listed_from is not None and on < e.listed_from:
                 if not e.date_confirmed and m.exact:
-                    notes.append(f"{e.name} ({', '.join(m.exact)}) is listed from {e.listed_from} "
-                                 f"(date unconfirmed); before that date the listing cannot be excluded")
+                    notes.append(
+                        f"{e.name} ({', '.join(m.exact)}) is listed from {e.listed_from} "
+                        f"(date unconfirmed); before that date the listing cannot be excluded"
+                    )
                 continue
             for c in m.exact:
                 found[c] = e
             for cid, name, score in m.possible:
-                notes.append(f"company {cid} ('{name}') resembles {e.name} (score {score:.0f}) but is not linked to it")
+                notes.append(
+                    f"company {cid} ('{name}') resembles {e.name} (score {score:.0f}) but is not linked to it"
+                )
         return found, notes
 
     def chain(self, top: str, company: str) -> str:
@@ -155,7 +189,9 @@ class Context:
         p, w = paths[0]
         return " -> ".join(p) + f" (product of shares {w:.0%})"
 
-    def relations(self, company: str, named: dict[str, Entity], t: NamedEntity | EntityList) -> list[tuple[str, str, str]]:
+    def relations(
+        self, company: str, named: dict[str, Entity], t: NamedEntity | EntityList
+    ) -> list[tuple[str, str, str]]:
         """(named company, relation, chain) of ``company`` to each named company it relates to."""
         o = self.owners
         out = []
@@ -169,7 +205,9 @@ class Context:
                 chain = o.control_chain(company)
                 out.append((e, "subsidiary", " -> ".join(reversed(chain[: chain.index(e) + 1]))))
             elif rel in ("controller", "sister"):
-                out.append((e, rel, f"{company} and {e} share the controller {o.ids[o.ultimate[j]]}"))
+                out.append(
+                    (e, rel, f"{company} and {e} share the controller {o.ids[o.ultimate[j]]}")
+                )
             elif isinstance(t, NamedEntity) and o.equity[o.idx(e), j] >= t.minority:
                 out.append((e, "minority", self.chain(e, company)))
         return out
@@ -183,11 +221,17 @@ class Context:
             out |= set(self.affiliates(e))
             if minority is not None:
                 row = o.equity[o.idx(e)].tocoo()
-                out |= {str(o.ids[j]) for j, v in zip(row.col, row.data, strict=True) if v >= minority}
+                out |= {
+                    str(o.ids[j]) for j, v in zip(row.col, row.data, strict=True) if v >= minority
+                }
         return out
 
     def relation_marks(
-        self, named: dict[str, Any], t: NamedEntity | EntityList, plants: np.ndarray, keep: Callable[[str], bool]
+        self,
+        named: dict[str, Any],
+        t: NamedEntity | EntityList,
+        plants: np.ndarray,
+        keep: Callable[[str], bool],
     ) -> tuple[np.ndarray, dict[str, list[tuple[str, str, str]]]]:
         """Plants whose company has a relation ``keep`` accepts; company -> those relations, in order."""
         mark = np.zeros(self.n, dtype=bool)
@@ -219,15 +263,23 @@ class Context:
             g = self.graph()
             nd = g.nodes
             fac_mat = dict(zip(self.ids, self.material, strict=True))
-            unk_country = (nd["country"].isna().to_numpy()
-                           | nd["country"].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN).to_numpy())
-            unk = unk_country | nd["company"].isna().to_numpy() \
+            unk_country = (
+                nd["country"].isna().to_numpy()
+                | nd["country"].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN).to_numpy()
+            )
+            unk = (
+                unk_country
+                | nd["company"].isna().to_numpy()
                 | nd["company"].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN).to_numpy()
+            )
             facility = nd["facility"].astype(str).to_numpy()
             self.cache["fields"] = {
-                "stage": nd["stage"].astype(str).to_numpy(), "country": nd["country"].astype(str).to_numpy(),
-                "company": nd["company"].astype(str).to_numpy(), "unknown": unk,
-                "virtual": nd["virtual"].to_numpy(dtype=bool), "facility": facility,
+                "stage": nd["stage"].astype(str).to_numpy(),
+                "country": nd["country"].astype(str).to_numpy(),
+                "company": nd["company"].astype(str).to_numpy(),
+                "unknown": unk,
+                "virtual": nd["virtual"].to_numpy(dtype=bool),
+                "facility": facility,
                 "fac_material": np.array([fac_mat.get(f, "") for f in facility], dtype=object),
                 "unknown_country": unk_country,
             }
@@ -284,10 +336,16 @@ class Context:
                 while frontier:
                     frontier = set().union(*(inputs.get(x, set()) for x in frontier)) - seen
                     seen |= frontier
-                memo[mat] = any(any(k in f"{x} {names.get(x, '')}".lower() for k in keywords) for x in seen)
+                memo[mat] = any(
+                    any(k in f"{x} {names.get(x, '')}".lower() for k in keywords) for x in seen
+                )
             return memo[mat]
 
-        return np.array([has(x) for x in self.material], dtype=bool) if len(self.material) else np.zeros(0, dtype=bool)
+        return (
+            np.array([has(x) for x in self.material], dtype=bool)
+            if len(self.material)
+            else np.zeros(0, dtype=bool)
+        )
 
 
 def context(network: Network) -> Context:
@@ -305,9 +363,13 @@ def _build(network: Network) -> Context:
     c = fl["customer"].astype(str).map(fidx)
     ok = s.notna() & c.notna()
     n = len(fac)
-    g = sp.csr_matrix((np.ones(int(ok.sum())), (c[ok].to_numpy(dtype=np.int64), s[ok].to_numpy(dtype=np.int64))),
-                      shape=(n, n))
-    names = dict(zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True))
+    g = sp.csr_matrix(
+        (np.ones(int(ok.sum())), (c[ok].to_numpy(dtype=np.int64), s[ok].to_numpy(dtype=np.int64))),
+        shape=(n, n),
+    )
+    names = dict(
+        zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True)
+    )
     return Context(network, owners(network), fac, fidx, g, names)
 
 
@@ -356,7 +418,9 @@ class Products:
             fac = nd["facility"].astype(str).to_numpy()
             pos = pd.Series(np.flatnonzero(real), index=fac[real])
             single = pos[~pos.index.duplicated(keep=False)]
-            self._node = np.array([int(single[p]) if p in single.index else -1 for p in self.ids], dtype=np.int64)
+            self._node = np.array(
+                [int(single[p]) if p in single.index else -1 for p in self.ids], dtype=np.int64
+            )
         return self._node
 
     def untraceable(self, k: int) -> str:

@@ -21,15 +21,24 @@ from typing import Any
 
 from onshore.compliance.context import Products, context
 from onshore.compliance.kinds import KINDS
-from onshore.compliance.verdicts import SEVERITY, Finding, Outcome, Verdict, firm, not_in_force, worst
+from onshore.compliance.verdicts import (
+    SEVERITY,
+    Finding,
+    Outcome,
+    Verdict,
+    firm,
+    not_in_force,
+    worst,
+)
 from onshore.errors import NotFound
 from onshore.network import Network
 from onshore.rules import Rule, RuleSet, bundled
 from onshore.store.audit import AuditLog
 
 
-def findings(network: Network, rules: list[Rule], products: list[str], on: dt.date,
-             full: bool = False) -> dict[str, list[Finding]]:
+def findings(
+    network: Network, rules: list[Rule], products: list[str], on: dt.date, full: bool = False
+) -> dict[str, list[Finding]]:
     """Rule id -> the finding (dates and confirmation applied) for each product, in order.
 
     Parameters
@@ -62,15 +71,38 @@ def evaluate(network: Network, rule: Rule, product: str, on: dt.date) -> Finding
     return findings(network, [rule], [product], on, full=True)[rule.id][0]
 
 
-def _verdicts(network: Network, binding: list[Rule], found: dict[str, list[Finding]], k: int, product: str,
-              buyer: str, on: dt.date) -> list[Verdict]:
+def _verdicts(
+    network: Network,
+    binding: list[Rule],
+    found: dict[str, list[Finding]],
+    k: int,
+    product: str,
+    buyer: str,
+    on: dt.date,
+) -> list[Verdict]:
     vs = []
     for rule in binding:
         f = found[rule.id][k]
-        vs.append(Verdict(
-            rule.id, rule.version, rule.title, f.outcome, f.reason, f.evidence, f.settle, rule.citation,
-            list(rule.urls), rule.confirmation, rule.reading, product, buyer, on, network.snapshot, f.inputs,
-        ))
+        vs.append(
+            Verdict(
+                rule.id,
+                rule.version,
+                rule.title,
+                f.outcome,
+                f.reason,
+                f.evidence,
+                f.settle,
+                rule.citation,
+                list(rule.urls),
+                rule.confirmation,
+                rule.reading,
+                product,
+                buyer,
+                on,
+                network.snapshot,
+                f.inputs,
+            )
+        )
     vs.sort(key=lambda v: (-SEVERITY[v.verdict], v.rule_id))
     return vs
 
@@ -111,9 +143,19 @@ def check(
     on = _date(on)
     rules = rules or bundled()
     if product not in context(network).fidx:
-        raise NotFound(f"no facility {product!r} in the store (a product is named by the plant that makes it)")
+        raise NotFound(
+            f"no facility {product!r} in the store (a product is named by the plant that makes it)"
+        )
     binding = rules.for_buyer(buyer)
-    out = _verdicts(network, binding, findings(network, binding, [product], on, full=True), 0, product, buyer, on)
+    out = _verdicts(
+        network,
+        binding,
+        findings(network, binding, [product], on, full=True),
+        0,
+        product,
+        buyer,
+        on,
+    )
     if audit is not None:
         audit.append([_audit_row(v) for v in out])
     return out
@@ -172,8 +214,17 @@ def _date(on: dt.date | str) -> dt.date:
 
 def _audit_row(v: Verdict) -> dict[str, Any]:
     inputs = {"product": v.product, "buyer": v.buyer, "evidence": v.evidence[:10], **v.inputs}
-    return {"rule_id": v.rule_id, "rule_version": v.version, "snapshot": v.snapshot, "evaluated_on": v.on,
-            "buyer": v.buyer, "product": v.product, "verdict": v.verdict.value, "reason": v.reason, "inputs": inputs}
+    return {
+        "rule_id": v.rule_id,
+        "rule_version": v.version,
+        "snapshot": v.snapshot,
+        "evaluated_on": v.on,
+        "buyer": v.buyer,
+        "product": v.product,
+        "verdict": v.verdict.value,
+        "reason": v.reason,
+        "inputs": inputs,
+    }
 
 
 def data_basis(network: Network, product: str) -> dict[str, Any]:
@@ -199,8 +250,14 @@ def data_basis(network: Network, product: str) -> dict[str, Any]:
     inside = f["customer"].astype(str).isin(plants) & f["supplier"].astype(str).isin(plants)
     est = f.loc[inside, "estimate"].fillna(False).astype(bool)
     n, k = int(inside.sum()), int(est.sum())
-    text = (f"{len(plants) - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them are estimates"
-            + (" (confirm them before relying on a firm verdict)" if k else "")) if n else "no recorded supplier flows"
+    text = (
+        (
+            f"{len(plants) - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them are estimates"
+            + (" (confirm them before relying on a firm verdict)" if k else "")
+        )
+        if n
+        else "no recorded supplier flows"
+    )
     return {"upstream_plants": len(plants) - 1, "flows": n, "estimated_flows": k, "text": text}
 
 
@@ -216,7 +273,14 @@ def summary(results: dict[str, list[Verdict]]) -> list[dict[str, Any]]:
     rows = []
     for p, vs in results.items():
         w = worst(vs)
-        rows.append({"product": p, "verdict": w.value,
-                     "rules": ", ".join(v.rule_id for v in vs if v.verdict == w and w != Outcome.NOT_APPLICABLE),
-                     "reason": next((v.reason for v in vs if v.verdict == w), "")})
+        rows.append(
+            {
+                "product": p,
+                "verdict": w.value,
+                "rules": ", ".join(
+                    v.rule_id for v in vs if v.verdict == w and w != Outcome.NOT_APPLICABLE
+                ),
+                "reason": next((v.reason for v in vs if v.verdict == w), ""),
+            }
+        )
     return rows

@@ -49,7 +49,9 @@ def _index(network: Network) -> dict[str, set[str]]:
 def _build_index(network: Network) -> dict[str, set[str]]:
     idx: dict[str, set[str]] = {}
     c = network.companies
-    for cid, name, aliases in zip(c["id"].astype(str), c["name"].astype(str), c["aliases"], strict=True):
+    for cid, name, aliases in zip(
+        c["id"].astype(str), c["name"].astype(str), c["aliases"], strict=True
+    ):
         names = [cid, name]
         if isinstance(aliases, str):
             names += aliases.split(";")
@@ -62,7 +64,9 @@ def _build_index(network: Network) -> dict[str, set[str]]:
     return idx
 
 
-def match(network: Network, names: Iterable[str], company: str | None = None, cutoff: float = 90.0) -> Match:
+def match(
+    network: Network, names: Iterable[str], company: str | None = None, cutoff: float = 90.0
+) -> Match:
     """Resolve an entity (its names, and its company id when known) to company ids.
 
     Parameters
@@ -86,7 +90,9 @@ def match(network: Network, names: Iterable[str], company: str | None = None, cu
     for k in keys:
         if len(k) < 4:
             continue
-        for name, score, _ in process.extract(k, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=5):
+        for name, score, _ in process.extract(
+            k, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=5
+        ):
             for cid in idx[name]:
                 if cid not in exact and cid not in possible:
                     possible[cid] = (cid, name, float(score))

@@ -21,7 +21,13 @@ class Outcome(StrEnum):
     NOT_APPLICABLE = "NOT_APPLICABLE"
 
 
-SEVERITY = {Outcome.PROHIBITED: 4, Outcome.UNKNOWN: 3, Outcome.ALLOWED: 2, Outcome.INFO: 1, Outcome.NOT_APPLICABLE: 0}
+SEVERITY = {
+    Outcome.PROHIBITED: 4,
+    Outcome.UNKNOWN: 3,
+    Outcome.ALLOWED: 2,
+    Outcome.INFO: 1,
+    Outcome.NOT_APPLICABLE: 0,
+}
 
 
 @dataclass
@@ -77,14 +83,20 @@ def worst(verdicts: list[Verdict]) -> Outcome:
     Outcome
         NOT_APPLICABLE for an empty list.
     """
-    return max((v.verdict for v in verdicts), key=SEVERITY.__getitem__, default=Outcome.NOT_APPLICABLE)
+    return max(
+        (v.verdict for v in verdicts), key=SEVERITY.__getitem__, default=Outcome.NOT_APPLICABLE
+    )
 
 
 def not_in_force(rule: Rule, on: dt.date) -> Finding:
     """The finding of a rule on a date outside its effective period."""
     if on < rule.effective_from:
-        return Finding(Outcome.NOT_APPLICABLE, f"not in force on {on}: applies from {rule.effective_from}")
-    return Finding(Outcome.NOT_APPLICABLE, f"not in force on {on}: applied until {rule.effective_until}")
+        return Finding(
+            Outcome.NOT_APPLICABLE, f"not in force on {on}: applies from {rule.effective_from}"
+        )
+    return Finding(
+        Outcome.NOT_APPLICABLE, f"not in force on {on}: applied until {rule.effective_until}"
+    )
 
 
 def firm(rule: Rule, f: Finding) -> Finding:
@@ -108,12 +120,16 @@ def firm(rule: Rule, f: Finding) -> Finding:
     if f.outcome == Outcome.PROHIBITED and rule.verdict == "informational":
         f.outcome = Outcome.INFO
     if rule.confirmation == "unconfirmed" and f.outcome in (Outcome.PROHIBITED, Outcome.ALLOWED):
-        f.reason = (f"would be {f.outcome.value} on the unconfirmed reading, so UNKNOWN: {f.reason}")
-        f.settle.append("confirm the rule's unconfirmed text or thresholds against the primary source (see 'reading')")
+        f.reason = f"would be {f.outcome.value} on the unconfirmed reading, so UNKNOWN: {f.reason}"
+        f.settle.append(
+            "confirm the rule's unconfirmed text or thresholds against the primary source (see 'reading')"
+        )
         f.outcome = Outcome.UNKNOWN
     return f
 
 
 def no_trace(msg: str) -> Finding:
     """UNKNOWN because the product could not be traced (``msg`` says why)."""
-    return Finding(Outcome.UNKNOWN, msg, settle=["a traceable supply network for the product (flows and BOMs)"])
+    return Finding(
+        Outcome.UNKNOWN, msg, settle=["a traceable supply network for the product (flows and BOMs)"]
+    )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 from onshore.errors import MAX_ERRORS, DataError, RowError
 from onshore.io.readers import RawTable, ReadFailure, read_file
 from onshore.records.batch import Batch, Origin
-from onshore.records.model import TABLES, Record
+from onshore.records.model import TABLES
 
 
 def _expected(err: Any) -> str:
@@ -50,9 +49,13 @@ def parse_tables(raw: Sequence[RawTable]) -> tuple[Batch, list[RowError]]:
         unknown = [c for c in rt.columns if c and c not in known]
         missing = [c for c in spec.required if c not in rt.columns]
         for c in unknown:
-            errors.append(RowError(rt.file, 1, c, c, f"a column of {rt.table}: {', '.join(spec.columns)}"))
+            errors.append(
+                RowError(rt.file, 1, c, c, f"a column of {rt.table}: {', '.join(spec.columns)}")
+            )
         for c in missing:
-            errors.append(RowError(rt.file, 1, c, None, f"a column named {c!r} (required in {rt.table})"))
+            errors.append(
+                RowError(rt.file, 1, c, None, f"a column named {c!r} (required in {rt.table})")
+            )
         if unknown or missing:
             continue
         for row, values in rt.rows:

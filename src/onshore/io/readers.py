@@ -101,7 +101,13 @@ def _read_csv(p: Path, file: str) -> list[RawTable]:
                 continue
             if len(values) != len(columns):
                 errors.append(
-                    RowError(file, n, None, f"{len(values)} fields", f"{len(columns)} fields as in the header")
+                    RowError(
+                        file,
+                        n,
+                        None,
+                        f"{len(values)} fields",
+                        f"{len(columns)} fields as in the header",
+                    )
                 )
                 continue
             out.rows.append((n, dict(zip(columns, values, strict=True))))

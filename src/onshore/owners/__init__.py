@@ -11,14 +11,25 @@ from onshore.owners.control import (
     controlling_country,
     effective_ownership,
     leontief,
-    ownership_paths,
     owners,
+    ownership_paths,
     ultimate_controller,
     upstream_owners,
 )
 from onshore.owners.feoc import COVERED_NATIONS, feoc, feoc_facilities, prohibited_foreign_entity
 
 __all__ = [
-    "COVERED_NATIONS", "Owners", "affiliates", "controlling_country", "effective_ownership", "feoc", "feoc_facilities",
-    "leontief", "ownership_paths", "owners", "prohibited_foreign_entity", "ultimate_controller", "upstream_owners",
+    "COVERED_NATIONS",
+    "Owners",
+    "affiliates",
+    "controlling_country",
+    "effective_ownership",
+    "feoc",
+    "feoc_facilities",
+    "leontief",
+    "owners",
+    "ownership_paths",
+    "prohibited_foreign_entity",
+    "ultimate_controller",
+    "upstream_owners",
 ]

@@ -80,7 +80,9 @@ def leontief(S: sp.spmatrix) -> sp.csr_matrix:
         order = np.argsort(labels[di], kind="stable")
         di, dj, dv = di[order], dj[order], dv[order]
         bounds = np.flatnonzero(np.diff(labels[di])) + 1
-        for bi, bj, bv in zip(np.split(di, bounds), np.split(dj, bounds), np.split(dv, bounds), strict=True):
+        for bi, bj, bv in zip(
+            np.split(di, bounds), np.split(dj, bounds), np.split(dv, bounds), strict=True
+        ):
             members = np.flatnonzero(labels == labels[bi[0]])
             pos = {int(m): k for k, m in enumerate(members)}
             block = np.eye(len(members))
@@ -88,8 +90,15 @@ def leontief(S: sp.spmatrix) -> sp.csr_matrix:
                 block[pos[int(a)], pos[int(b)]] -= v
             if np.max(np.abs(np.linalg.eigvals(np.eye(len(members)) - block))) >= 1 - 1e-12:
                 raise DataError(
-                    [RowError("ownership", None, "equity", [str(m) for m in members],
-                              "cross-holdings whose shares around the cycle multiply to less than 100 %")]
+                    [
+                        RowError(
+                            "ownership",
+                            None,
+                            "equity",
+                            [str(m) for m in members],
+                            "cross-holdings whose shares around the cycle multiply to less than 100 %",
+                        )
+                    ]
                 )
             inv = np.linalg.inv(block)
             keep[members] = False
@@ -98,7 +107,9 @@ def leontief(S: sp.spmatrix) -> sp.csr_matrix:
             cols.append(c.ravel())
             vals.append(inv.ravel())
         rows[0], cols[0], vals[0] = rows[0][keep], cols[0][keep], vals[0][keep]
-        P = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        P = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+        )
     M = (P @ N).tocsr()
     M.eliminate_zeros()
     inv_im = eye.copy()
@@ -171,7 +182,11 @@ class Owners:
     def controlled_by(self, company: str) -> list[str]:
         """Every company on whose control chain ``company`` stands (its subsidiaries)."""
         i = self.idx(company)
-        return [str(self.ids[j]) for j in range(len(self.ids)) if j != i and self.parent[j] >= 0 and self.controls(i, j)]
+        return [
+            str(self.ids[j])
+            for j in range(len(self.ids))
+            if j != i and self.parent[j] >= 0 and self.controls(i, j)
+        ]
 
 
 def _fill(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -179,20 +194,28 @@ def _fill(df: pd.DataFrame, col: str) -> np.ndarray:
     return out
 
 
-def _control_parents(n: int, i: np.ndarray, j: np.ndarray, vote: np.ndarray, brd: np.ndarray) -> np.ndarray:
+def _control_parents(
+    n: int, i: np.ndarray, j: np.ndarray, vote: np.ndarray, brd: np.ndarray
+) -> np.ndarray:
     """Direct controller per company: majority holder, then majority by controlled groups."""
     parent = np.full(n, -1, dtype=np.int64)
     strength = np.maximum(vote, brd)
     maj = strength > MAJORITY
     if maj.any():
-        d = pd.DataFrame({"i": i[maj], "j": j[maj], "s": strength[maj]}).sort_values("s").drop_duplicates("j", keep="last")
+        d = (
+            pd.DataFrame({"i": i[maj], "j": j[maj], "s": strength[maj]})
+            .sort_values("s")
+            .drop_duplicates("j", keep="last")
+        )
         parent[d["j"].to_numpy()] = d["i"].to_numpy()
     for _ in range(32):  # holders controlled by one root act together
         root = _ultimate(parent)
         free = parent[j] < 0
         if not free.any():
             break
-        g = pd.DataFrame({"j": j[free], "g": root[i[free]], "v": vote[free], "b": brd[free], "i": i[free]})
+        g = pd.DataFrame(
+            {"j": j[free], "g": root[i[free]], "v": vote[free], "b": brd[free], "i": i[free]}
+        )
         g = g[g["g"] != g["j"]]
         agg = g.groupby(["j", "g"], sort=False).agg(v=("v", "sum"), b=("b", "sum"))
         won = agg[(agg["v"] > MAJORITY) | (agg["b"] > MAJORITY)].reset_index()
@@ -200,7 +223,11 @@ def _control_parents(n: int, i: np.ndarray, j: np.ndarray, vote: np.ndarray, brd
             break
         won = won.sort_values("v").drop_duplicates("j", keep="last")
         # the direct holder within the winning group that holds most, to keep chains readable
-        best = g.merge(won[["j", "g"]], on=["j", "g"]).sort_values("v").drop_duplicates("j", keep="last")
+        best = (
+            g.merge(won[["j", "g"]], on=["j", "g"])
+            .sort_values("v")
+            .drop_duplicates("j", keep="last")
+        )
         parent[best["j"].to_numpy()] = best["i"].to_numpy()
     return parent
 
@@ -232,8 +259,17 @@ def _owners(network: Network) -> Owners:
     bad = i.isna() | j.isna()
     if bad.any():
         r = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError([RowError("ownership", r, "owner/owned", f"{own['owner'].iloc[r]}->{own['owned'].iloc[r]}",
-                                  "companies that are in the companies table")])
+        raise DataError(
+            [
+                RowError(
+                    "ownership",
+                    r,
+                    "owner/owned",
+                    f"{own['owner'].iloc[r]}->{own['owned'].iloc[r]}",
+                    "companies that are in the companies table",
+                )
+            ]
+        )
     i_a, j_a = i.to_numpy(dtype=np.int64), j.to_numpy(dtype=np.int64)
     eq = np.nan_to_num(_fill(own, "equity"))
     vote = _fill(own, "voting")
@@ -253,8 +289,21 @@ def _owners(network: Network) -> Owners:
     country = comp["country"].astype(object).to_numpy()
     hq = comp["hq_country"].astype(object).to_numpy() if "hq_country" in comp else np.full(n, None)
     hq = np.array([h if isinstance(h, str) and h else None for h in hq], dtype=object)
-    kinds = np.array([str(getattr(k, "value", k)) for k in comp["kind"].fillna("company")], dtype=object)
-    out = Owners(ids, index, direct, effective(eq), effective(vote), parent, _ultimate(parent), kinds, country, hq)
+    kinds = np.array(
+        [str(getattr(k, "value", k)) for k in comp["kind"].fillna("company")], dtype=object
+    )
+    out = Owners(
+        ids,
+        index,
+        direct,
+        effective(eq),
+        effective(vote),
+        parent,
+        _ultimate(parent),
+        kinds,
+        country,
+        hq,
+    )
     return out
 
 
@@ -349,21 +398,47 @@ def upstream_owners(network: Network, company: str) -> pd.DataFrame:
     eq, vt = o.equity[:, j].toarray().ravel(), o.voting[:, j].toarray().ravel()
     d = o.direct[o.direct["j"] == j].set_index("i")
     who = np.flatnonzero((eq > 0) | (vt > 0) | np.isin(np.arange(len(o.ids)), d.index))
-    names = dict(zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True))
+    names = dict(
+        zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True)
+    )
     rows = []
     for k in who:
-        rows.append({
-            "owner": str(o.ids[k]), "name": names.get(str(o.ids[k]), ""), "kind": o.kind[k],
-            "country": o.country[k], "equity": float(eq[k]), "voting": float(vt[k]),
-            "direct_equity": float(d["eq"].get(k, 0.0)), "board": float(d["brd"].get(k, 0.0)),
-            "debt": float(d["dbt"].get(k, 0.0)), "controls": o.controls(int(k), j),
-            "ultimate": bool(o.ultimate[j] == k and k != j),
-        })
-    cols = ["owner", "name", "kind", "country", "equity", "voting", "direct_equity", "board", "debt", "controls", "ultimate"]
-    return pd.DataFrame(rows, columns=cols).sort_values(["controls", "equity"], ascending=False, ignore_index=True)
+        rows.append(
+            {
+                "owner": str(o.ids[k]),
+                "name": names.get(str(o.ids[k]), ""),
+                "kind": o.kind[k],
+                "country": o.country[k],
+                "equity": float(eq[k]),
+                "voting": float(vt[k]),
+                "direct_equity": float(d["eq"].get(k, 0.0)),
+                "board": float(d["brd"].get(k, 0.0)),
+                "debt": float(d["dbt"].get(k, 0.0)),
+                "controls": o.controls(int(k), j),
+                "ultimate": bool(o.ultimate[j] == k and k != j),
+            }
+        )
+    cols = [
+        "owner",
+        "name",
+        "kind",
+        "country",
+        "equity",
+        "voting",
+        "direct_equity",
+        "board",
+        "debt",
+        "controls",
+        "ultimate",
+    ]
+    return pd.DataFrame(rows, columns=cols).sort_values(
+        ["controls", "equity"], ascending=False, ignore_index=True
+    )
 
 
-def ownership_paths(network: Network, owner: str, owned: str, top: int = 3, max_len: int = 8) -> list[tuple[list[str], float]]:
+def ownership_paths(
+    network: Network, owner: str, owned: str, top: int = 3, max_len: int = 8
+) -> list[tuple[list[str], float]]:
     """The heaviest simple ownership chains from ``owner`` to ``owned`` (for evidence)."""
     o = owners(network)
     src, dst = o.idx(owner), o.idx(owned)

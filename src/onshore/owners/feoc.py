@@ -20,7 +20,9 @@ COVERED_NATIONS: tuple[str, ...] = ("CN", "RU", "KP", "IR")
 """Covered nations of 15 U.S.C. 4651(8) / 10 U.S.C. 4872: China, Russia, North Korea, Iran."""
 
 
-def feoc(network: Network, threshold: float = 0.25, covered: Iterable[str] = COVERED_NATIONS) -> pd.DataFrame:
+def feoc(
+    network: Network, threshold: float = 0.25, covered: Iterable[str] = COVERED_NATIONS
+) -> pd.DataFrame:
     """The foreign-entity-of-concern test of every company (government and jurisdiction limbs).
 
     A company is a FEOC when the government of a covered nation (its ``state`` companies),
@@ -58,7 +60,9 @@ def feoc(network: Network, threshold: float = 0.25, covered: Iterable[str] = COV
         for key, v in (("eq", eq), ("vote", vt), ("brd", brd)):
             best[key] = np.where(better, v, best[key])
         nation[state] = c
-    juris = np.array([(c in covered) or (h in covered) for c, h in zip(o.country, o.hq, strict=True)])
+    juris = np.array(
+        [(c in covered) or (h in covered) for c, h in zip(o.country, o.hq, strict=True)]
+    )
     is_gov = (o.kind == "state") & np.isin(o.country.astype(str), covered)
     gov = np.maximum.reduce([best["eq"], best["vote"], best["brd"]]) >= threshold - 1e-12
     reasons = []
@@ -67,16 +71,26 @@ def feoc(network: Network, threshold: float = 0.25, covered: Iterable[str] = COV
         if is_gov[k]:
             r.append(f"is the government of {o.country[k]}")
         elif gov[k]:
-            r.append(f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, {best['vote'][k]:.0%} votes, "
-                     f"{best['brd'][k]:.0%} board seats (>= {threshold:.0%})")
+            r.append(
+                f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, {best['vote'][k]:.0%} votes, "
+                f"{best['brd'][k]:.0%} board seats (>= {threshold:.0%})"
+            )
         if juris[k] and not is_gov[k]:
             where = o.country[k] if o.country[k] in covered else o.hq[k]
             r.append(f"incorporated or headquartered in {where}")
         reasons.append("; ".join(r))
-    return pd.DataFrame({
-        "feoc": gov | juris | is_gov, "nation": nation, "gov_equity": best["eq"], "gov_voting": best["vote"],
-        "gov_board": best["brd"], "jurisdiction": juris, "reason": reasons,
-    }, index=pd.Index(o.ids, name="company"))
+    return pd.DataFrame(
+        {
+            "feoc": gov | juris | is_gov,
+            "nation": nation,
+            "gov_equity": best["eq"],
+            "gov_voting": best["vote"],
+            "gov_board": best["brd"],
+            "jurisdiction": juris,
+            "reason": reasons,
+        },
+        index=pd.Index(o.ids, name="company"),
+    )
 
 
 def feoc_facilities(network: Network, covered: Iterable[str] = COVERED_NATIONS) -> pd.Series:
@@ -85,7 +99,9 @@ def feoc_facilities(network: Network, covered: Iterable[str] = COVERED_NATIONS) 
     f = feoc(network, covered=covered)["feoc"]
     fac = network.facilities
     by_company = fac["company"].astype(str).map(f).fillna(False).astype(bool)
-    return pd.Series((by_company | fac["country"].isin(covered)).to_numpy(), index=fac["id"].astype(str))
+    return pd.Series(
+        (by_company | fac["country"].isin(covered)).to_numpy(), index=fac["id"].astype(str)
+    )
 
 
 def prohibited_foreign_entity(
@@ -124,7 +140,9 @@ def prohibited_foreign_entity(
     d = o.direct[sfe[o.direct["i"].to_numpy()]]
     dbt = np.bincount(d["j"], weights=d["dbt"], minlength=n)
     lic = network.licences
-    lic_m = np.isin(o.ids, lic.loc[lic["licensor"].astype(str).isin(o.ids[sfe]), "licensee"].astype(str))
+    lic_m = np.isin(
+        o.ids, lic.loc[lic["licensor"].astype(str).isin(o.ids[sfe]), "licensee"].astype(str)
+    )
     fie = (max_single >= single - 1e-12) | (tog >= together - 1e-12) | (dbt >= debt - 1e-12)
     reasons = []
     for k in range(n):
@@ -142,12 +160,23 @@ def prohibited_foreign_entity(
         if dbt[k] >= debt - 1e-12:
             r.append(f"SFEs hold {dbt[k]:.0%} of its debt (>= {debt:.0%})")
         if lic_m[k]:
-            r.append("licenses technology from an SFE (effective-control test: contract terms needed)")
+            r.append(
+                "licenses technology from an SFE (effective-control test: contract terms needed)"
+            )
         reasons.append("; ".join(r))
-    return pd.DataFrame({
-        "sfe": sfe, "fie": fie & ~sfe, "pfe": sfe | fie, "max_single": max_single, "together": tog,
-        "debt": dbt, "sfe_licence": lic_m, "reason": reasons,
-    }, index=pd.Index(o.ids, name="company"))
+    return pd.DataFrame(
+        {
+            "sfe": sfe,
+            "fie": fie & ~sfe,
+            "pfe": sfe | fie,
+            "max_single": max_single,
+            "together": tog,
+            "debt": dbt,
+            "sfe_licence": lic_m,
+            "reason": reasons,
+        },
+        index=pd.Index(o.ids, name="company"),
+    )
 
 
 __all__ = ["COVERED_NATIONS", "feoc", "feoc_facilities", "prohibited_foreign_entity"]

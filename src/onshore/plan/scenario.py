@@ -19,8 +19,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from onshore.records.countries import normalize_country
 from onshore.errors import ScenarioError
+from onshore.records.countries import normalize_country
 
 PerPeriod = float | dict[int, float]
 

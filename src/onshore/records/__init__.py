@@ -8,6 +8,28 @@ that span several records (unique keys, references, owners at most 100 %, units 
 * :mod:`~onshore.records.integrity`: the checks across records.
 """
 
-from onshore.records.model import TABLES, Bom, Company, Facility, Flow, Licence, Material, Ownership, Record, Stage
+from onshore.records.model import (
+    TABLES,
+    Bom,
+    Company,
+    Facility,
+    Flow,
+    Licence,
+    Material,
+    Ownership,
+    Record,
+    Stage,
+)
 
-__all__ = ["TABLES", "Bom", "Company", "Facility", "Flow", "Licence", "Material", "Ownership", "Record", "Stage"]
+__all__ = [
+    "TABLES",
+    "Bom",
+    "Company",
+    "Facility",
+    "Flow",
+    "Licence",
+    "Material",
+    "Ownership",
+    "Record",
+    "Stage",
+]

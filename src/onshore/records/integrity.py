@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from onshore.records import units
 from onshore.errors import RowError, UnitError
+from onshore.records import units
 from onshore.records.model import TABLES, Bom, Flow, Material, Ownership, Record
 
 if TYPE_CHECKING:
@@ -43,10 +43,17 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
             if k in seen:
                 first = batch.origins[name][seen[k]]
                 o = batch.origins[name][i]
-                shown = ", ".join(f"{c}={v}" for c, v in zip(spec.key, k, strict=True) if v is not None)
+                shown = ", ".join(
+                    f"{c}={v}" for c, v in zip(spec.key, k, strict=True) if v is not None
+                )
                 errors.append(
-                    RowError(o.file, o.row, spec.key[0], shown,
-                             f"a unique {name} key; it is already given at {first.file}, row {first.row}")
+                    RowError(
+                        o.file,
+                        o.row,
+                        spec.key[0],
+                        shown,
+                        f"a unique {name} key; it is already given at {first.file}, row {first.row}",
+                    )
                 )
             else:
                 seen[k] = i
@@ -58,7 +65,15 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
             for r, o in zip(batch.records[name], batch.origins[name], strict=True):
                 v = getattr(r, col)
                 if v is not None and v not in ids[target]:
-                    errors.append(RowError(o.file, o.row, col, v, f"the id of one of the {target} (there is no {SINGULAR[target]} {v!r})"))
+                    errors.append(
+                        RowError(
+                            o.file,
+                            o.row,
+                            col,
+                            v,
+                            f"the id of one of the {target} (there is no {SINGULAR[target]} {v!r})",
+                        )
+                    )
 
     errors += _check_owners(batch, ex)
     errors += _check_units(batch, ex)
@@ -82,8 +97,15 @@ def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
     for (owner, owned), (o, org) in new.items():
         for f, total in totals[owned].items():
             if total > 1 + TOLERANCE and getattr(o, f) is not None:
-                errors.append(RowError(org.file, org.row, f, getattr(o, f),
-                                       f"owners of {owned!r} holding at most 100 % {f} in total (recorded owners add up to {total:.1%})"))
+                errors.append(
+                    RowError(
+                        org.file,
+                        org.row,
+                        f,
+                        getattr(o, f),
+                        f"owners of {owned!r} holding at most 100 % {f} in total (recorded owners add up to {total:.1%})",
+                    )
+                )
     return errors
 
 
@@ -95,8 +117,15 @@ def _check_units(batch: Batch, ex: Existing) -> list[RowError]:
         assert isinstance(r, Flow)
         mu = mat_units.get(r.material)
         if mu is not None and units.dimension(r.unit) != units.dimension(mu):
-            errors.append(RowError(o.file, o.row, "unit", r.unit,
-                                   f"a unit of {units.dimension(mu)} like the material {r.material!r} ({mu})"))
+            errors.append(
+                RowError(
+                    o.file,
+                    o.row,
+                    "unit",
+                    r.unit,
+                    f"a unit of {units.dimension(mu)} like the material {r.material!r} ({mu})",
+                )
+            )
     for r, o in zip(batch.records["boms"], batch.origins["boms"], strict=True):
         assert isinstance(r, Bom)
         if r.unit is None:
@@ -109,6 +138,13 @@ def _check_units(batch: Batch, ex: Existing) -> list[RowError]:
             try:
                 units.factor(u, mu)
             except UnitError:
-                errors.append(RowError(o.file, o.row, "unit", r.unit,
-                                       f"the {what} part in a unit of {units.dimension(mu)} like {mat!r} ({mu})"))
+                errors.append(
+                    RowError(
+                        o.file,
+                        o.row,
+                        "unit",
+                        r.unit,
+                        f"the {what} part in a unit of {units.dimension(mu)} like {mat!r} ({mu})",
+                    )
+                )
     return errors

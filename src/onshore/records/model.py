@@ -38,9 +38,18 @@ class Stage(StrEnum):
 
 
 STAGE_RANK: dict[str, int] = {
-    Stage.MINE: 0, Stage.REFINE: 1, Stage.PRECURSOR: 2,
-    Stage.CATHODE: 3, Stage.ANODE: 3, Stage.ELECTROLYTE: 3, Stage.SEPARATOR: 3,
-    Stage.CELL: 4, Stage.PACK: 5, Stage.DEVICE: 6, Stage.RECYCLE: 7, "unknown": 8,
+    Stage.MINE: 0,
+    Stage.REFINE: 1,
+    Stage.PRECURSOR: 2,
+    Stage.CATHODE: 3,
+    Stage.ANODE: 3,
+    Stage.ELECTROLYTE: 3,
+    Stage.SEPARATOR: 3,
+    Stage.CELL: 4,
+    Stage.PACK: 5,
+    Stage.DEVICE: 6,
+    Stage.RECYCLE: 7,
+    "unknown": 8,
 }
 """Upstream-to-downstream rank of each stage (components share a rank; ``unknown``, the stage
 of an input no plant is recorded to make, comes last). The one definition of stage order."""
@@ -106,7 +115,9 @@ def _to_aliases(v: Any) -> Any:
 Opt = Annotated[Any, BeforeValidator(_blank_to_none)]
 Text = Annotated[str, BeforeValidator(_to_str)]
 OptText = Annotated[str | None, BeforeValidator(_to_str)]
-Fraction = Annotated[Annotated[float, Field(ge=0.0, le=1.0)] | None, BeforeValidator(_blank_to_none)]
+Fraction = Annotated[
+    Annotated[float, Field(ge=0.0, le=1.0)] | None, BeforeValidator(_blank_to_none)
+]
 Positive = Annotated[float, BeforeValidator(_blank_to_none), Field(gt=0.0)]
 OptNonNeg = Annotated[Annotated[float, Field(ge=0.0)] | None, BeforeValidator(_blank_to_none)]
 Flag = Annotated[bool, BeforeValidator(lambda v: False if _blank_to_none(v) is None else v)]
@@ -117,7 +128,9 @@ def known_unit(v: str) -> str:
     try:
         return units.normalize(v)
     except units.UnitError:
-        raise ValueError(f"a known unit: {', '.join(units.UNITS)} (a rate may end in '/yr')") from None
+        raise ValueError(
+            f"a known unit: {', '.join(units.UNITS)} (a rate may end in '/yr')"
+        ) from None
 
 
 def check_date(v: str | None) -> str | None:
@@ -192,8 +205,12 @@ class Facility(Record):
     company: Text
     name: Text
     country: Text
-    lat: Annotated[Annotated[float, Field(ge=-90, le=90)] | None, BeforeValidator(_blank_to_none)] = None
-    lon: Annotated[Annotated[float, Field(ge=-180, le=180)] | None, BeforeValidator(_blank_to_none)] = None
+    lat: Annotated[
+        Annotated[float, Field(ge=-90, le=90)] | None, BeforeValidator(_blank_to_none)
+    ] = None
+    lon: Annotated[
+        Annotated[float, Field(ge=-180, le=180)] | None, BeforeValidator(_blank_to_none)
+    ] = None
     stage: Stage
     material: OptText = None
     capacity: OptNonNeg = None
@@ -354,7 +371,9 @@ TABLES: dict[str, Table] = {
         Table("companies", Company, ("id",)),
         Table("materials", Material, ("id",)),
         Table("facilities", Facility, ("id",), {"company": "companies", "material": "materials"}),
-        Table("ownership", Ownership, ("owner", "owned"), {"owner": "companies", "owned": "companies"}),
+        Table(
+            "ownership", Ownership, ("owner", "owned"), {"owner": "companies", "owned": "companies"}
+        ),
         Table(
             "boms",
             Bom,

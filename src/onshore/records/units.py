@@ -14,7 +14,16 @@ from importlib import resources
 
 from onshore.errors import UnitError
 
-__all__ = ["CURRENCIES", "UNITS", "UnitError", "convert", "dimension", "factor", "normalize", "split_ratio"]
+__all__ = [
+    "CURRENCIES",
+    "UNITS",
+    "UnitError",
+    "convert",
+    "dimension",
+    "factor",
+    "normalize",
+    "split_ratio",
+]
 
 # unit -> (dimension, size in the dimension's base unit)
 UNITS: dict[str, tuple[str, float]] = {

@@ -20,4 +20,10 @@ from onshore.risk.concentration import (
 )
 from onshore.risk.spof import single_points_of_failure
 
-__all__ = ["capacity_concentration", "concentration_table", "flow_concentration", "hhi", "single_points_of_failure"]
+__all__ = [
+    "capacity_concentration",
+    "concentration_table",
+    "flow_concentration",
+    "hhi",
+    "single_points_of_failure",
+]

@@ -55,7 +55,9 @@ def hhi(values: np.ndarray | list[float]) -> float:
     return float(round(10_000.0 * float(np.sum(s * s)), 9))
 
 
-def concentration(df: pd.DataFrame, group: list[str], by: str, value: str = "quantity", top: int = 3) -> pd.DataFrame:
+def concentration(
+    df: pd.DataFrame, group: list[str], by: str, value: str = "quantity", top: int = 3
+) -> pd.DataFrame:
     """HHI and leading shares of ``value`` over ``by`` within each ``group``.
 
     Parameters
@@ -83,15 +85,25 @@ def concentration(df: pd.DataFrame, group: list[str], by: str, value: str = "qua
         g = g.sort_values(value, ascending=False)
         total = float(g[value].sum())
         shares = g[value].to_numpy(dtype=float) / total
-        lead = ", ".join(f"{c} {s:.0%}" for c, s in zip(g[by].head(top), shares[:top], strict=False))
+        lead = ", ".join(
+            f"{c} {s:.0%}" for c, s in zip(g[by].head(top), shares[:top], strict=False)
+        )
         key_t = key if isinstance(key, tuple) else (key,)
-        rows.append((*key_t, total, len(g), hhi(shares), str(g[by].iloc[0]), float(shares[0]), lead))
+        rows.append(
+            (*key_t, total, len(g), hhi(shares), str(g[by].iloc[0]), float(shares[0]), lead)
+        )
     out = pd.DataFrame(rows, columns=cols)
     return out.sort_values(["hhi", "total"], ascending=[False, False]).reset_index(drop=True)
 
 
 def _owner_country(network: Network, control: Mapping[str, str] | None) -> dict[str, str]:
-    own = dict(zip(network.companies["id"].astype(str), network.companies["country"].astype(str), strict=True))
+    own = dict(
+        zip(
+            network.companies["id"].astype(str),
+            network.companies["country"].astype(str),
+            strict=True,
+        )
+    )
     if control:
         own.update({str(k): str(v) for k, v in control.items()})
     return own
@@ -102,7 +114,9 @@ def _stage_str(s: object) -> str:
 
 
 def capacity_concentration(
-    network: Network, by: Literal["country", "control"] = "country", control: Mapping[str, str] | None = None
+    network: Network,
+    by: Literal["country", "control"] = "country",
+    control: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """HHI per (material, stage) of yearly capacity, over countries or controlling countries.
 
@@ -177,17 +191,31 @@ def concentration_table(
         if a.empty:
             continue
         m = a[["material", "stage", "total", "hhi", "top", "top_share", "leaders"]].merge(
-            b[["material", "stage", "hhi", "leaders"]], on=["material", "stage"], suffixes=("_country", "_control")
+            b[["material", "stage", "hhi", "leaders"]],
+            on=["material", "stage"],
+            suffixes=("_country", "_control"),
         )
         parts.append(m.assign(basis=basis).rename(columns={"top": "top_country"}))
-    cols = ["material", "stage", "basis", "total", "hhi_country", "top_country", "top_share",
-            "leaders_country", "hhi_control", "leaders_control"]
+    cols = [
+        "material",
+        "stage",
+        "basis",
+        "total",
+        "hhi_country",
+        "top_country",
+        "top_share",
+        "leaders_country",
+        "hhi_control",
+        "leaders_control",
+    ]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)[cols]
     if stage is not None:
         out = out[out["stage"] == stage]
-    return out.sort_values(["hhi_country", "total"], ascending=[False, False]).reset_index(drop=True)
+    return out.sort_values(["hhi_country", "total"], ascending=[False, False]).reset_index(
+        drop=True
+    )
 
 
 def dependency_concentration(traced: pd.DataFrame, value: str = "quantity") -> pd.DataFrame:

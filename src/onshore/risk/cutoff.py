@@ -69,17 +69,23 @@ class Cut:
 class CutoffResult:
     """Per product plant and month: baseline, supplied, shortfall; and recovery times."""
 
-    monthly: pd.DataFrame  # product, material, company, country, month, period, baseline, supplied, shortfall, share
+    monthly: (
+        pd.DataFrame
+    )  # product, material, company, country, month, period, baseline, supplied, shortfall, share
     recovery: pd.DataFrame  # product, ..., peak_share, lost, first_month, months_to_recover
 
     def by_product(self) -> pd.DataFrame:
         """Shortfall per product material and month, with the customers (plants) hit."""
         m = self.monthly
         hit = m[m["shortfall"] > TOL]
-        g = m.groupby(["material", "month", "period"], as_index=False)[["baseline", "shortfall"]].sum()
+        g = m.groupby(["material", "month", "period"], as_index=False)[
+            ["baseline", "shortfall"]
+        ].sum()
         g["share"] = g["shortfall"] / g["baseline"].where(g["baseline"] > 0)
         names = hit.groupby(["material", "month"])["product"].apply(lambda s: ", ".join(sorted(s)))
-        g["customers_hit"] = [names.get((a, b), "") for a, b in zip(g["material"], g["month"], strict=True)]
+        g["customers_hit"] = [
+            names.get((a, b), "") for a, b in zip(g["material"], g["month"], strict=True)
+        ]
         return g
 
 
@@ -94,7 +100,9 @@ class Simulator:
 
     network: Network
     scenario: Scenario
-    method: str = "auto"  # "plant", "pool" (market pools) or "auto" (pools above POOL_ABOVE affected plants)
+    method: str = (
+        "auto"  # "plant", "pool" (market pools) or "auto" (pools above POOL_ABOVE affected plants)
+    )
     base: Baseline = field(init=False)
     _memo: dict[bytes, np.ndarray] = field(default_factory=dict, init=False)
 
@@ -116,7 +124,11 @@ class Simulator:
                 hit &= country[ec] != ident
             plant = sup & (np.isin(base.material.astype(str), c.materials) if c.materials else True)
             targets.append((hit, plant, c))
-        seeds = np.unique(np.concatenate([ec[h] for h, _, _ in targets])) if targets else np.zeros(0, dtype=np.int64)
+        seeds = (
+            np.unique(np.concatenate([ec[h] for h, _, _ in targets]))
+            if targets
+            else np.zeros(0, dtype=np.int64)
+        )
         D = reach(base, seeds.astype(np.int64)) if len(seeds) else np.zeros(0, dtype=np.int64)
         inD = np.zeros(len(base.ids), dtype=bool)
         inD[D] = True
@@ -126,9 +138,18 @@ class Simulator:
         spare = base.spare
         inS = np.zeros(len(base.ids), dtype=bool)
         inS[S] = True
-        M = np.flatnonzero(~inD & ~inS & (spare > 0) & np.isin(base.material.astype(str), list(consumed)))
+        M = np.flatnonzero(
+            ~inD & ~inS & (spare > 0) & np.isin(base.material.astype(str), list(consumed))
+        )
         shipped = np.bincount(es, minlength=len(base.ids)) > 0
-        parts = lpm.Parts(D, S, M, e[into].reset_index(drop=True), base.recipe[inD[base.recipe["c"].to_numpy()]].reset_index(drop=True), ~shipped[D])
+        parts = lpm.Parts(
+            D,
+            S,
+            M,
+            e[into].reset_index(drop=True),
+            base.recipe[inD[base.recipe["c"].to_numpy()]].reset_index(drop=True),
+            ~shipped[D],
+        )
         # inventories: stock of input (f, m) in days of its baseline use
         r = parts.recipe
         days = np.zeros(len(r))
@@ -142,8 +163,16 @@ class Simulator:
             days = np.where(ok, np.maximum(days, inv.days), days)
         stock0 = days / 365.0 * r["r"].to_numpy() * base.production[r["c"].to_numpy()]
         ncut = len(targets)
-        hits = np.stack([h[into] for h, _, _ in targets], axis=1) if ncut else np.zeros((int(into.sum()), 0), dtype=bool)
-        plant_t = np.stack([np.broadcast_to(p, len(base.ids)) for _, p, _ in targets], axis=1) if ncut else np.zeros((len(base.ids), 0), dtype=bool)
+        hits = (
+            np.stack([h[into] for h, _, _ in targets], axis=1)
+            if ncut
+            else np.zeros((int(into.sum()), 0), dtype=bool)
+        )
+        plant_t = (
+            np.stack([np.broadcast_to(p, len(base.ids)) for _, p, _ in targets], axis=1)
+            if ncut
+            else np.zeros((len(base.ids), 0), dtype=bool)
+        )
         method = self.method
         if method == "auto":
             method = "pool" if (sc.market and len(D) > POOL_ABOVE) else "plant"
@@ -151,13 +180,27 @@ class Simulator:
             raise ValueError("market pools need the market on (market: true); use method='plant'")
         self.method = method
         if method == "pool":
-            self.units = poolm.pooled_units(parts, base.production, base.capacity, base.material, country, stage, hits, plant_t, stock0)
+            self.units = poolm.pooled_units(
+                parts,
+                base.production,
+                base.capacity,
+                base.material,
+                country,
+                stage,
+                hits,
+                plant_t,
+                stock0,
+            )
         else:
-            self.units = poolm.plant_units(parts, base.production, base.capacity, base.material, hits, plant_t, stock0)
+            self.units = poolm.plant_units(
+                parts, base.production, base.capacity, base.material, hits, plant_t, stock0
+            )
         un = self.units
         self.parts = un.parts
         subs = [s.material for s in sc.substitutes]
-        self.lp = lpm.build(un.parts, un.production, un.capacity, un.material, subs, sc.market, un.weight)
+        self.lp = lpm.build(
+            un.parts, un.production, un.capacity, un.material, subs, sc.market, un.weight
+        )
         self.h = self.lp.solver() if len(D) else None
         sellers = getattr(self.lp, "sellers", np.zeros(0, dtype=np.int64))
         xcols = self.lp.blocks["x"].start + np.arange(len(un.parts.edges))
@@ -169,10 +212,23 @@ class Simulator:
                 tot = e["qty"].to_numpy()[hit].sum()
                 keep = min(1.0, c.cap_quantity / tot) if tot > 0 else 1.0
             hj = un.hits[:, j]
-            sk = np.flatnonzero(un.targets[sellers, j]) if len(sellers) else np.zeros(0, dtype=np.int64)
+            sk = (
+                np.flatnonzero(un.targets[sellers, j])
+                if len(sellers)
+                else np.zeros(0, dtype=np.int64)
+            )
             sell_cols = self.lp.blocks["sell"].start + sk
-            self.cuts.append(Cut(xcols[hj], uq[hj] / 12.0, sell_cols, self.lp.upper[sell_cols], keep,
-                                 sc.month_of(c.from_), float(c.months) if c.months is not None else float(sc.horizon)))
+            self.cuts.append(
+                Cut(
+                    xcols[hj],
+                    uq[hj] / 12.0,
+                    sell_cols,
+                    self.lp.upper[sell_cols],
+                    keep,
+                    sc.month_of(c.from_),
+                    float(c.months) if c.months is not None else float(sc.horizon),
+                )
+            )
         self.stock0 = un.stock0
         self.final = D[parts.final]
         # each final plant: the LP column of its unit and its share of the unit's production
@@ -231,7 +287,9 @@ class Simulator:
     def result(self, supplied: np.ndarray) -> CutoffResult:
         """Tables of a :meth:`run`."""
         net, base, sc = self.network, self.base, self.scenario
-        fac = net.facilities.set_index(net.facilities["id"].astype(str)).reindex(base.ids[self.final])
+        fac = net.facilities.set_index(net.facilities["id"].astype(str)).reindex(
+            base.ids[self.final]
+        )
         H, P = supplied.shape
         base_m = np.tile(base.production[self.final] / 12.0, (H, 1))
         start = month_index(sc.start)
@@ -239,10 +297,15 @@ class Simulator:
         short[short < TOL * np.maximum(base_m, 1.0)] = 0.0
         monthly = pd.DataFrame(
             {
-                "product": np.tile(base.ids[self.final], H), "material": np.tile(base.material[self.final], H),
-                "company": np.tile(fac["company"].to_numpy(), H), "country": np.tile(fac["country"].to_numpy(), H),
-                "month": np.repeat(np.arange(H), P), "period": np.repeat([_period(start, k) for k in range(H)], P),
-                "baseline": base_m.ravel(), "supplied": supplied.ravel(), "shortfall": short.ravel(),
+                "product": np.tile(base.ids[self.final], H),
+                "material": np.tile(base.material[self.final], H),
+                "company": np.tile(fac["company"].to_numpy(), H),
+                "country": np.tile(fac["country"].to_numpy(), H),
+                "month": np.repeat(np.arange(H), P),
+                "period": np.repeat([_period(start, k) for k in range(H)], P),
+                "baseline": base_m.ravel(),
+                "supplied": supplied.ravel(),
+                "shortfall": short.ravel(),
             }
         )
         monthly["share"] = monthly["shortfall"] / monthly["baseline"].where(monthly["baseline"] > 0)
@@ -252,12 +315,26 @@ class Simulator:
         last = np.where(anyhit, H - 1 - hitm[::-1].argmax(axis=0), -1)
         recover = np.where(~anyhit, 0.0, np.where(last + 1 < H, last + 1 - first, np.nan))
         peak = (short / np.where(base_m > 0, base_m, np.inf)).max(axis=0) if H else np.zeros(P)
-        rows = {"product": base.ids[self.final], "material": base.material[self.final], "company": fac["company"].to_numpy(),
-                "country": fac["country"].to_numpy(), "peak_share": peak, "lost": short.sum(axis=0),
-                "first_month": np.where(anyhit, first, np.nan), "months_to_recover": recover}
+        rows = {
+            "product": base.ids[self.final],
+            "material": base.material[self.final],
+            "company": fac["company"].to_numpy(),
+            "country": fac["country"].to_numpy(),
+            "peak_share": peak,
+            "lost": short.sum(axis=0),
+            "first_month": np.where(anyhit, first, np.nan),
+            "months_to_recover": recover,
+        }
         recovery = pd.DataFrame(rows)
-        recovery = recovery.sort_values(["peak_share", "lost"], ascending=False).reset_index(drop=True)
-        return CutoffResult(monthly[monthly["shortfall"] > 0].reset_index(drop=True) if len(monthly) > 200_000 else monthly, recovery)
+        recovery = recovery.sort_values(["peak_share", "lost"], ascending=False).reset_index(
+            drop=True
+        )
+        return CutoffResult(
+            monthly[monthly["shortfall"] > 0].reset_index(drop=True)
+            if len(monthly) > 200_000
+            else monthly,
+            recovery,
+        )
 
 
 def simulate(network: Network, scenario: Scenario, method: str = "auto") -> CutoffResult:

@@ -47,11 +47,19 @@ class LP:
         h = _quiet_highs()
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.A.shape[1], self.A.shape[0]
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = self.c, self.lower, np.where(np.isinf(self.upper), INF, self.upper)
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = (
+            self.c,
+            self.lower,
+            np.where(np.isinf(self.upper), INF, self.upper),
+        )
         lp.row_lower_, lp.row_upper_ = np.full(self.A.shape[0], -INF), self.b
         csc = self.A.tocsc()
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
+            csc.indptr,
+            csc.indices,
+            csc.data,
+        )
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
         h.passModel(lp)
         return h
@@ -79,7 +87,11 @@ def solve(h: highspy.Highs, upper: np.ndarray) -> np.ndarray:
     """Set the column upper bounds and solve; the optimal column values."""
     u = np.where(np.isinf(upper), INF, upper)
     prev = getattr(h, "_onshore_upper", None)
-    idx = np.arange(len(u), dtype=np.int32) if prev is None else np.flatnonzero(prev != u).astype(np.int32)
+    idx = (
+        np.arange(len(u), dtype=np.int32)
+        if prev is None
+        else np.flatnonzero(prev != u).astype(np.int32)
+    )
     if len(idx):
         h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), u[idx])
     h._onshore_upper = u  # type: ignore[attr-defined]
@@ -103,8 +115,15 @@ class Parts:
     final: np.ndarray  # bool per D plant: ships nothing (a final product)
 
 
-def build(parts: Parts, base_production: np.ndarray, capacity: np.ndarray, material: np.ndarray,
-          sub_material: list[str], use_market: bool, weight: np.ndarray | None = None) -> LP:
+def build(
+    parts: Parts,
+    base_production: np.ndarray,
+    capacity: np.ndarray,
+    material: np.ndarray,
+    sub_material: list[str],
+    use_market: bool,
+    weight: np.ndarray | None = None,
+) -> LP:
     """The monthly LP (quantities per month) of :class:`Parts`; bounds are the no-cut ones.
 
     The units may be plants or pools of plants (:mod:`onshore.risk.pool`); ``weight`` is the
@@ -115,7 +134,9 @@ def build(parts: Parts, base_production: np.ndarray, capacity: np.ndarray, mater
     sellers = np.concatenate([D, S, M])
     mats = sorted(set(parts.recipe["material"]))
     mpos = {m: k for k, m in enumerate(mats)}
-    seller_mat = np.array([mpos.get(material[g], -1) if isinstance(material[g], str) else -1 for g in sellers])
+    seller_mat = np.array(
+        [mpos.get(material[g], -1) if isinstance(material[g], str) else -1 for g in sellers]
+    )
     if not use_market:  # no market: only substitutes feed the per-material pools
         seller_mat[:] = -1
     sell_ok = np.flatnonzero(seller_mat >= 0)
@@ -142,14 +163,19 @@ def build(parts: Parts, base_production: np.ndarray, capacity: np.ndarray, mater
     src_row = np.where(out_row >= 0, out_row, av_row)
     add(src_row, blocks["x"].start + np.arange(nE), 1.0)
     add(np.arange(nD), blocks["y"].start + np.arange(nD), -1.0)
-    seller_row = np.concatenate([np.arange(nD), nD + np.arange(len(S)), np.full(len(M), -1)])[sell_ok]
+    seller_row = np.concatenate([np.arange(nD), nD + np.arange(len(S)), np.full(len(M), -1)])[
+        sell_ok
+    ]
     has_row = seller_row >= 0
     add(seller_row[has_row], blocks["sell"].start + np.flatnonzero(has_row), 1.0)
     r0 = nD + len(S)
     rc = parts.recipe["c"].to_numpy()
     rkey = pd.MultiIndex.from_arrays([rc, parts.recipe["material"].to_numpy()])
-    add(r0 + np.arange(nR), blocks["y"].start + np.array([posD[int(c)] for c in rc], dtype=np.int64),
-        parts.recipe["r"].to_numpy())
+    add(
+        r0 + np.arange(nR),
+        blocks["y"].start + np.array([posD[int(c)] for c in rc], dtype=np.int64),
+        parts.recipe["r"].to_numpy(),
+    )
     erow = rkey.get_indexer(pd.MultiIndex.from_arrays([ec, parts.edges["material"].to_numpy()]))
     add(r0 + erow, blocks["x"].start + np.arange(nE), -1.0)
     add(r0 + np.arange(nR), blocks["draw"].start + np.arange(nR), -1.0)
@@ -162,26 +188,51 @@ def build(parts: Parts, base_production: np.ndarray, capacity: np.ndarray, mater
     ok = sub_row >= 0
     add(m0 + sub_row[ok], blocks["sub"].start + np.flatnonzero(ok), -1.0)
     nrows = m0 + len(mats)
-    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrows, n))
+    A = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrows, n)
+    )
     b = np.zeros(nrows)
     base_m, spare_m = base_production / 12.0, np.maximum(capacity - base_production, 0.0) / 12.0
-    shipped_to_D = np.bincount(np.searchsorted(S, es[av_row >= 0]), weights=parts.edges["qty"].to_numpy()[av_row >= 0] / 12.0,
-                               minlength=len(S)) if len(S) else np.zeros(0)
-    b[nD:nD + len(S)] = shipped_to_D + spare_m[S]
+    shipped_to_D = (
+        np.bincount(
+            np.searchsorted(S, es[av_row >= 0]),
+            weights=parts.edges["qty"].to_numpy()[av_row >= 0] / 12.0,
+            minlength=len(S),
+        )
+        if len(S)
+        else np.zeros(0)
+    )
+    b[nD : nD + len(S)] = shipped_to_D + spare_m[S]
     c = np.zeros(n)
     bD = base_m[D]
     w = np.ones(nD) if weight is None else np.asarray(weight, dtype=float)
     c[blocks["y"]] = np.where(parts.final, -w / np.maximum(bD, 1e-300), 0.0)
     use = parts.recipe.groupby("material")["r"].size()  # scale of each material's trade for eps
-    scale = {m: max(float(np.sum(parts.recipe["r"].to_numpy()[parts.recipe["material"].to_numpy() == m]
-                                 * base_m[rc[parts.recipe["material"].to_numpy() == m]])), 1e-300) for m in use.index}
+    scale = {
+        m: max(
+            float(
+                np.sum(
+                    parts.recipe["r"].to_numpy()[parts.recipe["material"].to_numpy() == m]
+                    * base_m[rc[parts.recipe["material"].to_numpy() == m]]
+                )
+            ),
+            1e-300,
+        )
+        for m in use.index
+    }
     rscale = np.array([scale[m] for m in parts.recipe["material"]]) if nR else np.zeros(0)
     c[blocks["buy"]] = EPS / rscale if nR else c[blocks["buy"]]
     c[blocks["draw"]] = 2 * EPS / rscale if nR else c[blocks["draw"]]
-    c[blocks["sub"]] = np.array([EPS / scale.get(m, 1.0) for m in sub_material]) * 0.5 if nSub else c[blocks["sub"]]
+    c[blocks["sub"]] = (
+        np.array([EPS / scale.get(m, 1.0) for m in sub_material]) * 0.5
+        if nSub
+        else c[blocks["sub"]]
+    )
     upper = np.full(n, np.inf)
     upper[blocks["y"]] = np.where(parts.final, bD, capacity[D] / 12.0)
-    upper[blocks["sell"]] = np.concatenate([capacity[D] / 12.0, shipped_to_D + spare_m[S], spare_m[M]])[sell_ok]
+    upper[blocks["sell"]] = np.concatenate(
+        [capacity[D] / 12.0, shipped_to_D + spare_m[S], spare_m[M]]
+    )[sell_ok]
     upper[blocks["draw"]] = 0.0
     upper[blocks["sub"]] = 0.0
     lp = LP(A, b, c, np.zeros(n), upper, blocks)
@@ -196,7 +247,11 @@ def to_linopy(lp: LP) -> object:
 
     m = linopy.Model()
     n = lp.A.shape[1]
-    v = m.add_variables(lower=xr.DataArray(lp.lower, dims="col"), upper=xr.DataArray(np.where(np.isinf(lp.upper), np.inf, lp.upper), dims="col"), name="v")
+    v = m.add_variables(
+        lower=xr.DataArray(lp.lower, dims="col"),
+        upper=xr.DataArray(np.where(np.isinf(lp.upper), np.inf, lp.upper), dims="col"),
+        name="v",
+    )
     A = lp.A.tocsr()
     k = max(int(np.diff(A.indptr).max(initial=0)), 1)
     coeffs = np.zeros((A.shape[0], k))

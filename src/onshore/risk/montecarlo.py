@@ -40,11 +40,20 @@ class MonteCarloResult:
     def summary(self) -> pd.DataFrame:
         """Per product plant: mean, P50, P90, P99 of the share of horizon supply lost."""
         share = self.lost / np.where(self.baseline > 0, self.baseline, np.nan)
-        q = np.quantile(share, QUANTILES, axis=0) if len(share) else np.zeros((3, len(self.products)))
+        q = (
+            np.quantile(share, QUANTILES, axis=0)
+            if len(share)
+            else np.zeros((3, len(self.products)))
+        )
         out = pd.DataFrame(
             {
-                "product": self.products, "material": self.materials, "mean": share.mean(axis=0),
-                "p50": q[0], "p90": q[1], "p99": q[2], "p_hit": (self.lost > 0).mean(axis=0),
+                "product": self.products,
+                "material": self.materials,
+                "mean": share.mean(axis=0),
+                "p50": q[0],
+                "p90": q[1],
+                "p99": q[2],
+                "p_hit": (self.lost > 0).mean(axis=0),
                 "mean_lost": self.lost.mean(axis=0),
             }
         )
@@ -54,8 +63,13 @@ class MonteCarloResult:
         """The share of all final products' horizon supply lost: mean and quantiles over draws."""
         tot = self.lost.sum(axis=1) / max(float(self.baseline.sum()), 1e-300)
         q = np.quantile(tot, QUANTILES) if len(tot) else np.zeros(3)
-        return {"draws": float(len(tot)), "mean": float(tot.mean()) if len(tot) else 0.0,
-                "p50": float(q[0]), "p90": float(q[1]), "p99": float(q[2])}
+        return {
+            "draws": float(len(tot)),
+            "mean": float(tot.mean()) if len(tot) else 0.0,
+            "p50": float(q[0]),
+            "p90": float(q[1]),
+            "p99": float(q[2]),
+        }
 
 
 def sample_schedules(scenario: Scenario, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,7 +78,11 @@ def sample_schedules(scenario: Scenario, draws: int, rng: np.random.Generator) -
     for j, c in enumerate(scenario.cutoffs):
         happens = rng.random(draws) < c.probability
         fixed = float(c.months) if c.months is not None else float(scenario.horizon)
-        dur = c.duration.sample(rng, draws, fixed) if c.duration is not None else np.full(draws, fixed)
+        dur = (
+            c.duration.sample(rng, draws, fixed)
+            if c.duration is not None
+            else np.full(draws, fixed)
+        )
         out[:, j] = np.where(happens, np.rint(dur), 0.0)
     return out
 
@@ -111,11 +129,15 @@ def monte_carlo(
         key = sched[d].tobytes()
         row = cache.get(key)
         if row is None:
-            supplied = sim.run([(float(s), float(m)) for s, m in zip(starts, sched[d], strict=True)])
+            supplied = sim.run(
+                [(float(s), float(m)) for s, m in zip(starts, sched[d], strict=True)]
+            )
             row = np.maximum(base - supplied.sum(axis=0), 0.0)
             row[row < 1e-9 * np.maximum(base, 1.0)] = 0.0
             cache[key] = row
         lost[d] = row
         if progress is not None:
             progress(d + 1, draws)
-    return MonteCarloResult(sim.base.ids[sim.final], sim.base.material[sim.final], base, lost, sched, seed)
+    return MonteCarloResult(
+        sim.base.ids[sim.final], sim.base.material[sim.final], base, lost, sched, seed
+    )

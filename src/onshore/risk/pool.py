@@ -50,27 +50,65 @@ class Units:
     count: np.ndarray  # plants per unit
 
 
-def plant_units(parts: lpm.Parts, production: np.ndarray, capacity: np.ndarray, material: np.ndarray,
-                hits: np.ndarray, targets: np.ndarray, stock0: np.ndarray) -> Units:
+def plant_units(
+    parts: lpm.Parts,
+    production: np.ndarray,
+    capacity: np.ndarray,
+    material: np.ndarray,
+    hits: np.ndarray,
+    targets: np.ndarray,
+    stock0: np.ndarray,
+) -> Units:
     """One unit per plant: the per-plant LP."""
     n = len(production)
-    return Units(parts, production, capacity, material, None, hits, targets, stock0, np.arange(n), np.ones(n, dtype=np.int64))
+    return Units(
+        parts,
+        production,
+        capacity,
+        material,
+        None,
+        hits,
+        targets,
+        stock0,
+        np.arange(n),
+        np.ones(n, dtype=np.int64),
+    )
 
 
-def pooled_units(parts: lpm.Parts, production: np.ndarray, capacity: np.ndarray, material: np.ndarray,
-                 country: np.ndarray, stage: np.ndarray, hits: np.ndarray, targets: np.ndarray, stock0: np.ndarray) -> Units:
+def pooled_units(
+    parts: lpm.Parts,
+    production: np.ndarray,
+    capacity: np.ndarray,
+    material: np.ndarray,
+    country: np.ndarray,
+    stage: np.ndarray,
+    hits: np.ndarray,
+    targets: np.ndarray,
+    stock0: np.ndarray,
+) -> Units:
     """Pools of plants with the same (role, country, stage, material, final, targeting cut-offs)."""
     n = len(production)
     role = np.zeros(n, dtype=np.int64)
     role[parts.D], role[parts.S], role[parts.market] = 1, 2, 3
     final = np.zeros(n, dtype=bool)
     final[parts.D[parts.final]] = True
-    bits = (1 << np.arange(targets.shape[1], dtype=np.int64)) if targets.shape[1] else np.zeros(0, dtype=np.int64)
+    bits = (
+        (1 << np.arange(targets.shape[1], dtype=np.int64))
+        if targets.shape[1]
+        else np.zeros(0, dtype=np.int64)
+    )
     mask = targets.astype(np.int64) @ bits if len(bits) else np.zeros(n, dtype=np.int64)
     member = np.flatnonzero(role > 0)
-    key = pd.DataFrame({"role": role[member], "country": country[member], "stage": stage[member],
-                        "material": pd.Series(material[member]).fillna("").astype(str).to_numpy(),
-                        "final": final[member], "mask": mask[member]})
+    key = pd.DataFrame(
+        {
+            "role": role[member],
+            "country": country[member],
+            "stage": stage[member],
+            "material": pd.Series(material[member]).fillna("").astype(str).to_numpy(),
+            "final": final[member],
+            "mask": mask[member],
+        }
+    )
     codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key), sort=True)
     U = len(uniq)
     unit_of = np.full(n, -1, dtype=np.int64)
@@ -90,16 +128,46 @@ def pooled_units(parts: lpm.Parts, production: np.ndarray, capacity: np.ndarray,
     # links per (source pool, customer pool, material, cut-offs bounding them)
     e = parts.edges
     hmask = hits.astype(np.int64) @ bits if len(bits) else np.zeros(len(e), dtype=np.int64)
-    ek = pd.DataFrame({"s": unit_of[e["s"].to_numpy()], "c": unit_of[e["c"].to_numpy()], "material": e["material"].to_numpy(),
-                       "h": hmask, "qty": e["qty"].to_numpy()})
+    ek = pd.DataFrame(
+        {
+            "s": unit_of[e["s"].to_numpy()],
+            "c": unit_of[e["c"].to_numpy()],
+            "material": e["material"].to_numpy(),
+            "h": hmask,
+            "qty": e["qty"].to_numpy(),
+        }
+    )
     ek = ek.groupby(["s", "c", "material", "h"], as_index=False, sort=True)["qty"].sum()
-    u_hits = ((ek["h"].to_numpy()[:, None] & bits[None, :]) > 0) if len(bits) else np.zeros((len(ek), 0), dtype=bool)
+    u_hits = (
+        ((ek["h"].to_numpy()[:, None] & bits[None, :]) > 0)
+        if len(bits)
+        else np.zeros((len(ek), 0), dtype=bool)
+    )
     # recipes: a pool's inputs over its production; its stock the sum of its plants'
     r = parts.recipe
     rc = r["c"].to_numpy()
-    rk = pd.DataFrame({"c": unit_of[rc], "material": r["material"].to_numpy(),
-                       "a": r["r"].to_numpy() * production[rc], "stock": stock0})
+    rk = pd.DataFrame(
+        {
+            "c": unit_of[rc],
+            "material": r["material"].to_numpy(),
+            "a": r["r"].to_numpy() * production[rc],
+            "stock": stock0,
+        }
+    )
     rk = rk.groupby(["c", "material"], as_index=False, sort=True)[["a", "stock"]].sum()
     rk["r"] = rk["a"].to_numpy() / np.maximum(u_prod[rk["c"].to_numpy()], 1e-300)
-    pparts = lpm.Parts(D, S, M, ek[["s", "c", "material", "qty"]], rk[["c", "material", "r"]], u_final[D])
-    return Units(pparts, u_prod, u_cap, u_mat, count[D].astype(float), u_hits, u_targets, rk["stock"].to_numpy(), unit_of, count)
+    pparts = lpm.Parts(
+        D, S, M, ek[["s", "c", "material", "qty"]], rk[["c", "material", "r"]], u_final[D]
+    )
+    return Units(
+        pparts,
+        u_prod,
+        u_cap,
+        u_mat,
+        count[D].astype(float),
+        u_hits,
+        u_targets,
+        rk["stock"].to_numpy(),
+        unit_of,
+        count,
+    )

@@ -34,12 +34,21 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from onshore.records import units
-from onshore.records.countries import normalize_country
 from onshore.errors import ScenarioError
 from onshore.network import Network
+from onshore.records import units
+from onshore.records.countries import normalize_country
 
-__all__ = ["Cutoff", "Duration", "Scenario", "bundled", "check_against", "load_scenario", "month_index", "parse_scenario"]
+__all__ = [
+    "Cutoff",
+    "Duration",
+    "Scenario",
+    "bundled",
+    "check_against",
+    "load_scenario",
+    "month_index",
+    "parse_scenario",
+]
 
 _MONTH = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?$")
 
@@ -77,7 +86,9 @@ class Duration(_Base):
     def _shape(self) -> Duration:
         if self.dist in ("uniform", "triangular") and (self.high is None or self.high < self.low):
             raise ValueError("'high' at or above 'low' for a uniform or triangular duration")
-        if self.dist == "triangular" and not (self.mode is not None and self.low <= self.mode <= (self.high or 0)):
+        if self.dist == "triangular" and not (
+            self.mode is not None and self.low <= self.mode <= (self.high or 0)
+        ):
             raise ValueError("'mode' between 'low' and 'high'")
         if self.dist == "exponential" and self.mean is None:
             raise ValueError("'mean' for an exponential duration")
@@ -129,7 +140,9 @@ class Cutoff(_Base):
     @classmethod
     def _cap(cls, v: float) -> float:
         if v > 1:
-            raise ValueError("a cap of at most 1 (the share of baseline supply kept); a cap above capacity")
+            raise ValueError(
+                "a cap of at most 1 (the share of baseline supply kept); a cap above capacity"
+            )
         return v
 
     @field_validator("unit")
@@ -179,7 +192,9 @@ class Substitute(_Base):
     ramp_months: float = Field(default=0.0, ge=0)
 
     _from = field_validator("from_")(classmethod(lambda cls, v: _date(v)))
-    _country = field_validator("country")(classmethod(lambda cls, v: None if v is None else normalize_country(v)))
+    _country = field_validator("country")(
+        classmethod(lambda cls, v: None if v is None else normalize_country(v))
+    )
 
 
 class MonteCarlo(_Base):
@@ -217,7 +232,9 @@ def _format(e: ValidationError, origin: str) -> ScenarioError:
         path = ".".join(str(p) for p in err["loc"]).replace("from_", "from")
         msg = str(err["msg"]).removeprefix("Value error, ")
         lines.append(f"{path}: {msg}" if path else msg)
-    return ScenarioError("\n  ".join([f"{origin}: {len(lines)} problem(s) in the scenario", *lines]))
+    return ScenarioError(
+        "\n  ".join([f"{origin}: {len(lines)} problem(s) in the scenario", *lines])
+    )
 
 
 def parse_scenario(data: Any, origin: str = "scenario", network: Network | None = None) -> Scenario:
@@ -263,10 +280,15 @@ def check_against(sc: Scenario, network: Network, origin: str = "scenario") -> N
     problems = []
     for i, c in enumerate(sc.cutoffs):
         kind, ident = c.target
-        known = {"country": countries, "company": comps, "facility": set(fac["id"].astype(str))}[kind]
+        known = {"country": countries, "company": comps, "facility": set(fac["id"].astype(str))}[
+            kind
+        ]
         if ident not in known:
-            problems.append(f"cutoffs.{i}.{kind}: {ident!r} has no facility in the network" if kind == "country"
-                            else f"cutoffs.{i}.{kind}: unknown {kind} {ident!r}")
+            problems.append(
+                f"cutoffs.{i}.{kind}: {ident!r} has no facility in the network"
+                if kind == "country"
+                else f"cutoffs.{i}.{kind}: unknown {kind} {ident!r}"
+            )
             continue
         for j, m in enumerate(c.materials or []):
             if m not in mats:
@@ -276,7 +298,11 @@ def check_against(sc: Scenario, network: Network, origin: str = "scenario") -> N
             ids = fac["id"].astype(str)[sel]
             if c.materials:
                 ids = ids[out_mat.reindex(ids).isin(c.materials).to_numpy()]
-            mu = network.materials.set_index("id")["unit"].get(c.materials[0]) if c.materials else None
+            mu = (
+                network.materials.set_index("id")["unit"].get(c.materials[0])
+                if c.materials
+                else None
+            )
             total = float(cap.reindex(ids).sum())
             try:
                 q = c.cap_quantity * (units.factor(str(c.unit), str(mu)) if mu else 1.0)
@@ -284,8 +310,10 @@ def check_against(sc: Scenario, network: Network, origin: str = "scenario") -> N
                 problems.append(f"cutoffs.{i}.unit: {e}")
                 continue
             if q > total:
-                problems.append(f"cutoffs.{i}.cap_quantity: {c.cap_quantity:g} {c.unit} is above the capacity "
-                                f"of the targeted plants ({total:g} {mu or ''})")
+                problems.append(
+                    f"cutoffs.{i}.cap_quantity: {c.cap_quantity:g} {c.unit} is above the capacity "
+                    f"of the targeted plants ({total:g} {mu or ''})"
+                )
     for i, s in enumerate(sc.substitutes):
         if s.material not in mats:
             problems.append(f"substitutes.{i}.material: unknown material {s.material!r}")
@@ -293,4 +321,6 @@ def check_against(sc: Scenario, network: Network, origin: str = "scenario") -> N
         if inv.material is not None and inv.material not in mats:
             problems.append(f"inventories.{i}.material: unknown material {inv.material!r}")
     if problems:
-        raise ScenarioError("\n  ".join([f"{origin}: {len(problems)} problem(s) in the scenario", *problems]))
+        raise ScenarioError(
+            "\n  ".join([f"{origin}: {len(problems)} problem(s) in the scenario", *problems])
+        )

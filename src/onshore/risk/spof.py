@@ -42,7 +42,9 @@ def _share_matrix(base: Baseline) -> tuple[sp.csr_matrix, np.ndarray]:
     return W, row_key.get_level_values(0).to_numpy(dtype=np.int64)
 
 
-def propagate_loss(W: sp.csr_matrix, row_c: np.ndarray, own: np.ndarray, max_iter: int = 500) -> np.ndarray:
+def propagate_loss(
+    W: sp.csr_matrix, row_c: np.ndarray, own: np.ndarray, max_iter: int = 500
+) -> np.ndarray:
     """Downstream loss ``l = max(own, max_m W l)`` by fixed-point sweeps (exact on DAGs).
 
     Parameters
@@ -126,7 +128,9 @@ def single_points_of_failure(
     base = baseline(network, period)
     targets = product_facilities(network, product, base)
     weight = base.production[targets]
-    weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(targets), 1.0 / len(targets))
+    weight = (
+        weight / weight.sum() if weight.sum() > 0 else np.full(len(targets), 1.0 / len(targets))
+    )
     W, row_c = _share_matrix(base)
     cands = reach(base, targets, downstream=False)
     fac = network.facilities.set_index(network.facilities["id"].astype(str))
@@ -140,16 +144,45 @@ def single_points_of_failure(
         for k in cands:
             fid = str(base.ids[k])
             r = fac.loc[fid]
-            rows.append((product, "facility", fid, r["name"], r["country"], str(getattr(r["stage"], "value", r["stage"])),
-                         base.material[k], score(np.array([k]))))
+            rows.append(
+                (
+                    product,
+                    "facility",
+                    fid,
+                    r["name"],
+                    r["country"],
+                    str(getattr(r["stage"], "value", r["stage"])),
+                    base.material[k],
+                    score(np.array([k])),
+                )
+            )
     if kind in ("company", "both"):
         comp = fac["company"].reindex(base.ids).astype(str).to_numpy()
-        names = dict(zip(network.companies["id"].astype(str), network.companies["name"], strict=True))
-        countries = dict(zip(network.companies["id"].astype(str), network.companies["country"], strict=True))
+        names = dict(
+            zip(network.companies["id"].astype(str), network.companies["name"], strict=True)
+        )
+        countries = dict(
+            zip(network.companies["id"].astype(str), network.companies["country"], strict=True)
+        )
         for c in sorted(set(comp[cands])):
             own_plants = np.flatnonzero(comp == c)
             mats = sorted({str(m) for m in base.material[own_plants] if isinstance(m, str)})
-            rows.append((product, "company", c, names.get(c, c), countries.get(c), "", ";".join(mats), score(own_plants)))
-    out = pd.DataFrame(rows, columns=["product", "kind", "id", "name", "country", "stage", "material", "loss"])
+            rows.append(
+                (
+                    product,
+                    "company",
+                    c,
+                    names.get(c, c),
+                    countries.get(c),
+                    "",
+                    ";".join(mats),
+                    score(own_plants),
+                )
+            )
+    out = pd.DataFrame(
+        rows, columns=["product", "kind", "id", "name", "country", "stage", "material", "loss"]
+    )
     out = out[out["loss"] > threshold]
-    return out.sort_values(["loss", "kind", "id"], ascending=[False, False, True]).reset_index(drop=True)
+    return out.sort_values(["loss", "kind", "id"], ascending=[False, False, True]).reset_index(
+        drop=True
+    )

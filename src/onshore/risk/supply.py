@@ -16,10 +16,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onshore.records import units
 from onshore.network import Network
+from onshore.records import units
 
-__all__ = ["Baseline", "baseline", "capacity_in_material_units", "months_in", "output_material", "reach"]
+__all__ = [
+    "Baseline",
+    "baseline",
+    "capacity_in_material_units",
+    "months_in",
+    "output_material",
+    "reach",
+]
 
 
 def months_in(period: str) -> int:
@@ -41,7 +48,9 @@ def default_period(network: Network) -> str | None:
 def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and their string values of a column (categorical or not; -1 = missing)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        return col.cat.codes.to_numpy(dtype=np.int64), col.cat.categories.astype(str).to_numpy(dtype=object)
+        return col.cat.codes.to_numpy(dtype=np.int64), col.cat.categories.astype(str).to_numpy(
+            dtype=object
+        )
     codes, uniq = pd.factorize(col.astype(object).where(col.notna(), None))
     return codes.astype(np.int64), np.asarray(uniq, dtype=object).astype(str)
 
@@ -65,7 +74,10 @@ def output_material(network: Network) -> pd.Series:
     if len(fl) and missing.any():
         shipped = fl.groupby(["supplier", "material"], observed=True).size().reset_index(name="n")
         shipped = shipped.sort_values("n").drop_duplicates("supplier", keep="last")
-        shipped = pd.Series(shipped["material"].astype(str).to_numpy(), index=shipped["supplier"].astype(str).to_numpy())
+        shipped = pd.Series(
+            shipped["material"].astype(str).to_numpy(),
+            index=shipped["supplier"].astype(str).to_numpy(),
+        )
         mat[missing] = shipped.reindex(mat.index[missing]).to_numpy()
     return mat
 
@@ -147,13 +159,18 @@ def _baseline(network: Network, period: str | None) -> Baseline:
     order = np.argsort(mnames, kind="stable")  # edges sorted by (s, c, material name)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    mcode, mnames = np.where(mcode >= 0, rank[np.maximum(mcode, 0)] if len(rank) else -1, -1), mnames[order]
+    mcode, mnames = (
+        np.where(mcode >= 0, rank[np.maximum(mcode, 0)] if len(rank) else -1, -1),
+        mnames[order],
+    )
     qty = fl["qty"].to_numpy(dtype=float)
     pcode, pnames = _codes(fl["period"])
     if period is not None:
         scale = np.full(len(fl), 12.0 / months_in(period))
     else:  # each link in its latest year with flows, annualised by the months its rows cover
-        p_year = np.array([int(str(p)[:4]) if str(p)[:4].isdigit() else -1 for p in pnames], dtype=np.int64)
+        p_year = np.array(
+            [int(str(p)[:4]) if str(p)[:4].isdigit() else -1 for p in pnames], dtype=np.int64
+        )
         p_months = np.array([months_in(str(p)) for p in pnames], dtype=float)
         year = np.where(pcode >= 0, p_year[np.maximum(pcode, 0)], -1)
         months = np.where(pcode >= 0, p_months[np.maximum(pcode, 0)], 12.0)
@@ -170,19 +187,40 @@ def _baseline(network: Network, period: str | None) -> Baseline:
     eq = np.bincount(inv, weights=qty[ok] * scale[ok], minlength=len(uk))
     m_of = uk % (len(mnames) + 1)
     sc_ = uk // (len(mnames) + 1)
-    edges = pd.DataFrame({"s": sc_ // (n + 1), "c": sc_ % (n + 1), "material": pd.Categorical.from_codes(m_of, categories=pd.Index(mnames, dtype=object)), "qty": eq})
+    edges = pd.DataFrame(
+        {
+            "s": sc_ // (n + 1),
+            "c": sc_ % (n + 1),
+            "material": pd.Categorical.from_codes(m_of, categories=pd.Index(mnames, dtype=object)),
+            "qty": eq,
+        }
+    )
     shipped = np.bincount(edges["s"], weights=edges["qty"], minlength=n)
     ckey = edges["c"].to_numpy() * (len(mnames) + 1) + m_of
     uc, cinv = np.unique(ckey, return_inverse=True)
-    inputs = pd.DataFrame({"c": uc // (len(mnames) + 1), "material": pd.Categorical.from_codes(uc % (len(mnames) + 1), categories=pd.Index(mnames, dtype=object)),
-                           "qty": np.bincount(cinv, weights=eq, minlength=len(uc))})
+    inputs = pd.DataFrame(
+        {
+            "c": uc // (len(mnames) + 1),
+            "material": pd.Categorical.from_codes(
+                uc % (len(mnames) + 1), categories=pd.Index(mnames, dtype=object)
+            ),
+            "qty": np.bincount(cinv, weights=eq, minlength=len(uc)),
+        }
+    )
     cap_raw = capacity_in_material_units(network).reindex(ids).to_numpy(dtype=float)
     material = output_material(network).reindex(ids).to_numpy(dtype=object)
     production = shipped.copy()
     # facilities that ship nothing (final products): what their inputs allow under the BOM
     boms = network.boms_in_material_units()
     generic = boms[boms["facility"].isna()] if len(boms) else boms
-    q = {(o, i): v for o, i, v in zip(generic["output"], generic["input"], generic["qty"], strict=True)} if len(boms) else {}
+    q = (
+        {
+            (o, i): v
+            for o, i, v in zip(generic["output"], generic["input"], generic["qty"], strict=True)
+        }
+        if len(boms)
+        else {}
+    )
     allowed = np.full(n, np.inf)
     for ci, m, a in zip(inputs["c"], inputs["material"], inputs["qty"], strict=True):
         need = q.get((material[ci], m))
@@ -193,10 +231,16 @@ def _baseline(network: Network, period: str | None) -> Baseline:
     fill = idle & np.isfinite(allowed)
     production[fill] = allowed[fill]
     fill = idle & ~np.isfinite(allowed) & has_in
-    production[fill] = np.where(np.isfinite(cap_raw[fill]) & (cap_raw[fill] > 0), cap_raw[fill], 1.0)
+    production[fill] = np.where(
+        np.isfinite(cap_raw[fill]) & (cap_raw[fill] > 0), cap_raw[fill], 1.0
+    )
     capacity = np.where(np.isfinite(cap_raw), np.maximum(cap_raw, production), production)
-    recipe = inputs.assign(r=inputs["qty"].to_numpy() / np.maximum(production[inputs["c"].to_numpy()], 1e-300))
-    out = Baseline(period, ids, index, material, production, capacity, edges, recipe[["c", "material", "r"]])
+    recipe = inputs.assign(
+        r=inputs["qty"].to_numpy() / np.maximum(production[inputs["c"].to_numpy()], 1e-300)
+    )
+    out = Baseline(
+        period, ids, index, material, production, capacity, edges, recipe[["c", "material", "r"]]
+    )
     return out
 
 
@@ -204,7 +248,9 @@ def reach(base: Baseline, seeds: np.ndarray, downstream: bool = True) -> np.ndar
     """Positions of ``seeds`` and every plant they supply (``downstream``) or that supplies
     them (upstream), directly or not: a breadth-first sweep over the supplier links."""
     n = len(base.ids)
-    src, dst = (base.edges["s"], base.edges["c"]) if downstream else (base.edges["c"], base.edges["s"])
+    src, dst = (
+        (base.edges["s"], base.edges["c"]) if downstream else (base.edges["c"], base.edges["s"])
+    )
     A = sp.csr_matrix((np.ones(len(base.edges)), (src, dst)), shape=(n, n))
     seen = np.zeros(n, dtype=bool)
     seen[seeds] = True

@@ -33,7 +33,20 @@ def bundled() -> RuleSet:
 
 
 __all__ = [
-    "Always", "Buyer", "ContentThresholdByYear", "Entity", "EntityList", "FeocContent", "Informational",
-    "NamedEntity", "OriginCountry", "OwnershipThreshold", "Rule", "RuleSet", "Tariff", "bundled", "load_rules",
+    "Always",
+    "Buyer",
+    "ContentThresholdByYear",
+    "Entity",
+    "EntityList",
+    "FeocContent",
+    "Informational",
+    "NamedEntity",
+    "OriginCountry",
+    "OwnershipThreshold",
+    "Rule",
+    "RuleSet",
+    "Tariff",
+    "bundled",
+    "load_rules",
     "tariff_table",
 ]

@@ -20,8 +20,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from onshore.errors import NotFound, RuleError
 
-Stage = Literal["mine", "refine", "precursor", "cathode", "anode", "electrolyte", "separator", "cell",
-                "pack", "device", "recycle"]
+Stage = Literal[
+    "mine",
+    "refine",
+    "precursor",
+    "cathode",
+    "anode",
+    "electrolyte",
+    "separator",
+    "cell",
+    "pack",
+    "device",
+    "recycle",
+]
 Basis = Literal["mass", "cost"]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -151,8 +162,15 @@ class Tariff(_Strict):
 
 
 Test = Annotated[
-    NamedEntity | EntityList | OriginCountry | FeocContent | OwnershipThreshold | ContentThresholdByYear
-    | Informational | Always | Tariff,
+    NamedEntity
+    | EntityList
+    | OriginCountry
+    | FeocContent
+    | OwnershipThreshold
+    | ContentThresholdByYear
+    | Informational
+    | Always
+    | Tariff,
     Field(discriminator="kind"),
 ]
 
@@ -191,7 +209,9 @@ class Rule(_Strict):
 
     def in_force(self, on: dt.date) -> bool:
         """True when ``on`` lies in [effective_from, effective_until]."""
-        return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
+        return self.effective_from <= on and (
+            self.effective_until is None or on <= self.effective_until
+        )
 
     @property
     def urls(self) -> list[str]:
@@ -245,8 +265,12 @@ class RuleSet:
         for r in self.rules.values():
             if isinstance(r.test, Tariff) and r.in_force(on):
                 for rate in r.test.rates:
-                    if (rate.category == category and origin in rate.origins and rate.effective_from <= on
-                            and (rate.effective_until is None or on <= rate.effective_until)):
+                    if (
+                        rate.category == category
+                        and origin in rate.origins
+                        and rate.effective_from <= on
+                        and (rate.effective_until is None or on <= rate.effective_until)
+                    ):
                         return rate.rate
         return None
 
@@ -283,7 +307,9 @@ def _parse(name: str, text: str, model: type[BaseModel]) -> Any:
 
 def _package_files() -> list[tuple[str, str]]:
     root = resources.files("onshore.rules")
-    return sorted((p.name, p.read_text(encoding="utf-8")) for p in root.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        (p.name, p.read_text(encoding="utf-8")) for p in root.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_rules(extra: Iterable[str | Path] = (), package: bool = True) -> RuleSet:
@@ -316,13 +342,17 @@ def load_rules(extra: Iterable[str | Path] = (), package: bool = True) -> RuleSe
             continue
         for rule in _parse(name, text, _RuleFile).rules:
             if rule.id in out.rules:
-                raise RuleError(f"{name}: rules ({rule.id}): the id is already used in {out.files[rule.id]}")
+                raise RuleError(
+                    f"{name}: rules ({rule.id}): the id is already used in {out.files[rule.id]}"
+                )
             out.rules[rule.id] = rule
             out.files[rule.id] = name
     for rule_id, rule in out.rules.items():
         unknown = [b for b in rule.buyers if b not in out.buyers]
         if out.buyers and unknown:
-            raise RuleError(f"{out.files[rule_id]}: rules ({rule_id}).buyers: unknown scope(s) {unknown}")
+            raise RuleError(
+                f"{out.files[rule_id]}: rules ({rule_id}).buyers: unknown scope(s) {unknown}"
+            )
     return out
 
 
@@ -338,11 +368,18 @@ def tariff_table(rules: RuleSet) -> list[dict[str, Any]]:
             continue
         for rate in r.test.rates:
             for origin in rate.origins:
-                out.append({
-                    "id": r.id, "origin": origin, "destination": r.jurisdiction.split()[0],
-                    "tariff_class": rate.category, "rate": rate.rate, "previous": rate.previous,
-                    "effective_from": max(rate.effective_from, r.effective_from),
-                    "effective_until": rate.effective_until or r.effective_until,
-                    "confirmation": rate.confirmation, "source": r.urls[0],
-                })
+                out.append(
+                    {
+                        "id": r.id,
+                        "origin": origin,
+                        "destination": r.jurisdiction.split()[0],
+                        "tariff_class": rate.category,
+                        "rate": rate.rate,
+                        "previous": rate.previous,
+                        "effective_from": max(rate.effective_from, r.effective_from),
+                        "effective_until": rate.effective_until or r.effective_until,
+                        "confirmation": rate.confirmation,
+                        "source": r.urls[0],
+                    }
+                )
     return out

@@ -22,8 +22,21 @@ import pandas as pd
 from onshore.errors import OnshoreError
 
 GENESIS = "0" * 64
-COLUMNS = ("seq", "recorded_at", "rule_id", "rule_version", "snapshot", "evaluated_on", "buyer",
-           "product", "verdict", "reason", "inputs", "prev_hash", "hash")
+COLUMNS = (
+    "seq",
+    "recorded_at",
+    "rule_id",
+    "rule_version",
+    "snapshot",
+    "evaluated_on",
+    "buyer",
+    "product",
+    "verdict",
+    "reason",
+    "inputs",
+    "prev_hash",
+    "hash",
+)
 DDL = """CREATE TABLE IF NOT EXISTS audit (
   seq BIGINT PRIMARY KEY,
   recorded_at VARCHAR NOT NULL,
@@ -46,7 +59,9 @@ class AuditError(OnshoreError):
 
 
 def _digest(prev: str, row: Mapping[str, Any]) -> str:
-    body = json.dumps([row[c] for c in COLUMNS[:-2]], sort_keys=True, default=str, ensure_ascii=False)
+    body = json.dumps(
+        [row[c] for c in COLUMNS[:-2]], sort_keys=True, default=str, ensure_ascii=False
+    )
     return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
 
 
@@ -65,18 +80,28 @@ class AuditLog:
             return 0
         self.con.execute("BEGIN TRANSACTION")
         try:
-            last = self.con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+            last = self.con.execute(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+            ).fetchall()
             seq, prev = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
             out = []
             for r in rows:
                 seq += 1
                 row: dict[str, Any] = {
-                    "seq": seq, "recorded_at": now, "rule_id": str(r["rule_id"]),
-                    "rule_version": int(r["rule_version"]), "snapshot": str(r.get("snapshot") or ""),
-                    "evaluated_on": str(r["evaluated_on"]), "buyer": str(r["buyer"]), "product": str(r["product"]),
-                    "verdict": str(r["verdict"]), "reason": str(r["reason"]),
-                    "inputs": json.dumps(r.get("inputs", {}), sort_keys=True, default=str, ensure_ascii=False),
+                    "seq": seq,
+                    "recorded_at": now,
+                    "rule_id": str(r["rule_id"]),
+                    "rule_version": int(r["rule_version"]),
+                    "snapshot": str(r.get("snapshot") or ""),
+                    "evaluated_on": str(r["evaluated_on"]),
+                    "buyer": str(r["buyer"]),
+                    "product": str(r["product"]),
+                    "verdict": str(r["verdict"]),
+                    "reason": str(r["reason"]),
+                    "inputs": json.dumps(
+                        r.get("inputs", {}), sort_keys=True, default=str, ensure_ascii=False
+                    ),
                     "prev_hash": prev,
                 }
                 row["hash"] = prev = _digest(prev, row)
@@ -109,12 +134,16 @@ class AuditLog:
         """Recompute the hash chain; return the problems found (empty when intact)."""
         problems: list[str] = []
         prev, expect = GENESIS, 1
-        for r in self.con.execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq").fetchall():
+        for r in self.con.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq"
+        ).fetchall():
             row = dict(zip(COLUMNS, r, strict=True))
             if row["seq"] != expect:
                 problems.append(f"row {expect}: missing (deleted); next row is {row['seq']}")
             if row["prev_hash"] != prev:
-                problems.append(f"row {row['seq']}: does not follow the previous row (a row was deleted or edited)")
+                problems.append(
+                    f"row {row['seq']}: does not follow the previous row (a row was deleted or edited)"
+                )
             if _digest(row["prev_hash"], row) != row["hash"]:
                 problems.append(f"row {row['seq']}: its content does not match its hash (edited)")
             prev, expect = row["hash"], int(row["seq"]) + 1

@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from onshore.errors import StoreError
 from onshore.records.batch import Batch
-from onshore.records.model import TABLES, Ownership, Table
 from onshore.records.integrity import Existing
+from onshore.records.model import TABLES, Ownership, Table
 
 SCHEMA_VERSION = "1"
 
@@ -75,7 +75,9 @@ class DuckDBStore:
     def __init__(self, path: str | Path = ":memory:", create: bool = True) -> None:
         self.path = str(path)
         if self.path != ":memory:" and not create and not Path(self.path).exists():
-            raise StoreError(f"no store at {self.path}; create one with 'onshore init' or give --db")
+            raise StoreError(
+                f"no store at {self.path}; create one with 'onshore init' or give --db"
+            )
         try:
             self.con = duckdb.connect(self.path)
         except duckdb.Error as e:
@@ -83,17 +85,25 @@ class DuckDBStore:
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
-        self.con.execute("CREATE TABLE IF NOT EXISTS onshore_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        rows = self.con.execute("SELECT value FROM onshore_meta WHERE key='schema_version'").fetchall()
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS onshore_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+        )
+        rows = self.con.execute(
+            "SELECT value FROM onshore_meta WHERE key='schema_version'"
+        ).fetchall()
         row = rows[0] if rows else None
         if row is None:
             self.con.execute("BEGIN")
             for spec in TABLES.values():
                 self.con.execute(ddl(spec))
-            self.con.execute("INSERT INTO onshore_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            self.con.execute(
+                "INSERT INTO onshore_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+            )
             self.con.execute("COMMIT")
         elif row[0] != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has store schema {row[0]}; this onshore reads {SCHEMA_VERSION}")
+            raise StoreError(
+                f"{self.path} has store schema {row[0]}; this onshore reads {SCHEMA_VERSION}"
+            )
 
     def close(self) -> None:
         self.con.close()
@@ -116,14 +126,21 @@ class DuckDBStore:
         return self.con.sql(f"SELECT * FROM {table} ORDER BY {order}").to_arrow_table()
 
     def counts(self) -> dict[str, int]:
-        return {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
+        return {
+            t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES
+        }
 
     def existing(self) -> Existing:
         ex = Existing()
         for name, spec in TABLES.items():
             if len(spec.key) == 1:
-                ex.keys[name] = {(r[0],) for r in self.con.execute(f"SELECT {spec.key[0]} FROM {name}").fetchall()}
-        ex.material_units = {str(i): str(u) for i, u in self.con.execute("SELECT id, unit FROM materials").fetchall()}
+                ex.keys[name] = {
+                    (r[0],)
+                    for r in self.con.execute(f"SELECT {spec.key[0]} FROM {name}").fetchall()
+                }
+        ex.material_units = {
+            str(i): str(u) for i, u in self.con.execute("SELECT id, unit FROM materials").fetchall()
+        }
         cols = ["owner", "owned", "equity", "voting", "board", "debt"]
         ex.ownership = [
             Ownership.model_construct(**dict(zip(cols, r, strict=True)))
@@ -154,7 +171,9 @@ class DuckDBStore:
                     self.con.execute(
                         f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {match})"
                     )
-                    self.con.execute(f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming")
+                    self.con.execute(
+                        f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
+                    )
                 else:
                     sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c not in spec.key)
                     self.con.execute(

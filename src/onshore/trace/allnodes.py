@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from onshore.network import Network
 from onshore.trace import leontief as _solve
 from onshore.trace.graph import UNKNOWN, Graph, graph
-from onshore.network import Network
 from onshore.trace.leontief import TOL, Plan
 from onshore.trace.tags import (
     PLACE_FIELDS,
@@ -26,7 +26,9 @@ from onshore.trace.tags import (
 )
 
 
-def _blocks(g: Graph, network: Network, by: tuple[str, ...], weight: Weight, controller: Controller | None) -> Iterator[tuple[dict[str, str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def _blocks(
+    g: Graph, network: Network, by: tuple[str, ...], weight: Weight, controller: Controller | None
+) -> Iterator[tuple[dict[str, str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Column blocks: (fixed fields, rows, place codes, values, place labels) per (raw, stage)."""
     nodes = np.arange(g.n)
     n_id, rawi, val, priced = values(g, nodes, weight, by)
@@ -35,9 +37,15 @@ def _blocks(g: Graph, network: Network, by: tuple[str, ...], weight: Weight, con
     parts = [field_values(g, network, f, controller)[n_id] for f in place]
     if weight == "cost":
         parts.append(np.where(priced, "known", UNKNOWN))
-    key = pd.Series(["\x1f".join(t) for t in zip(*parts, strict=True)] if parts else [""] * len(n_id))
+    key = pd.Series(
+        ["\x1f".join(t) for t in zip(*parts, strict=True)] if parts else [""] * len(n_id)
+    )
     code, uniq = pd.factorize(key)
-    stage = g.nodes["stage"].astype(str).to_numpy()[n_id] if "stage" in by else np.full(len(n_id), "", dtype=object)
+    stage = (
+        g.nodes["stage"].astype(str).to_numpy()[n_id]
+        if "stage" in by
+        else np.full(len(n_id), "", dtype=object)
+    )
     grp = pd.DataFrame({"raw": raw, "stage": stage}).groupby(["raw", "stage"], sort=True).indices
     for (r, s), sel in grp.items():
         fixed = {k: v for k, v in (("raw", r), ("stage", s)) if k in by}
@@ -66,14 +74,27 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
     t1 = time.perf_counter()
     skip = j["skip"]  # virtual nodes, in plan order
     tag_t = np.int16 if j["ntags"] < 2**15 else np.int32
-    writer = None if not j["write"] else pq.ParquetWriter(str(j["dir"] / f"block_{b:04d}.parquet"), j["schema"], compression=j["compression"], use_dictionary=["tag"]) if j["dir"] is not None else None
+    writer = (
+        None
+        if not j["write"]
+        else pq.ParquetWriter(
+            str(j["dir"] / f"block_{b:04d}.parquet"),
+            j["schema"],
+            compression=j["compression"],
+            use_dictionary=["tag"],
+        )
+        if j["dir"] is not None
+        else None
+    )
     frames = []
     nrows = 0
     chunk = max(1, 2**22 // max(k, 1))
     for a in range(0, p.n, chunk):
         sub = X[a : a + chunk]
         tot = sub.sum(axis=1)
-        keep = (sub > np.maximum(j["min_quantity"], j["min_share"] * tot)[:, None]) & ~skip[a : a + chunk, None]
+        keep = (sub > np.maximum(j["min_quantity"], j["min_share"] * tot)[:, None]) & ~skip[
+            a : a + chunk, None
+        ]
         ii, jj = np.nonzero(keep)
         if ii.size == 0:
             continue
@@ -84,10 +105,21 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
             continue  # write=False: compute and extract only (benchmarks)
         if writer is not None:
             t2 = time.perf_counter()
-            writer.write_table(pa.table({"node": node.astype(np.int32), "tag": (base + jj).astype(tag_t), "quantity": q}, schema=j["schema"]))
+            writer.write_table(
+                pa.table(
+                    {
+                        "node": node.astype(np.int32),
+                        "tag": (base + jj).astype(tag_t),
+                        "quantity": q,
+                    },
+                    schema=j["schema"],
+                )
+            )
             st["write"] = st.get("write", 0.0) + time.perf_counter() - t2
         else:
-            frames.append(pd.DataFrame({"node": node, "tag": base + jj, "quantity": q, "share": q / tot[ii]}))
+            frames.append(
+                pd.DataFrame({"node": node, "tag": base + jj, "quantity": q, "share": q / tot[ii]})
+            )
     if writer is not None:
         t2 = time.perf_counter()
         writer.close()
@@ -149,18 +181,35 @@ def solve_all(
         blocks.append((rows, col, val, len(tags)))
         for u in uniq[used]:
             lab = u.split("\x1f") if u else []
-            tags.append({"tag": len(tags), **{f: fixed[f] for f in by if f in fixed}, **dict(zip(place, lab, strict=True))})
+            tags.append(
+                {
+                    "tag": len(tags),
+                    **{f: fixed[f] for f in by if f in fixed},
+                    **dict(zip(place, lab, strict=True)),
+                }
+            )
     tag_df = pd.DataFrame(tags, columns=["tag", *[f for f in by if f in ("raw", "stage")], *place])
     d = Path(out) if out is not None else None
     if d is not None:
         (d / "values").mkdir(parents=True, exist_ok=True)
         tag_df.to_parquet(d / "tags.parquet", index=False)
-        pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": g.labels()}).to_parquet(d / "nodes.parquet", index=False)
+        pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": g.labels()}).to_parquet(
+            d / "nodes.parquet", index=False
+        )
     tag_t = pa.int16() if len(tags) < 2**15 else pa.int32()
     _JOB.clear()
     _JOB.update(
-        plan=fp, blocks=blocks, names=g_names(g), tol=tol, skip=g.nodes["virtual"].to_numpy()[fp.perm], ntags=len(tags),
-        dir=(d / "values") if d is not None else None, min_quantity=min_quantity, min_share=min_share, compression=compression, write=write,
+        plan=fp,
+        blocks=blocks,
+        names=g_names(g),
+        tol=tol,
+        skip=g.nodes["virtual"].to_numpy()[fp.perm],
+        ntags=len(tags),
+        dir=(d / "values") if d is not None else None,
+        min_quantity=min_quantity,
+        min_share=min_share,
+        compression=compression,
+        write=write,
         schema=pa.schema([("node", pa.int32()), ("tag", tag_t), ("quantity", pa.float64())]),
     )
     nw = workers if workers is not None else (os.cpu_count() or 1)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from onshore.network import Network
+from onshore.sparse import reachable
 from onshore.trace.graph import Graph, graph
 from onshore.trace.origin import trace
-from onshore.sparse import reachable
 from onshore.trace.tags import content
-from onshore.network import Network
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ def material_content(network: Network, g: Graph | None = None) -> pd.DataFrame:
     return pd.DataFrame(C[vnodes], index=g.nodes["material"].to_numpy()[vnodes], columns=g.raws)
 
 
-def validate(network: Network, period: str | None = None, tol: float = 1e-9, sample: int = 50) -> list[Finding]:
+def validate(
+    network: Network, period: str | None = None, tol: float = 1e-9, sample: int = 50
+) -> list[Finding]:
     """Conservation checks of the trace.
 
     1. Mass balance at every node: ``C = A C + E`` to ``tol`` (relative).
@@ -49,7 +51,6 @@ def validate(network: Network, period: str | None = None, tol: float = 1e-9, sam
     recorded supplier.
     """
 
-
     g = graph(network, period)
     out: list[Finding] = []
     C = content(g)
@@ -60,24 +61,63 @@ def validate(network: Network, period: str | None = None, tol: float = 1e-9, sam
         out.append(Finding("error", "mass balance", names[i], f"C - A C - E = {res[i]:.3g}"))
     # nodes downstream of a plant-specific recipe or a pass-through may differ from the generic content
     bm = network.boms
-    spec = set(zip(bm["facility"].dropna().astype(str), bm.loc[bm["facility"].notna(), "output"].astype(str), strict=True))
+    spec = set(
+        zip(
+            bm["facility"].dropna().astype(str),
+            bm.loc[bm["facility"].notna(), "output"].astype(str),
+            strict=True,
+        )
+    )
     nd = g.nodes
-    special = np.array([(f, m) in spec for f, m in zip(nd["facility"], nd["material"], strict=True)]) if spec else np.zeros(g.n, dtype=bool)
+    special = (
+        np.array([(f, m) in spec for f, m in zip(nd["facility"], nd["material"], strict=True)])
+        if spec
+        else np.zeros(g.n, dtype=bool)
+    )
     norecipe = (np.diff(g.A.indptr) == 0) & (np.asarray(g.E.sum(axis=1)).ravel() == 0)
-    passthru = ~nd["virtual"].to_numpy() & (nd["stage"].to_numpy() != "mine") & np.isin(nd["material"].to_numpy(), g.raws)
+    passthru = (
+        ~nd["virtual"].to_numpy()
+        & (nd["stage"].to_numpy() != "mine")
+        & np.isin(nd["material"].to_numpy(), g.raws)
+    )
     special |= passthru
     aff = reachable(g.A.T.tocsr(), np.flatnonzero(special)) if special.any() else special
     mc = material_content(network, g).reindex(nd["material"].to_numpy()).to_numpy()
     diff = np.abs(C - mc).max(axis=1)
-    for i in np.flatnonzero(~aff & ~norecipe & (diff > tol * np.maximum(np.abs(mc).max(axis=1), 1.0))):
-        out.append(Finding("error", "BOM chain", names[i], f"traced content differs from the BOMs by {diff[i]:.3g}"))
-    for i in np.flatnonzero(norecipe & ~nd["virtual"].to_numpy() & (nd["stage"].to_numpy() != "mine")):
-        out.append(Finding("warning", "no recipe", names[i], "no BOM for this output: its raw content is unknown"))
+    for i in np.flatnonzero(
+        ~aff & ~norecipe & (diff > tol * np.maximum(np.abs(mc).max(axis=1), 1.0))
+    ):
+        out.append(
+            Finding(
+                "error",
+                "BOM chain",
+                names[i],
+                f"traced content differs from the BOMs by {diff[i]:.3g}",
+            )
+        )
+    for i in np.flatnonzero(
+        norecipe & ~nd["virtual"].to_numpy() & (nd["stage"].to_numpy() != "mine")
+    ):
+        out.append(
+            Finding(
+                "warning",
+                "no recipe",
+                names[i],
+                "no BOM for this output: its raw content is unknown",
+            )
+        )
     vn = np.flatnonzero(nd["virtual"].to_numpy())
     gaps = g.A[:, vn].tocoo()
     real_rows = ~nd["virtual"].to_numpy()[gaps.row]
     for r, c in zip(gaps.row[real_rows], gaps.col[real_rows], strict=True):
-        out.append(Finding("info", "unknown origin", names[r], f"no recorded supplier of {nd['material'].iloc[vn[c]]}"))
+        out.append(
+            Finding(
+                "info",
+                "unknown origin",
+                names[r],
+                f"no recorded supplier of {nd['material'].iloc[vn[c]]}",
+            )
+        )
     real = np.flatnonzero(~nd["virtual"].to_numpy() & (C.sum(axis=1) > 0))
     order = real[np.argsort(-nd["rank"].to_numpy()[real], kind="stable")][:sample]
     for i in order:
@@ -85,11 +125,22 @@ def validate(network: Network, period: str | None = None, tol: float = 1e-9, sam
         s = t.groupby(["raw", "stage"])["share"].sum()
         for (r, st), v in s.items():
             if abs(v - 1) > 1e-9:
-                out.append(Finding("error", "shares", names[i], f"shares of ({r}, {st}) sum to {v:.12g}"))
+                out.append(
+                    Finding("error", "shares", names[i], f"shares of ({r}, {st}) sum to {v:.12g}")
+                )
         mine = t[t["stage"] == "mine"].groupby("raw")["quantity"].sum()
         for r, v in mine.items():
             c = C[i, g.raws.index(str(r))]
             if abs(v - c) > tol * max(c, 1.0):
-                lvl = "error" if v < c - tol * max(c, 1.0) else "warning"  # more: a mine fed by a mine
-                out.append(Finding(lvl, "mine total", names[i], f"{r}: stage 'mine' counts {v:.12g}, content {c:.12g}"))
+                lvl = (
+                    "error" if v < c - tol * max(c, 1.0) else "warning"
+                )  # more: a mine fed by a mine
+                out.append(
+                    Finding(
+                        lvl,
+                        "mine total",
+                        names[i],
+                        f"{r}: stage 'mine' counts {v:.12g}, content {c:.12g}",
+                    )
+                )
     return out

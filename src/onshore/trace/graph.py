@@ -26,15 +26,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onshore.records import units
 from onshore.errors import NotFound, TraceError
 from onshore.network import Network
+from onshore.records import units
 from onshore.records.model import STAGE_RANK
 
 UNKNOWN = "unknown"
 """Facility id, country and controlling country of the virtual nodes (data gaps)."""
-
-
 
 
 @dataclass
@@ -71,7 +69,11 @@ class Graph:
 
     def labels(self, idx: Iterable[int] | np.ndarray | None = None) -> list[str]:
         """``facility:material`` names of nodes."""
-        nd = self.nodes if idx is None else self.nodes.iloc[np.asarray(list(idx) if not isinstance(idx, np.ndarray) else idx)]
+        nd = (
+            self.nodes
+            if idx is None
+            else self.nodes.iloc[np.asarray(list(idx) if not isinstance(idx, np.ndarray) else idx)]
+        )
         names: list[str] = (nd["facility"].astype(str) + ":" + nd["material"].astype(str)).tolist()
         return names
 
@@ -110,7 +112,11 @@ class Graph:
 
         facs = self.nodes.loc[~self.nodes["virtual"], "facility"].astype(str).unique().tolist()
         close = difflib.get_close_matches(fac, facs, n=5, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see `onshore info` for the facilities"
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else "; see `onshore info` for the facilities"
+        )
         raise NotFound(f"no product {product!r} (no facility {fac!r} with an output){hint}")
 
 
@@ -153,12 +159,20 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     ucode, uniq = pd.factorize(f["unit"])
     pair = ucode.astype(np.int64) * len(mats) + m
     up, inv = np.unique(pair, return_inverse=True)
-    fac = np.array([units.factor(str(uniq[p // len(mats)]), str(mu[p % len(mats)])) for p in up], dtype=float)
+    fac = np.array(
+        [units.factor(str(uniq[p // len(mats)]), str(mu[p % len(mats)])) for p in up], dtype=float
+    )
     out = pd.DataFrame(
         {
-            "supplier": f["supplier"].to_numpy() if not isinstance(f["supplier"].dtype, pd.CategoricalDtype) else f["supplier"].array,
-            "customer": f["customer"].to_numpy() if not isinstance(f["customer"].dtype, pd.CategoricalDtype) else f["customer"].array,
-            "material": f["material"].to_numpy() if not isinstance(f["material"].dtype, pd.CategoricalDtype) else f["material"].array,
+            "supplier": f["supplier"].to_numpy()
+            if not isinstance(f["supplier"].dtype, pd.CategoricalDtype)
+            else f["supplier"].array,
+            "customer": f["customer"].to_numpy()
+            if not isinstance(f["customer"].dtype, pd.CategoricalDtype)
+            else f["customer"].array,
+            "material": f["material"].to_numpy()
+            if not isinstance(f["material"].dtype, pd.CategoricalDtype)
+            else f["material"].array,
             "qty": f["quantity"].to_numpy(dtype=float) * (fac[inv] if len(up) else np.zeros(0)),
         }
     )
@@ -197,7 +211,9 @@ def producing_stage(network: Network) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------- build
-def build(network: Network, period: str | None = None, extra: Iterable[tuple[str, str]] = ()) -> Graph:
+def build(
+    network: Network, period: str | None = None, extra: Iterable[tuple[str, str]] = ()
+) -> Graph:
     """Build the node index, ``A``, ``E`` and prices of a network, vectorised.
 
     Parameters
@@ -261,8 +277,12 @@ def build(network: Network, period: str | None = None, extra: Iterable[tuple[str
     vstage = np.array([stage_of.get(m, UNKNOWN) for m in mat_ids], dtype=object)
     safe = np.minimum(nfac, max(nf - 1, 0))
     stage = np.where(is_virtual, vstage[nmat], fac_stage[safe] if nf else UNKNOWN).astype(object)
-    country = np.where(is_virtual, UNKNOWN, fac["country"].astype(str).to_numpy()[safe] if nf else UNKNOWN)
-    company = np.where(is_virtual, UNKNOWN, fac["company"].astype(str).to_numpy()[safe] if nf else UNKNOWN)
+    country = np.where(
+        is_virtual, UNKNOWN, fac["country"].astype(str).to_numpy()[safe] if nf else UNKNOWN
+    )
+    company = np.where(
+        is_virtual, UNKNOWN, fac["company"].astype(str).to_numpy()[safe] if nf else UNKNOWN
+    )
     rank = pd.Series(stage).map(STAGE_RANK).fillna(STAGE_RANK[UNKNOWN]).to_numpy(dtype=np.int64)
     nodes = pd.DataFrame(
         {
@@ -319,19 +339,31 @@ def build(network: Network, period: str | None = None, extra: Iterable[tuple[str
     e_cols = [raw_col[ri[extracted]], raw_col[nmat[(is_mine | is_virtual) & is_raw_mat[nmat]]]]
     e_vals = [rq[extracted], np.ones(len(e_rows[1]))]
     E = sp.csr_matrix(
-        (np.concatenate(e_vals), (np.concatenate(e_rows), np.concatenate(e_cols))), shape=(n, len(raws))
+        (np.concatenate(e_vals), (np.concatenate(e_rows), np.concatenate(e_cols))),
+        shape=(n, len(raws)),
     )
     rn, ri, rq = rn[~extracted], ri[~extracted], rq[~extracted]
 
     # supplier shares: pooled by (customer facility, material)
-    fl = pd.DataFrame({"cus": cus, "mat": fmat, "sup": sup, "qty": flows["qty"].to_numpy(dtype=float)})
+    fl = pd.DataFrame(
+        {"cus": cus, "mat": fmat, "sup": sup, "qty": flows["qty"].to_numpy(dtype=float)}
+    )
     fl = fl.groupby(["cus", "mat", "sup"], sort=False, as_index=False)["qty"].sum()
     tot = fl.groupby(["cus", "mat"], sort=False)["qty"].transform("sum").to_numpy()
     fl["s"] = fl["qty"].to_numpy() / tot
-    fl["u"] = node_pos.reindex(fl["sup"].to_numpy(dtype=np.int64) * nm + fl["mat"].to_numpy()).to_numpy()
+    fl["u"] = node_pos.reindex(
+        fl["sup"].to_numpy(dtype=np.int64) * nm + fl["mat"].to_numpy()
+    ).to_numpy()
 
     virt_rows = is_virtual[rn]
-    rec = pd.DataFrame({"p": rn[~virt_rows], "cus": nfac[rn[~virt_rows]], "mat": ri[~virt_rows], "q": rq[~virt_rows]})
+    rec = pd.DataFrame(
+        {
+            "p": rn[~virt_rows],
+            "cus": nfac[rn[~virt_rows]],
+            "mat": ri[~virt_rows],
+            "q": rq[~virt_rows],
+        }
+    )
     m = rec.merge(fl[["cus", "mat", "u", "s"]], on=["cus", "mat"], how="left")
     found = m["u"].notna().to_numpy()
     vnode = n - nm  # first virtual node; virtual node of material k is vnode + k
@@ -366,7 +398,11 @@ def find_product(network: Network, product: str, period: str | None = None) -> t
     except NotFound:
         if ":" in product:
             f, m = product.split(":", 1)
-            if f in set(network.facilities["id"].astype(str)) and m in set(network.materials["id"].astype(str)):
-                g = network.cached(("trace.graph", period, product), lambda: build(network, period, extra=[(f, m)]))
+            if f in set(network.facilities["id"].astype(str)) and m in set(
+                network.materials["id"].astype(str)
+            ):
+                g = network.cached(
+                    ("trace.graph", period, product), lambda: build(network, period, extra=[(f, m)])
+                )
                 return g, g.node(product)
         raise

@@ -70,7 +70,9 @@ class Cycle:
     M: sp.csr_matrix  # internal coefficients, local (plan-order) ids
     rho: float = 0.0  # upper bound of the spectral radius (Collatz-Wielandt)
     lu: Any = None  # splu of I - M when small
-    sub: list[tuple[int, int, sp.csr_matrix]] = field(default_factory=list)  # GS sublevels: (a, b, M[a:b])
+    sub: list[tuple[int, int, sp.csr_matrix]] = field(
+        default_factory=list
+    )  # GS sublevels: (a, b, M[a:b])
     F: np.ndarray | None = None  # feedback variables: columns read before they are updated
     lateF: sp.csr_matrix | None = None  # the late entries: rows that read them, columns F
 
@@ -137,7 +139,11 @@ def plan(M: sp.csr_matrix, rank: np.ndarray | None = None, names: Names | None =
         if nodes.size == 0:
             continue
         cyc_nodes = nodes[cyclic_node[nodes]]
-        cyc = _cycle(internal, cyc_nodes, rank, float(rho[cyc_nodes].max())) if cyc_nodes.size else None
+        cyc = (
+            _cycle(internal, cyc_nodes, rank, float(rho[cyc_nodes].max()))
+            if cyc_nodes.size
+            else None
+        )
         parts.append(np.concatenate([cyc.idx, nodes[~cyclic_node[nodes]]]) if cyc else nodes)
         cycles.append(cyc)
     perm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -178,11 +184,15 @@ def _cycle(internal: sp.csr_matrix, idx: np.ndarray, rank: np.ndarray, rho: floa
     lateF = sp.csr_matrix((coo.data[late], (lrow, fcol)), shape=(len(lrows), len(F)))
     ls = lev[o]
     b = np.searchsorted(ls, np.arange(int(ls.max(initial=0)) + 2))
-    sub = [(int(b[j]), int(b[j + 1]), P[b[j] : b[j + 1]]) for j in range(len(b) - 1) if b[j + 1] > b[j]]
+    sub = [
+        (int(b[j]), int(b[j + 1]), P[b[j] : b[j + 1]]) for j in range(len(b) - 1) if b[j + 1] > b[j]
+    ]
     return Cycle(idx=idx[o], M=P, rho=rho, sub=sub, F=F, lateF=lateF)
 
 
-def _check_spectral(internal: sp.csr_matrix, lab: np.ndarray, cyclic: np.ndarray, names: Names | None) -> np.ndarray:
+def _check_spectral(
+    internal: sp.csr_matrix, lab: np.ndarray, cyclic: np.ndarray, names: Names | None
+) -> np.ndarray:
     """Refuse any strong component whose spectral radius is >= 1 (Collatz-Wielandt bounds).
 
     Returns, per node, an upper bound of its component's spectral radius (0 off cycles)."""
@@ -205,7 +215,9 @@ def _check_spectral(internal: sp.csr_matrix, lab: np.ndarray, cyclic: np.ndarray
         np.minimum.at(lo, comp, ratio)
         np.maximum.at(hi, comp, ratio)
         best = np.minimum(best, hi)
-        if (best < 1).all():  # proven; a few more steps tighten the bound (it sets the stopping rule)
+        if (
+            best < 1
+        ).all():  # proven; a few more steps tighten the bound (it sets the stopping rule)
             below += 1
             if below > 12 or (best - lo < 1e-3).all():
                 rho[idx] = best[comp]
@@ -238,7 +250,13 @@ def _check_spectral(internal: sp.csr_matrix, lab: np.ndarray, cyclic: np.ndarray
     return rho
 
 
-def solve_permuted(p: Plan, Bp: sp.csr_matrix, names: Names | None = None, tol: float = TOL, stats: dict[str, float] | None = None) -> np.ndarray:
+def solve_permuted(
+    p: Plan,
+    Bp: sp.csr_matrix,
+    names: Names | None = None,
+    tol: float = TOL,
+    stats: dict[str, float] | None = None,
+) -> np.ndarray:
     """Solve with ``Bp`` given in plan order (rows permuted); returns ``X`` in plan order.
 
     Levels before the first nonzero row of ``Bp`` are left 0 without work."""
@@ -291,7 +309,13 @@ def solve(
     return X
 
 
-def solve_cycle(c: Cycle, R: np.ndarray, names: Names | None, tol: float = TOL, stats: dict[str, float] | None = None) -> np.ndarray:
+def solve_cycle(
+    c: Cycle,
+    R: np.ndarray,
+    names: Names | None,
+    tol: float = TOL,
+    stats: dict[str, float] | None = None,
+) -> np.ndarray:
     """``X = M X + R`` on one cyclic block (plan order), to relative residual ``tol`` per column."""
     norm = np.linalg.norm(R, axis=0)
     if not norm.any():
@@ -328,7 +352,9 @@ def solve_cycle(c: Cycle, R: np.ndarray, names: Names | None, tol: float = TOL, 
         # relative error by about eps / (1 - rho): both are required
         res = float((np.linalg.norm(c.lateF @ f, axis=0) / scale).max())
         ag = np.abs(g)
-        ent = float((np.abs(f) / (ag + 1e-15 * ag.max(axis=0, initial=0.0) + 1e-300)).max(initial=0.0))
+        ent = float(
+            (np.abs(f) / (ag + 1e-15 * ag.max(axis=0, initial=0.0) + 1e-300)).max(initial=0.0)
+        )
         rel = max(res, ent / max(1.0 - c.rho, 1e-6))
         if stats is not None:
             stats["sweeps"] = stats.get("sweeps", 0) + 1
@@ -350,7 +376,9 @@ def solve_cycle(c: Cycle, R: np.ndarray, names: Names | None, tol: float = TOL, 
                 dG.pop(0)
         f_old, g_old = f, g
         xF = g - _anderson(dF, dG, f) if dF else g
-    raise TraceError(f"a cycle does not converge (it creates mass?): {' -> '.join(_names(c, names))}")
+    raise TraceError(
+        f"a cycle does not converge (it creates mass?): {' -> '.join(_names(c, names))}"
+    )
 
 
 def _anderson(dF: list[np.ndarray], dG: list[np.ndarray], f: np.ndarray) -> np.ndarray:

@@ -91,7 +91,13 @@ def trace(
 
 
 def _table(
-    g: Graph, network: Network, nodes: np.ndarray, y: np.ndarray, by: tuple[str, ...], weight: Weight, controller: Controller | None
+    g: Graph,
+    network: Network,
+    nodes: np.ndarray,
+    y: np.ndarray,
+    by: tuple[str, ...],
+    weight: Weight,
+    controller: Controller | None,
 ) -> pd.DataFrame:
     """Sum ``y_u b_u`` by tag on integer codes (one ``np.unique`` and ``bincount``)."""
     pos = np.empty(g.n, dtype=np.int64)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from onshore.trace.graph import UNKNOWN, find_product
 from onshore.network import Network
+from onshore.trace.graph import UNKNOWN, find_product
 from onshore.trace.leontief import solve
 from onshore.trace.tags import field_values, forward_plan, g_names, upstream, values
 
@@ -82,7 +82,9 @@ def explain(
         return [SupplyPath([], 0.0, residual=True)]
     A = g.A
     cnt = itertools.count()
-    heap: list[tuple[float, int, bool, int, float, tuple[int, ...]]] = [(-total, next(cnt), False, p, 1.0, (p,))]
+    heap: list[tuple[float, int, bool, int, float, tuple[int, ...]]] = [
+        (-total, next(cnt), False, p, 1.0, (p,))
+    ]
     expanded = 0
     while heap and len(paths) < top and expanded < max_expand:
         negv, _, done, u, w, walk = heapq.heappop(heap)
@@ -95,7 +97,9 @@ def explain(
         lo, hi = A.indptr[u], A.indptr[u + 1]
         for v, a in zip(A.indices[lo:hi], A.data[lo:hi], strict=True):
             if Xb[v] > 0:
-                heapq.heappush(heap, (-w * a * Xb[v], next(cnt), False, int(v), w * a, walk + (int(v),)))
+                heapq.heappush(
+                    heap, (-w * a * Xb[v], next(cnt), False, int(v), w * a, walk + (int(v),))
+                )
     listed = sum(x.weight for x in paths)
     paths.append(SupplyPath([], float(total - listed), residual=True))
     return paths

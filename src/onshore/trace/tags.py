@@ -89,7 +89,6 @@ def direct_parent_country(network: Network) -> dict[str, str]:
 def ultimate_controller_country(network: Network) -> dict[str, str]:
     """Company id -> the country of its ultimate controller (the default controller hook)."""
 
-
     return controlling_country(network)
 
 
@@ -102,14 +101,23 @@ def field_values(g: Graph, network: Network, f: str, controller: Controller | No
         nd = g.nodes
         if f == "controlling_country":
             cc = (controller or ultimate_controller_country)(network)
-            g.cache[key] = nd["company"].map(cc).fillna(UNKNOWN).where(~nd["virtual"], UNKNOWN).astype(str).to_numpy(dtype=object)
+            g.cache[key] = (
+                nd["company"]
+                .map(cc)
+                .fillna(UNKNOWN)
+                .where(~nd["virtual"], UNKNOWN)
+                .astype(str)
+                .to_numpy(dtype=object)
+            )
         else:
             g.cache[key] = nd[f].astype(str).to_numpy(dtype=object)
     v: np.ndarray = g.cache[key]
     return v
 
 
-def field_codes(g: Graph, network: Network, f: str, controller: Controller | None) -> tuple[np.ndarray, np.ndarray]:
+def field_codes(
+    g: Graph, network: Network, f: str, controller: Controller | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per node, the code of a field's value and the (sorted) values."""
     key = f"codes:{f}:{id(controller) if f == 'controlling_country' else ''}"
     if key not in g.cache:
@@ -119,7 +127,9 @@ def field_codes(g: Graph, network: Network, f: str, controller: Controller | Non
     return out
 
 
-def values(g: Graph, nodes: np.ndarray, weight: Weight, by: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def values(
+    g: Graph, nodes: np.ndarray, weight: Weight, by: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per (node, raw) value per unit of node: node ids, raw indices (into ``g.raws``; -1
     without ``raw``), values, priced flags."""
     C = content(g)
@@ -153,7 +163,11 @@ def share_keys(by: Sequence[str], weight: Weight) -> list[str]:
 def raw_price(g: Graph) -> np.ndarray:
     """Per raw material of ``g.raws``, the USD price of one unit (NaN where unpriced)."""
     if "raw_price" not in g.cache:
-        rp = pd.Series(g.price, index=g.nodes["material"].astype(str).to_numpy()).groupby(level=0).first()
+        rp = (
+            pd.Series(g.price, index=g.nodes["material"].astype(str).to_numpy())
+            .groupby(level=0)
+            .first()
+        )
         g.cache["raw_price"] = rp.reindex([str(r) for r in g.raws]).to_numpy(dtype=float)
     out: np.ndarray = g.cache["raw_price"]
     return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from importlib import metadata, resources
 from pathlib import Path
-
 from typing import Any
 
 import jinja2
@@ -40,18 +39,35 @@ def render(network: Network, product: str, verdicts: list[Verdict]) -> str:
         version = metadata.version("onshore")
     except metadata.PackageNotFoundError:
         version = "dev"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resources.files("onshore.views") / "templates")),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("onshore.views") / "templates")),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
     return env.get_template("report.html.j2").render(
-        product=d.product, buyer=d.buyer, on=d.on, plant=d.plant, snapshot=d.snapshot,
-        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), version=version, overall=d.overall,
-        verdicts=d.verdicts, sankey=_sankey(d.links), sankey_note=d.links_note, maker=d.maker, chain=d.chain,
-        controlling_country=d.controlling_country, feoc=d.feoc, owners=d.owners, data_sources=d.data_sources,
+        product=d.product,
+        buyer=d.buyer,
+        on=d.on,
+        plant=d.plant,
+        snapshot=d.snapshot,
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        version=version,
+        overall=d.overall,
+        verdicts=d.verdicts,
+        sankey=_sankey(d.links),
+        sankey_note=d.links_note,
+        maker=d.maker,
+        chain=d.chain,
+        controlling_country=d.controlling_country,
+        feoc=d.feoc,
+        owners=d.owners,
+        data_sources=d.data_sources,
         data_basis=d.data_basis,
     )
 
 
-def write_report(network: Network, product: str, verdicts: list[Verdict], out: str | Path, pdf: bool = False) -> list[Path]:
+def write_report(
+    network: Network, product: str, verdicts: list[Verdict], out: str | Path, pdf: bool = False
+) -> list[Path]:
     """Write the HTML report (and refuse PDF politely when no engine is installed).
 
     Returns
@@ -93,13 +109,26 @@ def html_to_pdf(html: Path, pdf: Path, timeout: float = 120) -> Path:
             "(apt-get install chromium) or set ONSHORE_BROWSER to a Chromium binary"
         )
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", "--no-pdf-header-footer", "--virtual-time-budget=5000",
-               f"--print-to-pdf={pdf.resolve()}", html.resolve().as_uri()]
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            "--virtual-time-budget=5000",
+            f"--print-to-pdf={pdf.resolve()}",
+            html.resolve().as_uri(),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
-        raise EngineUnavailable(f"Chromium could not print {html} to PDF: {done.stderr.strip()[-300:]}")
+        raise EngineUnavailable(
+            f"Chromium could not print {html} to PDF: {done.stderr.strip()[-300:]}"
+        )
     return pdf
 
 

@@ -7,7 +7,14 @@ import datetime as dt
 from collections.abc import Callable
 
 from onshore.compliance.context import Products
-from onshore.compliance.kinds import content_threshold, entity_list, feoc_content, named_entity, origin_country, ownership
+from onshore.compliance.kinds import (
+    content_threshold,
+    entity_list,
+    feoc_content,
+    named_entity,
+    origin_country,
+    ownership,
+)
 from onshore.compliance.kinds.simple import always, informational, tariff
 from onshore.compliance.verdicts import Finding
 from onshore.rules import Rule

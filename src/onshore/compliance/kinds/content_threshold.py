@@ -43,14 +43,18 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     assert isinstance(t, ContentThresholdByYear)
     years = sorted(y for y in t.thresholds if y <= on.year)
     if not years:
-        return [Finding(Outcome.NOT_APPLICABLE, f"no threshold is set for {on.year}") for _ in ps.ids]
+        return [
+            Finding(Outcome.NOT_APPLICABLE, f"no threshold is set for {on.year}") for _ in ps.ids
+        ]
     thr = t.thresholds[years[-1]]
     if t.measure == "non_pfe":
         return [_non_pfe(ps.ctx, t, p, on, thr, years[-1]) for p in ps.ids]
     return _traced(ps, t, on, thr, years[-1])
 
 
-def _traced(ps: Products, t: ContentThresholdByYear, on: dt.date, thr: float, year: int) -> list[Finding]:
+def _traced(
+    ps: Products, t: ContentThresholdByYear, on: dt.date, thr: float, year: int
+) -> list[Finding]:
     ctx = ps.ctx
     nf = ctx.node_fields()
     cost = t.basis == "cost"
@@ -116,7 +120,9 @@ def _traced(ps: Products, t: ContentThresholdByYear, on: dt.date, thr: float, ye
             total, gq, uq = x[3 * gi], x[3 * gi + 1], x[3 * gi + 2]
             if total <= 0:
                 if t.measure == "qualifying_country":
-                    failed = f"nothing traced at stage {gs[0] if t.either_stage else tuple(t.stages)}"
+                    failed = (
+                        f"nothing traced at stage {gs[0] if t.either_stage else tuple(t.stages)}"
+                    )
                 else:
                     failed = "nothing traced at the stages tested"
                 break
@@ -137,29 +143,47 @@ def _traced(ps: Products, t: ContentThresholdByYear, on: dt.date, thr: float, ye
 
 
 def _unpriced(miss: list[str]) -> Finding:
-    return Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}",
-                   settle=[f"prices (and currency) for the materials {', '.join(miss)}"])
+    return Finding(
+        Outcome.UNKNOWN,
+        f"the cost-weighted trace needs prices for {', '.join(miss)}",
+        settle=[f"prices (and currency) for the materials {', '.join(miss)}"],
+    )
 
 
-def _decide(t: ContentThresholdByYear, on: dt.date, lo: float, hi: float, thr: float, year: int) -> Finding:
+def _decide(
+    t: ContentThresholdByYear, on: dt.date, lo: float, hi: float, thr: float, year: int
+) -> Finding:
     """ALLOWED when the share's lower bound reaches the threshold, PROHIBITED when its upper bound misses it."""
     inputs = {"low": lo, "high": hi, "threshold": thr, "year": year}
-    ev = [f"{t.measure.replace('_', ' ')} share by {t.basis}: {lo:.1%}" + (f" to {hi:.1%}" if hi - lo > 1e-9 else "")
-          + f"; {on.year} threshold {thr:.0%}"]
+    ev = [
+        f"{t.measure.replace('_', ' ')} share by {t.basis}: {lo:.1%}"
+        + (f" to {hi:.1%}" if hi - lo > 1e-9 else "")
+        + f"; {on.year} threshold {thr:.0%}"
+    ]
     if lo >= thr - 1e-12:
         return Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs)
     if hi < thr - 1e-12:
         return Finding(Outcome.PROHIBITED, ev[0], ev, inputs=inputs)
-    return Finding(Outcome.UNKNOWN, ev[0] + " (the range straddles the threshold)", ev,
-                   settle=["the joint origin of each unit (which mine fed which refinery) or the untraced inputs"],
-                   inputs=inputs)
+    return Finding(
+        Outcome.UNKNOWN,
+        ev[0] + " (the range straddles the threshold)",
+        ev,
+        settle=[
+            "the joint origin of each unit (which mine fed which refinery) or the untraced inputs"
+        ],
+        inputs=inputs,
+    )
 
 
-def _non_pfe(ctx: Context, t: ContentThresholdByYear, product: str, on: dt.date, thr: float, year: int) -> Finding:
+def _non_pfe(
+    ctx: Context, t: ContentThresholdByYear, product: str, on: dt.date, thr: float, year: int
+) -> Finding:
     """The ``non_pfe`` measure of one product: it leaves the product's own plant out of its
     trace, so it reads the product's trace by facility rather than the all-node solve."""
     try:
-        df = trace(ctx.network, product, by=("stage", "country", "company", "facility"), weight=t.basis)  # type: ignore[arg-type]
+        df = trace(
+            ctx.network, product, by=("stage", "country", "company", "facility"), weight=t.basis
+        )  # type: ignore[arg-type]
     except OnshoreError as e:
         return no_trace(f"the trace could not be computed: {e}")
     ids, _ = ctx.resolve(t.listed)
@@ -172,9 +196,17 @@ def _non_pfe(ctx: Context, t: ContentThresholdByYear, product: str, on: dt.date,
         at &= (df["price"].astype(str) != "unknown").to_numpy()
     q = pd.to_numeric(df["quantity"], errors="coerce").fillna(0.0).to_numpy()
     unk = at & _unknown(df)
-    total, b, u = float(q[at].sum()), float(q[at & bad.to_numpy() & ~unk].sum()), float(q[unk].sum())
+    total, b, u = (
+        float(q[at].sum()),
+        float(q[at & bad.to_numpy() & ~unk].sum()),
+        float(q[unk].sum()),
+    )
     if total <= 0:
-        return Finding(Outcome.UNKNOWN, "nothing traced at the stages tested", settle=["flows and BOMs upstream"])
+        return Finding(
+            Outcome.UNKNOWN,
+            "nothing traced at the stages tested",
+            settle=["flows and BOMs upstream"],
+        )
     if miss:
         return _unpriced(miss)
     return _decide(t, on, 1 - (b + u) / total, 1 - b / total, thr, year)
@@ -185,7 +217,9 @@ def _unknown(df: pd.DataFrame) -> np.ndarray:
     out = np.zeros(len(df), dtype=bool)
     for c in ("country", "company"):
         if c in df:
-            out |= (df[c].isna() | df[c].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN)).to_numpy()
+            out |= (
+                df[c].isna() | df[c].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN)
+            ).to_numpy()
     return out
 
 
@@ -196,5 +230,7 @@ def _unpriced_in(ctx: Context, df: pd.DataFrame, at: np.ndarray) -> list[str]:
     rows = df[at & (df["price"].astype(str) == "unknown").to_numpy()]
     if rows.empty:
         return []
-    mats = {str(ctx.fac.loc[f, "material"]) for f in rows["facility"].astype(str) if f in ctx.fac.index}
+    mats = {
+        str(ctx.fac.loc[f, "material"]) for f in rows["facility"].astype(str) if f in ctx.fac.index
+    }
     return sorted(mats) or ["(unknown suppliers)"]

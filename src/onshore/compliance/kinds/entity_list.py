@@ -35,7 +35,9 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     listed, notes = ctx.resolve(t.entities, on)
 
     def keep(rel: str) -> bool:
-        return rel in ("self", "subsidiary") or (t.affiliates == "controlled" and rel == "controller" and t.reach == "maker")
+        return rel in ("self", "subsidiary") or (
+            t.affiliates == "controlled" and rel == "controller" and t.reach == "maker"
+        )
 
     plants = np.zeros(ctx.n, dtype=bool)
     plants[ps.pidx] = True
@@ -51,28 +53,57 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     out: list[Finding] = []
     for k, p in enumerate(ps.ids):
         i = int(ps.pidx[k])
-        inputs = {"plants": 1 if t.reach == "maker" else "the maker and its upstream", "listed_companies": sorted(listed)}
+        inputs = {
+            "plants": 1 if t.reach == "maker" else "the maker and its upstream",
+            "listed_companies": sorted(listed),
+        }
         if hit[k] >= 0:
-            hits = [line(j) for j in ps.upstream_marked(k, mark)] if ps.full and t.reach != "maker" else [line(int(hit[k]))]
-            out.append(Finding(Outcome.PROHIBITED, hits[0], [*hits, *ps.capped("the nearest listed plant", k)],
-                               inputs=inputs))
+            hits = (
+                [line(j) for j in ps.upstream_marked(k, mark)]
+                if ps.full and t.reach != "maker"
+                else [line(int(hit[k]))]
+            )
+            out.append(
+                Finding(
+                    Outcome.PROHIBITED,
+                    hits[0],
+                    [*hits, *ps.capped("the nearest listed plant", k)],
+                    inputs=inputs,
+                )
+            )
             continue
         settle, nts = [], list(notes)
         if t.reach == "upstream" and not ctx.has_supplier[i] and ctx.stage[i] != "mine":
             settle.append(f"record the supplier flows into {p}")
             nts.append(f"no supplier of {p} is recorded, so listed suppliers cannot be excluded")
         if nts:
-            out.append(Finding(Outcome.UNKNOWN, "; ".join(nts), nts, settle or ["entity identities (ids, registry numbers)"],
-                               inputs=inputs))
+            out.append(
+                Finding(
+                    Outcome.UNKNOWN,
+                    "; ".join(nts),
+                    nts,
+                    settle or ["entity identities (ids, registry numbers)"],
+                    inputs=inputs,
+                )
+            )
         else:
             shown = [int(j) for j in ctx.upstream(p)[:5]] if ps.full and t.reach != "maker" else [i]
-            out.append(Finding(Outcome.ALLOWED, allowed_reason(t),
-                               [*(ctx.describe(j) for j in shown), *ps.capped("the product's own plant", k)],
-                               inputs=inputs))
+            out.append(
+                Finding(
+                    Outcome.ALLOWED,
+                    allowed_reason(t),
+                    [*(ctx.describe(j) for j in shown), *ps.capped("the product's own plant", k)],
+                    inputs=inputs,
+                )
+            )
     return out
 
 
 def allowed_reason(t: EntityList) -> str:
     """The ALLOWED reason of an entity-list test."""
-    checked = "the maker" if t.reach == "maker" else "the maker and every plant upstream of it by recorded flows"
+    checked = (
+        "the maker"
+        if t.reach == "maker"
+        else "the maker and every plant upstream of it by recorded flows"
+    )
     return f"none of the plants checked ({checked}) belongs to an entity on the {t.list} or a company it controls"

@@ -58,14 +58,21 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     plants = np.isin(ctx.stage, t.final_assembly_stages)
     flag = ctx.feoc_flag(ctx.company)
     reason = f["reason"].astype(object)
-    why = np.where(flag, np.array([reason.get(c, "") for c in ctx.company], dtype=object),
-                   np.array([f"operates in {c}" if c in covered else "" for c in ctx.country], dtype=object))
+    why = np.where(
+        flag,
+        np.array([reason.get(c, "") for c in ctx.company], dtype=object),
+        np.array([f"operates in {c}" if c in covered else "" for c in ctx.country], dtype=object),
+    )
     bad = plants & np.array([bool(w) for w in why], dtype=bool)
     near = ps.nearest(bad)
     for k in map(int, np.flatnonzero(near >= 0)):
         i = int(near[k])
-        out[k] = Finding(Outcome.PROHIBITED, f"final assembly by a FEOC: {ctx.describe(i)} ({why[i]})",
-                         [ctx.describe(i) + f": {why[i]}"], inputs={"assembly": ctx.ids[i]})
+        out[k] = Finding(
+            Outcome.PROHIBITED,
+            f"final assembly by a FEOC: {ctx.describe(i)} ({why[i]})",
+            [ctx.describe(i) + f": {why[i]}"],
+            inputs={"assembly": ctx.ids[i]},
+        )
     # technology licences from a FEOC
     if t.no_feoc_licence:
         for _, r in ctx.network.licences.iterrows():
@@ -77,9 +84,12 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             s = plants & ((ctx.company == str(r["licensee"])) | (ctx.ids == str(r.get("facility"))))
             for k in map(int, np.flatnonzero(ps.nearest(s) >= 0)):
                 if out[k] is None:
-                    out[k] = Finding(Outcome.PROHIBITED, f"technology licensed from the FEOC {r['licensor']} to "
-                                     f"{r['licensee']}: {r['technology']}",
-                                     [f"licence {r['licensor']} -> {r['licensee']} ({r.get('source')})"])
+                    out[k] = Finding(
+                        Outcome.PROHIBITED,
+                        f"technology licensed from the FEOC {r['licensor']} to "
+                        f"{r['licensee']}: {r['technology']}",
+                        [f"licence {r['licensor']} -> {r['licensee']} ({r.get('source')})"],
+                    )
     rest = [k for k in range(len(out)) if out[k] is None]
     if rest:
         _content(ps, t, rest, out)
@@ -96,9 +106,12 @@ def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | 
     ok = at & priced & (val != 0)
     unp = at & ~priced & (val != 0)
     mats = sorted(set(nf["fac_material"][unp & ~nf["virtual"]]))
-    cols = [ok * val, (ok & fbad & ~nf["unknown"]) * val, (ok & nf["unknown"]) * val,
-            (unp & nf["virtual"]).astype(float)] + [(unp & ~nf["virtual"] & (nf["fac_material"] == m)).astype(float)
-                                                    for m in mats]
+    cols = [
+        ok * val,
+        (ok & fbad & ~nf["unknown"]) * val,
+        (ok & nf["unknown"]) * val,
+        (unp & nf["virtual"]).astype(float),
+    ] + [(unp & ~nf["virtual"] & (nf["fac_material"] == m)).astype(float) for m in mats]
     try:
         X = ctx.solve(sp.csr_matrix(np.column_stack(cols)))
     except OnshoreError as e:
@@ -118,37 +131,66 @@ def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | 
         if not miss and X[node, 3] > 0:
             miss = ["(unknown suppliers)"]
         if total <= 0 and not miss:
-            out[k] = Finding(Outcome.UNKNOWN, f"no {comp} content is traced for {p}",
-                             settle=[f"flows or BOMs for the {comp} inputs of {p}"])
+            out[k] = Finding(
+                Outcome.UNKNOWN,
+                f"no {comp} content is traced for {p}",
+                settle=[f"flows or BOMs for the {comp} inputs of {p}"],
+            )
             continue
         share = bd / total if total else 0.0
         ushare = unk / total if total else 1.0
         inputs = {"feoc_share": share, "unknown_share": ushare, "basis": t.basis, "unpriced": miss}
-        ev = [f"FEOC share of the {comp} {t.basis}: {share:.1%} (limit {t.max_feoc_share:.0%}); "
-              f"of unknown origin: {ushare:.1%}" + (f"; unpriced: {', '.join(miss)}" if miss else "")]
+        ev = [
+            f"FEOC share of the {comp} {t.basis}: {share:.1%} (limit {t.max_feoc_share:.0%}); "
+            f"of unknown origin: {ushare:.1%}" + (f"; unpriced: {', '.join(miss)}" if miss else "")
+        ]
         if ps.full:
             ev += _sources(ps, k, node, bcol, total, t.basis)
             decided = ev
         else:
-            decided = ev + ([ctx.path(node, X[:, 1], bcol)] if bd > 0 else []) + ps.capped(
-                "the shares and one FEOC supply path", k)
+            decided = (
+                ev
+                + ([ctx.path(node, X[:, 1], bcol)] if bd > 0 else [])
+                + ps.capped("the shares and one FEOC supply path", k)
+            )
         if fails(share, t.max_feoc_share):
-            out[k] = Finding(Outcome.PROHIBITED, f"{share:.1%} of the {t.basis} of the components comes from FEOC sources "
-                             f"({limit_text(t.max_feoc_share)})", decided, inputs=inputs)
+            out[k] = Finding(
+                Outcome.PROHIBITED,
+                f"{share:.1%} of the {t.basis} of the components comes from FEOC sources "
+                f"({limit_text(t.max_feoc_share)})",
+                decided,
+                inputs=inputs,
+            )
         elif miss:
-            out[k] = Finding(Outcome.UNKNOWN, f"the cost-weighted trace needs prices for {', '.join(miss)}", decided,
-                             settle=[f"prices (and currency) for the materials {', '.join(miss)}"], inputs=inputs)
+            out[k] = Finding(
+                Outcome.UNKNOWN,
+                f"the cost-weighted trace needs prices for {', '.join(miss)}",
+                decided,
+                settle=[f"prices (and currency) for the materials {', '.join(miss)}"],
+                inputs=inputs,
+            )
         elif fails(share + ushare, t.max_feoc_share):
-            out[k] = Finding(Outcome.UNKNOWN, f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could "
-                             f"break the limit ({limit_text(t.max_feoc_share)})", decided,
-                             settle=["the origin of the untraced inputs"], inputs=inputs)
+            out[k] = Finding(
+                Outcome.UNKNOWN,
+                f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could "
+                f"break the limit ({limit_text(t.max_feoc_share)})",
+                decided,
+                settle=["the origin of the untraced inputs"],
+                inputs=inputs,
+            )
         else:
-            out[k] = Finding(Outcome.ALLOWED, f"final assembly by non-FEOC plants, {1 - share:.1%} of the component "
-                             f"{t.basis} from non-FEOC sources, no FEOC licence",
-                             ev + ps.capped("the shares", k), inputs=inputs)
+            out[k] = Finding(
+                Outcome.ALLOWED,
+                f"final assembly by non-FEOC plants, {1 - share:.1%} of the component "
+                f"{t.basis} from non-FEOC sources, no FEOC licence",
+                ev + ps.capped("the shares", k),
+                inputs=inputs,
+            )
 
 
-def _sources(ps: Products, k: int, node: int, bcol: np.ndarray, total: float, basis: str) -> list[str]:
+def _sources(
+    ps: Products, k: int, node: int, bcol: np.ndarray, total: float, basis: str
+) -> list[str]:
     """The three largest FEOC sources of one product and their heaviest paths (full evidence)."""
     ctx = ps.ctx
     g = ctx.graph()
@@ -166,6 +208,9 @@ def _sources(ps: Products, k: int, node: int, bcol: np.ndarray, total: float, ba
             paths = explain(ctx.network, ps.ids[k], {"facility": fid}, top=3, weight=basis)  # type: ignore[arg-type]
         except OnshoreError:
             paths = []
-        lines += [f"path ({p.weight:.3g}): {' -> '.join(p.nodes)}" for p in paths if not p.residual and p.nodes]
+        lines += [
+            f"path ({p.weight:.3g}): {' -> '.join(p.nodes)}"
+            for p in paths
+            if not p.residual and p.nodes
+        ]
     return lines
-

@@ -39,9 +39,13 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     plants = np.isin(ctx.stage, t.produced_by)
     near = ps.nearest(plants)
     named, notes = ctx.resolve(t.entities)
-    prohibit = {"self", "subsidiary"} | ({"controller", "sister"} if t.affiliates == "common_control" else set())
+    prohibit = {"self", "subsidiary"} | (
+        {"controller", "sister"} if t.affiliates == "common_control" else set()
+    )
     pmark, prels = ctx.relation_marks(named, t, plants, lambda r: r in prohibit)
-    umark, urels = ctx.relation_marks(named, t, plants, lambda r: r not in prohibit and r in t.uncertain)
+    umark, urels = ctx.relation_marks(
+        named, t, plants, lambda r: r not in prohibit and r in t.uncertain
+    )
     np_, nu = ps.nearest(pmark), ps.nearest(umark)
     first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
     has_first = ps.nearest(ctx.stage == first) >= 0
@@ -51,40 +55,78 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         e, rel, chain = rels[ctx.company[i]][0]
         return f"{ctx.describe(i)}: {REL[rel]} the named entity {named[e].name} ({chain})"
 
-    def lines(k: int, nearest: int, mark: np.ndarray, rels: dict[str, list[tuple[str, str, str]]]) -> list[str]:
+    def lines(
+        k: int, nearest: int, mark: np.ndarray, rels: dict[str, list[tuple[str, str, str]]]
+    ) -> list[str]:
         if nearest < 0:
             return []
-        return [line(i, rels) for i in ps.upstream_marked(k, mark)] if ps.full else [line(nearest, rels)]
+        return (
+            [line(i, rels) for i in ps.upstream_marked(k, mark)]
+            if ps.full
+            else [line(nearest, rels)]
+        )
 
     out: list[Finding] = []
     for k, p in enumerate(ps.ids):
         if near[k] < 0:
-            out.append(Finding(Outcome.UNKNOWN, f"no {stages} plant is recorded for {p}",
-                               settle=[f"record the flows from the {stages} plants into {p}"]))
+            out.append(
+                Finding(
+                    Outcome.UNKNOWN,
+                    f"no {stages} plant is recorded for {p}",
+                    settle=[f"record the flows from the {stages} plants into {p}"],
+                )
+            )
             continue
         inputs = {"nearest_plant": ctx.ids[near[k]], "named_companies": sorted(named)}
         unsure = lines(k, int(nu[k]), umark, urels)
         if np_[k] >= 0:
             ev = lines(k, int(np_[k]), pmark, prels)
-            out.append(Finding(Outcome.PROHIBITED, f"produced by a named entity: {ev[0]}; in force from {rule.effective_from}",
-                               [*ev, *unsure, *ps.capped("the nearest plant related to a named entity", k)],
-                               inputs=inputs))
+            out.append(
+                Finding(
+                    Outcome.PROHIBITED,
+                    f"produced by a named entity: {ev[0]}; in force from {rule.effective_from}",
+                    [*ev, *unsure, *ps.capped("the nearest plant related to a named entity", k)],
+                    inputs=inputs,
+                )
+            )
         elif gap := named_gap(t, str(ctx.stage[ps.pidx[k]]), {first} if has_first[k] else set(), p):
-            out.append(Finding(Outcome.UNKNOWN, gap, [gap, *unsure, *notes, *ps.capped("the nearest related plant", k)],
-                               settle=[f"record the flows from the {first} plants into {p}"], inputs=inputs))
+            out.append(
+                Finding(
+                    Outcome.UNKNOWN,
+                    gap,
+                    [gap, *unsure, *notes, *ps.capped("the nearest related plant", k)],
+                    settle=[f"record the flows from the {first} plants into {p}"],
+                    inputs=inputs,
+                )
+            )
         elif unsure or notes:
-            out.append(Finding(Outcome.UNKNOWN, unknown_reason(unsure[:1] + notes),
-                               unsure + notes + ps.capped("the nearest related plant", k),
-                               settle=["the exact affiliate/successor wording of the rule (see 'reading')",
-                                       "ownership records linking the companies named"], inputs=inputs))
+            out.append(
+                Finding(
+                    Outcome.UNKNOWN,
+                    unknown_reason(unsure[:1] + notes),
+                    unsure + notes + ps.capped("the nearest related plant", k),
+                    settle=[
+                        "the exact affiliate/successor wording of the rule (see 'reading')",
+                        "ownership records linking the companies named",
+                    ],
+                    inputs=inputs,
+                )
+            )
         else:
             m = ctx.company[near[k]]
             shown = ps.upstream_marked(k, plants) if ps.full else [int(near[k])]
             makers = sorted({ctx.company[i] for i in shown})
             ev = [ctx.describe(i) for i in shown] + [
-                f"control chain of {c}: {' <- '.join(ctx.owners.control_chain(c))}" for c in makers]
-            out.append(Finding(Outcome.ALLOWED, allowed_reason(m, t), ev + ps.capped(f"the nearest {stages} plant", k),
-                               inputs=inputs))
+                f"control chain of {c}: {' <- '.join(ctx.owners.control_chain(c))}" for c in makers
+            ]
+            out.append(
+                Finding(
+                    Outcome.ALLOWED,
+                    allowed_reason(m, t),
+                    ev + ps.capped(f"the nearest {stages} plant", k),
+                    inputs=inputs,
+                )
+            )
     return out
 
 
@@ -99,10 +141,15 @@ def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:
 
 def unknown_reason(lines: list[str]) -> str:
     """The UNKNOWN reason of a named-entity test: the nearest related plant and the screening notes."""
-    return "related to a named entity in a way the rule's unread wording would settle: " + "; ".join(lines)
+    return (
+        "related to a named entity in a way the rule's unread wording would settle: "
+        + "; ".join(lines)
+    )
 
 
 def allowed_reason(maker: str, t: NamedEntity) -> str:
     """The ALLOWED reason of a named-entity test (``maker``: the company of the nearest such plant)."""
-    return (f"made by {maker}; no {'/'.join(t.produced_by)} plant in its recorded supply chain is, or is controlled by, "
-            "a named entity on the recorded ownership")
+    return (
+        f"made by {maker}; no {'/'.join(t.produced_by)} plant in its recorded supply chain is, or is controlled by, "
+        "a named entity on the recorded ownership"
+    )

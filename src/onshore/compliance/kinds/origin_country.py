@@ -39,8 +39,11 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     if t.materials:
         has = ps.nearest(ctx.material_keywords(t.materials)) >= 0
         for k in map(int, np.flatnonzero(~has)):
-            out[k] = Finding(Outcome.ALLOWED, f"no {', '.join(t.materials)} material is in the recorded bills of "
-                             f"materials or supplier plants of {ps.ids[k]}")
+            out[k] = Finding(
+                Outcome.ALLOWED,
+                f"no {', '.join(t.materials)} material is in the recorded bills of "
+                f"materials or supplier plants of {ps.ids[k]}",
+            )
         rest = [int(k) for k in np.flatnonzero(has)]
     if rest:
         _shares(ps, t, rest, out)
@@ -54,9 +57,15 @@ def _shares(ps: Products, t: OriginCountry, rest: list[int], out: list[Finding |
     C = np.asarray(content(g))
     raws, _, _ = ctx.raw_prices("mass")
     m = ctx.network.materials
-    mnames = dict(zip(m["id"].astype(str).str.lower(), m["name"].astype(str).str.lower(), strict=True))
+    mnames = dict(
+        zip(m["id"].astype(str).str.lower(), m["name"].astype(str).str.lower(), strict=True)
+    )
     if t.materials:
-        sel = [j for j, r in enumerate(raws) if any(k in f"{r.lower()} {mnames.get(r.lower(), '')}" for k in t.materials)]
+        sel = [
+            j
+            for j, r in enumerate(raws)
+            if any(k in f"{r.lower()} {mnames.get(r.lower(), '')}" for k in t.materials)
+        ]
     else:
         sel = list(range(len(raws)))
     _, pr, priced_r = ctx.raw_prices(t.basis)
@@ -88,19 +97,34 @@ def _shares(ps: Products, t: OriginCountry, rest: list[int], out: list[Finding |
             continue
         a, total, bd, unk, miss = (float(X[node, j]) for j in range(5))
         if t.materials and a <= 0:
-            out[k] = Finding(Outcome.ALLOWED, f"no {', '.join(t.materials)} is in the recorded bill of materials of "
-                             f"{ps.ids[k]}")
+            out[k] = Finding(
+                Outcome.ALLOWED,
+                f"no {', '.join(t.materials)} is in the recorded bill of materials of {ps.ids[k]}",
+            )
             continue
         if total <= 0 or miss > 0:
-            out[k] = Finding(Outcome.UNKNOWN, "nothing (priced) traced at the stages tested",
-                             settle=["flows, BOMs and prices upstream"])
+            out[k] = Finding(
+                Outcome.UNKNOWN,
+                "nothing (priced) traced at the stages tested",
+                settle=["flows, BOMs and prices upstream"],
+            )
             continue
         inputs = {"share": bd / total, "unknown_share": unk / total}
-        ev = [(f"share at {'/'.join(t.stages)} in {', '.join(t.countries)} by {t.basis}: {bd / total:.1%}; "
-               f"untraced {unk / total:.1%}")]
+        ev = [
+            (
+                f"share at {'/'.join(t.stages)} in {', '.join(t.countries)} by {t.basis}: {bd / total:.1%}; "
+                f"untraced {unk / total:.1%}"
+            )
+        ]
         if bd / total > t.max_share + 1e-12:
             out[k] = Finding(Outcome.PROHIBITED, ev[0], ev, inputs=inputs)
         elif (bd + unk) / total > t.max_share + 1e-12:
-            out[k] = Finding(Outcome.UNKNOWN, ev[0], ev, settle=["the origin of the untraced inputs"], inputs=inputs)
+            out[k] = Finding(
+                Outcome.UNKNOWN,
+                ev[0],
+                ev,
+                settle=["the origin of the untraced inputs"],
+                inputs=inputs,
+            )
         else:
             out[k] = Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs)

@@ -44,14 +44,35 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         row = table.loc[c]
         ev = [ctx.describe(int(i)), f"owner chain: {' <- '.join(o.control_chain(c))}"]
         if bool(row[flag_col]):
-            out.append(Finding(Outcome.PROHIBITED, f"{c} is a {what}: {row['reason']}", ev, inputs={"company": c}))
+            out.append(
+                Finding(
+                    Outcome.PROHIBITED,
+                    f"{c} is a {what}: {row['reason']}",
+                    ev,
+                    inputs={"company": c},
+                )
+            )
             continue
         has_owners = bool((o.direct["j"] == o.idx(c)).any()) or o.kind[o.idx(c)] != "company"
         if not has_owners:
-            out.append(Finding(Outcome.UNKNOWN, f"no shareholder or debt holder of {c} is recorded", ev,
-                               settle=[f"the shareholders, voting rights, board seats and debt holders of {c}"],
-                               inputs={"company": c}))
+            out.append(
+                Finding(
+                    Outcome.UNKNOWN,
+                    f"no shareholder or debt holder of {c} is recorded",
+                    ev,
+                    settle=[
+                        f"the shareholders, voting rights, board seats and debt holders of {c}"
+                    ],
+                    inputs={"company": c},
+                )
+            )
         else:
-            out.append(Finding(Outcome.ALLOWED, f"{c} passes the ownership tests on its recorded holders", ev,
-                               inputs={"company": c}))
+            out.append(
+                Finding(
+                    Outcome.ALLOWED,
+                    f"{c} passes the ownership tests on its recorded holders",
+                    ev,
+                    inputs={"company": c},
+                )
+            )
     return out

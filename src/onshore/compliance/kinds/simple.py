@@ -50,17 +50,34 @@ def tariff(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         cat = t.product_categories.get(kind)
         origin = str(ctx.country[i])
         if cat is None:
-            out.append(Finding(Outcome.INFO, f"no tariff category is set for products of kind {kind}"))
+            out.append(
+                Finding(Outcome.INFO, f"no tariff category is set for products of kind {kind}")
+            )
             continue
-        live = [r for r in t.rates if r.category == cat and r.effective_from <= on
-                and (r.effective_until is None or on <= r.effective_until)]
+        live = [
+            r
+            for r in t.rates
+            if r.category == cat
+            and r.effective_from <= on
+            and (r.effective_until is None or on <= r.effective_until)
+        ]
         hit = [r for r in live if origin in r.origins]
         if not hit:
-            out.append(Finding(Outcome.INFO, f"no {rule.citation.split(',')[0]} rate on {cat} from {origin} on {on}",
-                               inputs={"category": cat, "origin": origin}))
+            out.append(
+                Finding(
+                    Outcome.INFO,
+                    f"no {rule.citation.split(',')[0]} rate on {cat} from {origin} on {on}",
+                    inputs={"category": cat, "origin": origin},
+                )
+            )
             continue
         r = hit[0]
         was = f" (was {r.previous:.1%})" if r.previous is not None else ""
-        out.append(Finding(Outcome.INFO, f"{r.rate:.1%} on {cat} from {origin} on {on}{was}; other duties may stack",
-                           inputs={"category": cat, "origin": origin, "rate": r.rate}))
+        out.append(
+            Finding(
+                Outcome.INFO,
+                f"{r.rate:.1%} on {cat} from {origin} on {on}{was}; other duties may stack",
+                inputs={"category": cat, "origin": origin, "rate": r.rate},
+            )
+        )
     return out
