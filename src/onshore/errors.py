@@ -64,6 +64,10 @@ class DataError(OnshoreError):
         return "\n".join(lines)
 
 
+class InputError(OnshoreError, ValueError):
+    """A parameter given to the library or a command is not valid (a date, a name, a path)."""
+
+
 class UnitError(OnshoreError, ValueError):
     """An unknown unit, or a conversion between units of different dimensions."""
 

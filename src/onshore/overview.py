@@ -6,6 +6,7 @@ import pandas as pd
 
 from onshore.network import Network
 from onshore.records import units
+from onshore.records.model import STAGE_ORDER
 
 DISPLAY_UNIT = {"mass": "t", "energy": "GWh", "area": "m2", "cells": "cells", "packs": "packs"}
 
@@ -44,24 +45,7 @@ def top_countries(network: Network, n: int = 3) -> pd.DataFrame:
         for i, (c, v) in enumerate(zip(g["country"], g["capacity"], strict=True), start=1):
             row[f"#{i}"] = f"{c} {v / total:.0%}" if total > 0 else c
         out.append(row)
-    order = {
-        s: i
-        for i, s in enumerate(
-            [
-                "mine",
-                "refine",
-                "precursor",
-                "cathode",
-                "anode",
-                "electrolyte",
-                "separator",
-                "cell",
-                "pack",
-                "recycle",
-                "device",
-            ]
-        )
-    }
+    order = {s: i for i, s in enumerate(STAGE_ORDER)}
     df = pd.DataFrame(out)
     if df.empty:
         return df

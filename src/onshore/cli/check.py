@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from onshore.cli.app import (
     DbOption,
@@ -178,64 +177,3 @@ def report_cmd(
         vs = check(net, product, buyer, _date(on), audit=AuditLog(store.con))
     for p in write_report(net, product, vs, out, pdf=pdf):
         typer.echo(f"wrote {p}")
-
-
-def _find(
-    network: Any, company: str, country: str | None = None, words: tuple[str, ...] = ()
-) -> str | None:
-    f = network.facilities
-    m = (f["company"].astype(str) == company) & (f["stage"].astype(str) == "cell")
-    if country:
-        m &= f["country"].astype(str) == country
-    for w in words:
-        if (m & f["name"].astype(str).str.lower().str.contains(w)).any():
-            m &= f["name"].astype(str).str.lower().str.contains(w)
-    ids = f.loc[m, "id"].astype(str).tolist()
-    return ids[0] if ids else None
-
-
-def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
-    """Check SES AI Chungju, SES AI Shanghai and a CATL/Gotion cell for DoD on three dates; write the report."""
-    from rich.table import Table
-
-    from onshore.compliance import check
-    from onshore.views.report import write_report
-
-    candidates = [
-        ("SES AI Chungju (KR)", _find(network, "ses_ai", "KR", ("chungju",))),
-        ("SES AI Shanghai (CN)", _find(network, "ses_ai", "CN", ("shanghai",))),
-        ("CATL (CN)", _find(network, "catl", "CN", ("ningde",)) or _find(network, "gotion", "CN")),
-    ]
-    picks = [(label, fid) for label, fid in candidates if fid]
-    if not picks:
-        console.print(
-            "[yellow]checks: no SES AI, CATL or Gotion cell plant in this network; skipped[/]"
-        )
-        return []
-    dates = [("2027-09-30", "dod"), ("2027-10-01", "dod"), ("2028-01-01", "dod_new_program")]
-    t = Table(title="May the DoD buy this cell? (worst verdict; rules behind it)")
-    t.add_column("cell")
-    for d, b in dates:
-        t.add_column(f"{d}\n{b}")
-    for label, fid in picks:
-        cells = []
-        for d, b in dates:
-            vs = check(network, fid, b, dt.date.fromisoformat(d))
-            bad = [v for v in vs if v.verdict.value in ("PROHIBITED", "UNKNOWN")]
-            top = bad[0].verdict.value if bad else "ALLOWED"
-            colour = {"PROHIBITED": "red", "UNKNOWN": "yellow"}.get(top, "green")
-            cells.append(
-                f"[{colour}]{top}[/] {', '.join(sorted({v.rule_id for v in bad if v.verdict.value == top}))}"
-            )
-        t.add_row(f"{label}\n{fid}", *cells)
-    console.print(t)
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        fid = picks[0][1]
-        vs = check(network, fid, "dod_new_program", dt.date(2028, 1, 1))
-        paths = write_report(network, fid, vs, workdir / f"report_{fid}.html")
-        console.print(f"report: {paths[0]}")
-        return paths
-    except Exception as e:  # noqa: BLE001 - the demo goes on without the report
-        console.print(f"[yellow]report not written: {e}[/]")
-        return []

@@ -56,7 +56,7 @@ def plan(
         p.facility for p in [*s.plants.values(), *s.candidates.values()]
     )
     network = open_network(db) if uses_store else None
-    res = _solve(s, network, rule_costs, mip_gap, err_console)
+    res = solve_scenario(s, network, rule_costs, mip_gap, err_console)
     if format == Format.json:
         import json
         import sys
@@ -77,7 +77,9 @@ def plan(
         err_console.print(f"wrote {len(written)} files to {out}")
 
 
-def _solve(s: Any, network: Any, rule_costs: bool, mip_gap: float, console: Console) -> PlanResult:
+def solve_scenario(
+    s: Any, network: Any, rule_costs: bool, mip_gap: float, console: Console
+) -> PlanResult:
     from onshore.plan import plan as run_plan
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -161,24 +163,6 @@ def show(res: PlanResult, console: Console) -> None:
             console.print(f"  - {b}", highlight=False)
     for n in res.notes:
         console.print(f"[dim]note: {n}[/]", highlight=False)
-
-
-def demo_plan(console: Console, network: Any, workdir: Path) -> None:
-    """Demo section: solve the bundled ses_korea scenario, print it, write tables and charts."""
-    from onshore.plan import bundled, load_scenario
-
-    s = load_scenario(bundled("ses_korea"))
-    console.rule("[bold]What to build where: the ses_korea onshoring plan[/]")
-    console.print(
-        f"[dim]{s.description.strip() if s.description else ''} "
-        "Costs, demand and capex in this scenario are labelled assumptions, not data.[/]"
-    )
-    res = _solve(s, network, True, 1e-4, console)
-    show(res, console)
-    written = save(res, workdir / "plan")
-    console.print(
-        f"plan tables and charts: {workdir / 'plan'} ({len(written)} files, e.g. capacity.html, production.png)"
-    )
 
 
 def _n(v: float) -> str:

@@ -26,7 +26,7 @@ from onshore.cli.app import (
 )
 
 
-def _control(network: Any) -> dict[str, str] | None:
+def control_of(network: Any) -> dict[str, str] | None:
     try:
         from onshore.owners import controlling_country
 
@@ -55,7 +55,7 @@ def risk(
 
     network = open_network(db)
     if product is None:
-        t = concentration_table(network, control=_control(network), stage=stage)
+        t = concentration_table(network, control=control_of(network), stage=stage)
         emit(
             records(t),
             format,
@@ -173,78 +173,3 @@ def _monte_carlo(network: Any, sc: Any, sim: Any, draws: int, con: Console) -> A
             simulator=sim,
             progress=lambda d, n: bar.update(task, completed=d),
         )
-
-
-def _find(network: Any, company: str, name_has: str = "") -> str | None:
-    f = network.facilities
-    hit = f[
-        (f["company"].astype(str) == company)
-        & f["name"].astype(str).str.contains(name_has, case=False)
-        & (f["stage"].astype(str) == "cell")
-    ]
-    return str(hit["id"].iloc[0]) if len(hit) else None
-
-
-def demo_risk(con: Console, network: Any, workdir: Path) -> None:
-    """The demo's risk section: HHI table, then the graphite cut-off and its effect on the demo cells."""
-    from rich.table import Table
-
-    from onshore.risk import concentration_table
-    from onshore.risk.cutoff import Simulator
-    from onshore.risk.scenario import bundled, load_scenario
-    from onshore.views.charts.risk import write_charts
-
-    conc = concentration_table(network, control=_control(network))
-    cap = conc[conc["basis"] == "capacity"].head(15)
-    t = Table(
-        title="Most concentrated (material, stage) by capacity: HHI over countries and controlling countries"
-    )
-    for c in ["material", "stage", "HHI country", "leaders", "HHI control", "leaders (control)"]:
-        t.add_column(c, justify="right" if c.startswith("HHI") else "left")
-    for _, r in cap.iterrows():
-        t.add_row(
-            r["material"],
-            r["stage"],
-            f"{r['hhi_country']:,.0f}",
-            r["leaders_country"],
-            f"{r['hhi_control']:,.0f}",
-            r["leaders_control"],
-        )
-    con.print(t)
-    sc = load_scenario(bundled("graphite_cutoff"), network=network)
-    sim = Simulator(network, sc)
-    res = sim.result(sim.run())
-    con.print(
-        f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} final-product plants downstream of the cut)"
-    )
-    rec = res.recovery[res.recovery["lost"] > 0].head(10)
-    t = Table(title="Plants hit: peak share short, months to recover")
-    for c in ["product", "material", "country", "peak short", "months to recover"]:
-        t.add_column(c)
-    for _, r in rec.iterrows():
-        m = r["months_to_recover"]
-        t.add_row(
-            r["product"],
-            str(r["material"]),
-            str(r["country"]),
-            f"{r['peak_share']:.0%}",
-            "not within horizon" if m is None or pd.isna(m) else str(int(m)),
-        )
-    con.print(t)
-    for label, fid in (
-        ("SES AI Chungju cell", _find(network, "ses_ai", "Chungju")),
-        ("CATL cell", _find(network, "catl", "Debrecen") or _find(network, "catl")),
-    ):
-        if fid is None:
-            con.print(f"  {label}: not in this network")
-            continue
-        row = res.recovery[res.recovery["product"] == fid]
-        if row.empty:
-            con.print(f"  {label} ({fid}): not downstream of any cut link; no shortfall")
-        else:
-            r = row.iloc[0]
-            con.print(
-                f"  {label} ({fid}): peak {r['peak_share']:.0%} short, {r['lost']:,.0f} units lost over {sc.horizon} months"
-            )
-    for p in write_charts(workdir, by_product=res.by_product(), concentration=conc):
-        con.print(f"  chart: {p}")

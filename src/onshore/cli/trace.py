@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from onshore.cli.app import (
@@ -30,7 +29,7 @@ CAPTION = (
 )
 
 
-def _table(df: pd.DataFrame, title: str) -> Table:
+def trace_table(df: pd.DataFrame, title: str) -> Table:
     t = Table(title=title, caption=CAPTION if "share" in df.columns else None)
     for c in df.columns:
         t.add_column(c, justify="right" if c in ("quantity", "share") else "left")
@@ -66,7 +65,7 @@ def trace_command(
         return
     unit = "USD" if weight == "cost" else "units of the raw material (kg)"
     console.print(
-        _table(
+        trace_table(
             df,
             f"{product}: per unit of product, {unit}; share per ({', '.join(f for f in fields if f in ('raw', 'stage'))})",
         )
@@ -147,56 +146,3 @@ def trace_cmd(
 def validate_cmd(db: DbOption = None, format: FormatOption = Format.table) -> None:
     """Conservation checks: mass balance at every node, BOM-chain content, shares summing to one."""
     validate_command(db, format)
-
-
-def _find(network: Any, company: str, name: str, stage: str = "cell") -> str | None:
-    f = network.facilities
-    m = (f["stage"].astype(str) == stage) & f["material"].notna()
-    hit = f[
-        m
-        & (f["company"].astype(str) == company)
-        & f["name"].astype(str).str.contains(name, case=False)
-    ]
-    if hit.empty:
-        hit = f[m & (f["company"].astype(str) == company)]
-    return None if hit.empty else f"{hit['id'].iloc[0]}:{hit['material'].iloc[0]}"
-
-
-def demo_traces(console: Console, network: Any, workdir: Path | None = None) -> None:
-    """The demo's trace section: an SES AI Chungju drone/eVTOL cell and a CATL cell."""
-    from onshore.errors import OnshoreError
-    from onshore.trace import explain, trace
-
-    console.rule("[bold]Trace: where the minerals and the processing of a cell come from")
-    for label, company, name in (
-        ("SES AI Chungju drone/eVTOL cell", "ses_ai", "Chungju"),
-        ("CATL cell", "catl", "Ningde"),
-    ):
-        product = _find(network, company, name)
-        if product is None:
-            console.print(
-                f"[yellow]{label}: no such facility in this network (company {company!r}); skipped[/]"
-            )
-            continue
-        try:
-            df = trace(network, product, by=("raw", "stage", "country"))
-        except OnshoreError as e:
-            console.print(f"[yellow]{label}: {e}[/]")
-            continue
-        df = df.sort_values(["raw", "stage", "quantity"], ascending=[True, True, False])
-        console.print(_table(df.head(40), f"{label} ({product}), per unit; top rows"))
-        if len(df) > 40:
-            console.print(f"  ... {len(df) - 40} more rows (onshore trace {product})")
-        big = df[df["stage"] == "mine"].sort_values("quantity", ascending=False).head(1)
-        if len(big):
-            tag = {
-                "raw": str(big["raw"].iloc[0]),
-                "stage": "mine",
-                "country": str(big["country"].iloc[0]),
-            }
-            console.print(f"Heaviest paths for {tag}:")
-            for p in explain(network, product, tag, top=3):
-                console.print(
-                    f"  {p.weight:10.4g}  {'(other paths)' if p.residual else ' -> '.join(p.nodes)}",
-                    highlight=False,
-                )

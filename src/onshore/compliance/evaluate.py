@@ -30,7 +30,7 @@ from onshore.compliance.verdicts import (
     not_in_force,
     worst,
 )
-from onshore.errors import NotFound
+from onshore.errors import InputError, NotFound
 from onshore.network import Network
 from onshore.rules import Rule, RuleSet, bundled
 from onshore.store.audit import AuditLog
@@ -207,9 +207,7 @@ def _date(on: dt.date | str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(on))
     except ValueError:
-        from onshore.errors import DataError
-
-        raise DataError(f"a date as YYYY-MM-DD, not {on!r}") from None
+        raise InputError(f"the date must be YYYY-MM-DD, not {on!r}") from None
 
 
 def _audit_row(v: Verdict) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from onshore.network import Network
 from onshore.records import units
+from onshore.sparse import reachable
 
 __all__ = [
     "Baseline",
@@ -252,10 +253,4 @@ def reach(base: Baseline, seeds: np.ndarray, downstream: bool = True) -> np.ndar
         (base.edges["s"], base.edges["c"]) if downstream else (base.edges["c"], base.edges["s"])
     )
     A = sp.csr_matrix((np.ones(len(base.edges)), (src, dst)), shape=(n, n))
-    seen = np.zeros(n, dtype=bool)
-    seen[seeds] = True
-    front = seen.copy()
-    while front.any():
-        front = (np.asarray(A[front].sum(axis=0)).ravel() > 0) & ~seen
-        seen |= front
-    return np.flatnonzero(seen)
+    return np.flatnonzero(reachable(A, np.asarray(seeds)))

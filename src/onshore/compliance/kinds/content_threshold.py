@@ -183,7 +183,7 @@ def _non_pfe(
     try:
         df = trace(
             ctx.network, product, by=("stage", "country", "company", "facility"), weight=t.basis
-        )  # type: ignore[arg-type]
+        )
     except OnshoreError as e:
         return no_trace(f"the trace could not be computed: {e}")
     ids, _ = ctx.resolve(t.listed)
