@@ -100,7 +100,8 @@ def open_network(db: Path | None) -> Any:
 
 
 def records(df: Any) -> list[dict[str, Any]]:
-    """A DataFrame's rows as plain dicts for ``emit``: numpy scalars as Python values, NaN as None."""
+    """A DataFrame's rows as plain dicts for ``emit``: numpy scalars as Python values, NaN as
+    None."""
     out = []
     for r in df.to_dict("records"):
         row = {}

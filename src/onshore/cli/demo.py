@@ -24,9 +24,12 @@ def _summary(network: object) -> None:
     assert isinstance(network, Network)
     counts = network.summary()
     console.print(
-        f"[bold]Reference network[/]: {counts['facilities']} facilities of {counts['companies']} companies "
-        f"in {network.facilities['country'].nunique()} countries; {counts['ownership']} shareholdings, "
-        f"{counts['materials']} materials, {counts['boms']} BOM lines, {counts['flows']} flows, {counts['licences']} licences"
+        f"[bold]Reference network[/]: {counts['facilities']} facilities of {counts['companies']} "
+        "companies "
+        f"in {network.facilities['country'].nunique()} countries; {counts['ownership']} "
+        "shareholdings, "
+        f"{counts['materials']} materials, {counts['boms']} BOM lines, {counts['flows']} flows, "
+        f"{counts['licences']} licences"
     )
     pivot = summary.facilities_by_stage_country(network)
     shown = list(pivot.columns[:10])
@@ -45,7 +48,10 @@ def _summary(network: object) -> None:
     top = summary.top_countries(network)
     t = Table(
         title="Yearly capacity by stage: total and top three countries (share of capacity)",
-        caption="Shares are of the plants in the reference network with a known capacity, not of world capacity.",
+        caption=(
+            "Shares are of the plants in the reference network with a known capacity, "
+            "not of world capacity."
+        ),
     )
     for c in ["stage", "material", "total", "unit", "#1", "#2", "#3"]:
         t.add_column(c, justify="right" if c == "total" else "left")
@@ -86,7 +92,8 @@ def demo(
 
 
 def _sections() -> list:  # type: ignore[type-arg]
-    """The analyses the demo shows after the summary, each a function (console, network, workdir)."""
+    """The analyses the demo shows after the summary, each a function (console, network,
+    workdir)."""
     return [demo_traces, demo_checks, demo_risk, demo_plan]
 
 
@@ -119,7 +126,8 @@ def demo_traces(console: Console, network: Any, workdir: Path | None = None) -> 
         product = _cell_node(network, company, name)
         if product is None:
             console.print(
-                f"[yellow]{label}: no such facility in this network (company {company!r}); skipped[/]"
+                f"[yellow]{label}: no such facility in this network (company {company!r}); "
+                "skipped[/]"
             )
             continue
         try:
@@ -141,7 +149,8 @@ def demo_traces(console: Console, network: Any, workdir: Path | None = None) -> 
             console.print(f"Heaviest paths for {tag}:")
             for p in explain(network, product, tag, top=3):
                 console.print(
-                    f"  {p.weight:10.4g}  {'(other paths)' if p.residual else ' -> '.join(p.nodes)}",
+                    f"  {p.weight:10.4g}  "
+                    f"{'(other paths)' if p.residual else ' -> '.join(p.nodes)}",
                     highlight=False,
                 )
 
@@ -161,7 +170,8 @@ def _cell(
 
 
 def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
-    """Check SES AI Chungju, SES AI Shanghai and a CATL/Gotion cell for DoD on three dates; write the report."""
+    """Check SES AI Chungju, SES AI Shanghai and a CATL/Gotion cell for DoD on three dates; write
+    the report."""
     from rich.table import Table
 
     from onshore.compliance import check
@@ -191,7 +201,8 @@ def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
             top = bad[0].verdict.value if bad else "ALLOWED"
             colour = {"PROHIBITED": "red", "UNKNOWN": "yellow"}.get(top, "green")
             cells.append(
-                f"[{colour}]{top}[/] {', '.join(sorted({v.rule_id for v in bad if v.verdict.value == top}))}"
+                f"[{colour}]{top}[/] "
+                f"{', '.join(sorted({v.rule_id for v in bad if v.verdict.value == top}))}"
             )
         t.add_row(f"{label}\n{fid}", *cells)
     console.print(t)
@@ -218,7 +229,8 @@ def _cell_named(network: Any, company: str, name_has: str = "") -> str | None:
 
 
 def demo_risk(con: Console, network: Any, workdir: Path) -> None:
-    """The demo's risk section: HHI table, then the graphite cut-off and its effect on the demo cells."""
+    """The demo's risk section: HHI table, then the graphite cut-off and its effect on the demo
+    cells."""
     from rich.table import Table
 
     from onshore.risk import concentration_table
@@ -229,7 +241,10 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
     conc = concentration_table(network, control=control_of(network))
     cap = conc[conc["basis"] == "capacity"].head(15)
     t = Table(
-        title="Most concentrated (material, stage) by capacity: HHI over countries and controlling countries"
+        title=(
+            "Most concentrated (material, stage) by capacity: "
+            "HHI over countries and controlling countries"
+        )
     )
     for c in ["material", "stage", "HHI country", "leaders", "HHI control", "leaders (control)"]:
         t.add_column(c, justify="right" if c.startswith("HHI") else "left")
@@ -247,7 +262,8 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
     sim = Simulator(network, sc)
     res = sim.result(sim.run())
     con.print(
-        f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} final-product plants downstream of the cut)"
+        f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} final-product plants downstream of the "
+        "cut)"
     )
     rec = res.recovery[res.recovery["lost"] > 0].head(10)
     t = Table(title="Plants hit: peak share short, months to recover")
@@ -276,7 +292,8 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
         else:
             r = row.iloc[0]
             con.print(
-                f"  {label} ({fid}): peak {r['peak_share']:.0%} short, {r['lost']:,.0f} units lost over {sc.horizon} months"
+                f"  {label} ({fid}): peak {r['peak_share']:.0%} short, {r['lost']:,.0f} units lost "
+                f"over {sc.horizon} months"
             )
     for p in write_charts(workdir, by_product=res.by_product(), concentration=conc):
         con.print(f"  chart: {p}")
@@ -296,5 +313,6 @@ def demo_plan(console: Console, network: Any, workdir: Path) -> None:
     show(res, console)
     written = save(res, workdir / "plan")
     console.print(
-        f"plan tables and charts: {workdir / 'plan'} ({len(written)} files, e.g. capacity.html, production.png)"
+        f"plan tables and charts: {workdir / 'plan'} ({len(written)} files, e.g. capacity.html, "
+        "production.png)"
     )

@@ -135,7 +135,10 @@ def show(res: PlanResult, console: Console) -> None:
         index=["segment", "country"], columns="period", values="quantity", aggfunc="sum"
     ).fillna(0)
     t = Table(
-        title="Deliveries by segment and country of production (good units; k = thousand, M = million)"
+        title=(
+            "Deliveries by segment and country of production "
+            "(good units; k = thousand, M = million)"
+        )
     )
     t.add_column("segment")
     t.add_column("from")

@@ -50,7 +50,8 @@ def risk(
     format: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
-    """Concentration (HHI) per material and stage; with --product its dependency and single points of failure."""
+    """Concentration (HHI) per material and stage; with --product its dependency and single points
+    of failure."""
     from onshore.risk import concentration_table, single_points_of_failure
 
     network = open_network(db)
@@ -151,7 +152,10 @@ def simulate(
         emit(
             records(mc.summary().head(20)),
             format,
-            title=f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): share of horizon supply lost",
+            title=(
+                f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): "
+                "share of horizon supply lost"
+            ),
         )
 
 

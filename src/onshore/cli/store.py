@@ -29,7 +29,10 @@ def import_(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="CSV, XLSX, Parquet or JSON files, one table each (a workbook: one sheet per table).",
+            help=(
+                "CSV, XLSX, Parquet or JSON files, one table each "
+                "(a workbook: one sheet per table)."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -91,7 +94,8 @@ def info(db: DbOption = None) -> None:
         path = store.path
         snap = store.snapshot_hash()[:12]
         stages = store.con.execute(
-            "SELECT stage, count(*), count(DISTINCT country) FROM facilities GROUP BY stage ORDER BY 2 DESC"
+            "SELECT stage, count(*), count(DISTINCT country) FROM facilities GROUP BY stage ORDER "
+            "BY 2 DESC"
         ).fetchall()
     emit(
         [{"table": t, "rows": n} for t, n in counts.items()],

@@ -23,7 +23,8 @@ from onshore.cli.app import (
 )
 
 CAPTION = (
-    "share: of the (raw, stage) total, unknown included. A stage met twice on a path (nickel refined "
+    "share: of the (raw, stage) total, unknown included. A stage met twice on a path (nickel "
+    "refined "
     "in Indonesia, then in China) counts at each plant, so a stage's quantities may add up to more "
     "than the raw content; the mine rows add up to it exactly."
 )
@@ -53,7 +54,8 @@ def trace_command(
     fmt: Format = Format.table,
     db: Path | None = None,
 ) -> None:
-    """Print the trace of one product (and with ``explain`` the heaviest paths of its largest tags)."""
+    """Print the trace of one product (and with ``explain`` the heaviest paths of its largest
+    tags)."""
     from onshore.trace import explain as explain_paths
     from onshore.trace import trace
 
@@ -67,7 +69,8 @@ def trace_command(
     console.print(
         trace_table(
             df,
-            f"{product}: per unit of product, {unit}; share per ({', '.join(f for f in fields if f in ('raw', 'stage'))})",
+            f"{product}: per unit of product, {unit}; share per "
+            f"({', '.join(f for f in fields if f in ('raw', 'stage'))})",
         )
     )
     if explain:
@@ -135,7 +138,8 @@ def trace_cmd(
     format: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
-    """Where a product comes from: raw material, processing stage and country (or owner nation), per unit."""
+    """Where a product comes from: raw material, processing stage and country (or owner nation),
+    per unit."""
     if weight not in ("mass", "cost"):
         raise typer.BadParameter("mass or cost", param_hint="--weight")
     trace_command(product, by, weight, period, explain, top, format, db)

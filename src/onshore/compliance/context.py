@@ -177,7 +177,8 @@ class Context:
                 found[c] = e
             for cid, name, score in m.possible:
                 notes.append(
-                    f"company {cid} ('{name}') resembles {e.name} (score {score:.0f}) but is not linked to it"
+                    f"company {cid} ('{name}') resembles {e.name} (score {score:.0f}) but is not "
+                    "linked to it"
                 )
         return found, notes
 
@@ -213,7 +214,8 @@ class Context:
         return out
 
     def candidates(self, named: dict[str, Any], minority: float | None) -> set[str]:
-        """Companies that may relate to a named company (itself, its affiliates, >= minority held)."""
+        """Companies that may relate to a named company (itself, its affiliates, >= minority
+        held)."""
         o = self.owners
         out: set[str] = set()
         for e in named:
@@ -233,7 +235,8 @@ class Context:
         plants: np.ndarray,
         keep: Callable[[str], bool],
     ) -> tuple[np.ndarray, dict[str, list[tuple[str, str, str]]]]:
-        """Plants whose company has a relation ``keep`` accepts; company -> those relations, in order."""
+        """Plants whose company has a relation ``keep`` accepts; company -> those relations, in
+        order."""
         mark = np.zeros(self.n, dtype=bool)
         if not named:
             return mark, {}
@@ -301,7 +304,8 @@ class Context:
         return raws, pr, priced
 
     def path(self, node: int, X: np.ndarray, b: np.ndarray) -> str:
-        """One supply path carrying ``b`` into ``node``: the heaviest branch of ``X = L b`` at each step."""
+        """One supply path carrying ``b`` into ``node``: the heaviest branch of ``X = L b`` at each
+        step."""
         g = self.graph()
         A = g.A
         u, w, walk = node, 1.0, [node]

@@ -66,7 +66,10 @@ def origin_links(network: Network, product: str) -> tuple[dict[str, Any], str]:
         }
         return (
             links,
-            "Traced origin of the product by stage and country (mass-weighted), from the trace engine.",
+            (
+                "Traced origin of the product by stage and country (mass-weighted), from the "
+                "trace engine."
+            ),
         )
     up = [str(ctx.ids[i]) for i in ctx.upstream(product)]
     f = network.flows
@@ -85,7 +88,8 @@ def origin_links(network: Network, product: str) -> tuple[dict[str, Any], str]:
         "value": pairs["n"].astype(float).tolist(),
     }
     return links, (
-        f"Recorded supply links upstream of the product, grouped by stage and country (link width = number "
+        "Recorded supply links upstream of the product, grouped by stage and country (link width "
+        "= number "
         f"of recorded flows); {df if isinstance(df, str) else 'the trace returned nothing'}."
     )
 

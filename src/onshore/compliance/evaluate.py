@@ -250,7 +250,8 @@ def data_basis(network: Network, product: str) -> dict[str, Any]:
     n, k = int(inside.sum()), int(est.sum())
     text = (
         (
-            f"{len(plants) - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them are estimates"
+            f"{len(plants) - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them "
+            "are estimates"
             + (" (confirm them before relying on a firm verdict)" if k else "")
         )
         if n

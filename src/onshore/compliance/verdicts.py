@@ -122,7 +122,8 @@ def firm(rule: Rule, f: Finding) -> Finding:
     if rule.confirmation == "unconfirmed" and f.outcome in (Outcome.PROHIBITED, Outcome.ALLOWED):
         f.reason = f"would be {f.outcome.value} on the unconfirmed reading, so UNKNOWN: {f.reason}"
         f.settle.append(
-            "confirm the rule's unconfirmed text or thresholds against the primary source (see 'reading')"
+            "confirm the rule's unconfirmed text or thresholds against the primary source (see "
+            "'reading')"
         )
         f.outcome = Outcome.UNKNOWN
     return f

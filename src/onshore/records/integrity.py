@@ -52,7 +52,8 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
                         o.row,
                         spec.key[0],
                         shown,
-                        f"a unique {name} key; it is already given at {first.file}, row {first.row}",
+                        f"a unique {name} key; it is already given at {first.file}, row "
+                        f"{first.row}",
                     )
                 )
             else:
@@ -103,7 +104,8 @@ def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
                         org.row,
                         f,
                         getattr(o, f),
-                        f"owners of {owned!r} holding at most 100 % {f} in total (recorded owners add up to {total:.1%})",
+                        f"owners of {owned!r} holding at most 100 % {f} in total (recorded owners "
+                        f"add up to {total:.1%})",
                     )
                 )
     return errors

@@ -136,7 +136,8 @@ class Informational(_Strict):
 
 
 class Always(_Strict):
-    """When in force and in scope, the rule's verdict holds whatever the product (e.g. a credit ended)."""
+    """When in force and in scope, the rule's verdict holds whatever the product (e.g. a credit
+    ended)."""
 
     kind: Literal["always"]
     message: str
@@ -261,7 +262,8 @@ class RuleSet:
         return [r for r in self.rules.values() if s.intersection(r.buyers)]
 
     def tariff_rate(self, category: str, origin: str, on: dt.date) -> float | None:
-        """The dated duty rate for a product category from an origin, or None when no rule has one."""
+        """The dated duty rate for a product category from an origin, or None when no rule has
+        one."""
         for r in self.rules.values():
             if isinstance(r.test, Tariff) and r.in_force(on):
                 for rate in r.test.rates:

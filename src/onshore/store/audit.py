@@ -142,7 +142,8 @@ class AuditLog:
                 problems.append(f"row {expect}: missing (deleted); next row is {row['seq']}")
             if row["prev_hash"] != prev:
                 problems.append(
-                    f"row {row['seq']}: does not follow the previous row (a row was deleted or edited)"
+                    f"row {row['seq']}: does not follow the previous row (a row was deleted or "
+                    "edited)"
                 )
             if _digest(row["prev_hash"], row) != row["hash"]:
                 problems.append(f"row {row['seq']}: its content does not match its hash (edited)")

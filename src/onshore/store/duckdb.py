@@ -169,7 +169,8 @@ class DuckDBStore:
                 if _nullable_key(spec):
                     match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in spec.key)
                     self.con.execute(
-                        f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {match})"
+                        f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE "
+                        f"{match})"
                     )
                     self.con.execute(
                         f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
@@ -198,7 +199,8 @@ class DuckDBStore:
         counts = self.counts()
         for name in TABLES:
             if not counts[name]:
-                continue  # an empty table has nothing to say; a header-only file is refused on import
+                # an empty table has nothing to say; a header-only file is refused on import
+                continue
             path = folder / f"{name}.{fmt}"
             if fmt == "parquet":
                 import pyarrow.parquet as pq

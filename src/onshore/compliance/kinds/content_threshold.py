@@ -153,7 +153,8 @@ def _unpriced(miss: list[str]) -> Finding:
 def _decide(
     t: ContentThresholdByYear, on: dt.date, lo: float, hi: float, thr: float, year: int
 ) -> Finding:
-    """ALLOWED when the share's lower bound reaches the threshold, PROHIBITED when its upper bound misses it."""
+    """ALLOWED when the share's lower bound reaches the threshold, PROHIBITED when its upper bound
+    misses it."""
     inputs = {"low": lo, "high": hi, "threshold": thr, "year": year}
     ev = [
         f"{t.measure.replace('_', ' ')} share by {t.basis}: {lo:.1%}"

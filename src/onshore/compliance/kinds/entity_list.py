@@ -106,4 +106,7 @@ def allowed_reason(t: EntityList) -> str:
         if t.reach == "maker"
         else "the maker and every plant upstream of it by recorded flows"
     )
-    return f"none of the plants checked ({checked}) belongs to an entity on the {t.list} or a company it controls"
+    return (
+        f"none of the plants checked ({checked}) belongs to an entity on the {t.list} "
+        "or a company it controls"
+    )

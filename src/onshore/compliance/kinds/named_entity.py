@@ -135,12 +135,16 @@ def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:
     (a pack after its cells) and no plant of that stage is recorded upstream; else ''."""
     first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
     if STAGE_RANK.get(stage, 99) > STAGE_RANK.get(first, 99) and first not in found:
-        return f"no {first} plant is recorded upstream of {product}, so its {first} maker cannot be checked"
+        return (
+            f"no {first} plant is recorded upstream of {product}, "
+            f"so its {first} maker cannot be checked"
+        )
     return ""
 
 
 def unknown_reason(lines: list[str]) -> str:
-    """The UNKNOWN reason of a named-entity test: the nearest related plant and the screening notes."""
+    """The UNKNOWN reason of a named-entity test: the nearest related plant and the screening
+    notes."""
     return (
         "related to a named entity in a way the rule's unread wording would settle: "
         + "; ".join(lines)
@@ -148,8 +152,10 @@ def unknown_reason(lines: list[str]) -> str:
 
 
 def allowed_reason(maker: str, t: NamedEntity) -> str:
-    """The ALLOWED reason of a named-entity test (``maker``: the company of the nearest such plant)."""
+    """The ALLOWED reason of a named-entity test (``maker``: the company of the nearest such
+    plant)."""
     return (
-        f"made by {maker}; no {'/'.join(t.produced_by)} plant in its recorded supply chain is, or is controlled by, "
+        f"made by {maker}; no {'/'.join(t.produced_by)} plant in its recorded supply chain is, or "
+        "is controlled by, "
         "a named entity on the recorded ownership"
     )

@@ -112,7 +112,8 @@ def _shares(ps: Products, t: OriginCountry, rest: list[int], out: list[Finding |
         inputs = {"share": bd / total, "unknown_share": unk / total}
         ev = [
             (
-                f"share at {'/'.join(t.stages)} in {', '.join(t.countries)} by {t.basis}: {bd / total:.1%}; "
+                f"share at {'/'.join(t.stages)} in {', '.join(t.countries)} by {t.basis}: "
+                f"{bd / total:.1%}; "
                 f"untraced {unk / total:.1%}"
             )
         ]
