@@ -138,9 +138,31 @@ def test_4865_feoc_licence_prohibits(net: Network) -> None:
     assert "FEOC" in v.reason
 
 
-def test_4865_without_prices_is_unknown() -> None:
-    v = one(check(small(prices=False), "kr_cell", "dod_new_program", D("2028-01-01")), "US-10USC4865-new")
+def test_4865_without_prices_is_unknown_unless_the_bounds_decide() -> None:
+    on = D("2028-01-01")
+    # FEOC cathode and Korean anode, neither priced: the share could be anything from 0 to 1
+    v = one(check(small(prices=False), "kr_cell_cn_cam", "dod_new_program", on), "US-10USC4865-new")
     assert v.verdict == Outcome.UNKNOWN and "prices" in v.reason and v.settle
+    assert v.inputs["feoc_share_low"] == 0.0 and v.inputs["feoc_share_high"] == 1.0
+    # every component Korean: no FEOC share whatever the prices, so the missing prices do not matter
+    v = one(check(small(prices=False), "kr_cell", "dod_new_program", on), "US-10USC4865-new")
+    assert v.verdict == Outcome.ALLOWED
+    assert v.inputs["feoc_share_low"] == v.inputs["feoc_share_high"] == 0.0
+
+
+def test_4865_with_one_component_unpriced_uses_the_bounds() -> None:
+    """The FEOC cathode is priced, the Korean anode is not: over the priced parts alone the
+    share is 100 %, but an anode of high enough price would bring it under 5 %: UNKNOWN."""
+    net = small()
+    m = net.materials
+    m.loc[m["id"] == "anode", "price"] = None
+    net = Network.from_frames(**{t: getattr(net, t) for t in ("companies", "materials", "facilities",
+                                                               "ownership", "boms", "flows", "licences")})
+    v = one(check(net, "kr_cell_cn_cam", "dod_new_program", D("2028-01-01")), "US-10USC4865-new")
+    assert v.verdict == Outcome.UNKNOWN, v.reason
+    assert v.inputs["feoc_share"] == pytest.approx(1.0)
+    assert v.inputs["feoc_share_low"] == 0.0
+    assert "anode" in v.reason
 
 
 def test_4865_cost_share_from_the_trace(net: Network) -> None:

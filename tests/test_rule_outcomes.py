@@ -212,7 +212,11 @@ FIRM = [
         ("kr_cell_cnan", {}, P, "FEOC sources"),  # Chinese anode: 5 / 35 = 14.3 % > 5 %
         ("kr_cell_an5", {}, P, "FEOC sources"),  # 35 % of the anode from China: 1.75 / 35 = 5 %: not > 95 % non-FEOC
         ("kr_cell_camgap", {}, U, "unknown origin"),  # cam supplier not recorded: 30 / 35 of unknown origin
-        ("kr_cell", {"unpriced": NOPRICE}, U, "prices"),  # cam has no price: its cost cannot be added
+        # cam has no price, but it is Korean like the anode: 0 % FEOC whatever its price
+        ("kr_cell", {"unpriced": NOPRICE}, A, "non-FEOC"),
+        # the Chinese anode is 100 % of the priced cost, but an expensive enough (Korean) cam
+        # brings it under 5 %: the bounds do not decide
+        ("kr_cell_cnan", {"unpriced": NOPRICE}, U, "prices"),
     ]],
     # --- FY2024 NDAA s805, 1260H list (CATL)
     (DIRECT, "kr_cell", "2026-06-30", {}, A, "none of the plants"),
@@ -250,7 +254,9 @@ FIRM = [
     ("US-30D-FEOC-comp", "kr_cell_cnan", "2024-06-01", {}, P, "4.3%"),  # Chinese anode: 5 / 115
     ("US-30D-FEOC-comp", "catl_ningde", "2024-06-01", {}, P, "final assembly"),
     ("US-30D-FEOC-comp", "kr_cell_camgap", "2024-06-01", {}, U, "unknown origin"),  # 30 / 115 unknown
-    ("US-30D-FEOC-comp", "kr_cell", "2024-06-01", {"unpriced": NOPRICE}, U, "prices"),
+    # no FEOC component at any price of the (Korean) cam; with the Chinese anode, one at any
+    ("US-30D-FEOC-comp", "kr_cell", "2024-06-01", {"unpriced": NOPRICE}, A, "non-FEOC"),
+    ("US-30D-FEOC-comp", "kr_cell_cnan", "2024-06-01", {"unpriced": NOPRICE}, P, "FEOC sources"),
     # --- 30D FEOC: any FEOC share of the mine / refine / recycle cost fails
     ("US-30D-FEOC-min", "kr_cell", "2025-06-01", {}, A, "non-FEOC"),  # lithium mined by Outback (AU)
     ("US-30D-FEOC-min", "kr_cell_cnr", "2025-06-01", {}, P, "50.0%"),  # refined in CN: 1.5 of 1.5 + 1.5

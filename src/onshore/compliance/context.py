@@ -33,11 +33,13 @@ from onshore.network import Network
 from onshore.owners import (
     Owners,
     affiliates,
+    blank_stakes,
     feoc,
     owners,
     ownership_paths,
     prohibited_foreign_entity,
 )
+from onshore.owners.control import Bound
 from onshore.rules import Entity, EntityList, NamedEntity
 from onshore.sparse import bfs_order, nearest_source
 from onshore.trace import Graph, content, find_product, forward_plan, graph, raw_prices, solve
@@ -54,6 +56,7 @@ REL = {
     "controller": "the controller of",
     "sister": "under common control with",
     "minority": "held >= 25 % by",
+    "possible": "may be controlled by (a stake is not recorded)",
 }
 """How a company relates to a named or listed one, in words."""
 
@@ -129,6 +132,14 @@ class Context:
         )
         return flags
 
+    def feoc_unsure(self, company: np.ndarray) -> np.ndarray:
+        """Per company id, whether it may be a FEOC but is not one on the recorded stakes
+        (a blank stake could give a covered government its share)."""
+        f = self.feoc()
+        unsure = (f["possible"] & ~f["feoc"]).astype(object)
+        flags: np.ndarray = pd.Series(company).map(unsure).fillna(False).astype(bool).to_numpy()
+        return flags
+
     def pfe(
         self, ids: list[str], single: float = 0.25, together: float = 0.40, debt: float = 0.15
     ) -> pd.DataFrame:
@@ -141,11 +152,13 @@ class Context:
         out: pd.DataFrame = self.cache[key]
         return out
 
-    def affiliates(self, entity: str) -> dict[str, str]:
-        """:func:`~onshore.owners.affiliates` of a company (cached)."""
-        if ("aff", entity) not in self.cache:
-            self.cache[("aff", entity)] = affiliates(self.network, entity)
-        out: dict[str, str] = self.cache[("aff", entity)]
+    def affiliates(self, entity: str, bound: Bound = "recorded") -> dict[str, str]:
+        """:func:`~onshore.owners.affiliates` of a company (cached); ``bound="possible"``
+        counts a blank stake as the most it could be."""
+        key = ("aff", entity, bound)
+        if key not in self.cache:
+            self.cache[key] = affiliates(self.network, entity, bound=bound)
+        out: dict[str, str] = self.cache[key]
         return out
 
     def resolve(
@@ -211,6 +224,8 @@ class Context:
                 )
             elif isinstance(t, NamedEntity) and o.equity[o.idx(e), j] >= t.minority:
                 out.append((e, "minority", self.chain(e, company)))
+            elif self.affiliates(e, "possible").get(company) == "subsidiary":
+                out.append((e, "possible", "; ".join(blank_stakes(self.network, company))))
         return out
 
     def candidates(self, named: dict[str, Any], minority: float | None) -> set[str]:
@@ -221,6 +236,7 @@ class Context:
         for e in named:
             out.add(e)
             out |= set(self.affiliates(e))
+            out |= {c for c, r in self.affiliates(e, "possible").items() if r == "subsidiary"}
             if minority is not None:
                 row = o.equity[o.idx(e)].tocoo()
                 out |= {

@@ -8,6 +8,7 @@
 from onshore.owners.control import (
     Owners,
     affiliates,
+    blank_stakes,
     controlling_country,
     effective_ownership,
     leontief,

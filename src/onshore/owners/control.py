@@ -20,7 +20,8 @@ tests built on it are in :mod:`onshore.owners.feoc`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from scipy.sparse.csgraph import connected_components
 
 from onshore.errors import DataError, NotFound, RowError
 from onshore.network import Network
+from onshore.sparse import reachable
 
 MAJORITY = 0.5
 
@@ -154,6 +156,14 @@ class Owners:
     country: np.ndarray
     """Country of incorporation, else headquarters."""
     hq: np.ndarray
+    blank: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "owner", "owned"]))
+    """Ownership rows with no stake recorded (equity, voting and board all blank): ``row`` (the
+    table's 0-based position), ``owner``, ``owned``."""
+    bound: str = "recorded"
+    """``recorded``: a blank stake counts as 0; ``possible``: as the most the holder could hold."""
+    maybe: sp.csr_matrix | None = None
+    """``maybe[i, j]``: ``i`` may control ``j`` directly: ``i`` controls it on the recorded
+    stakes, or holds a blank stake in it while the stakes recorded leave a majority free."""
 
     def idx(self, company: str) -> int:
         try:
@@ -232,23 +242,38 @@ def _control_parents(
     return parent
 
 
-def owners(network: Network) -> Owners:
+Bound = Literal["recorded", "possible"]
+
+
+def owners(network: Network, bound: Bound = "recorded") -> Owners:
     """Ownership and control of every company in ``network`` (cached on it).
 
     Parameters
     ----------
     network : Network
         Its ``companies`` and ``ownership`` tables are read.
+    bound : {"recorded", "possible"}
+        How an ownership row with no stake recorded (equity, voting and board all blank)
+        counts: ``recorded`` as 0 (what the data proves), ``possible`` as the most the
+        holder could hold, the remainder of the owned company not held by recorded stakes
+        (what the data cannot exclude). A test that would change between the two bounds
+        cannot be decided from the data.
 
     Returns
     -------
     Owners
         Effective equity and votes (sparse), direct and ultimate controllers.
     """
-    return network.cached(("owners",), lambda: _owners(network))
+    return network.cached(("owners", bound), lambda: _owners(network, bound))
 
 
-def _owners(network: Network) -> Owners:
+def _possible(j: np.ndarray, known: np.ndarray, blank: np.ndarray, n: int) -> np.ndarray:
+    """The remainder of each owned company not held by recorded stakes, on the blank rows."""
+    held = np.bincount(j[~blank], weights=np.nan_to_num(known[~blank]), minlength=n)
+    return np.clip(1.0 - held, 0.0, 1.0)[j]
+
+
+def _owners(network: Network, bound: Bound = "recorded") -> Owners:
     comp = network.companies
     ids = comp["id"].astype(str).to_numpy()
     index = {c: k for k, c in enumerate(ids)}
@@ -271,10 +296,22 @@ def _owners(network: Network) -> Owners:
             ]
         )
     i_a, j_a = i.to_numpy(dtype=np.int64), j.to_numpy(dtype=np.int64)
-    eq = np.nan_to_num(_fill(own, "equity"))
-    vote = _fill(own, "voting")
-    vote = np.where(np.isnan(vote), eq, vote)
-    brd = np.nan_to_num(_fill(own, "board"))
+    eq_raw, vote_raw, brd_raw = _fill(own, "equity"), _fill(own, "voting"), _fill(own, "board")
+    blank = np.isnan(eq_raw) & np.isnan(vote_raw) & np.isnan(brd_raw)
+    eq = np.nan_to_num(eq_raw)
+    vote = np.where(np.isnan(vote_raw), eq, vote_raw)
+    brd = np.nan_to_num(brd_raw)
+    vote_ctl = vote
+    if bound == "possible" and blank.any():
+        rem_eq = _possible(j_a, eq, blank, n)
+        rem_vote = _possible(j_a, vote, blank, n)
+        rem_brd = _possible(j_a, brd, blank, n)
+        # each blank holder could hold the whole remainder (control); shared, they hold it once
+        shared = np.bincount(j_a[blank], minlength=n)[j_a].clip(1)
+        eq = np.where(blank, rem_eq / shared, eq)
+        vote = np.where(blank, rem_vote / shared, vote)
+        vote_ctl = np.where(blank, rem_vote, vote)
+        brd = np.where(blank, rem_brd, brd)
     dbt = np.nan_to_num(_fill(own, "debt"))
     direct = pd.DataFrame({"i": i_a, "j": j_a, "eq": eq, "vote": vote, "brd": brd, "dbt": dbt})
 
@@ -285,7 +322,7 @@ def _owners(network: Network) -> Owners:
         E.eliminate_zeros()
         return E
 
-    parent = _control_parents(n, i_a, j_a, vote, brd)
+    parent = _control_parents(n, i_a, j_a, vote_ctl, brd)
     country = comp["country"].astype(object).to_numpy()
     hq = comp["hq_country"].astype(object).to_numpy() if "hq_country" in comp else np.full(n, None)
     hq = np.array([h if isinstance(h, str) and h else None for h in hq], dtype=object)
@@ -303,7 +340,19 @@ def _owners(network: Network) -> Owners:
         kinds,
         country,
         hq,
+        pd.DataFrame({
+            "row": np.flatnonzero(blank), "owner": own["owner"].astype(str).to_numpy()[blank],
+            "owned": own["owned"].astype(str).to_numpy()[blank],
+        }),
+        bound,
     )
+    if bound == "possible":
+        free = blank & (_possible(j_a, np.where(blank, 0.0, vote), blank, n) > MAJORITY)
+        rec = _control_parents(n, i_a, j_a, np.where(blank, 0.0, vote), np.where(blank, 0.0, brd))
+        has = rec >= 0
+        rows = np.concatenate([rec[has], i_a[free]])
+        cols = np.concatenate([np.flatnonzero(has), j_a[free]])
+        out.maybe = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     return out
 
 
@@ -342,7 +391,9 @@ def controlling_country(network: Network) -> dict[str, str]:
     return dict(zip(o.ids.tolist(), [str(c) for c in cc], strict=True))
 
 
-def affiliates(network: Network, entity: str, common_control: bool = True) -> dict[str, str]:
+def affiliates(
+    network: Network, entity: str, common_control: bool = True, bound: Bound = "recorded"
+) -> dict[str, str]:
     """Companies "controlled by, or under common control with" ``entity``, with the relation.
 
     Parameters
@@ -353,14 +404,22 @@ def affiliates(network: Network, entity: str, common_control: bool = True) -> di
         Also include companies under the same ultimate controller and the controllers
         themselves. Common control through a *state* is not counted (every state-owned
         company would be an affiliate of every other); the FEOC tests cover states.
+    bound : {"recorded", "possible"}
+        Blank stakes as 0, or as the most they could be (see :func:`owners`).
 
     Returns
     -------
     dict
         company id -> "self", "subsidiary", "controller" or "sister".
     """
-    o = owners(network)
+    o = owners(network, bound)
     e = o.idx(entity)
+    if o.maybe is not None:  # blank stakes: every company e may control, on any such chain
+        out = {entity: "self"}
+        for j in np.flatnonzero(reachable(o.maybe, np.array([e]), include_sources=False)):
+            if j != e:
+                out[str(o.ids[j])] = "subsidiary"
+        return out
     chain_e = set()
     k = e
     while k >= 0 and k not in chain_e:
@@ -458,3 +517,28 @@ def ownership_paths(
 
     walk(dst, [dst], 1.0)
     return sorted(found, key=lambda t: -t[1])[:top]
+
+
+def blank_stakes(network: Network, company: str) -> list[str]:
+    """The ownership rows with no stake recorded that could decide who controls ``company``
+    (those into a company on its control chain when blank stakes count as the most they
+    could be), as text naming the row to complete.
+
+    Parameters
+    ----------
+    network : Network
+    company : str
+
+    Returns
+    -------
+    list of str
+        E.g. ``"ownership gotion -> gotion_morocco: no equity, voting or board share is
+        recorded"``, for the rows on the company's possible control chain.
+    """
+    o = owners(network, "possible")
+    if o.blank.empty:
+        return []
+    chain = set(o.control_chain(company))
+    rows = o.blank[o.blank["owned"].isin(chain)]
+    return [f"ownership {a} -> {b}: no equity, voting or board share is recorded"
+            for a, b in zip(rows["owner"], rows["owned"], strict=True)]

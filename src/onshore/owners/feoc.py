@@ -36,10 +36,18 @@ def feoc(
     -------
     DataFrame
         Indexed by company id: ``feoc, nation, gov_equity, gov_voting, gov_board,
-        jurisdiction, reason``.
+        jurisdiction, reason`` on the recorded stakes, and ``possible`` (a FEOC when a
+        blank stake counts as the most it could be, see :func:`~onshore.owners.owners`)
+        with ``possible_reason``.
     """
-    o = owners(network)
-    covered = tuple(covered)
+    out = _feoc(owners(network), threshold, tuple(covered))
+    maybe = _feoc(owners(network, "possible"), threshold, tuple(covered))
+    out["possible"] = maybe["feoc"] | out["feoc"]
+    out["possible_reason"] = np.where(out["possible"] & ~out["feoc"], maybe["reason"], "")
+    return out
+
+
+def _feoc(o: Owners, threshold: float, covered: tuple[str, ...]) -> pd.DataFrame:
     n = len(o.ids)
     best = {k: np.zeros(n) for k in ("eq", "vote", "brd")}
     nation = np.full(n, None, dtype=object)

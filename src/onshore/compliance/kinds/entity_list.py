@@ -44,7 +44,9 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     if t.reach != "maker":
         plants[:] = True
     mark, rels = ctx.relation_marks(listed, t, plants, keep)
+    umark, urels = ctx.relation_marks(listed, t, plants, lambda r: r == "possible")
     hit = np.where(mark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(mark)
+    maybe = np.where(umark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(umark)
 
     def line(i: int) -> str:
         e, rel, chain = rels[ctx.company[i]][0]
@@ -73,6 +75,11 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             )
             continue
         settle, nts = [], list(notes)
+        if maybe[k] >= 0:
+            e, rel, chain = urels[ctx.company[maybe[k]]][0]
+            nts.append(f"{ctx.describe(int(maybe[k]))}: {REL[rel]} {listed[e].name}, "
+                       f"on the {t.list} ({chain})")
+            settle.append("the missing stakes named above")
         if t.reach == "upstream" and not ctx.has_supplier[i] and ctx.stage[i] != "mine":
             settle.append(f"record the supplier flows into {p}")
             nts.append(f"no supplier of {p} is recorded, so listed suppliers cannot be excluded")

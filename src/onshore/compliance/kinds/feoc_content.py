@@ -9,14 +9,16 @@ that could decide the verdict gives UNKNOWN."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from onshore.compliance.context import Products, at_stages
+from onshore.compliance.context import Context, Products, at_stages
 from onshore.compliance.verdicts import Finding, Outcome, no_trace
 from onshore.errors import OnshoreError
-from onshore.owners import COVERED_NATIONS
+from onshore.owners import COVERED_NATIONS, blank_stakes
 from onshore.rules import FeocContent, Rule
 from onshore.trace import explain, leontief_row
 
@@ -81,7 +83,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             live = str(since) <= on.isoformat() and on.isoformat()[: len(str(until))] <= str(until)
             if not (live and bool(f["feoc"].get(str(r["licensor"]), False))):
                 continue
-            s = plants & ((ctx.company == str(r["licensee"])) | (ctx.ids == str(r.get("facility"))))
+            s = _bound_by(ctx, plants, r)
             for k in map(int, np.flatnonzero(ps.nearest(s) >= 0)):
                 if out[k] is None:
                     out[k] = Finding(
@@ -92,25 +94,51 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                     )
     rest = [k for k in range(len(out)) if out[k] is None]
     if rest:
-        _content(ps, t, rest, out)
+        maybe = ps.nearest(plants & ctx.feoc_unsure(ctx.company) & ~bad)
+        _content(ps, t, rest, out, maybe)
     return [x if x is not None else no_trace("the trace could not be computed") for x in out]
 
 
-def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | None]) -> None:
-    """The FEOC share of the component value, one solve for every product in ``rest``."""
+def _bound_by(ctx: Context, plants: np.ndarray, licence: pd.Series) -> np.ndarray:
+    """The plants a licence binds: the facility it names; without one, the licensee's plants
+    whose product matches the technology (every plant of the licensee when none matches)."""
+    fac = licence.get("facility")
+    if isinstance(fac, str) and fac.strip():
+        out: np.ndarray = plants & (ctx.ids == fac.strip())
+        return out
+    own = plants & (ctx.company == str(licence["licensee"]))
+    words = {w for w in re.split(r"[^a-z0-9]+", str(licence.get("technology") or "").lower())
+             if len(w) >= 3}
+    m = ctx.network.materials
+    names = dict(zip(m["id"].astype(str), m["name"].astype(str).str.lower(), strict=True))
+    made = np.array([any(w in f"{x.lower()} {names.get(x, '')}" for w in words)
+                     for x in ctx.material], dtype=bool)
+    hit = own & made
+    return hit if hit.any() else own
+
+
+def _content(
+    ps: Products, t: FeocContent, rest: list[int], out: list[Finding | None], maybe: np.ndarray
+) -> None:
+    """The FEOC share of the component value, one solve for every product in ``rest``
+    (``maybe``: per product, the nearest final-assembly plant that may be a FEOC, or -1)."""
     ctx = ps.ctx
     nf = ctx.node_fields()
     val, priced = ctx.node_values(t.basis)
     at = at_stages(nf["stage"], t.component_stages)
-    fbad = np.isin(nf["country"], COVERED_NATIONS) | ctx.feoc_flag(nf["company"])
+    unknown = nf["unknown"] | ctx.feoc_unsure(nf["company"])
+    fbad = (np.isin(nf["country"], COVERED_NATIONS) | ctx.feoc_flag(nf["company"])) & ~unknown
     ok = at & priced & (val != 0)
     unp = at & ~priced & (val != 0)
     mats = sorted(set(nf["fac_material"][unp & ~nf["virtual"]]))
     cols = [
         ok * val,
-        (ok & fbad & ~nf["unknown"]) * val,
-        (ok & nf["unknown"]) * val,
+        (ok & fbad) * val,
+        (ok & unknown) * val,
         (unp & nf["virtual"]).astype(float),
+        (unp & fbad).astype(float),
+        (unp & ~fbad & ~unknown).astype(float),
+        (unp & unknown).astype(float),
     ] + [(unp & ~nf["virtual"] & (nf["fac_material"] == m)).astype(float) for m in mats]
     try:
         X = ctx.solve(sp.csr_matrix(np.column_stack(cols)))
@@ -127,7 +155,8 @@ def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | 
             out[k] = no_trace(ps.untraceable(k))
             continue
         total, bd, unk = (float(X[node, j]) for j in range(3))
-        miss = [m for j, m in enumerate(mats) if X[node, 4 + j] > 0]
+        pf, pn, pu = (bool(X[node, j] > 0) for j in (4, 5, 6))
+        miss = [m for j, m in enumerate(mats) if X[node, 7 + j] > 0]
         if not miss and X[node, 3] > 0:
             miss = ["(unknown suppliers)"]
         if total <= 0 and not miss:
@@ -144,6 +173,16 @@ def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | 
             f"FEOC share of the {comp} {t.basis}: {share:.1%} (limit {t.max_feoc_share:.0%}); "
             f"of unknown origin: {ushare:.1%}" + (f"; unpriced: {', '.join(miss)}" if miss else "")
         ]
+        # the FEOC share's bounds over every value the unpriced parts could have: a
+        # non-FEOC (or unknown) part of any price can dilute it to 0, a FEOC (or unknown)
+        # part can raise it to 1; unknown origin counts as non-FEOC low, FEOC high
+        known = total > 0
+        lo = 0.0 if (pn or pu) else (share if known else (1.0 if pf else 0.0))
+        hi = 1.0 if (pf or pu) else (share + ushare if known else 0.0)
+        inputs.update(feoc_share_low=lo, feoc_share_high=hi)
+        if miss:
+            ev.append(f"with the unpriced parts at any price, the FEOC share lies between {lo:.1%} "
+                      f"and {hi:.1%}")
         if ps.full:
             ev += _sources(ps, k, node, bcol, total, t.basis)
             decided = ev
@@ -153,7 +192,8 @@ def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | 
                 + ([ctx.path(node, X[:, 1], bcol)] if bd > 0 else [])
                 + ps.capped("the shares and one FEOC supply path", k)
             )
-        if fails(share, t.max_feoc_share):
+        # with a limit of 0 any FEOC part of positive value fails, whatever the others cost
+        if fails(lo, t.max_feoc_share) or (t.max_feoc_share <= 0 and (bd > 0 or pf)):
             out[k] = Finding(
                 Outcome.PROHIBITED,
                 f"{share:.1%} of the {t.basis} of the components comes from FEOC sources "
@@ -161,7 +201,7 @@ def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | 
                 decided,
                 inputs=inputs,
             )
-        elif miss:
+        elif miss and fails(hi, t.max_feoc_share):
             out[k] = Finding(
                 Outcome.UNKNOWN,
                 f"the cost-weighted trace needs prices for {', '.join(miss)}",
@@ -169,13 +209,24 @@ def _content(ps: Products, t: FeocContent, rest: list[int], out: list[Finding | 
                 settle=[f"prices (and currency) for the materials {', '.join(miss)}"],
                 inputs=inputs,
             )
-        elif fails(share + ushare, t.max_feoc_share):
+        elif fails(hi, t.max_feoc_share):
             out[k] = Finding(
                 Outcome.UNKNOWN,
                 f"FEOC share {share:.1%}, but {ushare:.1%} is of unknown origin and could "
                 f"break the limit ({limit_text(t.max_feoc_share)})",
                 decided,
                 settle=["the origin of the untraced inputs"],
+                inputs=inputs,
+            )
+        elif maybe[k] >= 0:
+            i = int(maybe[k])
+            why = ctx.feoc().loc[ctx.company[i], "possible_reason"]
+            out[k] = Finding(
+                Outcome.UNKNOWN,
+                f"final assembly may be by a FEOC: {ctx.describe(i)} would be one if the stakes "
+                f"not recorded were as large as they could be ({why})",
+                decided + blank_stakes(ctx.network, str(ctx.company[i])),
+                settle=[f"the stakes not recorded in the ownership chain of {ctx.company[i]}"],
                 inputs=inputs,
             )
         else:

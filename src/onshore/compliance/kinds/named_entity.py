@@ -44,7 +44,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     )
     pmark, prels = ctx.relation_marks(named, t, plants, lambda r: r in prohibit)
     umark, urels = ctx.relation_marks(
-        named, t, plants, lambda r: r not in prohibit and r in t.uncertain
+        named, t, plants, lambda r: r not in prohibit and (r in t.uncertain or r == "possible")
     )
     np_, nu = ps.nearest(pmark), ps.nearest(umark)
     first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
@@ -105,7 +105,8 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                     Outcome.UNKNOWN,
                     unknown_reason(unsure[:1] + notes),
                     unsure + notes + ps.capped("the nearest related plant", k),
-                    settle=[
+                    settle=(["the stakes not recorded (equity, voting rights, board seats)"]
+                            if any(BLANK in u for u in unsure) else []) + [
                         "the exact affiliate/successor wording of the rule (see 'reading')",
                         "ownership records linking the companies named",
                     ],
@@ -142,9 +143,14 @@ def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:
     return ""
 
 
+BLANK = "(a stake is not recorded)"
+
+
 def unknown_reason(lines: list[str]) -> str:
     """The UNKNOWN reason of a named-entity test: the nearest related plant and the screening
     notes."""
+    if lines and BLANK in lines[0]:
+        return "may be produced by a named entity (a stake is not recorded): " + "; ".join(lines)
     return (
         "related to a named entity in a way the rule's unread wording would settle: "
         + "; ".join(lines)
