@@ -32,11 +32,23 @@ def feoc(
     indirect equity is the effective (walk-sum) share. Operating a *facility* in a covered
     nation is tested per facility by :func:`feoc_facilities`.
 
+    Parameters
+    ----------
+    network : Network
+    threshold : float
+        The government holding (fraction, 0 to 1) of board seats, votes or equity that makes
+        a FEOC.
+    covered : iterable of str
+        Country codes of the covered nations.
+
     Returns
     -------
     DataFrame
         Indexed by company id: ``feoc, nation, gov_equity, gov_voting, gov_board,
-        jurisdiction, reason``.
+        jurisdiction, reason``. ``gov_*`` are the fractions held by the covered government
+        with the largest holding (named in ``nation``), ``jurisdiction`` whether the company
+        is incorporated or headquartered in a covered nation, ``reason`` a readable
+        explanation (empty when not a FEOC).
     """
     o = owners(network)
     covered = tuple(covered)
@@ -72,7 +84,8 @@ def feoc(
             r.append(f"is the government of {o.country[k]}")
         elif gov[k]:
             r.append(
-                f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, {best['vote'][k]:.0%} votes, "
+                f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, "
+                f"{best['vote'][k]:.0%} votes, "
                 f"{best['brd'][k]:.0%} board seats (>= {threshold:.0%})"
             )
         if juris[k] and not is_gov[k]:
@@ -94,7 +107,19 @@ def feoc(
 
 
 def feoc_facilities(network: Network, covered: Iterable[str] = COVERED_NATIONS) -> pd.Series:
-    """Facility id -> True when it is run by a FEOC or operates in a covered nation."""
+    """Facility id -> True when it is run by a FEOC or operates in a covered nation.
+
+    Parameters
+    ----------
+    network : Network
+    covered : iterable of str
+        Country codes of the covered nations.
+
+    Returns
+    -------
+    Series of bool
+        Indexed by facility id; the company test is :func:`feoc` at its default threshold.
+    """
     covered = tuple(covered)
     f = feoc(network, covered=covered)["feoc"]
     fac = network.facilities
@@ -121,10 +146,26 @@ def prohibited_foreign_entity(
     >= ``together`` (effective equity), or SFEs holding >= ``debt`` of its debt (direct).
     A licence from an SFE is reported (the effective-control test needs contract terms).
 
+    Parameters
+    ----------
+    network : Network
+    listed : iterable of str
+        Company ids on a list (1260H, UFLPA, ...).
+    single : float
+        The effective equity (fraction) one SFE must hold to make an FIE.
+    together : float
+        The effective equity (fraction) all SFEs together must hold to make an FIE.
+    debt : float
+        The fraction of the company's debt held directly by SFEs that makes an FIE.
+    covered : iterable of str
+        Country codes of the covered nations.
+
     Returns
     -------
     DataFrame
-        Indexed by company id: ``sfe, fie, pfe, max_single, together, debt, sfe_licence, reason``.
+        Indexed by company id: ``sfe, fie, pfe, max_single, together, debt, sfe_licence,
+        reason``. ``fie`` excludes SFEs; ``pfe`` is ``sfe or fie``; ``max_single``,
+        ``together`` and ``debt`` are the fractions held by SFEs.
     """
     o = owners(network)
     covered = tuple(covered)
