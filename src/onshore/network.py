@@ -48,7 +48,20 @@ class Network:
         Analyses keep what they derive from the tables here (the trace graph, owners, the
         compliance context, ...), under keys that begin with their module's name, e.g.
         ``("trace.graph", period)``. The tables are not meant to change after loading; a
-        network whose tables are replaced should be built anew."""
+        network whose tables are replaced should be built anew.
+
+        Parameters
+        ----------
+        key : hashable
+            The cache key.
+        make : callable
+            Called with no arguments when ``key`` is not cached yet.
+
+        Returns
+        -------
+        object
+            The cached value (the same object on every call with ``key``).
+        """
         if key not in self._cache:
             self._cache[key] = make()
         value: T = self._cache[key]
@@ -57,13 +70,39 @@ class Network:
     # construction -------------------------------------------------------------------
     @classmethod
     def from_store(cls, store: DuckDBStore) -> Network:
-        """Load every table of a store."""
+        """Load every table of a store.
+
+        Parameters
+        ----------
+        store : DuckDBStore
+            An open store.
+
+        Returns
+        -------
+        Network
+            Its tables, with ``snapshot`` the store's snapshot hash.
+        """
         tables = {t: store.read(t) for t in TABLES}
         return cls(**tables, snapshot=store.snapshot_hash())
 
     @classmethod
     def load(cls, path: str | Path) -> Network:
-        """Load the network in a store file."""
+        """Load the network in a store file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The DuckDB store file.
+
+        Returns
+        -------
+        Network
+
+        Raises
+        ------
+        StoreError
+            When the file is missing, locked or of another schema.
+        """
         from onshore.store.duckdb import open_store
 
         with open_store(path) as store:
@@ -71,7 +110,13 @@ class Network:
 
     @classmethod
     def reference(cls) -> Network:
-        """The bundled, cited reference network of the lithium-ion chain."""
+        """The bundled, cited reference network of the lithium-ion chain.
+
+        Returns
+        -------
+        Network
+            Imported from the bundled reference files into an in-memory store.
+        """
         from onshore.io.load import import_files, reference_files
         from onshore.store.duckdb import DuckDBStore
 
@@ -81,7 +126,20 @@ class Network:
 
     @classmethod
     def from_frames(cls, **tables: pd.DataFrame) -> Network:
-        """Build from DataFrames (missing tables are empty, missing optional columns None)."""
+        """Build from DataFrames (missing tables are empty, missing optional columns None).
+
+        Parameters
+        ----------
+        **tables : DataFrame
+            Tables by name (``companies``, ``materials``, ``facilities``, ``ownership``,
+            ``boms``, ``flows``, ``licences``); other names are ignored.
+
+        Returns
+        -------
+        Network
+            Each table copied, reduced to the model's columns in their order, with a fresh
+            index; ``snapshot`` empty.
+        """
         out: dict[str, pd.DataFrame] = {}
         for t in TABLES:
             df = tables.get(t)
@@ -97,9 +155,27 @@ class Network:
 
     # derived views ------------------------------------------------------------------
     def flows_in_material_units(self, period: str | None = None) -> pd.DataFrame:
-        """Flows (of one period: ``"2025"`` matches 2025, 2025-Q1, 2025-03) with ``qty``, the
-        quantity in its material's own unit. One conversion factor per distinct (unit,
-        material) pair, so ten million flows take seconds."""
+        """Flows with ``qty``, the quantity in its material's own unit.
+
+        One conversion factor per distinct (unit, material) pair, so ten million flows take
+        seconds. Cached per period.
+
+        Parameters
+        ----------
+        period : str, optional
+            Keep flows whose period starts with this (``"2025"`` matches 2025, 2025-Q1,
+            2025-03); default every flow.
+
+        Returns
+        -------
+        DataFrame
+            The flow rows kept, with ``qty`` added (NaN for a material not in ``materials``).
+
+        Raises
+        ------
+        UnitError
+            When a flow's unit cannot be converted to its material's unit.
+        """
         key = ("network.flows", period)
         if key not in self._cache:
             f = self.flows
@@ -132,7 +208,20 @@ class Network:
         return result
 
     def boms_in_material_units(self) -> pd.DataFrame:
-        """BOM rows with ``qty``: input per unit of output in the materials' own units."""
+        """BOM rows with ``qty``: input per unit of output in the materials' own units.
+
+        Returns
+        -------
+        DataFrame
+            The ``boms`` table with ``qty`` added: ``quantity`` converted from its ratio unit
+            (e.g. ``kg/kWh``) to input-material unit per output-material unit; ``quantity`` as
+            is where no unit is given. Cached.
+
+        Raises
+        ------
+        UnitError
+            When a BOM unit cannot be converted to its materials' units.
+        """
         if ("network.boms",) not in self._cache:
             mat_unit = dict(zip(self.materials["id"], self.materials["unit"], strict=True))
             qty = []
@@ -157,34 +246,123 @@ class Network:
         return result
 
     def company_of(self) -> dict[str, str]:
-        """Facility id -> company id."""
+        """Facility id -> company id.
+
+        Returns
+        -------
+        dict
+            Every facility's company, from the ``facilities`` table.
+        """
         return dict(zip(self.facilities["id"], self.facilities["company"], strict=True))
 
     def summary(self) -> dict[str, int]:
-        """Rows per table."""
+        """Rows per table.
+
+        Returns
+        -------
+        dict of str to int
+            Table name -> number of rows, for every table of the model.
+        """
         return {t: len(getattr(self, t)) for t in TABLES}
 
     # accessors: one call for the common thing; the modules keep the steps -------------
     def trace(self, product: str, **kw: Any) -> pd.DataFrame:
-        """Origin of one product by tags (see :func:`onshore.trace.trace`)."""
+        """Origin of one product by tags (see :func:`onshore.trace.trace`).
+
+        Parameters
+        ----------
+        product : str
+            ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
+        **kw
+            ``by``, ``weight``, ``period``, ``controller``, as :func:`onshore.trace.trace`.
+
+        Returns
+        -------
+        DataFrame
+            The tag fields, ``quantity`` per unit of the product and ``share``.
+
+        Raises
+        ------
+        NotFound
+            When the product is not in the network.
+        """
         from onshore.trace import trace
 
         return trace(self, product, **kw)
 
     def explain(self, product: str, tag: dict[str, str], top: int = 5, **kw: Any) -> list[Any]:
-        """The heaviest upstream paths behind one traced tag (see :func:`onshore.trace.explain`)."""
+        """The heaviest upstream paths behind one traced tag (see :func:`onshore.trace.explain`).
+
+        Parameters
+        ----------
+        product : str
+            ``FACILITY`` or ``FACILITY:MATERIAL``.
+        tag : dict of str to str
+            Tag field -> value, e.g. ``{"raw": "lithium", "stage": "refine", "country": "CN"}``.
+        top : int
+            The most paths listed.
+        **kw
+            ``weight``, ``period``, ``controller``, ``max_expand``.
+
+        Returns
+        -------
+        list of SupplyPath
+            The heaviest paths first, then one residual entry.
+
+        Raises
+        ------
+        NotFound
+            When the product is not in the network.
+        """
         from onshore.trace import explain
 
         return explain(self, product, tag, top=top, **kw)
 
     def check(self, product: str, buyer: str, on: Any, **kw: Any) -> list[Any]:
-        """Verdicts of every rule for a buyer on a date (see :func:`onshore.compliance.evaluate.check`)."""
+        """Verdicts of every rule for a buyer on a date.
+
+        See :func:`onshore.compliance.evaluate.check`.
+
+        Parameters
+        ----------
+        product : str
+            A facility id: its output is the product bought.
+        buyer : str
+            A buyer scope from ``rules/buyers.yaml`` (e.g. ``dod``).
+        on : datetime.date or str
+            The evaluation date (``YYYY-MM-DD``).
+        **kw
+            ``rules``, ``audit``.
+
+        Returns
+        -------
+        list of Verdict
+            One per rule binding the buyer, most severe first.
+
+        Raises
+        ------
+        NotFound
+            When the product is not a facility in the network.
+        """
         from onshore.compliance import check
 
         return check(self, product, buyer, on, **kw)
 
     def owners(self) -> Any:
-        """Effective ownership, control and controlling countries (see :mod:`onshore.owners.control`)."""
+        """Effective ownership, control and controlling countries.
+
+        See :mod:`onshore.owners.control`.
+
+        Returns
+        -------
+        Owners
+            Computed once and cached on the network.
+
+        Raises
+        ------
+        DataError
+            When ownership rows name unknown companies or cross-holdings reach 100 %.
+        """
         from onshore.owners import owners
 
         return owners(self)

@@ -12,8 +12,26 @@ DISPLAY_UNIT = {"mass": "t", "energy": "GWh", "area": "m2", "cells": "cells", "p
 
 
 def capacity_table(network: Network) -> pd.DataFrame:
-    """Yearly capacity per (stage, material, country), converted to one display unit per
-    dimension (t, GWh, m2, cells). Facilities without a capacity are left out."""
+    """Yearly capacity per (stage, material, country), in one display unit per dimension.
+
+    The display units are t, GWh, m2, cells and packs. Facilities without a capacity are
+    left out.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    DataFrame
+        ``stage, material, unit, country, capacity``: summed yearly capacity in ``unit``;
+        ``material`` is empty for facilities without one.
+
+    Raises
+    ------
+    UnitError
+        When a facility's capacity unit is unknown.
+    """
     f = network.facilities
     f = f[f["capacity"].notna() & f["unit"].notna()]
     rows = []
@@ -35,7 +53,21 @@ def capacity_table(network: Network) -> pd.DataFrame:
 
 
 def top_countries(network: Network, n: int = 3) -> pd.DataFrame:
-    """For each (stage, material, unit): total capacity and the top ``n`` countries with shares."""
+    """For each (stage, material, unit): total capacity and the top ``n`` countries with shares.
+
+    Parameters
+    ----------
+    network : Network
+    n : int
+        How many countries per row.
+
+    Returns
+    -------
+    DataFrame
+        ``stage, material, unit, total`` and ``#1`` ... ``#n`` (e.g. ``"CN 80%"``), in
+        chain order of stages (mine to device), then by descending total; empty without
+        capacities.
+    """
     cap = capacity_table(network)
     out = []
     for (stage, material, unit), g in cap.groupby(["stage", "material", "unit"], sort=False):
@@ -55,7 +87,17 @@ def top_countries(network: Network, n: int = 3) -> pd.DataFrame:
 
 
 def facilities_by_stage_country(network: Network) -> pd.DataFrame:
-    """Count of facilities per stage (rows) and country (columns), most common countries first."""
+    """Count of facilities per stage (rows) and country (columns), most common countries first.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    DataFrame
+        A crosstab of facility counts, indexed by stage, columns ordered by total count.
+    """
     f = network.facilities
     pivot = pd.crosstab(f["stage"], f["country"])
     return pivot[pivot.sum().sort_values(ascending=False).index]

@@ -44,7 +44,21 @@ def reachable(G: sp.csr_matrix, sources: np.ndarray, include_sources: bool = Tru
 
 
 def bfs_order(G: sp.csr_matrix, source: int) -> np.ndarray:
-    """Vertices reachable from ``source`` along ``G``, by hop distance then position (source first)."""
+    """Vertices reachable from ``source`` along ``G``, by hop distance then position.
+
+    Parameters
+    ----------
+    G : csr_matrix (n, n)
+        ``G[i, j] != 0``: an edge ``i -> j``.
+    source : int
+        The start vertex.
+
+    Returns
+    -------
+    ndarray of int64
+        ``source`` first, then the vertices one hop away in ascending order, then two hops
+        away, and so on.
+    """
     seen = np.zeros(G.shape[0], dtype=bool)
     seen[source] = True
     frontier = np.array([source], dtype=np.int64)
@@ -60,11 +74,24 @@ def bfs_order(G: sp.csr_matrix, source: int) -> np.ndarray:
 
 
 def nearest_source(G: sp.csr_matrix, mask: np.ndarray) -> np.ndarray:
-    """For every vertex, the nearest vertex of ``mask`` from which it is reached along ``G``
-    (itself when marked; fewest hops, then lowest position), or -1 when there is none.
+    """For every vertex, the nearest vertex of ``mask`` from which it is reached along ``G``.
 
+    Itself when marked; else fewest hops, then lowest position; -1 when there is none.
     One multi-source breadth-first search: every marked vertex starts with its own label,
-    and a vertex first reached in a round takes the lowest label among those reaching it."""
+    and a vertex first reached in a round takes the lowest label among those reaching it.
+
+    Parameters
+    ----------
+    G : csr_matrix (n, n)
+        ``G[i, j] != 0``: an edge ``i -> j``.
+    mask : ndarray of bool (n,)
+        The source vertices.
+
+    Returns
+    -------
+    ndarray of int64 (n,)
+        The nearest source of each vertex, or -1.
+    """
     n = G.shape[0]
     lab = np.full(n, -1, dtype=np.int64)
     frontier = np.flatnonzero(mask)

@@ -218,10 +218,12 @@ def network(
     Parameters
     ----------
     n_facilities : int
-        Facilities over all stages (about 12 % mines, 10 % refiners, 40 % pack plants, 5 % recyclers).
+        Facilities over all stages (about 12 % mines, 10 % refiners, 40 % pack plants,
+        5 % recyclers).
     n_flows : int, optional
         Target number of flows (default 10 per facility); set by the mean fan-in per input.
     seed : int
+        Seed of the ``numpy.random.Generator``: one seed gives one network.
     n_companies : int, optional
         Companies owning the facilities (default n_facilities / 5, at most 50 000).
     ownership : bool
@@ -229,11 +231,14 @@ def network(
     period : str
         The period of every flow.
     recycling : float
-        Share of the (non-graphite) refiners fed black mass by recyclers; 0 gives an acyclic network.
+        Share of the (non-graphite) refiners fed black mass by recyclers; 0 gives an acyclic
+        network.
 
     Returns
     -------
     Network
+        Companies, materials, facilities, BOMs and flows of ``period`` (and the ownership
+        graph when asked for); the same for the same arguments.
     """
     rng = np.random.default_rng(seed)
     n = int(n_facilities)

@@ -23,6 +23,7 @@ __all__ = [
     "COVERED_NATIONS",
     "Owners",
     "affiliates",
+    "blank_stakes",
     "controlling_country",
     "effective_ownership",
     "feoc",

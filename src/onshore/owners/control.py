@@ -50,6 +50,12 @@ def leontief(S: sp.spmatrix) -> sp.csr_matrix:
         ``L`` with ``L[i, j]`` = sum over walks from ``i`` to ``j`` of the share products
         (``L[i, i]`` >= 1).
 
+    Raises
+    ------
+    DataError
+        When cross-holdings around a cycle do not multiply to less than 100 % (the walk
+        sum would not converge).
+
     Notes
     -----
     Split ``S = D + N`` with ``D`` the entries inside strongly connected components
@@ -98,7 +104,8 @@ def leontief(S: sp.spmatrix) -> sp.csr_matrix:
                             None,
                             "equity",
                             [str(m) for m in members],
-                            "cross-holdings whose shares around the cycle multiply to less than 100 %",
+                            "cross-holdings whose shares around the cycle multiply to less "
+                            "than 100 %",
                         )
                     ]
                 )
@@ -143,7 +150,8 @@ class Owners:
     """Company ids, in index order."""
     index: dict[str, int]
     direct: pd.DataFrame
-    """Ownership rows with integer ``i`` (owner), ``j`` (owned) and filled ``eq``, ``vote``, ``brd``, ``dbt``."""
+    """Ownership rows with integer ``i`` (owner), ``j`` (owned) and filled ``eq``, ``vote``,
+    ``brd``, ``dbt``."""
     equity: sp.csr_matrix
     """Effective equity ``E[i, j]`` (diagonal dropped)."""
     voting: sp.csr_matrix
@@ -156,7 +164,9 @@ class Owners:
     country: np.ndarray
     """Country of incorporation, else headquarters."""
     hq: np.ndarray
-    blank: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "owner", "owned"]))
+    blank: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["row", "owner", "owned"])
+    )
     """Ownership rows with no stake recorded (equity, voting and board all blank): ``row`` (the
     table's 0-based position), ``owner``, ``owned``."""
     bound: str = "recorded"
@@ -166,13 +176,42 @@ class Owners:
     stakes, or holds a blank stake in it while the stakes recorded leave a majority free."""
 
     def idx(self, company: str) -> int:
+        """The index of a company (its row and column in ``equity`` and ``voting``).
+
+        Parameters
+        ----------
+        company : str
+            A company id.
+
+        Returns
+        -------
+        int
+            Its position in ``ids``.
+
+        Raises
+        ------
+        NotFound
+            When the company is not in the store.
+        """
         try:
             return self.index[company]
         except KeyError:
             raise NotFound(f"no company {company!r} in the store") from None
 
     def controls(self, i: int, j: int) -> bool:
-        """True when ``i`` is on ``j``'s control chain (``i`` controls ``j``)."""
+        """True when ``i`` is on ``j``'s control chain (``i`` controls ``j``).
+
+        Parameters
+        ----------
+        i, j : int
+            Company indices (see :meth:`idx`).
+
+        Returns
+        -------
+        bool
+            Whether ``i`` is ``j``'s direct controller or a controller further up its chain;
+            False for ``i == j`` unless a control cycle leads back to ``j``.
+        """
         k = self.parent[j]
         seen = 0
         while k >= 0 and seen < len(self.parent):
@@ -182,7 +221,24 @@ class Owners:
         return False
 
     def control_chain(self, company: str) -> list[str]:
-        """``company`` then its controllers up to the ultimate one."""
+        """``company`` then its controllers up to the ultimate one.
+
+        Parameters
+        ----------
+        company : str
+            A company id.
+
+        Returns
+        -------
+        list of str
+            Company ids, ``company`` first, each followed by its direct controller; stops at the
+            ultimate controller (or where a control cycle repeats).
+
+        Raises
+        ------
+        NotFound
+            When the company is not in the store.
+        """
         out, k = [self.idx(company)], self.parent[self.idx(company)]
         while k >= 0 and k not in out:
             out.append(int(k))
@@ -190,7 +246,24 @@ class Owners:
         return [str(self.ids[k]) for k in out]
 
     def controlled_by(self, company: str) -> list[str]:
-        """Every company on whose control chain ``company`` stands (its subsidiaries)."""
+        """Every company on whose control chain ``company`` stands (its subsidiaries).
+
+        Parameters
+        ----------
+        company : str
+            A company id.
+
+        Returns
+        -------
+        list of str
+            Ids of the companies it controls directly or through controlled companies, in index
+            order; empty when it controls none.
+
+        Raises
+        ------
+        NotFound
+            When the company is not in the store.
+        """
         i = self.idx(company)
         return [
             str(self.ids[j])
@@ -263,6 +336,12 @@ def owners(network: Network, bound: Bound = "recorded") -> Owners:
     -------
     Owners
         Effective equity and votes (sparse), direct and ultimate controllers.
+
+    Raises
+    ------
+    DataError
+        When an ownership row names a company that is not in the companies table, or
+        cross-holdings around a cycle reach 100 %.
     """
     return network.cached(("owners", bound), lambda: _owners(network, bound))
 
@@ -270,7 +349,8 @@ def owners(network: Network, bound: Bound = "recorded") -> Owners:
 def _possible(j: np.ndarray, known: np.ndarray, blank: np.ndarray, n: int) -> np.ndarray:
     """The remainder of each owned company not held by recorded stakes, on the blank rows."""
     held = np.bincount(j[~blank], weights=np.nan_to_num(known[~blank]), minlength=n)
-    return np.clip(1.0 - held, 0.0, 1.0)[j]
+    out: np.ndarray = np.clip(1.0 - held, 0.0, 1.0)[j]
+    return out
 
 
 def _owners(network: Network, bound: Bound = "recorded") -> Owners:
@@ -362,7 +442,17 @@ def effective_ownership(network: Network, kind: str = "equity") -> pd.DataFrame:
 
     Parameters
     ----------
+    network : Network
     kind : {"equity", "voting"}
+        Walk sums over equity shares, or over voting shares (equity where votes are not
+        given); any other value gives voting.
+
+    Returns
+    -------
+    DataFrame
+        ``owner``, ``owned`` (company ids) and ``share``, the effective fraction (0 to 1) of
+        ``owned`` held by ``owner`` directly or through other companies; self-holdings
+        excluded.
 
     Examples
     --------
@@ -374,7 +464,17 @@ def effective_ownership(network: Network, kind: str = "equity") -> pd.DataFrame:
 
 
 def ultimate_controller(network: Network) -> dict[str, str]:
-    """Company id -> id of its ultimate controller (itself when nobody controls it)."""
+    """Company id -> id of its ultimate controller (itself when nobody controls it).
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    dict of str to str
+        Every company id -> the id at the top of its control chain.
+    """
     o = owners(network)
     return dict(zip(o.ids.tolist(), o.ids[o.ultimate].tolist(), strict=True))
 
@@ -384,6 +484,15 @@ def controlling_country(network: Network) -> dict[str, str]:
 
     A state or person controller gives its own country; a company controller its
     headquarters country when recorded, else its country of incorporation.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    dict of str to str
+        Every company id -> the country code of its ultimate controller.
     """
     o = owners(network)
     root = o.ultimate
@@ -398,6 +507,7 @@ def affiliates(
 
     Parameters
     ----------
+    network : Network
     entity : str
         A company id.
     common_control : bool
@@ -411,6 +521,11 @@ def affiliates(
     -------
     dict
         company id -> "self", "subsidiary", "controller" or "sister".
+
+    Raises
+    ------
+    NotFound
+        When ``entity`` is not in the store.
     """
     o = owners(network, bound)
     e = o.idx(entity)
@@ -446,11 +561,26 @@ def affiliates(
 def upstream_owners(network: Network, company: str) -> pd.DataFrame:
     """Every direct or indirect owner of ``company`` with effective equity, votes and flags.
 
+    Parameters
+    ----------
+    network : Network
+    company : str
+        A company id.
+
     Returns
     -------
     DataFrame
         ``owner, name, kind, country, equity, voting, direct_equity, debt, board,
-        controls, ultimate``; the heaviest holders first.
+        controls, ultimate``; the heaviest holders first. ``equity`` and ``voting`` are
+        effective fractions (0 to 1), ``direct_equity``, ``board`` and ``debt`` the direct
+        row's fractions (0 when it holds only indirectly), ``controls`` whether the owner is
+        on the company's control chain, ``ultimate`` whether it is its ultimate controller;
+        sorted by ``controls`` then ``equity``, descending.
+
+    Raises
+    ------
+    NotFound
+        When the company is not in the store.
     """
     o = owners(network)
     j = o.idx(company)
@@ -498,7 +628,30 @@ def upstream_owners(network: Network, company: str) -> pd.DataFrame:
 def ownership_paths(
     network: Network, owner: str, owned: str, top: int = 3, max_len: int = 8
 ) -> list[tuple[list[str], float]]:
-    """The heaviest simple ownership chains from ``owner`` to ``owned`` (for evidence)."""
+    """The heaviest simple ownership chains from ``owner`` to ``owned`` (for evidence).
+
+    Parameters
+    ----------
+    network : Network
+    owner, owned : str
+        Company ids.
+    top : int
+        The most chains returned.
+    max_len : int
+        The most holding links in a chain.
+
+    Returns
+    -------
+    list of (list of str, float)
+        Chains of company ids, ``owner`` first and ``owned`` last, with their weight: the
+        product along the chain of each direct holding's larger of equity and voting share
+        (0 to 1); heaviest first. Empty when there is no chain.
+
+    Raises
+    ------
+    NotFound
+        When either company is not in the store.
+    """
     o = owners(network)
     src, dst = o.idx(owner), o.idx(owned)
     by_owned = o.direct.groupby("j")

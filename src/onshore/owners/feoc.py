@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from onshore.network import Network
-from onshore.owners.control import owners
+from onshore.owners.control import Owners, owners
 
 COVERED_NATIONS: tuple[str, ...] = ("CN", "RU", "KP", "IR")
 """Covered nations of 15 U.S.C. 4651(8) / 10 U.S.C. 4872: China, Russia, North Korea, Iran."""
@@ -32,13 +32,25 @@ def feoc(
     indirect equity is the effective (walk-sum) share. Operating a *facility* in a covered
     nation is tested per facility by :func:`feoc_facilities`.
 
+    Parameters
+    ----------
+    network : Network
+    threshold : float
+        The government holding (fraction, 0 to 1) of board seats, votes or equity that makes
+        a FEOC.
+    covered : iterable of str
+        Country codes of the covered nations.
+
     Returns
     -------
     DataFrame
         Indexed by company id: ``feoc, nation, gov_equity, gov_voting, gov_board,
-        jurisdiction, reason`` on the recorded stakes, and ``possible`` (a FEOC when a
-        blank stake counts as the most it could be, see :func:`~onshore.owners.owners`)
-        with ``possible_reason``.
+        jurisdiction, reason`` on the recorded stakes. ``gov_*`` are the fractions held by
+        the covered government with the largest holding (named in ``nation``),
+        ``jurisdiction`` whether the company is incorporated or headquartered in a covered
+        nation, ``reason`` a readable explanation (empty when not a FEOC). ``possible``:
+        a FEOC when a blank stake counts as the most it could be (see
+        :func:`~onshore.owners.owners`), with ``possible_reason``.
     """
     out = _feoc(owners(network), threshold, tuple(covered))
     maybe = _feoc(owners(network, "possible"), threshold, tuple(covered))
@@ -80,7 +92,8 @@ def _feoc(o: Owners, threshold: float, covered: tuple[str, ...]) -> pd.DataFrame
             r.append(f"is the government of {o.country[k]}")
         elif gov[k]:
             r.append(
-                f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, {best['vote'][k]:.0%} votes, "
+                f"the government of {nation[k]} holds {best['eq'][k]:.0%} equity, "
+                f"{best['vote'][k]:.0%} votes, "
                 f"{best['brd'][k]:.0%} board seats (>= {threshold:.0%})"
             )
         if juris[k] and not is_gov[k]:
@@ -102,7 +115,19 @@ def _feoc(o: Owners, threshold: float, covered: tuple[str, ...]) -> pd.DataFrame
 
 
 def feoc_facilities(network: Network, covered: Iterable[str] = COVERED_NATIONS) -> pd.Series:
-    """Facility id -> True when it is run by a FEOC or operates in a covered nation."""
+    """Facility id -> True when it is run by a FEOC or operates in a covered nation.
+
+    Parameters
+    ----------
+    network : Network
+    covered : iterable of str
+        Country codes of the covered nations.
+
+    Returns
+    -------
+    Series of bool
+        Indexed by facility id; the company test is :func:`feoc` at its default threshold.
+    """
     covered = tuple(covered)
     f = feoc(network, covered=covered)["feoc"]
     fac = network.facilities
@@ -129,10 +154,26 @@ def prohibited_foreign_entity(
     >= ``together`` (effective equity), or SFEs holding >= ``debt`` of its debt (direct).
     A licence from an SFE is reported (the effective-control test needs contract terms).
 
+    Parameters
+    ----------
+    network : Network
+    listed : iterable of str
+        Company ids on a list (1260H, UFLPA, ...).
+    single : float
+        The effective equity (fraction) one SFE must hold to make an FIE.
+    together : float
+        The effective equity (fraction) all SFEs together must hold to make an FIE.
+    debt : float
+        The fraction of the company's debt held directly by SFEs that makes an FIE.
+    covered : iterable of str
+        Country codes of the covered nations.
+
     Returns
     -------
     DataFrame
-        Indexed by company id: ``sfe, fie, pfe, max_single, together, debt, sfe_licence, reason``.
+        Indexed by company id: ``sfe, fie, pfe, max_single, together, debt, sfe_licence,
+        reason``. ``fie`` excludes SFEs; ``pfe`` is ``sfe or fie``; ``max_single``,
+        ``together`` and ``debt`` are the fractions held by SFEs.
     """
     o = owners(network)
     covered = tuple(covered)

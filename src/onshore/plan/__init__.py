@@ -78,7 +78,20 @@ def eligibility_for(
     """The eligibility a scenario asks for, and notes on where it came from.
 
     ``eligibility: auto`` (default) uses the rules engine (:mod:`onshore.compliance`)
-    together with any rules stated in the scenario; ``engine`` the engine alone; ``scenario`` uses the scenario's rules only; ``none`` allows everything.
+    together with any rules stated in the scenario; ``engine`` the engine alone;
+    ``scenario`` uses the scenario's rules only; ``none`` allows everything.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    network : Network, optional
+        The network the engine judges plants against (hypothetical plants added).
+
+    Returns
+    -------
+    tuple of (Eligibility, list of str)
+        The eligibility (:func:`allow_all`, :class:`EngineRules`, :class:`ScenarioRules` or
+        their :class:`Combined`) and one note per source used.
     """
     from onshore.plan import engine_adapter
 
@@ -105,6 +118,16 @@ def tariff_rates_for(scenario: Scenario) -> tuple[list[TariffRate], list[str]]:
     """Dated tariff rates: the rule files' (when ``from_rules``), overridden by the scenario's.
 
     A scenario rate replaces every rule-file rate with the same origin, destination and class.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    tuple of (list of TariffRate, list of str)
+        The rule-file rates kept, then the scenario's; and a note on how many came from
+        each.
     """
     from onshore.plan import engine_adapter
 

@@ -8,7 +8,8 @@ Adapters:
 
 - :func:`allow_all`: no rules (the cost of all rules is measured against it);
 - :class:`ScenarioRules`: rules stated in the scenario file (what-if studies);
-- :class:`EngineRules`: the verdicts of :func:`onshore.compliance.evaluate.check` on each plant's product;
+- :class:`EngineRules`: the verdicts of :func:`onshore.compliance.evaluate.check` on each plant's
+  product;
 - :class:`Combined`: prohibited if any part prohibits.
 
 Rule-aware adapters also say which rules exist (``rule_ids``), on which dates their
@@ -63,19 +64,86 @@ class RuleAware(Protocol):
         self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
     ) -> bool | None: ...
 
-    def rule_ids(self) -> list[str]: ...
+    def rule_ids(self) -> list[str]:
+        """The ids of the rules this eligibility applies.
 
-    def dates(self) -> list[dt.date]: ...
+        Returns
+        -------
+        list of str
+            Ids of the rules it applies, in the order they are listed.
+        """
+        ...
 
-    def without(self, rule_id: str) -> Eligibility: ...
+    def dates(self) -> list[dt.date]:
+        """The dates on which its answers may change.
+
+        Returns
+        -------
+        list of datetime.date
+            Sorted dates on which its rules start or stop applying (the day after an
+            ``effective_until``); eligibility may change only on these dates.
+        """
+        ...
+
+    def without(self, rule_id: str) -> Eligibility:
+        """This eligibility without one rule.
+
+        Parameters
+        ----------
+        rule_id : str
+            The rule to leave out.
+
+        Returns
+        -------
+        Eligibility
+            The same eligibility without that rule (unchanged when no rule has that id), to
+            price the rule by a second solve.
+        """
+        ...
 
     def prohibiting(
         self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
-    ) -> list[str]: ...
+    ) -> list[str]:
+        """Ids of the rules that prohibit this plant's product for this segment on this date.
+
+        Parameters
+        ----------
+        plant : PlantFacts
+            The plant whose goods are judged.
+        product : str
+            The product (scenario product id) it would deliver.
+        segment : SegmentFacts
+            The segment (buyer, destination) it would serve.
+        on : datetime.date
+            The date of the delivery.
+
+        Returns
+        -------
+        list of str
+            Ids of the prohibiting rules; empty when the plant may serve the segment.
+        """
+        ...
 
 
 def allow_all(plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date) -> bool | None:
-    """Every plant may serve every segment."""
+    """Every plant may serve every segment.
+
+    Parameters
+    ----------
+    plant : PlantFacts
+        The plant whose goods are judged.
+    product : str
+        The product (scenario product id) it would deliver.
+    segment : SegmentFacts
+        The segment (buyer, destination) it would serve.
+    on : datetime.date
+        The date of the delivery.
+
+    Returns
+    -------
+    bool
+        Always True.
+    """
     return True
 
 
@@ -88,7 +156,26 @@ class ScenarioRules:
     def prohibiting(
         self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
     ) -> list[str]:
-        """Ids of the rules that prohibit this plant's product for this segment on this date."""
+        """Ids of the rules that prohibit this plant's product for this segment on this date.
+
+        Parameters
+        ----------
+        plant : PlantFacts
+            The plant whose goods are judged.
+        product : str
+            The product (scenario product id) it would deliver.
+        segment : SegmentFacts
+            The segment (buyer, destination) it would serve.
+        on : datetime.date
+            The date of the delivery.
+
+        Returns
+        -------
+        list of str
+            Ids of the prohibiting rules (the segment's buyer is bound, the date is in the
+            rule's window and the plant, its country, owner country or company is targeted);
+            empty when the plant may serve the segment.
+        """
         out = []
         for r in self.rules:
             if segment.buyer not in r.buyers or on < r.effective_from:
@@ -111,20 +198,49 @@ class ScenarioRules:
         return not self.prohibiting(plant, product, segment, on)
 
     def rule_ids(self) -> list[str]:
+        """The ids of the scenario's rules.
+
+        Returns
+        -------
+        list of str
+            Ids of the rules stated in the scenario, in the order they are listed.
+        """
         return [r.id for r in self.rules]
 
     def dates(self) -> list[dt.date]:
+        """The dates on which the scenario's rules start or stop applying.
+
+        Returns
+        -------
+        list of datetime.date
+            Sorted dates on which the scenario's rules start or stop applying (the day after an
+            ``effective_until``); eligibility may change only on these dates.
+        """
         ds = [r.effective_from for r in self.rules]
         ds += [r.effective_until + dt.timedelta(days=1) for r in self.rules if r.effective_until]
         return sorted(set(ds))
 
     def without(self, rule_id: str) -> ScenarioRules:
+        """The scenario's rules without one rule.
+
+        Parameters
+        ----------
+        rule_id : str
+            The rule to leave out.
+
+        Returns
+        -------
+        ScenarioRules
+            The same eligibility without that rule (unchanged when no rule has that id), to
+            price the rule by a second solve.
+        """
         return ScenarioRules(tuple(r for r in self.rules if r.id != rule_id))
 
 
 @dataclass
 class EngineRules:
-    """Eligibility from the rules engine: ``onshore.compliance.evaluate.check`` on each plant's product.
+    """Eligibility from the rules engine: ``onshore.compliance.evaluate.check`` on each plant's
+    product.
 
     A plant whose product is not in the network (a hypothetical site) is judged on a copy of
     the network with the plant's facts added (``with_plant``) when the network supports it.
@@ -150,6 +266,25 @@ class EngineRules:
     def prohibiting(
         self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
     ) -> list[str]:
+        """Ids of the rules whose engine verdict is PROHIBITED for this plant, segment and date.
+
+        Parameters
+        ----------
+        plant : PlantFacts
+            The plant whose goods are judged.
+        product : str
+            The product (scenario product id) it would deliver.
+        segment : SegmentFacts
+            The segment (buyer, destination) it would serve.
+        on : datetime.date
+            The date of the delivery.
+
+        Returns
+        -------
+        list of str
+            Ids of the prohibiting rules (rules in ``skip`` left out; none for a segment
+            without a buyer); empty when the plant may serve the segment.
+        """
         if segment.buyer is None:
             return []
         return [
@@ -177,7 +312,25 @@ class EngineRules:
     def undecided(
         self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
     ) -> list[str]:
-        """Ids of the rules that could not decide (UNKNOWN), with what would settle them."""
+        """Ids of the rules that could not decide (UNKNOWN), with what would settle them.
+
+        Parameters
+        ----------
+        plant : PlantFacts
+            The plant whose goods are judged.
+        product : str
+            The product (scenario product id) it would deliver.
+        segment : SegmentFacts
+            The segment (buyer, destination) it would serve.
+        on : datetime.date
+            The date of the delivery.
+
+        Returns
+        -------
+        list of str
+            One entry per undecided rule: ``rule_id: what would settle it`` (or the bare id);
+            rules the segment accepts as unknown are left out.
+        """
         if segment.buyer is None:
             return []
         return [
@@ -187,16 +340,45 @@ class EngineRules:
         ]
 
     def rule_ids(self) -> list[str]:
+        """The ids of the rules the engine applies, less those skipped.
+
+        Returns
+        -------
+        list of str
+            Ids of the rules in the bundled rule files (tariff rules excluded) not in ``skip``,
+            in the order they are listed.
+        """
         from onshore.plan import engine_adapter
 
         return [r for r in engine_adapter.rule_ids(self.network) if r not in self.skip]
 
     def dates(self) -> list[dt.date]:
+        """The dates on which the engine's rules start or stop applying.
+
+        Returns
+        -------
+        list of datetime.date
+            Sorted dates on which the bundled rules start or stop applying (the day after an
+            ``effective_until``); eligibility may change only on these dates.
+        """
         from onshore.plan import engine_adapter
 
         return engine_adapter.rule_dates(self.network)
 
     def without(self, rule_id: str) -> EngineRules:
+        """The engine's eligibility with one more rule skipped (the verdict cache is shared).
+
+        Parameters
+        ----------
+        rule_id : str
+            The rule to leave out.
+
+        Returns
+        -------
+        EngineRules
+            The same eligibility without that rule (unchanged when no rule has that id), to
+            price the rule by a second solve.
+        """
         return EngineRules(self.network, self.skip | {rule_id}, self.check, self._cache)
 
 
@@ -229,6 +411,24 @@ class Combined:
     def prohibiting(
         self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
     ) -> list[str]:
+        """Ids of the rules of every rule-aware part that prohibit this plant's product.
+
+        Parameters
+        ----------
+        plant : PlantFacts
+            The plant whose goods are judged.
+        product : str
+            The product (scenario product id) it would deliver.
+        segment : SegmentFacts
+            The segment (buyer, destination) it would serve.
+        on : datetime.date
+            The date of the delivery.
+
+        Returns
+        -------
+        list of str
+            Ids of the prohibiting rules; empty when the plant may serve the segment.
+        """
         return [
             r
             for p in self.parts
@@ -239,6 +439,25 @@ class Combined:
     def undecided(
         self, plant: PlantFacts, product: str, segment: SegmentFacts, on: dt.date
     ) -> list[str]:
+        """The undecided rules of every part that reports them, with what would settle them.
+
+        Parameters
+        ----------
+        plant : PlantFacts
+            The plant whose goods are judged.
+        product : str
+            The product (scenario product id) it would deliver.
+        segment : SegmentFacts
+            The segment (buyer, destination) it would serve.
+        on : datetime.date
+            The date of the delivery.
+
+        Returns
+        -------
+        list of str
+            One entry per undecided rule: ``rule_id: what would settle it`` (or the bare id);
+            rules the segment accepts as unknown are left out.
+        """
         return [
             r
             for p in self.parts
@@ -247,12 +466,40 @@ class Combined:
         ]
 
     def rule_ids(self) -> list[str]:
+        """The ids of the rules of every rule-aware part.
+
+        Returns
+        -------
+        list of str
+            Ids of the rules of the parts, part by part (repeats kept).
+        """
         return [r for p in self.parts if isinstance(p, RuleAware) for r in p.rule_ids()]
 
     def dates(self) -> list[dt.date]:
+        """The dates on which any part's rules start or stop applying.
+
+        Returns
+        -------
+        list of datetime.date
+            Sorted dates on which the rules of any part start or stop applying (the day after an
+            ``effective_until``); eligibility may change only on these dates.
+        """
         return sorted({d for p in self.parts if isinstance(p, RuleAware) for d in p.dates()})
 
     def without(self, rule_id: str) -> Combined:
+        """Every rule-aware part without one rule.
+
+        Parameters
+        ----------
+        rule_id : str
+            The rule to leave out.
+
+        Returns
+        -------
+        Combined
+            The same eligibility without that rule (unchanged when no rule has that id), to
+            price the rule by a second solve.
+        """
         return Combined(
             tuple(p.without(rule_id) if isinstance(p, RuleAware) else p for p in self.parts)
         )
@@ -260,7 +507,18 @@ class Combined:
 
 # periods as date ranges ---------------------------------------------------------------
 def period_bounds(year: int) -> tuple[dt.date, dt.date]:
-    """The first day of a period and the first day of the next."""
+    """The first day of a period and the first day of the next.
+
+    Parameters
+    ----------
+    year : int
+        The period (a calendar year).
+
+    Returns
+    -------
+    tuple of (datetime.date, datetime.date)
+        January 1 of ``year`` and of ``year + 1``.
+    """
     return dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
 
 
@@ -285,10 +543,23 @@ def eligible_share(
     may change inside it; each answer holds until the next date. ``None`` (unknown) counts
     as prohibited unless the segment says ``unknown: allow``.
 
+    Parameters
+    ----------
+    eligibility : Eligibility
+        The callable that judges a plant's product for a segment on a date.
+    plants : sequence of PlantFacts
+    products : sequence of str
+        Product ids; a plant is judged only for the products it makes (others are 0).
+    segments : sequence of (SegmentFacts, Segment)
+        Each segment's facts and its scenario entry (for ``unknown``).
+    periods : sequence of int
+        The periods (years).
+
     Returns
     -------
     xarray.DataArray
-        Dims (plant, product, segment, period), values in [0, 1].
+        Dims (plant, product, segment, period), values in [0, 1] (the day-weighted share of
+        the year, rounded to 9 decimals).
     """
     dates = eligibility.dates() if isinstance(eligibility, RuleAware) else []
     out = np.zeros((len(plants), len(products), len(segments), len(periods)))
@@ -327,7 +598,24 @@ def period_tariff(
 ) -> float:
     """The day-weighted ad valorem rate on goods from ``origin`` over one period.
 
-    Rates for the same (origin, destination, class) that overlap: the later-starting wins.
+    Rates for the same (origin, destination, class) that overlap: a class-specific rate
+    beats the wildcard ``*``, then the later-starting wins.
+
+    Parameters
+    ----------
+    rates : sequence of TariffRate
+    origin, destination : str, optional
+        Country codes; no tariff when either is missing or they are equal.
+    tariff_class : str, optional
+        The goods' tariff class (rates of class ``*`` apply to every class).
+    year : int
+        The period.
+
+    Returns
+    -------
+    float
+        The rate as a fraction of the goods' value (0.25 = 25 %), weighted by the days of the
+        year each rate applies (0 on days without one).
     """
     if origin is None or destination is None or origin == destination:
         return 0.0

@@ -30,6 +30,30 @@ def verdicts(
     ``check`` is called as ``check(network, facility_id, buyer, on)``: the product is named
     by the plant that makes it. A plant that is not in the network is judged as a
     hypothetical facility added by :func:`with_plants`.
+
+    Parameters
+    ----------
+    network : Network
+        The network the plant is judged against (with hypothetical plants added).
+    plant : PlantFacts
+    product : str
+        The scenario product (unused by the engine: the facility names the product).
+    segment : SegmentFacts
+        Its ``buyer`` is the engine's buyer scope.
+    on : datetime.date
+        The evaluation date.
+    check : callable, optional
+        Default :func:`onshore.compliance.check`.
+
+    Returns
+    -------
+    list
+        The engine's verdicts (:class:`~onshore.compliance.Verdict` by default).
+
+    Raises
+    ------
+    NotFound
+        When the facility standing for the plant is not in ``network``.
     """
     if check is None:
         # called as any ``check`` is, with the segment's buyer as it is (the callers skip a
@@ -39,7 +63,20 @@ def verdicts(
 
 
 def facility_id(network: Any, plant: PlantFacts) -> str:
-    """The facility that stands for a plant: its own, or the hypothetical one added for it."""
+    """The facility that stands for a plant: its own, or the hypothetical one added for it.
+
+    Parameters
+    ----------
+    network : Network, optional
+    plant : PlantFacts
+
+    Returns
+    -------
+    str
+        ``plant.facility`` when the network has it, else ``plant.id`` when the network has
+        that, else ``plan-<plant.id>`` (the id :func:`with_plants` gives it); without a
+        network, ``plant.facility`` or ``plant.id``.
+    """
     if network is None:
         return plant.facility or plant.id
     ids = set(network.facilities["id"].astype(str))
@@ -54,6 +91,19 @@ def with_plants(network: Any, plants: list[PlantFacts]) -> Any:
     A hypothetical plant's company is its ``company`` when the network knows it, else a
     new company headquartered in the plant's owner country. Without flows or owners the
     engine can only judge what the facts decide (country, owner country, named company).
+
+    Parameters
+    ----------
+    network : Network, optional
+        Default an empty network.
+    plants : list of PlantFacts
+
+    Returns
+    -------
+    Network
+        ``network`` itself when it holds every plant, else a new network with facilities
+        ``plan-<id>`` (stage ``cell``, status ``operating``, marked as estimates) and any new
+        owner companies ``plan-<id>-owner``.
     """
     import pandas as pd
 
@@ -112,12 +162,34 @@ def _ruleset() -> Any:
 
 
 def rule_ids(network: Any) -> list[str]:
-    """Ids of the rules the engine knows (tariff rules excluded: they price, not prohibit)."""
+    """Ids of the rules the engine knows (tariff rules excluded: they price, not prohibit).
+
+    Parameters
+    ----------
+    network : Network
+        Unused: the bundled rule files are read.
+
+    Returns
+    -------
+    list of str
+        Rule ids in the order of the rule set.
+    """
     return [r.id for r in _ruleset().rules.values() if not isinstance(r.test, Tariff)]
 
 
 def rule_dates(network: Any) -> list[dt.date]:
-    """Every date on which a rule starts or stops applying."""
+    """Every date on which a rule starts or stops applying.
+
+    Parameters
+    ----------
+    network : Network
+        Unused: the bundled rule files are read.
+
+    Returns
+    -------
+    list of datetime.date
+        Sorted ``effective_from`` dates and the days after ``effective_until`` dates.
+    """
     out: set[dt.date] = set()
     for r in _ruleset().rules.values():
         out.add(r.effective_from)
@@ -127,7 +199,13 @@ def rule_dates(network: Any) -> list[dt.date]:
 
 
 def tariff_rates() -> list[TariffRate]:
-    """Dated tariff rates from the rule files (``onshore.rules.tariff_table``); none without them."""
+    """Dated tariff rates from the rule files (``onshore.rules.tariff_table``).
+
+    Returns
+    -------
+    list of TariffRate
+        One per row of the bundled tariff table; empty without tariff rules.
+    """
     return [
         TariffRate(
             id=row["id"],

@@ -48,7 +48,24 @@ def _why_not(data: PlanData, plant: str, product: str, segment: str, year: int) 
 def explain_unmet(
     data: PlanData, unmet: pd.DataFrame, used: pd.DataFrame | None = None
 ) -> list[str]:
-    """Say which demand is not met and why: rules, lead times, ramp-up, full capacity."""
+    """Say which demand is not met and why: rules, lead times, ramp-up, full capacity.
+
+    Parameters
+    ----------
+    data : PlanData
+    unmet : DataFrame
+        Rows ``product, segment, period, quantity`` of unmet demand (as
+        :attr:`PlanResult.unmet`).
+    used : DataFrame, optional
+        The capacity table of the solution (``plant, period, utilisation``), to name plants
+        at full capacity.
+
+    Returns
+    -------
+    list of str
+        One sentence per unmet row: the segment, the quantity (in the product's units), the
+        period and the reasons.
+    """
     out = []
     d = data
     for r in unmet.itertuples(index=False):
@@ -68,7 +85,8 @@ def explain_unmet(
             if first is None or first > y:
                 c = next(c for cid, c in d.scenario.candidates.items() if (c.expands or cid) == p)
                 late.append(
-                    f"{p} cannot deliver before {first or 'the horizon end'} (lead time {c.lead_time} period(s))"
+                    f"{p} cannot deliver before {first or 'the horizon end'} "
+                    f"(lead time {c.lead_time} period(s))"
                 )
         if not existing and len(late) == len(sites):
             head = f"no compliant capacity for {sg} in {y}" + (
@@ -99,7 +117,19 @@ def _full(capacity: pd.DataFrame, plant: str, year: int) -> bool:
 
 
 def explain_binding(res: PlanResult) -> list[str]:
-    """The constraints that shape the plan, in words."""
+    """The constraints that shape the plan, in words.
+
+    Parameters
+    ----------
+    res : PlanResult
+        A solved plan with its data.
+
+    Returns
+    -------
+    list of str
+        Plants at full capacity, sites built out, plants a rule limits or excludes from a
+        segment (and from which date), unmet demand with its penalty, binding content floors.
+    """
     d = res.data
     assert d is not None
     out = []
@@ -110,7 +140,8 @@ def explain_binding(res: PlanResult) -> list[str]:
         lo, hi = g["available"].min(), g["available"].max()
         size = _fmt(lo) if lo == hi else f"{_fmt(lo)} to {_fmt(hi)}"
         out.append(
-            f"{p} ({ctry}) runs at full capacity in {_years(g['period'].tolist())} ({size} gross units){extra}"
+            f"{p} ({ctry}) runs at full capacity in {_years(g['period'].tolist())} "
+            f"({size} gross units){extra}"
         )
     if len(res.builds):
         tot = res.builds.groupby("plant")["modules"].sum()
@@ -141,7 +172,8 @@ def explain_binding(res: PlanResult) -> list[str]:
         out.append(f"{why}: it cannot serve {sg} in {_years(years)}")
     for r in res.unmet.itertuples(index=False):
         out.append(
-            f"{_fmt(r.quantity)} {r.product} for {r.segment} not met in {r.period} (penalty {_fmt(r.penalty)} per unit)"
+            f"{_fmt(r.quantity)} {r.product} for {r.segment} not met in {r.period} "
+            f"(penalty {_fmt(r.penalty)} per unit)"
         )
     for f in d.scenario.content_floors:
         seg = res.production[res.production["segment"].isin(f.segments)]
@@ -151,7 +183,8 @@ def explain_binding(res: PlanResult) -> list[str]:
             inside = g[g["country"].isin(f.countries)]["quantity"].sum() / g["quantity"].sum()
             if inside <= f.share + 1e-6:
                 out.append(
-                    f"content floor {f.id} binds in {y}: {inside:.1%} from {', '.join(f.countries)} (floor {f.share:.0%})"
+                    f"content floor {f.id} binds in {y}: {inside:.1%} from "
+                    f"{', '.join(f.countries)} (floor {f.share:.0%})"
                 )
     return out
 

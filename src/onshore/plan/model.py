@@ -10,7 +10,8 @@ periods ``t``. Variables:
 Constraints:
 
 - demand: :math:`\\sum_p x_{pkst} + u_{kst} = D_{kst}`;
-- capacity: :math:`\\sum_{k,s} x_{pkst} / \\eta_{pk} \\le C_{pt} + \\sum_{\\tau} m_p\\,r_{p,t-\\tau-L_p}\\,b_{p\\tau}`
+- capacity: :math:`\\sum_{k,s} x_{pkst} / \\eta_{pk} \\le C_{pt}
+  + \\sum_{\\tau} m_p\\,r_{p,t-\\tau-L_p}\\,b_{p\\tau}`
   with yield :math:`\\eta`, module size :math:`m`, lead time :math:`L` and ramp-up :math:`r`;
 - modules: :math:`\\sum_t b_{pt} \\le B_p`;
 - eligibility: for each level :math:`f<1` of the eligible share :math:`e_{pkst}`,
@@ -44,7 +45,20 @@ __all__ = ["PlanData", "annuity", "build_model", "prepare"]
 
 
 def annuity(rate: float, lifetime: int) -> float:
-    """Capital recovery factor: the yearly payment that repays 1 over ``lifetime`` years."""
+    """Capital recovery factor: the yearly payment that repays 1 over ``lifetime`` years.
+
+    Parameters
+    ----------
+    rate : float
+        The discount rate per year (0.08 = 8 %).
+    lifetime : int
+        Years of payments.
+
+    Returns
+    -------
+    float
+        ``rate (1 + rate)^n / ((1 + rate)^n - 1)``; ``1 / lifetime`` at rate 0.
+    """
     if rate == 0:
         return 1.0 / lifetime
     return rate * (1 + rate) ** lifetime / ((1 + rate) ** lifetime - 1)
@@ -78,25 +92,74 @@ class PlanData:
 
     @property
     def periods(self) -> list[int]:
+        """The periods (years) of the scenario, in order.
+
+        Returns
+        -------
+        list of int
+        """
         return list(self.scenario.periods)
 
     def with_eligibility(self, eligibility: Eligibility) -> PlanData:
-        """The same data judged by another eligibility (e.g. without one rule)."""
+        """The same data judged by another eligibility (e.g. without one rule).
+
+        Parameters
+        ----------
+        eligibility : Eligibility
+
+        Returns
+        -------
+        PlanData
+            A copy with ``eligibility`` and the eligible ``share`` recomputed from it.
+        """
         share = _share(self.scenario, eligibility, self.plants, self.segments)
         return replace(self, eligibility=eligibility, share=share)
 
     def without_floors(self, ids: set[str] | None = None) -> PlanData:
-        """The same data without the named content floors (all when ``ids`` is None)."""
+        """The same data without the named content floors (all when ``ids`` is None).
+
+        Parameters
+        ----------
+        ids : set of str, optional
+            Ids of the content floors to drop.
+
+        Returns
+        -------
+        PlanData
+            A copy whose scenario keeps only the other floors.
+        """
         floors = [f for f in self.scenario.content_floors if ids is not None and f.id not in ids]
         return replace(self, scenario=self.scenario.model_copy(update={"content_floors": floors}))
 
     def relaxed(self, penalty: float) -> PlanData:
-        """Every must-be-met segment gets an unmet penalty (to find what cannot be met)."""
+        """Every must-be-met segment gets an unmet penalty (to find what cannot be met).
+
+        Parameters
+        ----------
+        penalty : float
+            The penalty per unit not delivered, in the scenario's currency.
+
+        Returns
+        -------
+        PlanData
+            A copy in which every segment's demand may go unmet.
+        """
         return replace(self, penalty=self.penalty.fillna(penalty))
 
 
 def plant_facts(s: Scenario) -> list[PlantFacts]:
-    """The rule-relevant facts of every plant and new site (an expansion shares its plant's)."""
+    """The rule-relevant facts of every plant and new site (an expansion shares its plant's).
+
+    Parameters
+    ----------
+    s : Scenario
+
+    Returns
+    -------
+    list of PlantFacts
+        The scenario's plants, then its candidates that do not expand a plant; the owner
+        country defaults to the plant's country.
+    """
     out = [
         PlantFacts(
             pid, p.country, p.owner_country or p.country, p.company, p.facility, tuple(p.products)
@@ -253,6 +316,18 @@ def prepare(
 def build_model(data: PlanData) -> linopy.Model:
     """Build the linopy model of a prepared plan; see the module docstring for the maths.
 
+    Parameters
+    ----------
+    data : PlanData
+        From :func:`prepare`.
+
+    Returns
+    -------
+    linopy.Model
+        Variables ``production``, ``unmet`` and ``build``, constraints ``demand``,
+        ``capacity``, ``modules``, ``eligibility`` and ``floor_<id>``, and the discounted
+        cost (scenario currency) as the objective.
+
     Examples
     --------
     >>> from onshore.plan.scenario import load_scenario, bundled
@@ -329,7 +404,20 @@ def build_model(data: PlanData) -> linopy.Model:
 
 
 def first_online(data: PlanData, plant: str) -> int | None:
-    """The first period in which a module at a candidate site can deliver anything."""
+    """The first period in which a module at a candidate site can deliver anything.
+
+    Parameters
+    ----------
+    data : PlanData
+    plant : str
+        A plant or candidate-site id.
+
+    Returns
+    -------
+    int or None
+        The first period (year) in which a module ordered in a buildable period gives
+        capacity; None when none can within the horizon (or the plant cannot build).
+    """
     r = data.ramp.sel(plant=plant) * data.buildable.sel(plant=plant).rename(period="build_period")
     live = (r.sum("build_period") > 0).values
     return data.periods[int(np.argmax(live))] if live.any() else None

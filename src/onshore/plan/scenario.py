@@ -219,7 +219,13 @@ class Scenario(_Base):
 
     # helpers ----------------------------------------------------------------------
     def units(self) -> dict[str, Plant]:
-        """Plants and candidates by model id (a candidate that expands a plant shares its id)."""
+        """Plants and candidates by model id (a candidate that expands a plant shares its id).
+
+        Returns
+        -------
+        dict of str to Plant
+            Every plant, then every candidate that does not expand one (a :class:`Candidate`).
+        """
         out: dict[str, Plant] = dict(self.plants)
         for cid, c in self.candidates.items():
             out[c.expands or cid] = c if c.expands is None else out[c.expands]
@@ -238,7 +244,8 @@ def _check_references(s: Scenario) -> None:
         for prod, series in seg.demand.items():
             if prod not in s.products:
                 errors.append(
-                    f"segments.{sid}.demand.{prod}: unknown product (known: {', '.join(s.products)})"
+                    f"segments.{sid}.demand.{prod}: unknown product "
+                    f"(known: {', '.join(s.products)})"
                 )
             for p in series:
                 if p not in periods:
@@ -297,7 +304,24 @@ def _format(e: ValidationError, origin: str) -> ScenarioError:
 
 
 def parse_scenario(data: dict[str, Any], origin: str = "scenario") -> Scenario:
-    """Check a scenario given as a mapping; raise :class:`ScenarioError` with key paths."""
+    """Check a scenario given as a mapping; raise :class:`ScenarioError` with key paths.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed YAML.
+    origin : str
+        Where it comes from, for the message (e.g. the file name).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        When ``data`` is not a mapping or does not fit the schema.
+    """
     if not isinstance(data, dict):
         raise ScenarioError(
             f"{origin}: expected a mapping at the top level, got {type(data).__name__}"
@@ -310,6 +334,19 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario") -> Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        When the file does not exist, is not valid YAML or does not fit the schema.
 
     Examples
     --------
@@ -328,26 +365,81 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def bundled(name: str) -> Path:
-    """The path of a scenario shipped in ``onshore/data/scenarios``."""
+    """The path of a scenario shipped in ``onshore/data/scenarios``.
+
+    Parameters
+    ----------
+    name : str
+        The file name without ``.yaml``.
+
+    Returns
+    -------
+    Path
+        The absolute path (not checked for existence).
+    """
     return Path(__file__).resolve().parent.parent / "data" / "scenarios" / f"{name}.yaml"
 
 
 def per_period(value: PerPeriod, periods: list[int]) -> list[float]:
-    """A scalar or a {year: value} mapping as one value per period (missing years are 0)."""
+    """A scalar or a {year: value} mapping as one value per period (missing years are 0).
+
+    Parameters
+    ----------
+    value : float or dict of int to float
+    periods : list of int
+
+    Returns
+    -------
+    list of float
+        One value per period.
+    """
     if isinstance(value, dict):
         return [float(value.get(p, 0.0)) for p in periods]
     return [float(value)] * len(periods)
 
 
 def per_key(value: float | dict[str, float], key: str, default: float) -> float:
-    """A scalar or a {key: value} mapping read for one key."""
+    """A scalar or a {key: value} mapping read for one key.
+
+    Parameters
+    ----------
+    value : float or dict of str to float
+    key : str
+    default : float
+        The value when the mapping has neither ``key`` nor ``"*"``.
+
+    Returns
+    -------
+    float
+        The scalar, else ``value[key]``, else ``value["*"]``, else ``default``.
+    """
     if isinstance(value, dict):
         return float(value.get(key, value.get("*", default)))
     return float(value)
 
 
 def resolve_from_store(s: Scenario, network: Any | None) -> Scenario:
-    """Fill plant facts (company, country, owner country) from the store's facilities."""
+    """Fill plant facts (company, country, owner country) from the store's facilities.
+
+    Facts the scenario states are kept; the owner country is the company's headquarters
+    country, else its country; the name the facility's.
+
+    Parameters
+    ----------
+    s : Scenario
+    network : Network, optional
+        Without it (or when no plant names a ``facility``) the scenario is returned as is.
+
+    Returns
+    -------
+    Scenario
+        A copy with the plants and candidates that name a facility filled in.
+
+    Raises
+    ------
+    ScenarioError
+        When a plant names a facility that is not in the store.
+    """
     if network is None or not any(p.facility for p in [*s.plants.values(), *s.candidates.values()]):
         return s
     fac = network.facilities.set_index("id")

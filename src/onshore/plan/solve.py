@@ -56,7 +56,13 @@ class PlanResult:
     model: linopy.Model | None = field(default=None, repr=False)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The result tables by name."""
+        """The result tables by name.
+
+        Returns
+        -------
+        dict of str to DataFrame
+            ``production``, ``builds``, ``capacity``, ``unmet``, ``costs``, ``rule_costs``.
+        """
         return {
             "production": self.production,
             "builds": self.builds,
@@ -67,7 +73,15 @@ class PlanResult:
         }
 
     def summary(self) -> dict[str, object]:
-        """The headline numbers, for a table or JSON."""
+        """The headline numbers, for a table or JSON.
+
+        Returns
+        -------
+        dict
+            ``scenario``, ``status``, ``objective`` (discounted, in ``currency``, 2 decimals),
+            ``currency``, ``cost_<component>`` (discounted sums), ``modules_built`` and
+            ``unmet_units`` (in the products' units).
+        """
         by = (
             self.costs.groupby("component")["discounted"].sum()
             if len(self.costs)
@@ -85,7 +99,21 @@ class PlanResult:
 
 
 def write_tables(res: PlanResult, out_dir: str | Path, parquet: bool = True) -> list[Path]:
-    """Write every table as CSV (and Parquet) plus ``summary.json`` (headline, binding, notes)."""
+    """Write every table as CSV (and Parquet) plus ``summary.json`` (headline, binding, notes).
+
+    Parameters
+    ----------
+    res : PlanResult
+    out_dir : str or Path
+        Created when missing; existing files are overwritten.
+    parquet : bool
+        Also write each table as Parquet.
+
+    Returns
+    -------
+    list of Path
+        The files written, ``summary.json`` last.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -102,7 +130,21 @@ def write_tables(res: PlanResult, out_dir: str | Path, parquet: bool = True) -> 
 
 
 def solve_model(m: linopy.Model, mip_gap: float = 1e-4, time_limit: float | None = None) -> str:
-    """Solve with HiGHS; return the termination condition (``optimal``, ``infeasible``, ...)."""
+    """Solve with HiGHS; return the termination condition (``optimal``, ``infeasible``, ...).
+
+    Parameters
+    ----------
+    m : linopy.Model
+    mip_gap : float
+        Relative MIP gap (HiGHS ``mip_rel_gap``).
+    time_limit : float, optional
+        Seconds (HiGHS ``time_limit``); default none.
+
+    Returns
+    -------
+    str
+        linopy's termination condition; the solution is stored on ``m``.
+    """
     opts: dict[str, Any] = {"mip_rel_gap": mip_gap, "output_flag": False}  # HiGHS options
     if time_limit is not None:
         opts["time_limit"] = time_limit
@@ -140,7 +182,24 @@ def _sol(m: linopy.Model, name: str) -> pd.Series:
 
 
 def results(data: PlanData, m: linopy.Model, status: str = "optimal") -> PlanResult:
-    """Read a solved model into tidy tables (quantities in the products' units)."""
+    """Read a solved model into tidy tables (quantities in the products' units).
+
+    Parameters
+    ----------
+    data : PlanData
+    m : linopy.Model
+        The solved model of ``data``.
+    status : str
+        The termination condition, kept on the result.
+
+    Returns
+    -------
+    PlanResult
+        ``production`` (good units, gross units and costs per row), ``builds``,
+        ``capacity`` (gross units per plant and period), ``unmet``, ``costs`` (per period
+        and component, nominal and discounted) and the objective; no rule costs or
+        explanations yet.
+    """
     d, s = data, data.scenario
     country = {p.id: p.country for p in d.plants}
     x = _sol(m, "production").rename("quantity").reset_index()
@@ -244,7 +303,8 @@ def results(data: PlanData, m: linopy.Model, status: str = "optimal") -> PlanRes
 
 
 def _costs(d: PlanData, x: pd.DataFrame, bv: np.ndarray, unmet: pd.DataFrame) -> pd.DataFrame:
-    """Cost by period and component, nominal and discounted (the discounted sum is the objective)."""
+    """Cost by period and component, nominal and discounted (the discounted sum is the
+    objective)."""
     s = d.scenario
     ann = np.array(
         [
@@ -287,6 +347,23 @@ def rule_costs(
 
     Each rule (and each content floor) is dropped alone; ``all rules`` drops every
     eligibility restriction at once. A positive cost is what obeying the rule costs.
+
+    Parameters
+    ----------
+    data : PlanData
+    base : PlanResult
+        The solved plan with every rule.
+    mip_gap : float
+        Relative MIP gap of each re-solve.
+    progress : callable, optional
+        Called with a message before each re-solve.
+
+    Returns
+    -------
+    DataFrame
+        ``rule, kind (eligibility|content floor), objective_with, objective_without, cost,
+        unmet_with, unmet_without``; objectives in the scenario currency (discounted),
+        ``objective_without`` NaN when that solve is not optimal.
     """
     cases: list[tuple[str, str, PlanData]] = []
     elig = data.eligibility
@@ -343,6 +420,24 @@ def solve_plan(
 ) -> PlanResult:
     """Build, solve, read and explain a plan.
 
+    Parameters
+    ----------
+    data : PlanData
+        From :func:`~onshore.plan.model.prepare`.
+    mip_gap : float
+        Relative MIP gap for HiGHS.
+    time_limit : float, optional
+        Seconds for the main solve.
+    with_rule_costs : bool
+        Also solve once without each rule to price it (:func:`rule_costs`).
+    progress : callable, optional
+        Called with a message at each step.
+
+    Returns
+    -------
+    PlanResult
+        With ``binding`` and, when demand goes unmet, its explanation in ``notes``.
+
     Raises
     ------
     InfeasiblePlan
@@ -386,7 +481,8 @@ def _infeasible(data: PlanData, mip_gap: float) -> InfeasiblePlan:
     reasons = explain_unmet(relaxed, un, res.capacity)
     short = set(un["segment"])
     reasons += [
-        f"content floor {f.id} requires {f.share:.0%} of {', '.join(sorted(short & set(f.segments)))} from {', '.join(f.countries)}"
+        f"content floor {f.id} requires {f.share:.0%} of "
+        f"{', '.join(sorted(short & set(f.segments)))} from {', '.join(f.countries)}"
         for f in data.scenario.content_floors
         if short & set(f.segments)
     ]

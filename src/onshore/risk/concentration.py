@@ -42,6 +42,17 @@ HIGHLY_CONCENTRATED = 2500.0
 def hhi(values: np.ndarray | list[float]) -> float:
     """The HHI in points (0-10 000) of non-negative quantities (normalised to shares).
 
+    Parameters
+    ----------
+    values : array_like of float
+        Non-negative quantities (any unit; only their shares of the total matter).
+
+    Returns
+    -------
+    float
+        ``10 000 * sum_i s_i^2`` with ``s_i = values_i / sum(values)``, rounded to 9
+        decimals; NaN when the total is not positive.
+
     Examples
     --------
     >>> hhi([50, 30, 20])
@@ -127,6 +138,13 @@ def capacity_concentration(
         Where the plant stands, or the controlling country of its company.
     control : mapping company id -> country, optional
         Controlling countries (default: each company's own country).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`concentration` over ``where`` (the country): ``material, stage, total, n,
+        hhi, top, top_share, leaders``; ``total`` is the yearly capacity in the material's
+        unit. Facilities without a capacity in their material's unit are left out.
     """
     fac = network.facilities
     cap = capacity_in_material_units(network).reindex(fac["id"].astype(str)).to_numpy(dtype=float)
@@ -151,7 +169,25 @@ def flow_concentration(
     control: Mapping[str, str] | None = None,
     period: str | None = None,
 ) -> pd.DataFrame:
-    """HHI per (material, supplier stage) of shipped quantities, over supplier countries."""
+    """HHI per (material, supplier stage) of shipped quantities, over supplier countries.
+
+    Parameters
+    ----------
+    network : Network
+    by : {"country", "control"}
+        Where the supplying plant stands, or the controlling country of its company.
+    control : mapping company id -> country, optional
+        Controlling countries (default: each company's own country).
+    period : str, optional
+        Flows whose period starts with this; default every flow.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`concentration` over the supplier's country: ``material, stage, total, n,
+        hhi, top, top_share, leaders``; ``total`` is the quantity shipped in the material's
+        unit over the period. Suppliers of unknown country count as ``??``.
+    """
     fl = network.flows_in_material_units(period)
     fac = network.facilities.set_index(network.facilities["id"].astype(str))
     sup = fl["supplier"].astype(str)
@@ -177,11 +213,22 @@ def concentration_table(
 ) -> pd.DataFrame:
     """Capacity and flow concentration side by side, per (material, stage).
 
+    Parameters
+    ----------
+    network : Network
+    control : mapping company id -> country, optional
+        Controlling countries for the ``*_control`` columns (default: each company's own
+        country).
+    stage : str, optional
+        Keep only this stage.
+    period : str, optional
+        The flow period prefix of the ``flows`` rows.
+
     Returns
     -------
     DataFrame
-        ``material, stage, basis (capacity|flows), total, hhi_country, leaders_country,
-        hhi_control, leaders_control``, most concentrated first.
+        ``material, stage, basis (capacity|flows), total, hhi_country, top_country,
+        top_share, leaders_country, hhi_control, leaders_control``, most concentrated first.
     """
     parts = []
     for basis, fn in (("capacity", capacity_concentration), ("flows", flow_concentration)):
@@ -219,7 +266,20 @@ def concentration_table(
 
 
 def dependency_concentration(traced: pd.DataFrame, value: str = "quantity") -> pd.DataFrame:
-    """From a trace result (``raw, stage, country`` + quantity), HHI per (raw, stage)."""
+    """From a trace result (``raw, stage, country`` + quantity), HHI per (raw, stage).
+
+    Parameters
+    ----------
+    traced : DataFrame
+        A :func:`onshore.trace.trace` table with ``raw``, ``stage`` and ``country`` columns.
+    value : str
+        The column whose shares are measured (``quantity`` or ``share``).
+
+    Returns
+    -------
+    DataFrame
+        ``raw, stage, total, n, hhi, top, top_share, leaders``, by descending HHI.
+    """
     return concentration(traced, ["raw", "stage"], "country", value=value)
 
 
@@ -228,10 +288,24 @@ def product_dependency(network: Network, product: str, period: str | None = None
 
     Reads :func:`onshore.trace.trace` with ``by=("raw", "stage", "country")``.
 
+    Parameters
+    ----------
+    network : Network
+    product : str
+        ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
+    period : str, optional
+        Flows whose period starts with this.
+
     Returns
     -------
     DataFrame
-        ``raw, stage, total, n, hhi, top, top_share, leaders``.
+        ``raw, stage, total, n, hhi, top, top_share, leaders``; ``total`` is units of raw
+        per unit of the product.
+
+    Raises
+    ------
+    NotFound
+        When the product is not in the network.
     """
     from onshore.trace import trace  # the trace engine; imported late (it may be optional)
 

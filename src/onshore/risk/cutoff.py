@@ -75,7 +75,15 @@ class CutoffResult:
     recovery: pd.DataFrame  # product, ..., peak_share, lost, first_month, months_to_recover
 
     def by_product(self) -> pd.DataFrame:
-        """Shortfall per product material and month, with the customers (plants) hit."""
+        """Shortfall per product material and month, with the customers (plants) hit.
+
+        Returns
+        -------
+        DataFrame
+            ``material, month, period, baseline, shortfall`` (summed over the material's product
+            plants, in its unit per month), ``share`` = shortfall / baseline (NaN at baseline 0)
+            and ``customers_hit``, the comma-separated plants short that month.
+        """
         m = self.monthly
         hit = m[m["shortfall"] > TOL]
         g = m.groupby(["material", "month", "period"], as_index=False)[
@@ -239,7 +247,23 @@ class Simulator:
         self.y_share = base.production[self.final] / np.maximum(un.production[fu], 1e-300)
 
     def upper(self, k: int, schedule: list[tuple[float, float]], stock: np.ndarray) -> np.ndarray:
-        """Column upper bounds in month ``k``; ``schedule`` is (start, months) per cut-off."""
+        """Column upper bounds in month ``k``; ``schedule`` is (start, months) per cut-off.
+
+        Parameters
+        ----------
+        k : int
+            The simulated month (0 = the scenario's start).
+        schedule : list of (float, float)
+            Start month and duration in months of each cut-off, in scenario order.
+        stock : ndarray
+            Inventory left per recipe row, in the material's unit (the ``draw`` bounds).
+
+        Returns
+        -------
+        ndarray
+            The LP's upper bounds with active cut-offs capped, substitute capacity ramped (per
+            month) and draws bounded by ``stock``.
+        """
         u = self.lp.upper.copy()
         for cut, (start, months) in zip(self.cuts, schedule, strict=True):
             if start <= k < start + months:
@@ -262,7 +286,19 @@ class Simulator:
         return units.factor(s.unit, str(mu)) if (s.unit and isinstance(mu, str)) else 1.0
 
     def run(self, schedule: list[tuple[float, float]] | None = None) -> np.ndarray:
-        """Supplied quantity per month (rows) and final product of ``D`` (columns)."""
+        """Supplied quantity per month (rows) and final product of ``D`` (columns).
+
+        Parameters
+        ----------
+        schedule : list of (float, float), optional
+            Start month and duration in months of each cut-off; default the scenario's own.
+
+        Returns
+        -------
+        ndarray, shape (horizon, final plants)
+            Supplied quantity in the product's unit per month, at most its baseline; the baseline
+            in months without an active cut-off.
+        """
         schedule = schedule or [(c.start, c.months) for c in self.cuts]
         H = self.scenario.horizon
         base_m = self.base.production[self.final] / 12.0
@@ -285,7 +321,20 @@ class Simulator:
         return out
 
     def result(self, supplied: np.ndarray) -> CutoffResult:
-        """Tables of a :meth:`run`."""
+        """Tables of a :meth:`run`.
+
+        Parameters
+        ----------
+        supplied : ndarray, shape (horizon, final plants)
+            The output of :meth:`run`.
+
+        Returns
+        -------
+        CutoffResult
+            ``monthly`` (every plant and month, or only rows short above 200 000 rows) and
+            ``recovery`` (peak share short, units lost, first month short, months to recover:
+            NaN when not recovered within the horizon), most affected first.
+        """
         net, base, sc = self.network, self.base, self.scenario
         fac = net.facilities.set_index(net.facilities["id"].astype(str)).reindex(
             base.ids[self.final]
@@ -345,6 +394,9 @@ def simulate(network: Network, scenario: Scenario, method: str = "auto") -> Cuto
     network : Network
     scenario : Scenario
         See :mod:`onshore.risk.scenario`; its Monte Carlo section is not used here.
+    method : {"auto", "plant", "pool"}
+        One LP unit per plant, per market pool of like plants, or pools above
+        :data:`POOL_ABOVE` affected plants when the market is on.
 
     Returns
     -------
@@ -352,6 +404,11 @@ def simulate(network: Network, scenario: Scenario, method: str = "auto") -> Cuto
         ``monthly`` (per final-product plant downstream of the cut and month) and
         ``recovery`` (peak share short, total lost, months until supply is whole again;
         ``None`` when not within the horizon).
+
+    Raises
+    ------
+    ValueError
+        When ``method="pool"`` is asked of a scenario with the market off.
 
     Examples
     --------

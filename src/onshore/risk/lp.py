@@ -43,7 +43,14 @@ class LP:
     blocks: dict[str, slice]  # y, x, sell, buy, sub, draw
 
     def solver(self) -> highspy.Highs:
-        """A HiGHS instance holding this LP (silent, dual simplex, warm-startable)."""
+        """A HiGHS instance holding this LP (silent, dual simplex, warm-startable).
+
+        Returns
+        -------
+        highspy.Highs
+            The model passed in with infinite upper bounds as HiGHS infinity; re-solve it with
+            :func:`solve`.
+        """
         h = _quiet_highs()
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.A.shape[1], self.A.shape[0]
@@ -84,7 +91,28 @@ def _quiet_highs() -> highspy.Highs:
 
 
 def solve(h: highspy.Highs, upper: np.ndarray) -> np.ndarray:
-    """Set the column upper bounds and solve; the optimal column values."""
+    """Set the column upper bounds and solve; the optimal column values.
+
+    Only bounds that changed since the last call on ``h`` are passed; after the first solve
+    presolve is switched off so later solves start from the last basis.
+
+    Parameters
+    ----------
+    h : highspy.Highs
+        An instance from :meth:`LP.solver`.
+    upper : ndarray, shape (columns,)
+        Column upper bounds (``inf`` for none), quantities per month.
+
+    Returns
+    -------
+    ndarray, shape (columns,)
+        The optimal value of every column.
+
+    Raises
+    ------
+    RuntimeError
+        When HiGHS does not report an optimal solution.
+    """
     u = np.where(np.isinf(upper), INF, upper)
     prev = getattr(h, "_onshore_upper", None)
     idx = (
@@ -128,6 +156,26 @@ def build(
 
     The units may be plants or pools of plants (:mod:`onshore.risk.pool`); ``weight`` is the
     objective weight of each final unit's fraction supplied (a pool's number of plants; 1).
+
+    Parameters
+    ----------
+    parts : Parts
+    base_production, capacity : ndarray, shape (n,)
+        Per unit, in its material's unit per year (divided by 12 here).
+    material : ndarray of object, shape (n,)
+        Output material per unit (None when unknown).
+    sub_material : list of str
+        The material of each substitute capacity (one ``sub`` column each).
+    use_market : bool
+        Whether plants may buy from and sell to a market per material.
+    weight : ndarray, optional
+        Objective weight per unit of ``parts.D`` (default 1 each).
+
+    Returns
+    -------
+    LP
+        Columns in blocks ``y, x, sell, buy, sub, draw``; ``draw`` and ``sub`` bounded at
+        0 (no cut-off); the attribute ``sellers`` holds the unit of each ``sell`` column.
     """
     D, S, M = parts.D, parts.S, parts.market if use_market else np.zeros(0, dtype=np.int64)
     nD, nE, nR = len(D), len(parts.edges), len(parts.recipe)
@@ -241,7 +289,18 @@ def build(
 
 
 def to_linopy(lp: LP) -> object:
-    """The same LP as a :class:`linopy.Model` (one variable ``v`` over columns)."""
+    """The same LP as a :class:`linopy.Model` (one variable ``v`` over columns).
+
+    Parameters
+    ----------
+    lp : LP
+
+    Returns
+    -------
+    linopy.Model
+        Variable ``v`` (dimension ``col``) with the LP's bounds, constraints ``rows``
+        (``A v <= b``) and objective ``c v`` (minimised).
+    """
     import linopy
     import xarray as xr
 

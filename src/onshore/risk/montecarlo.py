@@ -38,7 +38,15 @@ class MonteCarloResult:
     seed: int
 
     def summary(self) -> pd.DataFrame:
-        """Per product plant: mean, P50, P90, P99 of the share of horizon supply lost."""
+        """Per product plant: mean, P50, P90, P99 of the share of horizon supply lost.
+
+        Returns
+        -------
+        DataFrame
+            ``product, material, mean, p50, p90, p99`` (shares 0..1 of the horizon baseline),
+            ``p_hit`` (fraction of draws with any loss) and ``mean_lost`` (units over the
+            horizon), by descending ``p99`` then ``mean``.
+        """
         share = self.lost / np.where(self.baseline > 0, self.baseline, np.nan)
         q = (
             np.quantile(share, QUANTILES, axis=0)
@@ -60,7 +68,14 @@ class MonteCarloResult:
         return out.sort_values(["p99", "mean"], ascending=False).reset_index(drop=True)
 
     def total(self) -> dict[str, float]:
-        """The share of all final products' horizon supply lost: mean and quantiles over draws."""
+        """The share of all final products' horizon supply lost: mean and quantiles over draws.
+
+        Returns
+        -------
+        dict of str to float
+            ``draws`` (their number), ``mean``, ``p50``, ``p90``, ``p99`` of the lost share (0..1)
+            of the summed horizon baseline; 0 when there are no draws.
+        """
         tot = self.lost.sum(axis=1) / max(float(self.baseline.sum()), 1e-300)
         q = np.quantile(tot, QUANTILES) if len(tot) else np.zeros(3)
         return {
@@ -73,7 +88,21 @@ class MonteCarloResult:
 
 
 def sample_schedules(scenario: Scenario, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """Months each cut-off lasts in each draw (0 when it does not happen), shape (draws, cut-offs)."""
+    """Months each cut-off lasts in each draw (0 when it does not happen).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    draws : int
+        The number of draws.
+    rng : numpy.random.Generator
+        The source of randomness (consumed cut-off by cut-off).
+
+    Returns
+    -------
+    ndarray, shape (draws, cut-offs)
+        Whole months (durations rounded), 0 where the cut-off does not happen.
+    """
     out = np.zeros((draws, len(scenario.cutoffs)))
     for j, c in enumerate(scenario.cutoffs):
         happens = rng.random(draws) < c.probability
@@ -101,6 +130,10 @@ def monte_carlo(
     ----------
     network, scenario
         The scenario's ``montecarlo`` section gives the defaults for ``draws`` and ``seed``.
+    draws : int, optional
+        The number of sampled schedules.
+    seed : int, optional
+        The seed of the ``numpy.random.Generator`` the schedules are drawn from.
     progress : callable(done, total), optional
         Called after each draw (e.g. to advance a progress bar).
     simulator : Simulator, optional
@@ -109,6 +142,8 @@ def monte_carlo(
     Returns
     -------
     MonteCarloResult
+        Units lost per draw and final-product plant over the horizon (baseline minus
+        supplied, in the product's unit), with the schedules drawn and the seed.
 
     Examples
     --------

@@ -59,7 +59,30 @@ def plant_units(
     targets: np.ndarray,
     stock0: np.ndarray,
 ) -> Units:
-    """One unit per plant: the per-plant LP."""
+    """One unit per plant: the per-plant LP.
+
+    Parameters
+    ----------
+    parts : onshore.risk.lp.Parts
+        The affected plants ``D``, their outside suppliers ``S``, the market sellers, the links
+        into ``D`` and the recipes of ``D``, in baseline plant positions.
+    production, capacity : ndarray, shape (n,)
+        Baseline production and capacity per plant, in its material's unit per year.
+    material : ndarray of object, shape (n,)
+        Output material per plant (None when unknown).
+    hits : ndarray of bool, shape (edges, cut-offs)
+        Whether each cut-off bounds each link of ``parts.edges``.
+    targets : ndarray of bool, shape (n, cut-offs)
+        Whether each cut-off stops each plant's market sales.
+    stock0 : ndarray, shape (recipe rows,)
+        Inventory at the start per row of ``parts.recipe``, in the material's unit.
+
+    Returns
+    -------
+    Units
+        The inputs unchanged, with objective weight None (1 per plant), ``unit_of`` the
+        identity and ``count`` 1 per plant.
+    """
     n = len(production)
     return Units(
         parts,
@@ -86,7 +109,34 @@ def pooled_units(
     targets: np.ndarray,
     stock0: np.ndarray,
 ) -> Units:
-    """Pools of plants with the same (role, country, stage, material, final, targeting cut-offs)."""
+    """Pools of plants with the same (role, country, stage, material, final, targeting cut-offs).
+
+    Parameters
+    ----------
+    parts : onshore.risk.lp.Parts
+        The affected plants ``D``, their outside suppliers ``S``, the market sellers, the links
+        into ``D`` and the recipes of ``D``, in baseline plant positions.
+    production, capacity : ndarray, shape (n,)
+        Baseline production and capacity per plant, in its material's unit per year.
+    material : ndarray of object, shape (n,)
+        Output material per plant (None when unknown).
+    country, stage : ndarray, shape (n,)
+        Country and stage per plant (pool keys).
+    hits : ndarray of bool, shape (edges, cut-offs)
+        Whether each cut-off bounds each link of ``parts.edges``.
+    targets : ndarray of bool, shape (n, cut-offs)
+        Whether each cut-off stops each plant's market sales.
+    stock0 : ndarray, shape (recipe rows,)
+        Inventory at the start per row of ``parts.recipe``, in the material's unit.
+
+    Returns
+    -------
+    Units
+        One unit per pool: summed production, capacity, links (per pool pair, material and
+        set of bounding cut-offs) and stocks; recipes = pooled inputs / pooled production;
+        objective weight = plants per affected pool; ``unit_of`` maps each plant to its pool
+        (-1 outside the sub-network).
+    """
     n = len(production)
     role = np.zeros(n, dtype=np.int64)
     role[parts.D], role[parts.S], role[parts.market] = 1, 2, 3

@@ -17,7 +17,8 @@ distribution of its duration. Example (``data/scenarios/graphite_cutoff.yaml``):
         probability: 0.3    # Monte Carlo only
         duration: {dist: uniform, low: 3, high: 12}
     inventories: [{stage: cell, days: 30}]
-    substitutes: [{material: anode_graphite, capacity: 20000, unit: t, from: 2026-04, ramp_months: 6}]
+    substitutes:
+      - {material: anode_graphite, capacity: 20000, unit: t, from: 2026-04, ramp_months: 6}
     montecarlo: {draws: 1000, seed: 7}
 
 Errors name the key path, e.g. ``cutoffs.0.months: a duration of 0 months or more``.
@@ -54,7 +55,23 @@ _MONTH = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?
 
 
 def month_index(d: str) -> int:
-    """Months since year 0 of a date 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' (a year is its January)."""
+    """Months since year 0 of a date 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' (a year is its January).
+
+    Parameters
+    ----------
+    d : str
+        The date.
+
+    Returns
+    -------
+    int
+        ``year * 12 + month - 1``.
+
+    Raises
+    ------
+    ValueError
+        When ``d`` is not in one of the three forms (the schema turns it into a message).
+    """
     m = _MONTH.match(str(d))
     if not m:
         raise ValueError("a date as YYYY, YYYY-MM or YYYY-MM-DD")
@@ -95,7 +112,22 @@ class Duration(_Base):
         return self
 
     def sample(self, rng: np.random.Generator, size: int, fixed: float) -> np.ndarray:
-        """Durations in months (``fixed`` for the fixed distribution)."""
+        """Durations in months (``fixed`` for the fixed distribution).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        size : int
+            The number of durations.
+        fixed : float
+            The duration of the ``fixed`` distribution (the cut-off's ``months``).
+
+        Returns
+        -------
+        ndarray, shape (size,)
+            Durations in months (not rounded); for an exponential, ``low`` plus an exponential
+            of mean ``mean``.
+        """
         if self.dist == "fixed":
             return np.full(size, fixed)
         if self.dist == "uniform":
@@ -165,7 +197,13 @@ class Cutoff(_Base):
 
     @property
     def target(self) -> tuple[str, str]:
-        """('country'|'company'|'facility', id)."""
+        """('country'|'company'|'facility', id).
+
+        Returns
+        -------
+        tuple of (str, str)
+            The kind of target and its id (the one of the three that is set).
+        """
         for k in ("country", "company", "facility"):
             v = getattr(self, k)
             if v is not None:
@@ -222,7 +260,18 @@ class Scenario(_Base):
     _start = field_validator("start")(classmethod(lambda cls, v: _date(v)))
 
     def month_of(self, d: str | None) -> int:
-        """The simulated month (0 = start) of a date; 0 when none is given."""
+        """The simulated month (0 = start) of a date; 0 when none is given.
+
+        Parameters
+        ----------
+        d : str, optional
+            A date 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD'.
+
+        Returns
+        -------
+        int
+            Months from ``start`` (negative before it).
+        """
         return 0 if d is None else month_index(d) - month_index(self.start)
 
 
@@ -238,7 +287,27 @@ def _format(e: ValidationError, origin: str) -> ScenarioError:
 
 
 def parse_scenario(data: Any, origin: str = "scenario", network: Network | None = None) -> Scenario:
-    """Check a scenario given as a mapping; raise :class:`ScenarioError` naming key paths."""
+    """Check a scenario given as a mapping; raise :class:`ScenarioError` naming key paths.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed YAML.
+    origin : str
+        Where it comes from, for the messages (e.g. the file name).
+    network : Network, optional
+        When given, the ids and absolute caps are checked against it
+        (:func:`check_against`).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        When ``data`` is not a mapping or does not fit the schema (or the network).
+    """
     if not isinstance(data, dict):
         raise ScenarioError(f"{origin}: a mapping of keys (name, start, cutoffs, ...) at the top")
     try:
@@ -251,7 +320,23 @@ def parse_scenario(data: Any, origin: str = "scenario", network: Network | None 
 
 
 def load_scenario(path: str | Path, network: Network | None = None) -> Scenario:
-    """Read and check a scenario YAML file (against ``network`` when given)."""
+    """Read and check a scenario YAML file (against ``network`` when given).
+
+    Parameters
+    ----------
+    path : str or Path
+    network : Network, optional
+        When given, the ids and absolute caps are checked against it.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        When the file cannot be read, is not valid YAML or does not fit the schema.
+    """
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -263,12 +348,41 @@ def load_scenario(path: str | Path, network: Network | None = None) -> Scenario:
 
 
 def bundled(name: str) -> Path:
-    """The path of a scenario shipped with onshore, e.g. ``bundled("graphite_cutoff")``."""
+    """The path of a scenario shipped with onshore, e.g. ``bundled("graphite_cutoff")``.
+
+    Parameters
+    ----------
+    name : str
+        The file name without ``.yaml``.
+
+    Returns
+    -------
+    Path
+        ``onshore/data/scenarios/<name>.yaml`` (not checked for existence).
+    """
     return Path(str(resources.files("onshore") / "data" / "scenarios" / f"{name}.yaml"))
 
 
 def check_against(sc: Scenario, network: Network, origin: str = "scenario") -> None:
-    """Check the ids a scenario names, and absolute caps, against a network."""
+    """Check the ids a scenario names, and absolute caps, against a network.
+
+    Parameters
+    ----------
+    sc : Scenario
+    network : Network
+    origin : str
+        Where the scenario comes from, for the message.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ScenarioError
+        Listing every unknown country, company, facility or material and every
+        ``cap_quantity`` above the targeted plants' capacity (or in an unconvertible unit).
+    """
     from onshore.risk.supply import capacity_in_material_units, output_material
 
     fac = network.facilities

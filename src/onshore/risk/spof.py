@@ -55,6 +55,13 @@ def propagate_loss(
         The customer of each row.
     own : array, shape (n,)
         The share of each plant's output lost by the event itself (0..1).
+    max_iter : int
+        The most sweeps (on cycles the iteration may stop before a fixed point).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        The share of each plant's output lost (0..1), the event's own loss included.
     """
     lost = own.copy()
     for _ in range(max_iter):
@@ -68,7 +75,26 @@ def propagate_loss(
 
 
 def product_facilities(network: Network, product: str, base: Baseline | None = None) -> np.ndarray:
-    """Positions of the plants that make ``product`` (a facility id or a material id)."""
+    """Positions of the plants that make ``product`` (a facility id or a material id).
+
+    Parameters
+    ----------
+    network : Network
+    product : str
+        A facility id, or a material id (every plant whose output it is).
+    base : Baseline, optional
+        Default: the network's baseline over each link's latest year.
+
+    Returns
+    -------
+    ndarray of int
+        Positions in ``base.ids``.
+
+    Raises
+    ------
+    NotFound
+        When ``product`` is neither a facility nor a material a facility makes.
+    """
     base = base or baseline(network)
     if product in base.index:
         return np.array([base.index[product]], dtype=np.int64)
@@ -79,7 +105,23 @@ def product_facilities(network: Network, product: str, base: Baseline | None = N
 
 
 def loss_of(base: Baseline, lost: np.ndarray, substitution: bool = True) -> np.ndarray:
-    """The own-loss vector when the plants at positions ``lost`` stop (spare capacity covers)."""
+    """The own-loss vector when the plants at positions ``lost`` stop (spare capacity covers).
+
+    Parameters
+    ----------
+    base : Baseline
+    lost : ndarray of int
+        Positions of the plants that stop.
+    substitution : bool
+        Let the other makers' spare capacity of the same material cover the lost output.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Per plant, the share of its output lost (0..1): for the stopped plants of material
+        ``m``, ``max(0, out - spare) / out``; 1 where their output is 0 or the material
+        unknown; 0 for the others.
+    """
     n = len(base.ids)
     own = np.zeros(n)
     gone = np.zeros(n, dtype=bool)

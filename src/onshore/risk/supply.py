@@ -31,7 +31,18 @@ __all__ = [
 
 
 def months_in(period: str) -> int:
-    """Months a period string covers: '2025' -> 12, '2025-Q1' -> 3, '2025-03' -> 1."""
+    """Months a period string covers: '2025' -> 12, '2025-Q1' -> 3, '2025-03' -> 1.
+
+    Parameters
+    ----------
+    period : str
+        A flow period.
+
+    Returns
+    -------
+    int
+        12 for a year, 3 for a quarter, 1 for anything else (a month).
+    """
     if re.fullmatch(r"\d{4}", period):
         return 12
     if re.fullmatch(r"\d{4}-Q[1-4]", period):
@@ -40,7 +51,17 @@ def months_in(period: str) -> int:
 
 
 def default_period(network: Network) -> str | None:
-    """The latest year that has flows (None when there are no flows)."""
+    """The latest year that has flows (None when there are no flows).
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    str or None
+        The largest ``YYYY`` prefix among the flow periods.
+    """
     if network.flows.empty:
         return None
     return str(max(str(p)[:4] for p in network.flows["period"]))
@@ -57,7 +78,20 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def positions(col: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each value of ``col`` in ``index`` (-1 when absent), through its codes."""
+    """Position of each value of ``col`` in ``index`` (-1 when absent), through its codes.
+
+    Parameters
+    ----------
+    col : Series
+        Values (categorical or not), compared as strings.
+    index : Index
+        The index to look them up in.
+
+    Returns
+    -------
+    ndarray of int64, shape (len(col),)
+        The position in ``index`` of each value; -1 where it is missing or absent.
+    """
     codes, uniq = _codes(col)
     at = index.get_indexer(uniq) if len(uniq) else np.zeros(0, dtype=np.int64)
     out = np.full(len(codes), -1, dtype=np.int64)
@@ -67,7 +101,18 @@ def positions(col: pd.Series, index: pd.Index) -> np.ndarray:
 
 
 def output_material(network: Network) -> pd.Series:
-    """Facility id -> the material it outputs (its own column, else what it ships most)."""
+    """Facility id -> the material it outputs (its own column, else what it ships most).
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    Series
+        Indexed by facility id: the facility's ``material``; where that is empty, the
+        material of most of its flow rows as supplier; None/NaN when neither is known.
+    """
     fac = network.facilities
     mat = pd.Series(fac["material"].to_numpy(dtype=object), index=fac["id"].astype(str))
     missing = (mat.isna() | (mat.astype(str) == "")).to_numpy()
@@ -88,6 +133,16 @@ def capacity_in_material_units(network: Network) -> pd.Series:
 
     Capacities in a unit of another dimension than the material's (e.g. GWh for a
     material counted in cells) are left out as NaN rather than guessed.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    Series of float
+        Indexed by facility id: capacity per year in the unit of :func:`output_material`'s
+        material (as given when the material is unknown); NaN without a capacity or unit.
     """
     fac = network.facilities
     mat_unit = dict(zip(network.materials["id"], network.materials["unit"], strict=True))
@@ -125,7 +180,13 @@ class Baseline:
 
     @property
     def spare(self) -> np.ndarray:
-        """Unused yearly capacity per facility."""
+        """Unused yearly capacity per facility.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            ``max(capacity - production, 0)`` in each facility's material unit per year.
+        """
         spare: np.ndarray = np.maximum(self.capacity - self.production, 0.0)
         return spare
 
@@ -246,8 +307,24 @@ def _baseline(network: Network, period: str | None) -> Baseline:
 
 
 def reach(base: Baseline, seeds: np.ndarray, downstream: bool = True) -> np.ndarray:
-    """Positions of ``seeds`` and every plant they supply (``downstream``) or that supplies
-    them (upstream), directly or not: a breadth-first sweep over the supplier links."""
+    """Positions of ``seeds`` and every plant connected to them along the supplier links.
+
+    Downstream: every plant they supply; upstream: every plant that supplies them, directly
+    or not (a breadth-first sweep over the base period's links).
+
+    Parameters
+    ----------
+    base : Baseline
+    seeds : ndarray of int
+        Facility positions in ``base.ids``.
+    downstream : bool
+        Follow links from supplier to customer (True) or back (False).
+
+    Returns
+    -------
+    ndarray of int
+        Sorted positions, the seeds included.
+    """
     n = len(base.ids)
     src, dst = (
         (base.edges["s"], base.edges["c"]) if downstream else (base.edges["c"], base.edges["s"])

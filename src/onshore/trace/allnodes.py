@@ -162,6 +162,48 @@ def solve_all(
     networks). ``stats``, when given, receives the seconds of solving, extracting and
     writing (summed over workers), the wall time, the rows and the cyclic sweeps;
     ``write=False`` (with ``out``) solves and extracts without writing, to time the compute.
+
+    Parameters
+    ----------
+    network : Network
+    by : sequence of str
+        Tag fields among ``raw``, ``stage``, ``country``, ``controlling_country``,
+        ``company``, ``facility`` (as :func:`~onshore.trace.origin.trace`).
+    weight : {"mass", "cost"}
+        Units of raw per unit of node, or USD per unit of node (as ``trace``).
+    period : str, optional
+        Flows whose period starts with this.
+    controller : callable, optional
+        ``network -> {company: country}`` for ``controlling_country``.
+    out : str or Path, optional
+        The directory to write to (created if needed); default: return a DataFrame.
+    min_quantity : float
+        Values at or below this (units or USD per unit of node) are dropped.
+    tol : float
+        Relative residual at which cyclic solves stop.
+    stats : dict, optional
+        Filled with ``solve``, ``extract``, ``write``, ``wall`` (seconds), ``rows``,
+        ``sweeps`` and ``workers``.
+    workers : int, optional
+        Worker processes with ``out`` (default the CPU count; 1 without ``out``).
+    min_share : float
+        Values at or below this fraction of the node's block total are dropped.
+    compression : str
+        Parquet compression codec of the value files (``none``, ``zstd``, ...).
+    write : bool
+        With ``out``, False skips writing the value files (for timing).
+
+    Returns
+    -------
+    DataFrame or Path
+        ``out`` as a Path when given; else a DataFrame with ``node``, ``product``, the tag
+        fields (plus ``price`` by cost), ``quantity`` per unit of the product and ``share``
+        (empty when nothing is kept).
+
+    Raises
+    ------
+    TraceError
+        When a cycle creates mass or does not converge.
     """
     import multiprocessing as mp
     import os
@@ -242,8 +284,21 @@ def solve_all(
 
 
 def read_all(out: str | Path, nodes: Sequence[int] | None = None) -> pd.DataFrame:
-    """The tidy table written by :func:`solve_all` (``node``, ``product``, tag fields,
-    ``quantity``, ``share``), optionally for some nodes only."""
+    """The tidy table written by :func:`solve_all`, optionally for some nodes only.
+
+    Parameters
+    ----------
+    out : str or Path
+        The directory :func:`solve_all` wrote.
+    nodes : sequence of int, optional
+        Node ids to read (see ``nodes.parquet``); default all.
+
+    Returns
+    -------
+    DataFrame
+        ``node``, ``product``, the tag fields, ``quantity`` per unit of the product and
+        ``share`` = quantity / the node's total over the same (raw, stage[, price]).
+    """
     import pyarrow.dataset as ds
 
     d = Path(out)

@@ -26,7 +26,22 @@ class Finding:
 
 
 def material_content(network: Network, g: Graph | None = None) -> pd.DataFrame:
-    """Raw content per unit of each material from the generic BOMs alone: ``(I - Q)^-1 E_m``."""
+    """Raw content per unit of each material from the generic BOMs alone: ``(I - Q)^-1 E_m``.
+
+    Read off the virtual nodes, whose recipes are the generic BOMs with unknown suppliers.
+
+    Parameters
+    ----------
+    network : Network
+    g : Graph, optional
+        The network's graph; default :func:`~onshore.trace.graph.graph` of all periods.
+
+    Returns
+    -------
+    DataFrame
+        Index: material id; columns: the raw materials (``g.raws``); values: units of raw
+        (its own unit) in one unit of the material.
+    """
 
     g = g or graph(network)
     vnodes = np.flatnonzero(g.nodes["virtual"].to_numpy())
@@ -49,6 +64,23 @@ def validate(
        two mine-stage facilities and is counted at each).
     Also reported: nodes without a recipe (their content is unknown) and inputs with no
     recorded supplier.
+
+    Parameters
+    ----------
+    network : Network
+    period : str, optional
+        Flows whose period starts with this.
+    tol : float
+        Relative tolerance of the mass-balance, BOM-chain and mine-total checks (scaled by
+        ``max(value, 1)``).
+    sample : int
+        How many products get the share and mine-total checks.
+
+    Returns
+    -------
+    list of Finding
+        Errors, warnings (``no recipe``, a mine total above content) and infos (``unknown
+        origin``), grouped by check in the order above; empty when nothing is found.
     """
 
     g = graph(network, period)
@@ -59,7 +91,8 @@ def validate(
     scale = np.maximum(np.abs(C).max(axis=1), 1.0)
     for i in np.flatnonzero(res > tol * scale):
         out.append(Finding("error", "mass balance", names[i], f"C - A C - E = {res[i]:.3g}"))
-    # nodes downstream of a plant-specific recipe or a pass-through may differ from the generic content
+    # nodes downstream of a plant-specific recipe or a pass-through may differ from the
+    # generic content
     bm = network.boms
     spec = set(
         zip(

@@ -65,10 +65,29 @@ class Graph:
 
     @property
     def n(self) -> int:
+        """The number of nodes, real and virtual (the order of ``A``).
+
+        Returns
+        -------
+        int
+            ``A.shape[0]``.
+        """
         return int(self.A.shape[0])
 
     def labels(self, idx: Iterable[int] | np.ndarray | None = None) -> list[str]:
-        """``facility:material`` names of nodes."""
+        """``facility:material`` names of nodes.
+
+        Parameters
+        ----------
+        idx : iterable of int or ndarray, optional
+            Node ids (rows of ``nodes``); default every node, in node order.
+
+        Returns
+        -------
+        list of str
+            One ``facility:material`` name per node asked for, in the order given (virtual nodes
+            are ``unknown:<material>``).
+        """
         nd = (
             self.nodes
             if idx is None
@@ -86,6 +105,17 @@ class Graph:
 
     def node(self, product: str) -> int:
         """The node of ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
+
+        Parameters
+        ----------
+        product : str
+            ``FACILITY`` or ``FACILITY:MATERIAL``; a bare facility id must name a facility with
+            exactly one real output node.
+
+        Returns
+        -------
+        int
+            The node id (row of ``nodes`` and of ``A``).
 
         Raises
         ------
@@ -146,6 +176,26 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
 
     The same as ``Network.flows_in_material_units`` with one conversion factor per
     distinct (unit, material) pair rather than per row, so ten million flows take seconds.
+
+    Parameters
+    ----------
+    network : Network
+    period : str, optional
+        Keep flows whose period starts with this (``"2025"`` keeps 2025, 2025-Q1, 2025-03);
+        default every flow.
+
+    Returns
+    -------
+    DataFrame
+        One row per kept flow, in input order: ``supplier``, ``customer``, ``material`` and
+        ``qty`` (the recorded quantity converted to the material's unit, e.g. kg).
+
+    Raises
+    ------
+    TraceError
+        When a flow names a material that is not in ``network.materials``.
+    UnitError
+        When a flow's unit cannot be converted to its material's unit.
     """
     f = network.flows
     if period is not None:
@@ -180,7 +230,20 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
 
 
 def material_prices_usd(network: Network) -> pd.Series:
-    """USD per unit of each material (NaN where no price): ``units.convert(price, cur, 'USD', year)``."""
+    """USD per unit of each material (NaN where no price).
+
+    Each price is converted with ``units.convert(price, currency, 'USD', price_year)``.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    Series
+        Material id -> USD per unit of the material's own unit; NaN where the price or its
+        currency is missing.
+    """
     m = network.materials
     out = pd.Series(np.nan, index=m["id"].astype(str).to_numpy(), dtype=float)
     for mid, p, cur, yr in zip(m["id"], m["price"], m["currency"], m["price_year"], strict=True):
@@ -198,7 +261,21 @@ def _boms(network: Network) -> pd.DataFrame:
 
 
 def producing_stage(network: Network) -> dict[str, str]:
-    """Material -> the stage that makes it: ``mine`` for raw, else the most common facility stage."""
+    """Material -> the stage that makes it.
+
+    ``mine`` for raw materials, else the most common stage of the facilities whose output
+    it is.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    dict of str to str
+        Material id -> stage; materials that are neither raw nor any facility's output are
+        absent.
+    """
     out: dict[str, str] = {}
     fac = network.facilities.dropna(subset=["material"])
     if len(fac):
@@ -227,6 +304,12 @@ def build(
     Returns
     -------
     Graph
+
+    Raises
+    ------
+    TraceError
+        When a facility is named ``unknown`` (the id reserved for data gaps), or flows or
+        facilities name unknown facilities or materials.
     """
     mats = network.materials
     mat_ids = pd.Index(mats["id"].astype(str))
@@ -386,12 +469,46 @@ def build(
 
 
 def graph(network: Network, period: str | None = None) -> Graph:
-    """The graph of a network and period, built once and kept in the network's cache."""
+    """The graph of a network and period, built once and kept in the network's cache.
+
+    Parameters
+    ----------
+    network : Network
+    period : str, optional
+        Keep flows whose period starts with this (see :func:`build`).
+
+    Returns
+    -------
+    Graph
+        The cached graph of ``(network, period)``; the same object on every call.
+    """
     return network.cached(("trace.graph", period), lambda: build(network, period))
 
 
 def find_product(network: Network, product: str, period: str | None = None) -> tuple[Graph, int]:
-    """The graph and node of a product; adds the node when the facility exists but no record names it."""
+    """The graph and node of a product.
+
+    When the facility and the material exist but no record names them together, a graph
+    with that extra node is built (and cached per product).
+
+    Parameters
+    ----------
+    network : Network
+    product : str
+        ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
+    period : str, optional
+        Keep flows whose period starts with this.
+
+    Returns
+    -------
+    tuple of (Graph, int)
+        The graph and the product's node in it.
+
+    Raises
+    ------
+    NotFound
+        When the product is not a node and cannot be added (see :meth:`Graph.node`).
+    """
     g = graph(network, period)
     try:
         return g, g.node(product)

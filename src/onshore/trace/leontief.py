@@ -30,14 +30,34 @@ from onshore.errors import TraceError
 TOL = 1e-10
 """Relative residual ``||X - A X - B|| / ||B||`` every cyclic solve reaches."""
 DIRECT_MAX = 300
-"""Cyclic components up to this many nodes are solved directly (sparse LU), larger ones iteratively."""
+"""Cyclic components up to this many nodes are solved directly (sparse LU), larger ones
+iteratively."""
 ANDERSON = 3
 """Depth of the Anderson mixing of the feedback variables (0: plain Gauss-Seidel)."""
 Names = Callable[[np.ndarray], list[str]]
 
 
 def levels(n: int, dep_rows: np.ndarray, dep_cols: np.ndarray) -> np.ndarray:
-    """Longest-path level of each vertex of a DAG given edges ``row depends on col`` (Kahn, by frontiers)."""
+    """Longest-path level of each vertex of a DAG (Kahn's algorithm, by frontiers).
+
+    Parameters
+    ----------
+    n : int
+        The number of vertices.
+    dep_rows, dep_cols : ndarray of int
+        The edges: vertex ``dep_rows[k]`` depends on vertex ``dep_cols[k]``.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        The level of each vertex: 0 for vertices that depend on nothing, else one more than
+        the highest level among the vertices it depends on.
+
+    Raises
+    ------
+    TraceError
+        When the edges contain a cycle (an internal error: callers pass a condensation).
+    """
     level = np.zeros(n, dtype=np.int64)
     if len(dep_rows) == 0:
         return level
@@ -110,6 +130,11 @@ def plan(M: sp.csr_matrix, rank: np.ndarray | None = None, names: Names | None =
         a cyclic block, whose sources are the feedback variables.
     names : callable, optional
         Node ids -> names, for the error that refuses a mass-creating cycle.
+
+    Returns
+    -------
+    Plan
+        The permutation into levels and cyclic blocks, reusable for any right-hand side.
 
     Raises
     ------
@@ -259,7 +284,30 @@ def solve_permuted(
 ) -> np.ndarray:
     """Solve with ``Bp`` given in plan order (rows permuted); returns ``X`` in plan order.
 
-    Levels before the first nonzero row of ``Bp`` are left 0 without work."""
+    Levels before the first nonzero row of ``Bp`` are left 0 without work.
+
+    Parameters
+    ----------
+    p : Plan
+    Bp : csr_matrix, shape (n, k)
+        The right-hand sides, row ``i`` being the node ``p.perm[i]``.
+    names : callable, optional
+        Node ids -> names, for the error of a cycle that does not converge.
+    tol : float
+        Relative residual per column at which cyclic solves stop.
+    stats : dict, optional
+        When given, ``stats["sweeps"]`` is increased by the Gauss-Seidel sweeps made.
+
+    Returns
+    -------
+    ndarray, shape (n, k)
+        ``X`` in plan order (row ``i`` is node ``p.perm[i]``).
+
+    Raises
+    ------
+    TraceError
+        When a cyclic block creates mass or does not converge.
+    """
     k = Bp.shape[1]
     X = np.zeros((p.n, k))
     rows = np.flatnonzero(np.diff(Bp.indptr))
@@ -301,6 +349,11 @@ def solve(
     Returns
     -------
     ndarray (n, k)
+
+    Raises
+    ------
+    TraceError
+        When a cyclic block creates mass or does not converge.
     """
     Bs = sp.csr_matrix(B, dtype=float)
     X: np.ndarray = solve_permuted(p, Bs[p.perm], names, tol)[p.pos]
@@ -316,7 +369,31 @@ def solve_cycle(
     tol: float = TOL,
     stats: dict[str, float] | None = None,
 ) -> np.ndarray:
-    """``X = M X + R`` on one cyclic block (plan order), to relative residual ``tol`` per column."""
+    """``X = M X + R`` on one cyclic block (plan order), to relative residual ``tol`` per column.
+
+    Parameters
+    ----------
+    c : Cycle
+    R : ndarray, shape (m, k)
+        The block's right-hand sides (external inputs already added), ``m = len(c.idx)``.
+    names : callable, optional
+        Node ids -> names, for the error message.
+    tol : float
+        The relative residual ``||X - M X - R|| / ||R||`` to reach per column.
+    stats : dict, optional
+        When given, ``stats["sweeps"]`` is increased by the Gauss-Seidel sweeps made.
+
+    Returns
+    -------
+    ndarray, shape (m, k)
+        ``X`` on the block's rows (zeros when ``R`` is zero).
+
+    Raises
+    ------
+    TraceError
+        When the direct solution is negative or the iteration does not converge in 2000
+        sweeps (the cycle creates mass).
+    """
     norm = np.linalg.norm(R, axis=0)
     if not norm.any():
         return np.zeros_like(R)

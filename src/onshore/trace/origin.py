@@ -22,7 +22,8 @@ Tags, in two solves:
 For one product ``p`` the row ``y = e_p L`` (``y = A^T y + e_p``) gives every upstream
 node's units per unit of ``p``; its trace is ``sum_u y_u b_u`` grouped by tag. Data gaps
 are the virtual ``unknown`` nodes: country, controlling country ``unknown``. Paths that
-explain a number are in :mod:`onshore.trace.paths`, conservation checks in :mod:`onshore.trace.conservation`.
+explain a number are in :mod:`onshore.trace.paths`, conservation checks in
+:mod:`onshore.trace.conservation`.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def trace(
         One column per tag field (plus ``price`` with cost), ``quantity`` per unit of the
         product and ``share`` = quantity / total over the same (raw, stage), so shares over
         countries sum to one per (raw, stage), ``unknown`` included.
+
+    Raises
+    ------
+    NotFound
+        When the product is not in the network.
+    TraceError
+        When a tag field is unknown or a cycle creates mass.
 
     Examples
     --------

@@ -56,8 +56,33 @@ def explain(
 
     Parameters
     ----------
+    network : Network
+    product : str
+        ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
     tag : mapping
         Tag field -> value, e.g. ``{"raw": "lithium", "stage": "refine", "country": "CN"}``.
+    top : int
+        The most paths listed.
+    weight : {"mass", "cost"}
+        As :func:`~onshore.trace.origin.trace`: units of raw, or USD, per unit of product.
+    period : str, optional
+        Flows whose period starts with this.
+    controller : callable, optional
+        ``network -> {company: country}`` for ``controlling_country``.
+    max_expand : int
+        The most partial paths expanded before the search stops (the rest goes to the
+        residual).
+
+    Returns
+    -------
+    list of SupplyPath
+        Up to ``top`` paths, heaviest first, then the residual entry; only the residual
+        (weight 0) when the product carries none of the tag.
+
+    Raises
+    ------
+    NotFound
+        When the product is not in the network.
     """
 
     by = tuple(tag)

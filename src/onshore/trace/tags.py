@@ -25,11 +25,37 @@ Controller = Callable[[Network], Mapping[str, str]]
 
 # ======================================================================== graph + plans
 def g_names(g: Graph) -> Callable[[np.ndarray], list[str]]:
+    """A node-names callback for the solver's error messages.
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    callable
+        Node ids (ndarray of int) -> their ``facility:material`` names (:meth:`Graph.labels`).
+    """
     return lambda idx: g.labels(idx)
 
 
 def forward_plan(g: Graph) -> Plan:
-    """The plan of ``X = A X + B``, built once per graph (cached on it)."""
+    """The plan of ``X = A X + B``, built once per graph (cached on it).
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    Plan
+        The solve plan of ``A`` with the stage rank as the upstream-to-downstream hint.
+
+    Raises
+    ------
+    TraceError
+        When a cycle of ``A`` would create mass (spectral radius >= 1).
+    """
     if "fwd" not in g.cache:
         g.cache["fwd"] = plan(g.A, g.nodes["rank"].to_numpy(), g_names(g))
     p: Plan = g.cache["fwd"]
@@ -37,7 +63,22 @@ def forward_plan(g: Graph) -> Plan:
 
 
 def backward_plan(g: Graph) -> Plan:
-    """The plan of ``y = A^T y + e``, built once per graph (cached on it)."""
+    """The plan of ``y = A^T y + e``, built once per graph (cached on it).
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    Plan
+        The solve plan of ``A^T`` with the reversed stage rank as the hint.
+
+    Raises
+    ------
+    TraceError
+        When a cycle of ``A`` would create mass (spectral radius >= 1).
+    """
     if "bwd" not in g.cache:
         g.cache["bwd"] = plan(g.A.T.tocsr(), -g.nodes["rank"].to_numpy(), g_names(g))
     p: Plan = g.cache["bwd"]
@@ -45,7 +86,18 @@ def backward_plan(g: Graph) -> Plan:
 
 
 def content(g: Graph) -> np.ndarray:
-    """Raw content ``C = L E = (I - A)^-1 E``: ``C[p, r]`` units of raw ``r`` in one unit of ``p``."""
+    """Raw content ``C = L E = (I - A)^-1 E``, cached on the graph.
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    ndarray, shape (n, R)
+        ``C[p, r]``: units of raw ``g.raws[r]`` (its own unit, e.g. kg) in one unit of
+        node ``p``.
+    """
     if "content" not in g.cache:
         g.cache["content"] = solve(forward_plan(g), g.E, names=g_names(g))
     C: np.ndarray = g.cache["content"]
@@ -53,7 +105,19 @@ def content(g: Graph) -> np.ndarray:
 
 
 def upstream(g: Graph, node: int) -> np.ndarray:
-    """Nodes upstream of ``node`` (itself included), as a boolean mask."""
+    """Nodes upstream of ``node`` (itself included), as a boolean mask.
+
+    Parameters
+    ----------
+    g : Graph
+    node : int
+        A node id.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for ``node`` and every node it takes from, directly or indirectly.
+    """
     order = breadth_first_order(g.A, node, directed=True, return_predecessors=False)
     mask = np.zeros(g.n, dtype=bool)
     mask[order] = True
@@ -63,16 +127,43 @@ def upstream(g: Graph, node: int) -> np.ndarray:
 def leontief_row(g: Graph, node: int, mask: np.ndarray | None = None) -> np.ndarray:
     """``y = e_p L``: units of every node embodied in one unit of node ``p`` (``y = A^T y + e_p``).
 
-    Only nodes upstream of ``p`` are nonzero; ``mask`` (optional) zeroes any other row."""
+    Only nodes upstream of ``p`` are nonzero.
+
+    Parameters
+    ----------
+    g : Graph
+    node : int
+        The node ``p``.
+    mask : ndarray of bool, shape (n,), optional
+        Rows to keep; every other row of ``y`` is set to 0.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        ``y[u]``: units of node ``u`` (in ``u``'s material unit) per unit of ``p``;
+        ``y[p] = 1`` on an acyclic graph.
+    """
     e = sp.csr_matrix(([1.0], ([node], [0])), shape=(g.n, 1))
     return solve(backward_plan(g), e, mask=mask, names=g_names(g))[:, 0]
 
 
 # ============================================================================ tag values
 def direct_parent_country(network: Network) -> dict[str, str]:
-    """Company id -> the country of its direct parent (the owner with the largest equity
-    share), else its own country. A controller hook; the default is
-    :func:`onshore.owners.controlling_country` (the ultimate controller's country)."""
+    """Company id -> the country of its direct parent, else its own country.
+
+    The direct parent is the owner with the largest equity share (ties: the first in the
+    ownership table). A controller hook; the default is
+    :func:`onshore.owners.controlling_country` (the ultimate controller's country).
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    dict of str to str
+        Company id -> country code; ``unknown`` when the parent is not a known company.
+    """
     comp = network.companies
     country = dict(zip(comp["id"].astype(str), comp["country"].astype(str), strict=True))
     out = dict(country)
@@ -87,13 +178,46 @@ def direct_parent_country(network: Network) -> dict[str, str]:
 
 
 def ultimate_controller_country(network: Network) -> dict[str, str]:
-    """Company id -> the country of its ultimate controller (the default controller hook)."""
+    """Company id -> the country of its ultimate controller (the default controller hook).
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    dict of str to str
+        Company id -> country code, as :func:`onshore.owners.controlling_country`.
+    """
 
     return controlling_country(network)
 
 
 def field_values(g: Graph, network: Network, f: str, controller: Controller | None) -> np.ndarray:
-    """Per node, the value of a tag field (strings), cached on the graph."""
+    """Per node, the value of a tag field (strings), cached on the graph.
+
+    Parameters
+    ----------
+    g : Graph
+    network : Network
+        The network of ``g`` (its ownership for ``controlling_country``).
+    f : str
+        A tag field of :data:`FIELDS` other than ``raw``.
+    controller : callable, optional
+        ``network -> {company: country}`` for ``controlling_country``; default
+        :func:`ultimate_controller_country`.
+
+    Returns
+    -------
+    ndarray of object, shape (n,)
+        The field's value per node; ``unknown`` on virtual nodes and, for
+        ``controlling_country``, companies the controller does not map.
+
+    Raises
+    ------
+    TraceError
+        When ``f`` is not a tag field, or is ``raw`` (raw is a column of ``C``, not a node value).
+    """
     if f not in FIELDS or f == "raw":
         raise TraceError(f"unknown tag field {f!r}; fields: {', '.join(FIELDS)}")
     key = f"field:{f}:{id(controller) if f == 'controlling_country' else ''}"
@@ -118,7 +242,27 @@ def field_values(g: Graph, network: Network, f: str, controller: Controller | No
 def field_codes(
     g: Graph, network: Network, f: str, controller: Controller | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per node, the code of a field's value and the (sorted) values."""
+    """Per node, the code of a field's value and the (sorted) values.
+
+    Parameters
+    ----------
+    g : Graph
+    network : Network
+    f : str
+        A tag field other than ``raw`` (see :func:`field_values`).
+    controller : callable, optional
+        The controller hook for ``controlling_country``.
+
+    Returns
+    -------
+    tuple of (ndarray of int64, ndarray of object)
+        ``codes`` (shape (n,)) indexing into ``uniq``, and ``uniq``, the distinct values sorted.
+
+    Raises
+    ------
+    TraceError
+        When ``f`` is not a node tag field (see :func:`field_values`).
+    """
     key = f"codes:{f}:{id(controller) if f == 'controlling_country' else ''}"
     if key not in g.cache:
         codes, uniq = pd.factorize(field_values(g, network, f, controller), sort=True)
@@ -130,8 +274,28 @@ def field_codes(
 def values(
     g: Graph, nodes: np.ndarray, weight: Weight, by: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per (node, raw) value per unit of node: node ids, raw indices (into ``g.raws``; -1
-    without ``raw``), values, priced flags."""
+    """Per (node, raw) value per unit of node.
+
+    With ``raw`` in ``by``: one entry per nonzero ``C[u, r]``; by mass the value is
+    ``C[u, r]``, by cost ``C[u, r]`` x the raw's USD price (unpriced raws keep their mass).
+    Without ``raw``: one entry per node with a nonzero value; by mass ``sum_r C[u, r]``, by
+    cost the node's USD price per unit (1 where unpriced).
+
+    Parameters
+    ----------
+    g : Graph
+    nodes : ndarray of int
+        The node ids to value.
+    weight : {"mass", "cost"}
+    by : sequence of str
+        The tag fields; only whether ``raw`` is among them matters here.
+
+    Returns
+    -------
+    tuple of four ndarrays
+        Node ids, raw indices (into ``g.raws``; -1 without ``raw``), values (units of raw or
+        USD per unit of node) and priced flags (False where a cost value fell back to units).
+    """
     C = content(g)
     if "raw" in by:
         sub = C[nodes]
@@ -156,12 +320,36 @@ def values(
 
 
 def share_keys(by: Sequence[str], weight: Weight) -> list[str]:
+    """The columns a trace's shares are normalised over.
+
+    Parameters
+    ----------
+    by : sequence of str
+        The tag fields of the trace.
+    weight : {"mass", "cost"}
+
+    Returns
+    -------
+    list of str
+        ``raw`` and ``stage`` when in ``by`` (in ``by`` order), plus ``price`` by cost; empty
+        when shares are over the whole total.
+    """
     keys = [f for f in by if f in ("raw", "stage")]
     return keys + (["price"] if weight == "cost" else [])
 
 
 def raw_price(g: Graph) -> np.ndarray:
-    """Per raw material of ``g.raws``, the USD price of one unit (NaN where unpriced)."""
+    """Per raw material of ``g.raws``, the USD price of one unit (NaN where unpriced).
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    ndarray, shape (R,)
+        USD per unit of each raw material's own unit, in ``g.raws`` order.
+    """
     if "raw_price" not in g.cache:
         rp = (
             pd.Series(g.price, index=g.nodes["material"].astype(str).to_numpy())
@@ -174,8 +362,20 @@ def raw_price(g: Graph) -> np.ndarray:
 
 
 def raw_prices(g: Graph, basis: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Raw materials, the value of one unit of each as the trace weights it (its price by
-    cost, 1 where unpriced or by mass) and whether it is priced."""
+    """Raw materials, the value of one unit of each as the trace weights it, and whether priced.
+
+    Parameters
+    ----------
+    g : Graph
+    basis : str
+        ``cost`` to value by price; anything else values by mass.
+
+    Returns
+    -------
+    tuple of (list of str, ndarray, ndarray of bool)
+        The raw materials (``g.raws``), the value of one unit of each (its USD price by cost,
+        1 where unpriced or by mass) and whether it is priced (all True by mass).
+    """
     raws = [str(r) for r in g.raws]
     if basis != "cost":
         return raws, np.ones(len(raws)), np.ones(len(raws), dtype=bool)

@@ -113,7 +113,7 @@ def _bound_by(ctx: Context, plants: np.ndarray, licence: pd.Series) -> np.ndarra
     names = dict(zip(m["id"].astype(str), m["name"].astype(str).str.lower(), strict=True))
     made = np.array([any(w in f"{x.lower()} {names.get(x, '')}" for w in words)
                      for x in ctx.material], dtype=bool)
-    hit = own & made
+    hit: np.ndarray = own & made
     return hit if hit.any() else own
 
 
