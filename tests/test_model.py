@@ -13,7 +13,9 @@ def _err(exc: pytest.ExceptionInfo[ValidationError]) -> str:
 def test_company_country_is_iso_alpha2() -> None:
     assert Company(id="c", name="C", country="kr").country == "KR"
     with pytest.raises(ValidationError, match="ISO 3166-1 alpha-2"):
-        Company(id="c", name="C", country="XX")
+        Company(id="c", name="C", country="QQ")
+    # XX is the one user-assigned code accepted: other or unspecified countries (trade remainders)
+    assert Company(id="c", name="C", country="xx").country == "XX"
     with pytest.raises(ValidationError, match="ISO 3166-1 alpha-2"):
         Company(id="c", name="C", country="Korea")
 

@@ -39,7 +39,7 @@ def test_good_scenario() -> None:
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        (lambda d: d["cutoffs"][0].update(country="XX"), "cutoffs.0.country"),
+        (lambda d: d["cutoffs"][0].update(country="QQ"), "cutoffs.0.country"),
         (lambda d: d["cutoffs"][0].update(months=-2), "cutoffs.0.months"),
         (lambda d: d["cutoffs"][0].update(cap=1.5), "cutoffs.0.cap"),
         (lambda d: d["cutoffs"][0].update(colour="red"), "cutoffs.0.colour"),

@@ -121,7 +121,7 @@ class Network:
         from onshore.store.duckdb import DuckDBStore
 
         with DuckDBStore(":memory:") as store:
-            import_files(store, reference_files())
+            import_files(store, reference_files(), physical="error")
             return cls.from_store(store)
 
     @classmethod

@@ -83,7 +83,7 @@ def demo(
     if db.exists():
         db.unlink()
     with DuckDBStore(db) as store:
-        import_files(store, reference_files())
+        import_files(store, reference_files(), physical="error")
         network = Network.from_store(store)
     console.print(f"store: {db}")
     _summary(network)

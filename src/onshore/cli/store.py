@@ -56,13 +56,25 @@ def import_(
         files = [*reference_files(), *files]
     if not files:
         raise typer.BadParameter("give files to import, or --reference")
+    # the bundled network must pass the physical checks; a user's own data gets warnings
+    physical = "error" if reference and not paths else "warn"
     with open_db(db, create=True) as store, console.status("importing") as status:
-        written = import_files(store, files, progress=lambda msg: status.update(msg))
+        written = import_files(
+            store, files, progress=lambda msg: status.update(msg), physical=physical
+        )
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,
         title=f"imported {sum(written.values())} rows",
     )
+    shown = [f for f in written.findings if f.level in ("error", "warning")]
+    if shown:
+        console.print(
+            f"[yellow]{len(shown)} physical warning(s)[/] (capacity, producing periods, "
+            "recipes; `onshore validate` lists them all):"
+        )
+        for f in shown[:20]:
+            console.print(f"  {f.level}: {f.check}: {f.node}: {f.message}", highlight=False)
 
 
 class ExportFormat(StrEnum):

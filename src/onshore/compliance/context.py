@@ -88,6 +88,13 @@ class Context:
         self.country = fac["country"].astype(str).to_numpy()
         self.material = fac["material"].astype(str).to_numpy()
         self.name = fac["name"].astype(str).to_numpy()
+        comp = self.network.companies
+        kinds = dict(zip(comp["id"].astype(str), comp["kind"].astype(str), strict=True))
+        self.unidentified = np.array(
+            [kinds.get(c) == "unidentified" for c in self.company], dtype=bool
+        )
+        """Plants of producers that are not identified (market-pool origins): no entity test
+        can clear them."""
 
     # ---------------------------------------------------------------- facilities
     def describe(self, i: int) -> str:

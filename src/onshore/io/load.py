@@ -6,12 +6,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import ValidationError
 
 from onshore.errors import MAX_ERRORS, DataError, RowError
 from onshore.io.readers import RawTable, ReadFailure, read_file
 from onshore.records.batch import Batch, Origin
 from onshore.records.model import TABLES
+from onshore.records.physical import Finding, check_physical
+
+PHYSICAL_TABLES = ("facilities", "flows", "boms", "materials")
+
+
+class Written(dict[str, int]):
+    """Rows written per table, with the physical findings of the import (``findings``)."""
+
+    findings: list[Finding]
+
+    def __init__(self, counts: dict[str, int], findings: list[Finding]) -> None:
+        super().__init__(counts)
+        self.findings = findings
 
 
 def _expected(err: Any) -> str:
@@ -99,12 +113,58 @@ def load_files(paths: Sequence[str | Path]) -> Batch:
     return batch
 
 
+def physical_findings(store: Any, batch: Batch) -> list[Finding]:
+    """The physical checks (:mod:`onshore.records.physical`) of what the store will hold once
+    ``batch`` is written: the store's tables with the batch's rows replacing theirs by key."""
+    frames = {}
+    for t in PHYSICAL_TABLES:
+        spec = TABLES[t]
+        cols = spec.columns
+        new = pd.DataFrame(
+            [r.model_dump(include=set(cols)) for r in batch.records[t]], columns=cols
+        )
+        old = store.read(t) if store is not None else new.iloc[0:0]
+        both = pd.concat([old[cols], new], ignore_index=True) if len(old) else new
+        frames[t] = both.drop_duplicates(subset=list(spec.key), keep="last")
+    return check_physical(
+        frames["facilities"], frames["flows"], frames["boms"], frames["materials"]
+    )
+
+
+def _as_row_error(f: Finding) -> RowError:
+    return RowError(
+        "flows", None, f.check, f.node, f"flows that are physically possible: {f.message}"
+    )
+
+
 def import_files(
-    store: Any, paths: Sequence[str | Path], progress: Callable[[str], None] | None = None
-) -> dict[str, int]:
-    """Import files into a store all-or-nothing: every error is reported and nothing is
-    written unless every row of every file is good. Returns rows written per table.
-    ``progress`` is told what is being done (for a status line on long imports)."""
+    store: Any,
+    paths: Sequence[str | Path],
+    progress: Callable[[str], None] | None = None,
+    physical: str = "warn",
+) -> Written:
+    """Import files into a store all-or-nothing.
+
+    Every error is reported and nothing is written unless every row of every file is good.
+
+    Parameters
+    ----------
+    store : Store
+        The store to write into.
+    paths : sequence of str or Path
+        The files, one table each (a workbook: one sheet per table).
+    progress : callable, optional
+        Told what is being done (for a status line on long imports).
+    physical : {"warn", "error", "off"}
+        What the physical checks (capacity, producing periods, recipes) do: their errors
+        are returned as findings (``warn``, the default for a user's own data), stop the
+        import (``error``, used for the bundled reference network), or are not run.
+
+    Returns
+    -------
+    Written
+        Rows written per table; ``findings`` holds the physical findings.
+    """
     from onshore.records.integrity import check_batch
 
     batch, errors = read_files(paths, progress)
@@ -113,10 +173,18 @@ def import_files(
     errors += check_batch(batch, store.existing())
     if errors:
         raise DataError(errors)
+    findings: list[Finding] = []
+    if physical != "off" and any(batch.records[t] for t in PHYSICAL_TABLES):
+        if progress:
+            progress("checking capacities, producing periods and recipes")
+        findings = physical_findings(store, batch)
+        if physical == "error":
+            bad = [_as_row_error(f) for f in findings if f.level == "error"]
+            if bad:
+                raise DataError(bad)
     if progress:
         progress(f"writing {len(batch):,} rows")
-    written: dict[str, int] = store.write(batch)
-    return written
+    return Written(store.write(batch), findings)
 
 
 def reference_files() -> list[Path]:

@@ -6,14 +6,18 @@ from functools import cache
 
 import pycountry
 
+OTHER = "XX"
+"""Other or unspecified countries: the ISO 3166 user-assigned code used for the remainder of
+trade statistics ("other", "not elsewhere specified"). Analyses treat it as unknown origin."""
+
 
 @cache
 def _codes() -> frozenset[str]:
-    return frozenset(c.alpha_2 for c in pycountry.countries)
+    return frozenset(c.alpha_2 for c in pycountry.countries) | {OTHER}
 
 
 def is_country(code: str) -> bool:
-    """True when ``code`` is an ISO 3166-1 alpha-2 code (upper case)."""
+    """True when ``code`` is an ISO 3166-1 alpha-2 code (upper case) or ``XX`` (other)."""
     return code in _codes()
 
 
@@ -27,5 +31,7 @@ def normalize_country(code: str) -> str:
 
 def country_name(code: str) -> str:
     """A readable name for an alpha-2 code ('KR' -> 'Korea, Republic of')."""
+    if code == OTHER:
+        return "Other or unspecified countries"
     c = pycountry.countries.get(alpha_2=code)
     return c.name if c is not None else code

@@ -35,6 +35,10 @@ class Stage(StrEnum):
     PACK = "pack"
     DEVICE = "device"
     RECYCLE = "recycle"
+    MARKET = "market"
+    """A country-level market pool (imports or production of one material, passed through to
+    its customers): it has a country but makes nothing, so a trace by stage does not count
+    it at the stage of the material it carries."""
 
 
 STAGE_RANK: dict[str, int] = {
@@ -49,6 +53,7 @@ STAGE_RANK: dict[str, int] = {
     Stage.PACK: 5,
     Stage.DEVICE: 6,
     Stage.RECYCLE: 7,
+    Stage.MARKET: 7,
     "unknown": 8,
 }
 """Upstream-to-downstream rank of each stage (components share a rank; ``unknown``, the stage
@@ -59,9 +64,14 @@ STAGE_ORDER: tuple[str, ...] = tuple(s.value for s in Stage)
 
 
 class CompanyKind(StrEnum):
+    """What a company row stands for: a company, a state (a government, e.g. via SASAC), a
+    person, or the producers of a country that are not identified (the origin of a market
+    pool: no company is named, so no test may clear it)."""
+
     COMPANY = "company"
     STATE = "state"
     PERSON = "person"
+    UNIDENTIFIED = "unidentified"
 
 
 class MaterialKind(StrEnum):
@@ -275,7 +285,9 @@ class Material(Record):
 class Bom(Record):
     """A recipe line: ``quantity`` of ``input`` per one unit of ``output``.
 
-    A row naming a facility overrides the generic recipe for that plant.
+    A row naming a facility overrides the generic recipe for that plant. Only such a row
+    may take its output as its input (one unit per unit: a market pool or trader passing
+    the material through from its suppliers).
     """
 
     table: ClassVar[str] = "boms"
@@ -297,8 +309,11 @@ class Bom(Record):
 
     @model_validator(mode="after")
     def _not_self(self) -> Bom:
-        if self.output == self.input:
-            raise ValueError("an input other than the output itself")
+        if self.output == self.input and (self.facility is None or self.quantity != 1):
+            raise ValueError(
+                "an input other than the output itself (only a facility's own recipe may pass "
+                "its output through, with quantity 1)"
+            )
         return self
 
 

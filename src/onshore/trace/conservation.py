@@ -1,28 +1,18 @@
 """Conservation checks of the trace (``onshore validate``): mass balance at every node, content
-by the BOM chain, shares summing to one per (raw, stage), mine totals."""
+by the BOM chain, shares summing to one per (raw, stage), mine totals; with the physical checks
+of the tables (capacity, producing periods, recipes: :mod:`onshore.records.physical`)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from onshore.network import Network
+from onshore.records.physical import Finding, check_physical
 from onshore.sparse import reachable
 from onshore.trace.graph import Graph, graph
 from onshore.trace.origin import trace
 from onshore.trace.tags import content
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One result of a conservation check: ``level`` error | warning | info."""
-
-    level: str
-    check: str
-    node: str
-    message: str
 
 
 def material_content(network: Network, g: Graph | None = None) -> pd.DataFrame:
@@ -50,7 +40,11 @@ def material_content(network: Network, g: Graph | None = None) -> pd.DataFrame:
 
 
 def validate(
-    network: Network, period: str | None = None, tol: float = 1e-9, sample: int = 50
+    network: Network,
+    period: str | None = None,
+    tol: float = 1e-9,
+    sample: int = 50,
+    physical: bool = True,
 ) -> list[Finding]:
     """Conservation checks of the trace.
 
@@ -63,7 +57,9 @@ def validate(
        to the product's raw content (less is an error; more, a warning: some raw passes
        two mine-stage facilities and is counted at each).
     Also reported: nodes without a recipe (their content is unknown) and inputs with no
-    recorded supplier.
+    recorded supplier; and first the physical checks of the flows of the period
+    (:func:`onshore.records.physical.check_physical`: capacity, producing periods, recipes),
+    unless ``physical`` is False.
 
     Parameters
     ----------
@@ -75,16 +71,26 @@ def validate(
         ``max(value, 1)``).
     sample : int
         How many products get the share and mine-total checks.
+    physical : bool
+        Run the physical checks first.
 
     Returns
     -------
     list of Finding
-        Errors, warnings (``no recipe``, a mine total above content) and infos (``unknown
-        origin``), grouped by check in the order above; empty when nothing is found.
+        The physical findings, then errors, warnings (``no recipe``, a mine total above
+        content) and infos (``unknown origin``), grouped by check in the order above; empty
+        when nothing is found.
     """
 
     g = graph(network, period)
-    out: list[Finding] = []
+    flows = network.flows
+    if period is not None:
+        flows = flows[flows["period"].astype(str).str.startswith(str(period)).to_numpy()]
+    out: list[Finding] = (
+        check_physical(network.facilities, flows, network.boms, network.materials)
+        if physical
+        else []
+    )
     C = content(g)
     names = g.labels()
     res = np.abs(C - g.A @ C - g.E.toarray()).max(axis=1)
@@ -94,13 +100,10 @@ def validate(
     # nodes downstream of a plant-specific recipe or a pass-through may differ from the
     # generic content
     bm = network.boms
-    spec = set(
-        zip(
-            bm["facility"].dropna().astype(str),
-            bm.loc[bm["facility"].notna(), "output"].astype(str),
-            strict=True,
-        )
-    )
+    # a plant's own recipe makes it special, unless it only passes its output through
+    own = bm[bm["facility"].notna()]
+    own = own[~(own["input"].astype(str) == own["output"].astype(str)).to_numpy()]
+    spec = set(zip(own["facility"].astype(str), own["output"].astype(str), strict=True))
     nd = g.nodes
     special = (
         np.array([(f, m) in spec for f, m in zip(nd["facility"], nd["material"], strict=True)])

@@ -47,6 +47,8 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     umark, urels = ctx.relation_marks(listed, t, plants, lambda r: r == "possible")
     hit = np.where(mark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(mark)
     maybe = np.where(umark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(umark)
+    anon = (np.where(ctx.unidentified[ps.pidx], ps.pidx, -1) if t.reach == "maker"
+            else ps.nearest(ctx.unidentified))
 
     def line(i: int) -> str:
         e, rel, chain = rels[ctx.company[i]][0]
@@ -75,6 +77,10 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             )
             continue
         settle, nts = [], list(notes)
+        if anon[k] >= 0:
+            nts.append(f"{ctx.describe(int(anon[k]))} stands for producers that are not "
+                       f"identified, so entities on the {t.list} cannot be excluded")
+            settle.append("the actual suppliers in place of the market pool")
         if maybe[k] >= 0:
             e, rel, chain = urels[ctx.company[maybe[k]]][0]
             nts.append(f"{ctx.describe(int(maybe[k]))}: {REL[rel]} {listed[e].name}, "

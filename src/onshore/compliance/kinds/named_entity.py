@@ -47,6 +47,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         named, t, plants, lambda r: r not in prohibit and (r in t.uncertain or r == "possible")
     )
     np_, nu = ps.nearest(pmark), ps.nearest(umark)
+    anon = ps.nearest(plants & ctx.unidentified)
     first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
     has_first = ps.nearest(ctx.stage == first) >= 0
     stages = "/".join(t.produced_by)
@@ -79,6 +80,9 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             continue
         inputs = {"nearest_plant": ctx.ids[near[k]], "named_companies": sorted(named)}
         unsure = lines(k, int(nu[k]), umark, urels)
+        if anon[k] >= 0:
+            unsure.append(f"{ctx.describe(int(anon[k]))} stands for producers that are not "
+                          "identified: a named entity among them cannot be excluded")
         if np_[k] >= 0:
             ev = lines(k, int(np_[k]), pmark, prels)
             out.append(
