@@ -302,7 +302,9 @@ def check_physical(
     return out
 
 
-def _recipes(boms: pd.DataFrame, materials: pd.DataFrame) -> dict[tuple[str | None, str], dict]:
+def _recipes(
+    boms: pd.DataFrame, materials: pd.DataFrame
+) -> dict[tuple[str | None, str], dict[str, float]]:
     """(facility or None, output) -> {input: quantity in the materials' own units}."""
     mu = dict(zip(materials["id"].astype(str), materials["unit"].astype(str), strict=True))
     rec: dict[tuple[str | None, str], dict[str, float]] = {}

@@ -19,8 +19,9 @@ Modules, bottom up:
 * :mod:`~onshore.trace.conservation`: :func:`validate`, the mass-balance checks.
 """
 
+from onshore.records.physical import Finding
 from onshore.trace.allnodes import read_all, solve_all
-from onshore.trace.conservation import Finding, material_content, validate
+from onshore.trace.conservation import material_content, validate
 from onshore.trace.graph import Graph, find_product, graph
 from onshore.trace.leontief import TOL, Plan, plan, solve
 from onshore.trace.origin import trace
