@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from onshore.errors import RuleError
 from onshore.rules.loader import Entity, _parse
 
-_EMPTY_NAME = re.compile(r"^[\W_]*(co|ltd|limited|inc|corp|company|llc|gmbh|ag|sa)?[\W_]*$", re.I)
+_EMPTY_NAME = re.compile(
+    r"^[\W_]*(co|ltd|limited|inc|corp|company|llc|gmbh|ag|sa)?[\W_]*$", re.IGNORECASE
+)
 
 
 class _Model(BaseModel):

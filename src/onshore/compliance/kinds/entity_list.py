@@ -33,6 +33,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     assert isinstance(t, EntityList)
     ctx = ps.ctx
     listed, notes = ctx.resolve(t.entities, on)
+    review = ctx.review(t.entities, on)
 
     def keep(rel: str) -> bool:
         return rel in ("self", "subsidiary") or (
@@ -45,10 +46,12 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         plants[:] = True
     mark, rels = ctx.relation_marks(listed, t, plants, keep)
     hit = np.where(mark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(mark)
+    rmark = plants & np.isin(ctx.company, list(review)) if review else np.zeros(ctx.n, bool)
+    rhit = np.where(rmark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(rmark)
 
     def line(i: int) -> str:
         e, rel, chain = rels[ctx.company[i]][0]
-        return f"{ctx.describe(i)}: {REL[rel]} {listed[e].name}, on the {t.list} ({chain})"
+        return f"{ctx.describe(i)}: {REL[rel]} {listed[e].name}, on the {t.name} ({chain})"
 
     out: list[Finding] = []
     for k, p in enumerate(ps.ids):
@@ -73,6 +76,10 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             )
             continue
         settle, nts = [], list(notes)
+        if rhit[k] >= 0:
+            j = int(rhit[k])
+            nts.append(f"{ctx.describe(j)}: {review[ctx.company[j]][1]}")
+            settle.append("a reviewer's judgement of the pair (`onshore review`)")
         if t.reach == "upstream" and not ctx.has_supplier[i] and ctx.stage[i] != "mine":
             settle.append(f"record the supplier flows into {p}")
             nts.append(f"no supplier of {p} is recorded, so listed suppliers cannot be excluded")
@@ -106,4 +113,7 @@ def allowed_reason(t: EntityList) -> str:
         if t.reach == "maker"
         else "the maker and every plant upstream of it by recorded flows"
     )
-    return f"none of the plants checked ({checked}) belongs to an entity on the {t.list} or a company it controls"
+    return (
+        f"none of the plants checked ({checked}) belongs to an entity on the {t.name} "
+        "or a company it controls"
+    )

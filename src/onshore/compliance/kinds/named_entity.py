@@ -4,7 +4,8 @@
 The plants of the ``produced_by`` stages in the product's supply chain (its own plant and
 every plant upstream by recorded flows) are checked against the named companies and the
 companies they control, are controlled by or share a controller with; a relation the
-rule's wording leaves open (``uncertain``) and a look-alike name give UNKNOWN."""
+rule's wording leaves open (``uncertain``) gives UNKNOWN, and so does a plant whose company
+may be a named entity by name only (a pair for review): for the products it is in, only."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     plants = np.isin(ctx.stage, t.produced_by)
     near = ps.nearest(plants)
     named, notes = ctx.resolve(t.entities)
+    review = ctx.review(t.entities)
+    rmark = plants & np.isin(ctx.company, list(review)) if review else np.zeros(ctx.n, bool)
+    nr = ps.nearest(rmark)
     prohibit = {"self", "subsidiary"} | (
         {"controller", "sister"} if t.affiliates == "common_control" else set()
     )
@@ -79,6 +83,9 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             continue
         inputs = {"nearest_plant": ctx.ids[near[k]], "named_companies": sorted(named)}
         unsure = lines(k, int(nu[k]), umark, urels)
+        if nr[k] >= 0:
+            shown_r = ps.upstream_marked(k, rmark) if ps.full else [int(nr[k])]
+            unsure += [f"{ctx.describe(i)}: {review[ctx.company[i]][1]}" for i in shown_r]
         if np_[k] >= 0:
             ev = lines(k, int(np_[k]), pmark, prels)
             out.append(
