@@ -415,9 +415,10 @@ class Matcher:
             if max(len(t) for t in distinct) <= 3 or evidence < 0.5 * self.max_idf:
                 score -= 0.15
                 feats["weak"] = 1.0
-        elif extra and max(len(t) for t in distinct) <= 3:
-            # a short name plus business words ('EVE Holdings', 'BYD Logistics')
-            if any(u not in self.places for u in extra) and not generic:
+        elif max(len(t) for t in distinct) <= 3:
+            # a short name plus business words on either side ('EVE Holdings', 'BYD Logistics')
+            rest = extra + [t for t in nt if t not in matched_n]
+            if any(u not in self.places for u in rest) and not generic:
                 score -= 0.2
                 feats["short"] = 1.0
         r = fuzz.token_sort_ratio(q.key, n.key) / 100.0

@@ -367,10 +367,74 @@ def pending_pairs(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def link_batch(
+    network: Network, batch: Any, queue: list[dict[str, Any]] | None = None
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Link the companies of an import to those already in the store instead of adding
+    duplicates: a new company whose name matches a stored one is dropped and every
+    reference to its id (ownership, facilities, licences) points to the stored id.
+
+    Parameters
+    ----------
+    network : Network
+        The store's content before the import.
+    batch : Batch
+        The records read from the files.
+    queue : list, optional
+        Receives the pairs left for review (see :func:`pending_pairs`).
+
+    Returns
+    -------
+    Batch, list of dict
+        The rewritten batch and one row per linked company (id, linked_to, score, reasons).
+    """
+    from onshore.records.batch import Batch
+    from onshore.records.model import TABLES
+
+    stored = set(network.companies["id"].astype(str))
+    incoming = [c for c in batch.records["companies"] if c.id not in stored]
+    rows = [{"name": c.name, "country": c.country} for c in incoming]
+    res = screen(network, rows) if rows else []
+    remap: dict[str, str] = {}
+    linked = []
+    for c, r in zip(incoming, res, strict=True):
+        if r["decision"] == "match" and r["match"]:
+            remap[c.id] = r["match"]
+            linked.append(
+                {
+                    "id": c.id,
+                    "linked_to": r["match"],
+                    "score": r["score"],
+                    "reasons": "; ".join(r["reasons"]),
+                }
+            )
+    if queue is not None:
+        queue += pending_pairs(res)
+    if not remap:
+        return batch, linked
+    out = Batch()
+    for name, spec in TABLES.items():
+        cols = [col for col, target in spec.refs.items() if target == "companies"]
+        for rec, origin in zip(batch.records[name], batch.origins[name], strict=True):
+            if name == "companies" and rec.id in remap:
+                continue
+            upd = {col: remap[getattr(rec, col)] for col in cols if getattr(rec, col) in remap}
+            out.add(rec.model_copy(update=upd) if upd else rec, origin)
+    return out, linked
+
+
 def _text(v: Any) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return ""
     return str(v).strip()
 
 
-__all__ = ["apply_reviews", "build_index", "company_index", "pending_pairs", "query_key", "screen"]
+__all__ = [
+    "apply_reviews",
+    "build_index",
+    "company_index",
+    "link_batch",
+    "pending_pairs",
+    "query_key",
+    "screen",
+]

@@ -100,14 +100,21 @@ def load_files(paths: Sequence[str | Path]) -> Batch:
 
 
 def import_files(
-    store: Any, paths: Sequence[str | Path], progress: Callable[[str], None] | None = None
+    store: Any,
+    paths: Sequence[str | Path],
+    progress: Callable[[str], None] | None = None,
+    link: Callable[[Batch], Batch] | None = None,
 ) -> dict[str, int]:
     """Import files into a store all-or-nothing: every error is reported and nothing is
     written unless every row of every file is good. Returns rows written per table.
-    ``progress`` is told what is being done (for a status line on long imports)."""
+    ``progress`` is told what is being done (for a status line on long imports); ``link``
+    may rewrite the batch before it is checked (``import --screen`` links incoming companies
+    to those already in the store)."""
     from onshore.records.integrity import check_batch
 
     batch, errors = read_files(paths, progress)
+    if link is not None and not errors:
+        batch = link(batch)
     if progress:
         progress(f"checking {len(batch):,} rows against the store")
     errors += check_batch(batch, store.existing())
