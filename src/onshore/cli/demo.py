@@ -84,6 +84,7 @@ def _sections() -> list:  # type: ignore[type-arg]
     from onshore.cli.check import demo_checks
     from onshore.cli.plan import demo_plan
     from onshore.cli.risk import demo_risk
+    from onshore.cli.screen import demo_screen
     from onshore.cli.trace import demo_traces
 
-    return [demo_traces, demo_checks, demo_risk, demo_plan]
+    return [demo_traces, demo_screen, demo_checks, demo_risk, demo_plan]

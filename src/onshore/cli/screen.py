@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, handle_errors
-from onshore.errors import DataError, OnshoreError
+from onshore.errors import OnshoreError
 
 
 def read_supplier_list(path: Path) -> list[dict[str, Any]]:
@@ -133,5 +133,46 @@ def review(
     )
 
 
-__all__ = ["read_supplier_list", "review", "screen"]
-_ = DataError
+__all__ = ["demo_screen", "read_supplier_list", "review", "screen"]
+
+
+def demo_screen(console: Any, network: Any, workdir: Path) -> None:
+    """The demo's screening section: a messy supplier list of its own (mixed scripts and
+    spellings) linked to the store, and the section 154 verdicts that follow on 2027-10-01."""
+    import datetime as dt
+    from importlib import resources
+
+    from rich.table import Table
+
+    from onshore.compliance import check
+    from onshore.compliance.screen import screen as run
+
+    path = Path(str(resources.files("onshore") / "data" / "examples" / "suppliers_messy.csv"))
+    out = run(network, read_supplier_list(path))
+    fac = network.facilities
+    t = Table(title=f"Screening a messy supplier list ({path.name}): who is each row?")
+    for c in ["input", "match", "score", "decision", "lists", "sec. 154 on 2027-10-01"]:
+        t.add_column(c)
+    for r in out:
+        verdict = ""
+        if r["match"] and r["decision"] == "match":
+            plants = fac[(fac["company"] == r["match"]) & fac["stage"].isin(["cell", "pack"])]
+            if len(plants):
+                p = str(plants["id"].iloc[0])
+                v = [
+                    x
+                    for x in check(network, p, "dod", dt.date(2027, 10, 1))
+                    if x.rule_id == "US-NDAA24-154"
+                ]
+                verdict = f"{p}: {v[0].verdict.value}" if v else ""
+        elif r["decision"] == "review":
+            verdict = "pair for `onshore review`"
+        t.add_row(
+            r["input"] or "(id only)",
+            r["match"] or "",
+            f"{r['score']:.2f}",
+            r["decision"],
+            ", ".join(f"{h['list']}:{h['entry']}" for h in r["lists"]),
+            verdict,
+        )
+    console.print(t)
