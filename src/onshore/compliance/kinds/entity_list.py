@@ -9,6 +9,7 @@ import datetime as dt
 import numpy as np
 
 from onshore.compliance.context import REL, Products
+from onshore.compliance.kinds.named_entity import review_line
 from onshore.compliance.verdicts import Finding, Outcome
 from onshore.rules import EntityList, Rule
 
@@ -46,7 +47,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         plants[:] = True
     mark, rels = ctx.relation_marks(listed, t, plants, keep)
     hit = np.where(mark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(mark)
-    rmark = plants & np.isin(ctx.company, list(review)) if review else np.zeros(ctx.n, bool)
+    rmark, rrels = ctx.relation_marks(review, t, plants, lambda r: r in ("self", "subsidiary"))
     rhit = np.where(rmark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(rmark)
 
     def line(i: int) -> str:
@@ -78,7 +79,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         settle, nts = [], list(notes)
         if rhit[k] >= 0:
             j = int(rhit[k])
-            nts.append(f"{ctx.describe(j)}: {review[ctx.company[j]][1]}")
+            nts.append(review_line(ctx, j, rrels, review))
             settle.append("a reviewer's judgement of the pair (`onshore review`)")
         if t.reach == "upstream" and not ctx.has_supplier[i] and ctx.stage[i] != "mine":
             settle.append(f"record the supplier flows into {p}")

@@ -10,6 +10,7 @@ may be a named entity by name only (a pair for review): for the products it is i
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     near = ps.nearest(plants)
     named, notes = ctx.resolve(t.entities)
     review = ctx.review(t.entities)
-    rmark = plants & np.isin(ctx.company, list(review)) if review else np.zeros(ctx.n, bool)
+    rmark, rrels = ctx.relation_marks(review, t, plants, lambda r: r in ("self", "subsidiary"))
     nr = ps.nearest(rmark)
     prohibit = {"self", "subsidiary"} | (
         {"controller", "sister"} if t.affiliates == "common_control" else set()
@@ -85,7 +86,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         unsure = lines(k, int(nu[k]), umark, urels)
         if nr[k] >= 0:
             shown_r = ps.upstream_marked(k, rmark) if ps.full else [int(nr[k])]
-            unsure += [f"{ctx.describe(i)}: {review[ctx.company[i]][1]}" for i in shown_r]
+            unsure += [review_line(ctx, i, rrels, review) for i in shown_r]
         if np_[k] >= 0:
             ev = lines(k, int(np_[k]), pmark, prels)
             out.append(
@@ -135,6 +136,18 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                 )
             )
     return out
+
+
+def review_line(
+    ctx: Any,
+    i: int,
+    rels: dict[str, list[tuple[str, str, str]]],
+    review: dict[str, tuple[Any, str]],
+) -> str:
+    """A plant whose company is, or is controlled by, a company awaiting review, in words."""
+    c, rel, chain = rels[ctx.company[i]][0]
+    who = "its company" if rel == "self" else f"controlled by {c} ({chain}), which"
+    return f"{ctx.describe(i)}: {who} {review[c][1]}"
 
 
 def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:
