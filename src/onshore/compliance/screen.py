@@ -26,7 +26,7 @@ import pandas as pd
 from onshore.compliance.names import Candidate, Entry, Matcher, decide, normalize
 from onshore.network import Network
 from onshore.rules import RuleSet
-from onshore.rules.lists import RestrictedList, load_lists
+from onshore.rules.lists import RestrictedList, bundled_lists
 
 
 def query_key(name: str) -> str:
@@ -94,7 +94,7 @@ def build_index(network: Network, lists: Mapping[str, RestrictedList] | None = N
 
 
 def _build_index(network: Network, lists: Mapping[str, RestrictedList] | None) -> Matcher:
-    lists = load_lists() if lists is None else lists
+    lists = bundled_lists() if lists is None else lists
     companies = _company_entries(network)
     store = company_index(network)
     by_id = {e.id: e for e in companies}
@@ -264,11 +264,11 @@ def screen(
         (match, review, no_match), lists (entries hit with their rule ids), candidates
         (id:score of the runners-up) and reasons.
     """
-    from onshore.rules import load_rules
+    from onshore.rules import bundled
 
     idx = build_index(network, lists)
-    lists = load_lists() if lists is None else lists
-    rule_of = _rule_ids(rules if rules is not None else load_rules())
+    lists = bundled_lists() if lists is None else lists
+    rule_of = _rule_ids(rules if rules is not None else bundled())
     reviews = getattr(network, "reviews", None)
     recs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
     ids_in_store = set(network.companies["id"].astype(str))

@@ -13,6 +13,7 @@ the :class:`~onshore.rules.loader.Entity` rows the checks resolve.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from importlib import resources
@@ -196,6 +197,17 @@ def load_lists(extra: Iterable[str | Path] = (), package: bool = True) -> dict[s
     return out
 
 
+@functools.cache
+def bundled_lists() -> dict[str, RestrictedList]:
+    """The restricted lists shipped with onshore, loaded once (do not modify the result).
+
+    Returns
+    -------
+    dict of str to RestrictedList
+    """
+    return load_lists()
+
+
 def entities(lst: RestrictedList) -> tuple[Entity, ...]:
     """The list's entries as rule entities (withdrawn entries are left out: they never applied).
 
@@ -239,4 +251,11 @@ def entities(lst: RestrictedList) -> tuple[Entity, ...]:
     return tuple(out)
 
 
-__all__ = ["ListEntry", "RestrictedList", "Subsidiary", "entities", "load_lists"]
+__all__ = [
+    "ListEntry",
+    "RestrictedList",
+    "Subsidiary",
+    "bundled_lists",
+    "entities",
+    "load_lists",
+]
