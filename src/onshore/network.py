@@ -40,6 +40,8 @@ class Network:
     flows: pd.DataFrame = field(default_factory=lambda: _empty("flows"))
     licences: pd.DataFrame = field(default_factory=lambda: _empty("licences"))
     snapshot: str = ""
+    reviews: pd.DataFrame | None = None
+    """Reviewers' latest judgements of name pairs (see :mod:`onshore.store.reviews`)."""
     _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:
@@ -82,8 +84,11 @@ class Network:
         Network
             Its tables, with ``snapshot`` the store's snapshot hash.
         """
+        from onshore.store.reviews import ReviewQueue
+
         tables = {t: store.read(t) for t in TABLES}
-        return cls(**tables, snapshot=store.snapshot_hash())
+        reviews = ReviewQueue(store.con).latest()
+        return cls(**tables, snapshot=store.snapshot_hash(), reviews=reviews)
 
     @classmethod
     def load(cls, path: str | Path) -> Network:

@@ -11,6 +11,7 @@ from onshore.cli import store as _store  # noqa: F401  (init, import, export, in
 from onshore.cli import demo as _demo  # noqa: F401  (demo)
 from onshore.cli import trace as _trace  # noqa: F401  (trace, validate)
 from onshore.cli import check as _check  # noqa: F401  (check, rules, owners, report)
+from onshore.cli import screen as _screen  # noqa: F401  (screen, review)
 from onshore.cli import risk as _risk  # noqa: F401  (risk, simulate)
 from onshore.cli import plan as _plan  # noqa: F401  (plan)
 

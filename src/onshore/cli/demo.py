@@ -14,6 +14,7 @@ from rich.table import Table
 from onshore.cli.app import app, console, handle_errors
 from onshore.cli.plan import save, show, solve_scenario
 from onshore.cli.risk import control_of
+from onshore.cli.screen import read_supplier_list
 from onshore.cli.trace import trace_table
 
 
@@ -94,7 +95,7 @@ def demo(
 def _sections() -> list:  # type: ignore[type-arg]
     """The analyses the demo shows after the summary, each a function (console, network,
     workdir)."""
-    return [demo_traces, demo_checks, demo_risk, demo_plan]
+    return [demo_traces, demo_screen, demo_checks, demo_risk, demo_plan]
 
 
 # ------------------------------------------------------------------ sections
@@ -316,3 +317,45 @@ def demo_plan(console: Console, network: Any, workdir: Path) -> None:
         f"plan tables and charts: {workdir / 'plan'} ({len(written)} files, e.g. capacity.html, "
         "production.png)"
     )
+
+
+def demo_screen(console: Any, network: Any, workdir: Path) -> None:
+    """The demo's screening section: a messy supplier list of its own (mixed scripts and
+    spellings) linked to the store, and the section 154 verdicts that follow on 2027-10-01."""
+    import datetime as dt
+    from importlib import resources
+
+    from rich.table import Table
+
+    from onshore.compliance import check
+    from onshore.compliance.screen import screen as run
+
+    path = Path(str(resources.files("onshore") / "data" / "examples" / "suppliers_messy.csv"))
+    out = run(network, read_supplier_list(path))
+    fac = network.facilities
+    t = Table(title=f"Screening a messy supplier list ({path.name}): who is each row?")
+    for c in ["input", "match", "score", "decision", "lists", "sec. 154 on 2027-10-01"]:
+        t.add_column(c)
+    for r in out:
+        verdict = ""
+        if r["match"] and r["decision"] == "match":
+            plants = fac[(fac["company"] == r["match"]) & fac["stage"].isin(["cell", "pack"])]
+            if len(plants):
+                p = str(plants["id"].iloc[0])
+                v = [
+                    x
+                    for x in check(network, p, "dod", dt.date(2027, 10, 1))
+                    if x.rule_id == "US-NDAA24-154"
+                ]
+                verdict = f"{p}: {v[0].verdict.value}" if v else ""
+        elif r["decision"] == "review":
+            verdict = "pair for `onshore review`"
+        t.add_row(
+            r["input"] or "(id only)",
+            r["match"] or "",
+            f"{r['score']:.2f}",
+            r["decision"],
+            ", ".join(f"{h['list']}:{h['entry']}" for h in r["lists"]),
+            verdict,
+        )
+    console.print(t)

@@ -153,8 +153,7 @@ def simulate(
             records(mc.summary().head(20)),
             format,
             title=(
-                f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): "
-                "share of horizon supply lost"
+                f"Monte Carlo ({len(mc.lost)} draws, seed {mc.seed}): share of horizon supply lost"
             ),
         )
 

@@ -42,6 +42,14 @@ def import_(
             "--reference", help="Import the bundled reference network of the lithium-ion chain."
         ),
     ] = False,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="Link incoming companies to those in the store by name (no duplicates); "
+            "undecided pairs go to `onshore review`.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import tables into the store, all-or-nothing: any bad row and nothing is written.
@@ -58,10 +66,30 @@ def import_(
         raise typer.BadParameter("give files to import, or --reference")
     # the bundled network must pass the physical checks; a user's own data gets warnings
     physical = "error" if reference and not paths else "warn"
+    linked: list[dict[str, object]] = []
     with open_db(db, create=True) as store, console.status("importing") as status:
+        link = None
+        queue: list[dict[str, object]] = []
+        if screen:
+            from onshore.compliance.screen import link_batch
+            from onshore.network import Network
+
+            net = Network.from_store(store)
+
+            def link(batch):  # type: ignore[no-untyped-def]
+                out, found = link_batch(net, batch, queue)
+                linked.extend(found)
+                return out
+
         written = import_files(
-            store, files, progress=lambda msg: status.update(msg), physical=physical
+            store, files, progress=lambda msg: status.update(msg), physical=physical, link=link
         )
+        if queue:
+            from onshore.store.reviews import ReviewQueue
+
+            ReviewQueue(store.con).add(queue)
+    if linked:
+        emit(linked, Format.table, title=f"linked {len(linked)} companies to the store")
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onshore.compliance.names import match
+from onshore.compliance.names import Candidate
 from onshore.errors import OnshoreError
 from onshore.network import Network
 from onshore.owners import (
@@ -171,36 +171,115 @@ class Context:
     def resolve(
         self, entities: tuple[Entity, ...], on: dt.date | None = None
     ) -> tuple[dict[str, Entity], list[str]]:
-        """Company id -> entity for entities listed on ``on``; and notes on possible matches
-        and unsure dates. Screened once per (entities, date); callers get their own copies."""
+        """Company id -> entity for entities listed on ``on`` (confirmed matches only); and
+        notes on unsure dates. Screened once per (entities, date); callers get their own copies."""
+        found, notes, _ = self._resolved(entities, on)
+        return dict(found), list(notes)
+
+    def review(
+        self, entities: tuple[Entity, ...], on: dt.date | None = None
+    ) -> dict[str, tuple[Entity, str]]:
+        """Company id -> (entity, why) for companies that may be a listed entity but are not
+        confirmed: a name a reviewer must judge (see ``onshore review``), or an entry whose
+        listing itself was not read. Only products these companies make or supply turn
+        UNKNOWN; a pair judged 'different' is gone, one judged 'same' is a match."""
+        return dict(self._resolved(entities, on)[2])
+
+    def _resolved(
+        self, entities: tuple[Entity, ...], on: dt.date | None
+    ) -> tuple[dict[str, Entity], list[str], dict[str, tuple[Entity, str]]]:
         key = ("resolve", entities, on)
         if key not in self.cache:
             self.cache[key] = self._resolve(entities, on)
-        found, notes = self.cache[key]
-        return dict(found), list(notes)
+        out: tuple[dict[str, Entity], list[str], dict[str, tuple[Entity, str]]]
+        out = self.cache[key]
+        return out
+
+    def _candidates(self, e: Entity) -> list[Candidate]:
+        from onshore.compliance.screen import apply_reviews, company_index, query_key
+
+        idx = company_index(self.network)
+        best: dict[str, Candidate] = {}
+        if e.company is not None and e.company in idx.by_id:
+            best[e.company] = Candidate(
+                e.company, e.company, 1.0, "match", {"exact": "company id"}, ("the rule's id",)
+            )
+        for q in [*e.identifiers, e.name, *e.aliases]:
+            for c in idx.candidates(q, e.country, limit=3):
+                if c.id not in best or c.score > best[c.id].score:
+                    best[c.id] = c
+        cands = sorted(best.values(), key=lambda c: (-c.score, c.id))
+        reviewed, _ = apply_reviews(
+            query_key(e.name), cands, getattr(self.network, "reviews", None)
+        )
+        # a rule's verdict needs more than a near name: an identifier, the same name in the
+        # same country (legal forms aside), or a reviewer's 'same'; the rest is for review
+        out = []
+        for c in reviewed:
+            f = c.features
+            firm = (
+                f.get("review") == "same"
+                or f.get("exact") in ("identifier", "company id")
+                or (
+                    f.get("exact") in ("letters", "native")
+                    and "vs" not in str(f.get("country", ""))
+                    and not f.get("short")
+                )
+            )
+            if c.decision == "match" and not firm:
+                c = Candidate(c.id, c.name, min(c.score, 0.85), "review", f, c.reasons)
+            out.append(c)
+        return out
 
     def _resolve(
         self, entities: tuple[Entity, ...], on: dt.date | None
-    ) -> tuple[dict[str, Entity], list[str]]:
+    ) -> tuple[dict[str, Entity], list[str], dict[str, tuple[Entity, str]]]:
         found: dict[str, Entity] = {}
         notes: list[str] = []
+        review: dict[str, tuple[Entity, str]] = {}
         for e in entities:
-            m = match(self.network, [e.name, *e.aliases], e.company)
-            if on is not None and e.listed_from is not None and on < e.listed_from:
-                if not e.date_confirmed and m.exact:
+            cands = self._candidates(e)
+            exact = [c for c in cands if c.decision == "match"]
+            if on is not None and not e.listed_on(on):
+                if (
+                    e.listed_from is not None
+                    and on < e.listed_from
+                    and not e.date_confirmed
+                    and exact
+                ):
                     notes.append(
-                        f"{e.name} ({', '.join(m.exact)}) is listed from {e.listed_from} "
-                        f"(date unconfirmed); before that date the listing cannot be excluded"
+                        f"{e.name} ({', '.join(c.id for c in exact)}) is listed from "
+                        f"{e.listed_from} (date unconfirmed); before that date the listing "
+                        "cannot be excluded"
                     )
                 continue
-            for c in m.exact:
-                found[c] = e
-            for cid, name, score in m.possible:
-                notes.append(
-                    f"company {cid} ('{name}') resembles {e.name} (score {score:.0f}) but is not "
-                    "linked to it"
-                )
-        return found, notes
+            where = f" ({e.list}:{e.id})" if e.list else ""
+            for c in exact:
+                if e.state == "unknown":
+                    review.setdefault(
+                        c.id,
+                        (e, f"is {e.name}{where}, whose listing was not read (state unknown)"),
+                    )
+                else:
+                    found.setdefault(c.id, e)
+            for c in cands:
+                if c.decision == "review" and c.id not in found:
+                    review.setdefault(
+                        c.id,
+                        (
+                            e,
+                            (
+                                f"resembles {e.name}{where} but is not linked to it (name score "
+                                f"{c.score:.2f}: {'; '.join(c.reasons[:2])}); review the pair "
+                                f"'{e.name}' / {c.id} with `onshore review`"
+                            ),
+                        ),
+                    )
+        # a company already found, or controlled by one found, needs no review
+        covered = set(found)
+        for fid in found:
+            covered |= {a for a, rel in self.affiliates(fid).items() if rel == "subsidiary"}
+        return found, notes, {c: v for c, v in review.items() if c not in covered}
 
     def chain(self, top: str, company: str) -> str:
         """The heaviest ownership path from ``top`` down to ``company``, in words."""

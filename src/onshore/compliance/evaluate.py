@@ -60,7 +60,8 @@ def findings(
     out: dict[str, list[Finding]] = {}
     for rule in rules:
         if not rule.in_force(on):
-            out[rule.id] = [not_in_force(rule, on) for _ in products]
+            why = not_in_force(rule, on)
+            out[rule.id] = [Finding(why.outcome, why.reason) for _ in products]
         else:
             out[rule.id] = [firm(rule, f) for f in KINDS[rule.test.kind](ps, rule, on)]
     return out
@@ -79,6 +80,7 @@ def _verdicts(
     product: str,
     buyer: str,
     on: dt.date,
+    urls: dict[str, list[str]],
 ) -> list[Verdict]:
     vs = []
     for rule in binding:
@@ -93,7 +95,7 @@ def _verdicts(
                 f.evidence,
                 f.settle,
                 rule.citation,
-                list(rule.urls),
+                list(urls[rule.id]),
                 rule.confirmation,
                 rule.reading,
                 product,
@@ -155,6 +157,7 @@ def check(
         product,
         buyer,
         on,
+        {r.id: r.urls for r in binding},
     )
     if audit is not None:
         audit.append([_audit_row(v) for v in out])
@@ -195,7 +198,8 @@ def check_all(
     ps = products(network, stages)
     binding = rules.for_buyer(buyer)
     found = findings(network, binding, ps, on)
-    out = {p: _verdicts(network, binding, found, k, p, buyer, on) for k, p in enumerate(ps)}
+    urls = {r.id: r.urls for r in binding}
+    out = {p: _verdicts(network, binding, found, k, p, buyer, on, urls) for k, p in enumerate(ps)}
     if audit is not None:
         audit.append([_audit_row(v) for vs in out.values() for v in vs])
     return out
@@ -251,8 +255,7 @@ def data_basis(network: Network, product: str) -> dict[str, Any]:
     text = (
         (
             f"{len(plants) - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them "
-            "are estimates"
-            + (" (confirm them before relying on a firm verdict)" if k else "")
+            "are estimates" + (" (confirm them before relying on a firm verdict)" if k else "")
         )
         if n
         else "no recorded supplier flows"

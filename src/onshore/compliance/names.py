@@ -1,102 +1,532 @@
-"""Screening: map entity names in rules (with aliases and native-script names) to company ids.
+"""Company-name matching: normalisation, candidate blocking and scoring.
 
-An exact match compares normalised names (case, width, punctuation and legal-form words
-such as "Co., Ltd." removed) of the entity and its aliases with each company's name,
-aliases and id. A *possible* match is a near spelling (rapidfuzz ratio >= ``cutoff``); the
-checks turn possible matches into UNKNOWN, never into a verdict.
+A name is normalised once (:func:`normalize`): Unicode NFKC and case folding; traditional
+Chinese to simplified (OpenCC); legal forms removed (rigour's organisation-type tables,
+plus the Chinese, Korean and Japanese forms and the ERP abbreviations in
+``data/screening/words.csv``); Chinese written in pinyin (pypinyin) and Hangul romanised
+(hangul-romanize), so '宁德时代', '寧德時代' and 'Ningde Shidai' meet; runs of single
+letters joined into one initialism ('A-B-C' -> 'abc'); abbreviations expanded ('TECH',
+'GRP', 'COMM', 'HI-TECH'). Tokens are compared as a set, so word order does not matter.
+Tickers and registry numbers are exact keys, never names.
+
+:class:`Matcher` indexes many names (companies, list entries) and scores a query against
+the candidates that share a distinctive token, its letters without spaces, or a near
+spelling of a token. Each candidate gets a score in 0..1, the features behind it, and a
+decision: ``match`` at or above ``MATCH``, ``review`` down to ``REVIEW``, else ``no_match``.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
 
 from rapidfuzz import fuzz, process
 
-from onshore.network import Network
+MATCH = 0.86
+"""Scores at or above this are a match."""
+REVIEW = 0.70
+"""Scores at or above this (and below MATCH) go to a reviewer."""
 
-_LEGAL = re.compile(
-    r"\b(co|company|ltd|limited|inc|incorporated|corp|corporation|plc|llc|gmbh|ag|sa|ab|nv|bv|kk|"
-    r"group|holdings?|joint stock|jsc)\b"
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+_KANA = re.compile(r"[\u3040-\u30ff]+")
+_CJK_LEGAL = re.compile(
+    r"(股份有限公司|有限责任公司|集团有限公司|有限公司|控股集团|集团|公司|"
+    r"株式会社|\(株\)|（株）|"
+    r"주식회사|\(주\)|（주）|유한회사|그룹)"
 )
-_CJK_LEGAL = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团)$")
+_TICKER = re.compile(
+    r"^(?:(?:nyse|nasdaq|sse|szse|hkex|tse|krx|asx|lse|six)\s*:\s*[a-z0-9.]+|"
+    r"\d{4,6}\.(?:sz|ss|sh|hk|ks|kq|t)|[a-z]{1,5}\.(?:ax|l|to|pa|de|sw|hk))$"
+)
+_USCC = re.compile(r"^[0-9a-hj-npqrtuwxy]{2}\d{6}[0-9a-hj-npqrtuwxy]{10}$")
+_LEI = re.compile(r"^[0-9a-z]{18}\d{2}$")
 
 
-def normalize(name: str) -> str:
-    """A comparable form of a company name: 'Gotion High-tech Co., Ltd.' -> 'gotion high tech'."""
-    s = unicodedata.normalize("NFKC", name).lower().strip()
-    s = _CJK_LEGAL.sub("", s)
-    s = re.sub(r"[^\w\s]", " ", s)
-    s = _LEGAL.sub(" ", s)
-    return re.sub(r"\s+", " ", s).strip()
+@functools.cache
+def _words() -> tuple[
+    frozenset[str], dict[str, str], frozenset[str], frozenset[str], frozenset[str]
+]:
+    root = resources.files("onshore") / "data" / "screening"
+    legal: set[str] = set()
+    abbr: dict[str, str] = {}
+    stop: set[str] = set()
+    struct: set[str] = set()
+    for line in (root / "words.csv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        word, kind, exp = (line.split(",") + ["", ""])[:3]
+        if kind == "legal":
+            legal.add(word)
+        elif kind == "abbr":
+            abbr[word] = exp
+        elif kind == "struct":
+            struct.add(word)
+            stop.add(word)
+        else:
+            stop.add(word)
+    places: set[str] = set()
+    for line in (root / "places.txt").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            places.update(line.split())
+    from rigour.territories import get_territories
+
+    for t in get_territories():
+        for n in (t.name, t.full_name or ""):
+            places.update(w for w in re.split(r"\W+", n.casefold()) if len(w) > 3)
+    return frozenset(legal), abbr, frozenset(stop), frozenset(places - stop), frozenset(struct)
 
 
-@dataclass(frozen=True)
-class Match:
-    """The companies an entity name resolves to."""
+@functools.cache
+def _t2s() -> object:
+    import opencc
 
-    exact: tuple[str, ...]
-    possible: tuple[tuple[str, str, float], ...]
-    """(company id, the name that matched, score) for near spellings."""
+    return opencc.OpenCC("t2s")
 
 
-def _index(network: Network) -> dict[str, set[str]]:
-    return network.cached(("compliance.names.index",), lambda: _build_index(network))
+def _pinyin(s: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(s))
 
 
-def _build_index(network: Network) -> dict[str, set[str]]:
-    idx: dict[str, set[str]] = {}
-    c = network.companies
-    for cid, name, aliases in zip(
-        c["id"].astype(str), c["name"].astype(str), c["aliases"], strict=True
-    ):
-        names = [cid, name]
-        if isinstance(aliases, str):
-            names += aliases.split(";")
-        elif aliases is not None and not isinstance(aliases, float):
-            names += list(aliases)
-        for n in names:
-            k = normalize(str(n))
-            if k:
-                idx.setdefault(k, set()).add(cid)
-    return idx
+def _hangul(s: str) -> str:
+    from hangul_romanize import Transliter
+    from hangul_romanize.rule import academic
+
+    return str(Transliter(academic).translit(s))
 
 
-def match(
-    network: Network, names: Iterable[str], company: str | None = None, cutoff: float = 90.0
-) -> Match:
-    """Resolve an entity (its names, and its company id when known) to company ids.
+def identifier(text: str) -> str | None:
+    """The exact key of a ticker or registry number ('002594.SZ', 'NYSE: ALB', a USCC or
+    an LEI), or None when ``text`` is a name.
 
     Parameters
     ----------
-    names : iterable of str
-        The entity's name and aliases.
-    company : str, optional
-        A company id given by the rule; used when it is in the store.
-    cutoff : float
-        Minimum rapidfuzz ratio (0-100) for a possible match.
+    text : str
+
+    Returns
+    -------
+    str or None
+        Upper case, spaces removed.
     """
-    idx = _index(network)
-    exact: set[str] = set()
-    if company is not None and company in set(network.companies["id"].astype(str)):
-        exact.add(company)
-    keys = [k for k in (normalize(n) for n in names) if k]
-    for k in keys:
-        exact |= idx.get(k, set())
-    possible: dict[str, tuple[str, str, float]] = {}
-    choices = list(idx)
-    for k in keys:
-        if len(k) < 4:
+    s = unicodedata.normalize("NFKC", str(text)).strip().casefold()
+    if _TICKER.match(s) or _USCC.match(s) or (_LEI.match(s) and re.search(r"\d", s[:18])):
+        return re.sub(r"\s+", "", s).upper()
+    return None
+
+
+@dataclass(frozen=True)
+class Name:
+    """A normalised name: its tokens (legal forms removed, abbreviations expanded, sorted)
+    and the same letters without spaces (``compact``)."""
+
+    text: str
+    tokens: tuple[str, ...]
+    compact: str
+    native: str = ""
+    """The CJK/Hangul/kana letters of the name without legal forms ('' when none)."""
+    tokens_in_order: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Tokens in sorted order, space-joined: the word-order-insensitive form."""
+        return " ".join(sorted(self.tokens))
+
+
+@functools.lru_cache(maxsize=200_000)
+def normalize(name: str) -> Name:
+    """A comparable form of a company name.
+
+    Parameters
+    ----------
+    name : str
+        As written anywhere: 'GUOXUAN HI-TECH', '寧德時代', 'Samsung SDI Co., Ltd.'.
+
+    Returns
+    -------
+    Name
+        'Gotion High-tech Co., Ltd.' -> tokens ('gotion', 'high', 'technology').
+    """
+    import rigour.names as rn
+
+    legal, abbr = _words()[:2]
+    s = unicodedata.normalize("NFKC", str(name)).casefold().strip()
+    if _CJK.search(s):
+        s = _t2s().convert(s)  # type: ignore[attr-defined]
+    s = _CJK_LEGAL.sub(" ", s)
+    native = "".join(
+        m.group(0) for m in re.finditer(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]+", s)
+    )
+    s = _CJK.sub(lambda m: f" {_pinyin(m.group(0))} ", s)
+    s = _HANGUL.sub(lambda m: f" {_hangul(m.group(0))} ", s)
+    s = s.replace("&", " and ")
+    s = re.sub(r"\bhi[\s-]*tech\b", "high tech", s)
+    s = re.sub(r"[^\w\s]", " ", s)
+    s = rn.remove_org_types(re.sub(r"\s+", " ", s).strip()) or ""
+    raw = s.split()
+    toks: list[str] = []
+    run: list[str] = []
+    for w in [*raw, ""]:
+        if len(w) == 1 and w.isalnum():
+            run.append(w)
             continue
-        for name, score, _ in process.extract(
-            k, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=5
-        ):
-            for cid in idx[name]:
-                if cid not in exact and cid not in possible:
-                    possible[cid] = (cid, name, float(score))
-    return Match(tuple(sorted(exact)), tuple(possible.values()))
+        if run:
+            toks.append("".join(run))  # 'a b c' -> 'abc' (an initialism is one token)
+            run = []
+        if w:
+            toks.append(w)
+    out = [abbr.get(w, w) for w in toks if w not in legal]
+    if not out and toks:
+        out = [abbr.get(w, w) for w in toks]  # a name made only of legal words keeps them
+    compact = "".join(out)
+    return Name(str(name), tuple(out), compact, native, tuple(out))
 
 
-__all__ = ["Match", "match", "normalize"]
+def _subseq(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def _variants(name: str, split: bool) -> list[str]:
+    """The name, and (when ``split``) the name without a bracketed part and the bracketed
+    part itself: 'PT Aneka Tambang Tbk (Antam)' -> also 'PT Aneka Tambang Tbk', 'Antam'."""
+    out = [name]
+    m = re.search(r"\(([^)]*)\)", name)
+    if split and m:
+        out.append((name[: m.start()] + name[m.end() :]).strip())
+        inner = m.group(1).strip()
+        if inner and normalize(inner).tokens:
+            out.append(inner)
+    return out
+
+
+@dataclass
+class Entry:
+    """One thing the index can return (a company, or a list entry): its names and facts."""
+
+    id: str
+    label: str
+    country: str | None = None
+    names: list[str] = field(default_factory=list)
+    identifiers: set[str] = field(default_factory=set)
+    lists: list[tuple[str, str]] = field(default_factory=list)
+    """(list id, entry id) of the restricted-list entries this is."""
+    store: bool = True
+    """True for a company in the store; False for a list entry not linked to one."""
+    secondary: set[str] = field(default_factory=set)
+    """Names that are the entry's subsidiaries rather than its own (they score a bit lower,
+    so that a subsidiary indexed on its own wins)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A scored candidate for one query."""
+
+    id: str
+    name: str
+    """The name of the candidate that scored best."""
+    score: float
+    decision: str
+    features: dict[str, float | str]
+    reasons: tuple[str, ...]
+
+
+def decide(score: float) -> str:
+    """'match', 'review' or 'no_match' for a score (see ``MATCH`` and ``REVIEW``)."""
+    return "match" if score >= MATCH else "review" if score >= REVIEW else "no_match"
+
+
+class Matcher:
+    """An index of names of many entries; :meth:`candidates` scores a query against them.
+
+    Parameters
+    ----------
+    entries : sequence of Entry
+    """
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.entries = list(entries)
+        self.by_id = {e.id: e for e in self.entries}
+        self.names: list[tuple[int, Name]] = []
+        self.minor: set[int] = set()
+        self.by_ident: dict[str, set[int]] = {}
+        for k, e in enumerate(self.entries):
+            for n in e.names:
+                ident = identifier(n)
+                if ident:
+                    e.identifiers.add(ident)
+                    continue
+                for v in _variants(n, e.store):
+                    nm = normalize(v)
+                    if nm.tokens or nm.native:
+                        if n in e.secondary:
+                            self.minor.add(len(self.names))
+                        self.names.append((k, nm))
+            for ident in e.identifiers:
+                self.by_ident.setdefault(ident, set()).add(k)
+        self.stop, self.places, self.struct = _words()[2:]
+        df: dict[str, int] = {}
+        self.by_token: dict[str, set[int]] = {}
+        self.by_compact: dict[str, set[int]] = {}
+        self.by_native: dict[str, set[int]] = {}
+        for j, (_k, nm) in enumerate(self.names):
+            generic = all(t in self.stop or t in self.places for t in nm.tokens)
+            for t in set(nm.tokens):
+                df[t] = df.get(t, 0) + 1
+                if generic or (t not in self.stop and t not in self.places):
+                    self.by_token.setdefault(t, set()).add(j)
+            self.by_compact.setdefault(nm.compact, set()).add(j)
+            if nm.native:
+                self.by_native.setdefault(nm.native, set()).add(j)
+        size = max(len(self.names), 1)
+        self.idf = {t: math.log(1 + size / c) for t, c in df.items()}
+        self.max_idf = math.log(1 + size)
+        self.vocab = [t for t in self.by_token if len(t) >= 5]
+        self._near: dict[str, list[tuple[str, float]]] = {}
+
+    # ------------------------------------------------------------------ weights
+    def weight(self, t: str) -> float:
+        """How much a token says: rarer says more; shared business words and places little."""
+        w = self.idf.get(t, self.max_idf)
+        if t in self.stop:
+            return 0.25 * w if t not in ("group", "holding") else 0.4 * w
+        if t in self.places:
+            return 0.15 * w
+        if len(t) <= 2:
+            return 0.6 * w
+        return w
+
+    def near(self, t: str) -> list[tuple[str, float]]:
+        """Index tokens spelled like ``t`` (rapidfuzz ratio >= 85; tokens of 5+ letters)."""
+        if t not in self._near:
+            found = []
+            if len(t) >= 5 and t not in self.stop and t not in self.places:
+                for v, s, _ in process.extract(
+                    t, self.vocab, scorer=fuzz.ratio, score_cutoff=85, limit=5
+                ):
+                    if v != t and v[0] == t[0]:
+                        found.append((v, s / 100.0))
+            self._near[t] = found
+        return self._near[t]
+
+    # ------------------------------------------------------------------ scoring
+    def block(self, q: Name) -> set[int]:
+        """Positions in ``self.names`` that share a distinctive token, the compact letters,
+        the native letters or a near token with the query."""
+        out: set[int] = set()
+        out |= self.by_compact.get(q.compact, set())
+        if q.native:
+            out |= self.by_native.get(q.native, set())
+        for t in set(q.tokens):
+            out |= self.by_token.get(t, set())
+            for v, _ in self.near(t):
+                out |= self.by_token.get(v, set())
+        return out
+
+    def pair(self, q: Name, n: Name) -> tuple[float, dict[str, float | str]]:
+        """Score one query name against one indexed name."""
+        feats: dict[str, float | str] = {}
+        if q.native and q.native == n.native and len(q.native) >= 2:
+            feats["exact"] = "native"
+            return 1.0, feats
+        if q.compact and q.compact == n.compact:
+            feats["exact"] = "letters"
+            if len(q.compact) <= 3:
+                feats["short"] = 1.0
+                return 0.9, feats
+            return 1.0, feats
+        qt, nt = list(dict.fromkeys(q.tokens)), list(dict.fromkeys(n.tokens))
+        matched_n: dict[str, float] = {}
+        used_q: dict[str, float] = {}
+        for t in nt:
+            if t in qt:
+                matched_n[t], used_q[t] = 1.0, 1.0
+                continue
+            best, via = 0.0, ""
+            for u in qt:
+                if u in used_q or min(len(u), len(t)) < 5:
+                    continue
+                r = fuzz.ratio(u, t) / 100.0
+                if r >= 0.85 and r > best and u[0] == t[0]:
+                    best, via = r, u
+            if via:
+                credit = max(0.0, 1.0 - 3.0 * (1.0 - best))  # a near spelling is weaker
+                matched_n[t], used_q[via] = credit, credit
+                continue
+            if t in self.stop:
+                # an abbreviation of a business word ('MNG' mining, 'RES' resources)
+                for u in qt:
+                    if u not in used_q and len(u) >= 3 and u[0] == t[0] and _subseq(u, t):
+                        matched_n[t], used_q[u] = 0.9, 0.9
+                        break
+        # a name cut off by a short ERP field ('SHERRITT INTERNATIONAL CORPORA')
+        last = q.tokens_in_order[-1] if q.tokens_in_order else ""
+        if last and last not in used_q and len(q.text) >= 25:
+            for t in nt:
+                if t not in matched_n and t.startswith(last):
+                    matched_n[t], used_q[last] = 0.9, 0.9
+                    break
+        # words run together on one side ('blueoval' / 'blue oval', pinyin syllables)
+        qrest = "".join(u for u in qt if u not in used_q)
+        for t in nt:
+            if t not in matched_n and len(t) >= 4 and t in qrest:
+                matched_n[t] = 0.95
+        nrest = "".join(t for t in nt if t not in matched_n)
+        for u in qt:
+            if u not in used_q and len(u) >= 4 and u in nrest:
+                used_q[u] = 0.95
+        wn = sum(self.weight(t) for t in nt) or 1.0
+        wq = sum(self.weight(u) for u in qt) or 1.0
+        cover_n = sum(self.weight(t) * c for t, c in matched_n.items()) / wn
+        cover_q = sum(self.weight(u) * c for u, c in used_q.items()) / wq
+        generic = all(t in self.stop or t in self.places for t in nt)
+        distinct = [
+            t for t in matched_n if generic or (t not in self.stop and t not in self.places)
+        ]
+        if generic and cover_n < 0.99:
+            distinct = []  # a name of business words and places needs every word
+        evidence = sum(self.weight(t) * matched_n[t] for t in distinct)
+        extra = [u for u in qt if u not in used_q]
+        extra_distinct = [u for u in extra if u not in self.stop and u not in self.places]
+        extra_trade = [u for u in extra if u in self.stop and u not in self.struct]
+        feats.update(
+            cover_name=round(cover_n, 3),
+            cover_query=round(cover_q, 3),
+            evidence=round(evidence, 2),
+        )
+        if extra:
+            feats["extra"] = " ".join(extra)
+        if not distinct:
+            return 0.0, feats  # only shared business words or places
+        score = 0.6 * cover_n + 0.4 * cover_q
+        if extra_trade:
+            # another line of business ('Nissan Chemical'); more so after a one-word name
+            score -= (0.07 if len(distinct) > 1 else 0.12) * len(extra_trade)
+        if extra_distinct:
+            # the query names something more than the candidate: a different company unless
+            # the candidate's own evidence is strong
+            score -= 0.08 * len(extra_distinct)
+            if max(len(t) for t in distinct) <= 3 or evidence < 0.5 * self.max_idf:
+                score -= 0.15
+                feats["weak"] = 1.0
+        elif max(len(t) for t in distinct) <= 3:
+            # a short name plus business words on either side ('EVE Holdings', 'BYD Logistics')
+            rest = extra + [t for t in nt if t not in matched_n]
+            if any(u not in self.places for u in rest) and not generic:
+                score -= 0.2
+                feats["short"] = 1.0
+        r = fuzz.token_sort_ratio(q.key, n.key) / 100.0
+        if r >= 0.92 and len(q.compact) >= 8 and r > score:
+            feats["spelling"] = round(r, 3)
+            score = r * 0.97
+        return max(0.0, min(score, 1.0)), feats
+
+    def candidates(
+        self,
+        name: str,
+        country: str | None = None,
+        ids: Iterable[str] = (),
+        limit: int = 3,
+    ) -> list[Candidate]:
+        """Scored candidates for one query, best first.
+
+        Parameters
+        ----------
+        name : str
+            The name as written.
+        country : str, optional
+            ISO 3166-1 alpha-2 code of the query; agreement raises a score, a conflict
+            lowers it.
+        ids : iterable of str
+            Tickers or registry numbers of the query: an identical identifier is a match.
+        limit : int
+            How many candidates to return.
+
+        Returns
+        -------
+        list of Candidate
+        """
+        best: dict[int, tuple[float, str, dict[str, float | str]]] = {}
+        for raw in ids:
+            ident = identifier(raw) or str(raw).strip().upper()
+            for k in self.by_ident.get(ident, set()):
+                best[k] = (1.0, ident, {"exact": "identifier"})
+        own = identifier(name)
+        if own:
+            for k in self.by_ident.get(own, set()):
+                best[k] = (1.0, own, {"exact": "identifier"})
+        else:
+            q = normalize(name)
+            for j in self.block(q):
+                k, n = self.names[j]
+                s, f = self.pair(q, n)
+                if j in self.minor:
+                    f = {**f, "subsidiary": 1.0}
+                if k not in best or s > best[k][0]:
+                    best[k] = (s, n.text, f)
+        cc = (country or "").strip().upper() or None
+        out = []
+        for k, (s, nm, f) in best.items():
+            e = self.entries[k]
+            if f.get("exact") != "identifier" and cc and e.country:
+                if cc == e.country:
+                    s = min(1.0, s + 0.04)
+                    f = {**f, "country": "same"}
+                else:
+                    s -= 0.15 if f.get("short") or f.get("weak") else 0.05
+                    f = {**f, "country": f"{cc} vs {e.country}"}
+            s = max(0.0, min(1.0, s))
+            if f.get("subsidiary"):
+                s *= 0.98
+            if s <= 0.0:
+                continue
+            out.append(Candidate(e.id, nm, round(s, 3), decide(s), f, _reasons(nm, s, f)))
+        out.sort(key=lambda c: (-c.score, c.id))
+        return out[:limit]
+
+
+def _reasons(name: str, score: float, f: dict[str, float | str]) -> tuple[str, ...]:
+    out = []
+    ex = f.get("exact")
+    if ex == "identifier":
+        out.append(f"same identifier {name}")
+    elif ex == "native":
+        out.append(f"same name in its own script as '{name}'")
+    elif ex == "letters":
+        out.append(f"same name as '{name}' once legal forms, case and spacing are set aside")
+    else:
+        out.append(
+            f"'{name}': {float(f.get('cover_name', 0)):.0%} of its words found, "
+            f"{float(f.get('cover_query', 0)):.0%} of the input's words explained"
+        )
+    if "extra" in f:
+        out.append(f"words not in the candidate: {f['extra']}")
+    if "short" in f:
+        out.append("short name or initialism: needs more than its letters")
+    if "weak" in f:
+        out.append("little distinctive evidence")
+    if "spelling" in f:
+        out.append(f"near spelling ({float(f['spelling']):.0%})")
+    if "country" in f:
+        c = f["country"]
+        out.append("same country" if c == "same" else f"country differs ({c})")
+    return tuple(out)
+
+
+__all__ = [
+    "MATCH",
+    "REVIEW",
+    "Candidate",
+    "Entry",
+    "Matcher",
+    "Name",
+    "decide",
+    "identifier",
+    "normalize",
+]

@@ -142,6 +142,7 @@ def import_files(
     paths: Sequence[str | Path],
     progress: Callable[[str], None] | None = None,
     physical: str = "warn",
+    link: Callable[[Batch], Batch] | None = None,
 ) -> Written:
     """Import files into a store all-or-nothing.
 
@@ -159,6 +160,9 @@ def import_files(
         What the physical checks (capacity, producing periods, recipes) do: their errors
         are returned as findings (``warn``, the default for a user's own data), stop the
         import (``error``, used for the bundled reference network), or are not run.
+    link : callable, optional
+        May rewrite the batch before it is checked (``import --screen`` links incoming
+        companies to those already in the store).
 
     Returns
     -------
@@ -168,6 +172,8 @@ def import_files(
     from onshore.records.integrity import check_batch
 
     batch, errors = read_files(paths, progress)
+    if link is not None and not errors:
+        batch = link(batch)
     if progress:
         progress(f"checking {len(batch):,} rows against the store")
     errors += check_batch(batch, store.existing())

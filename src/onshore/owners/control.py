@@ -420,10 +420,13 @@ def _owners(network: Network, bound: Bound = "recorded") -> Owners:
         kinds,
         country,
         hq,
-        pd.DataFrame({
-            "row": np.flatnonzero(blank), "owner": own["owner"].astype(str).to_numpy()[blank],
-            "owned": own["owned"].astype(str).to_numpy()[blank],
-        }),
+        pd.DataFrame(
+            {
+                "row": np.flatnonzero(blank),
+                "owner": own["owner"].astype(str).to_numpy()[blank],
+                "owned": own["owned"].astype(str).to_numpy()[blank],
+            }
+        ),
         bound,
     )
     if bound == "possible":
@@ -693,5 +696,7 @@ def blank_stakes(network: Network, company: str) -> list[str]:
         return []
     chain = set(o.control_chain(company))
     rows = o.blank[o.blank["owned"].isin(chain)]
-    return [f"ownership {a} -> {b}: no equity, voting or board share is recorded"
-            for a, b in zip(rows["owner"], rows["owned"], strict=True)]
+    return [
+        f"ownership {a} -> {b}: no equity, voting or board share is recorded"
+        for a, b in zip(rows["owner"], rows["owned"], strict=True)
+    ]

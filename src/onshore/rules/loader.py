@@ -51,14 +51,35 @@ class Entity(_Strict):
     listed_from: dt.date | None = None
     date_confirmed: bool = True
     """False when the listing date is unconfirmed: before it, a match gives UNKNOWN."""
+    removed_on: dt.date | None = None
+    """The first day the listing no longer applies."""
+    state: Literal["listed", "unknown"] = "listed"
+    """``unknown``: whether the entity is listed at all was not read; a match gives UNKNOWN."""
+    identifiers: tuple[str, ...] = ()
+    """Exact keys (tickers, registry numbers) matched against company aliases and ids."""
+    country: str | None = None
+    id: str | None = None
+    """The entry id in its restricted list."""
+    list: str | None = None
+    """The restricted list the entity comes from."""
+    subsidiaries: tuple[str, ...] = ()
+    """Names of known subsidiaries (screened as the entity; not used to find store companies)."""
     note: str | None = None
+
+    def listed_on(self, on: dt.date) -> bool:
+        """Whether the listing applies on ``on`` (no date: listed whenever the rule is)."""
+        if self.listed_from is not None and on < self.listed_from:
+            return False
+        return self.removed_on is None or on < self.removed_on
 
 
 class NamedEntity(_Strict):
     """The product is produced by a named entity (or, per ``affiliates``, a related one)."""
 
     kind: Literal["named_entity"]
-    entities: tuple[Entity, ...] = Field(min_length=1)
+    list: str | None = None
+    """A restricted list by id (``data/lists/ID.yaml``) whose entries are the named entities."""
+    entities: tuple[Entity, ...] = ()
     produced_by: tuple[Stage, ...] = ("cell", "pack")
     affiliates: Literal["none", "controlled", "common_control"] = "controlled"
     """Relations that prohibit: 'controlled' = the entity and companies it controls."""
@@ -66,15 +87,30 @@ class NamedEntity(_Strict):
     """Relations that give UNKNOWN (the wording that would settle them was not read)."""
     minority: Share = 0.25
 
+    @model_validator(mode="after")
+    def _entities(self) -> NamedEntity:
+        if not self.entities and self.list is None:
+            raise ValueError("give the entities, or a restricted list by id ('list: ndaa_154')")
+        return self
+
 
 class EntityList(_Strict):
     """The maker (``reach: maker``) or any upstream supplier is on a list."""
 
     kind: Literal["entity_list"]
     list: str
-    entities: tuple[Entity, ...] = Field(min_length=1)
+    """A restricted list by id (``data/lists/ID.yaml``); with inline ``entities``, the list's
+    name."""
+    label: str | None = None
+    """How verdicts name the list (default: the list file's title, or ``list``)."""
+    entities: tuple[Entity, ...] = ()
     reach: Literal["maker", "upstream"] = "maker"
     affiliates: Literal["none", "controlled"] = "controlled"
+
+    @property
+    def name(self) -> str:
+        """The list's name in verdicts."""
+        return self.label or self.list
 
 
 class OriginCountry(_Strict):
@@ -314,8 +350,13 @@ def _package_files() -> list[tuple[str, str]]:
     )
 
 
-def load_rules(extra: Iterable[str | Path] = (), package: bool = True) -> RuleSet:
+def load_rules(
+    extra: Iterable[str | Path] = (), package: bool = True, lists: Iterable[str | Path] = ()
+) -> RuleSet:
     """Load and validate the bundled rule files (and ``extra`` files or folders).
+
+    A ``named_entity`` or ``entity_list`` test that gives no inline ``entities`` takes them
+    from the restricted list it names (``list: ID``, see :mod:`onshore.rules.lists`).
 
     Parameters
     ----------
@@ -323,6 +364,8 @@ def load_rules(extra: Iterable[str | Path] = (), package: bool = True) -> RuleSe
         More rule files, or folders of ``*.yaml``; a rule id may appear only once.
     package : bool
         Include the rule files shipped in ``onshore/rules``.
+    lists : iterable of paths
+        More restricted-list files or folders (the bundled lists are always read).
 
     Returns
     -------
@@ -349,6 +392,7 @@ def load_rules(extra: Iterable[str | Path] = (), package: bool = True) -> RuleSe
                 )
             out.rules[rule.id] = rule
             out.files[rule.id] = name
+    _attach_lists(out, lists)
     for rule_id, rule in out.rules.items():
         unknown = [b for b in rule.buyers if b not in out.buyers]
         if out.buyers and unknown:
@@ -356,6 +400,33 @@ def load_rules(extra: Iterable[str | Path] = (), package: bool = True) -> RuleSe
                 f"{out.files[rule_id]}: rules ({rule_id}).buyers: unknown scope(s) {unknown}"
             )
     return out
+
+
+def _attach_lists(out: RuleSet, extra: Iterable[str | Path]) -> None:
+    """Fill the entities of tests that name a restricted list."""
+    from onshore.rules.lists import entities, load_lists
+
+    needs = [
+        r
+        for r in out.rules.values()
+        if isinstance(r.test, NamedEntity | EntityList) and not r.test.entities
+    ]
+    if not needs:
+        return
+    lists = load_lists(extra)
+    for r in needs:
+        t = r.test
+        assert isinstance(t, NamedEntity | EntityList)
+        if t.list not in lists:
+            raise RuleError(
+                f"{out.files[r.id]}: rules ({r.id}).test.list: no restricted list {t.list!r}; "
+                f"known: {', '.join(sorted(lists))}"
+            )
+        lst = lists[t.list]
+        update: dict[str, Any] = {"entities": entities(lst)}
+        if isinstance(t, EntityList) and t.label is None:
+            update["label"] = lst.title
+        out.rules[r.id] = r.model_copy(update={"test": t.model_copy(update=update)})
 
 
 def tariff_table(rules: RuleSet) -> list[dict[str, Any]]:

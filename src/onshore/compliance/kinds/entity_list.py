@@ -9,6 +9,7 @@ import datetime as dt
 import numpy as np
 
 from onshore.compliance.context import REL, Products
+from onshore.compliance.kinds.named_entity import review_line
 from onshore.compliance.verdicts import Finding, Outcome
 from onshore.rules import EntityList, Rule
 
@@ -33,6 +34,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     assert isinstance(t, EntityList)
     ctx = ps.ctx
     listed, notes = ctx.resolve(t.entities, on)
+    review = ctx.review(t.entities, on)
 
     def keep(rel: str) -> bool:
         return rel in ("self", "subsidiary") or (
@@ -47,12 +49,17 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     umark, urels = ctx.relation_marks(listed, t, plants, lambda r: r == "possible")
     hit = np.where(mark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(mark)
     maybe = np.where(umark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(umark)
-    anon = (np.where(ctx.unidentified[ps.pidx], ps.pidx, -1) if t.reach == "maker"
-            else ps.nearest(ctx.unidentified))
+    anon = (
+        np.where(ctx.unidentified[ps.pidx], ps.pidx, -1)
+        if t.reach == "maker"
+        else ps.nearest(ctx.unidentified)
+    )
+    rmark, rrels = ctx.relation_marks(review, t, plants, lambda r: r in ("self", "subsidiary"))
+    rhit = np.where(rmark[ps.pidx], ps.pidx, -1) if t.reach == "maker" else ps.nearest(rmark)
 
     def line(i: int) -> str:
         e, rel, chain = rels[ctx.company[i]][0]
-        return f"{ctx.describe(i)}: {REL[rel]} {listed[e].name}, on the {t.list} ({chain})"
+        return f"{ctx.describe(i)}: {REL[rel]} {listed[e].name}, on the {t.name} ({chain})"
 
     out: list[Finding] = []
     for k, p in enumerate(ps.ids):
@@ -78,14 +85,22 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             continue
         settle, nts = [], list(notes)
         if anon[k] >= 0:
-            nts.append(f"{ctx.describe(int(anon[k]))} stands for producers that are not "
-                       f"identified, so entities on the {t.list} cannot be excluded")
+            nts.append(
+                f"{ctx.describe(int(anon[k]))} stands for producers that are not "
+                f"identified, so entities on the {t.name} cannot be excluded"
+            )
             settle.append("the actual suppliers in place of the market pool")
         if maybe[k] >= 0:
             e, rel, chain = urels[ctx.company[maybe[k]]][0]
-            nts.append(f"{ctx.describe(int(maybe[k]))}: {REL[rel]} {listed[e].name}, "
-                       f"on the {t.list} ({chain})")
+            nts.append(
+                f"{ctx.describe(int(maybe[k]))}: {REL[rel]} {listed[e].name}, "
+                f"on the {t.name} ({chain})"
+            )
             settle.append("the missing stakes named above")
+        if rhit[k] >= 0:
+            j = int(rhit[k])
+            nts.append(review_line(ctx, j, rrels, review))
+            settle.append("a reviewer's judgement of the pair (`onshore review`)")
         if t.reach == "upstream" and not ctx.has_supplier[i] and ctx.stage[i] != "mine":
             settle.append(f"record the supplier flows into {p}")
             nts.append(f"no supplier of {p} is recorded, so listed suppliers cannot be excluded")
@@ -120,6 +135,6 @@ def allowed_reason(t: EntityList) -> str:
         else "the maker and every plant upstream of it by recorded flows"
     )
     return (
-        f"none of the plants checked ({checked}) belongs to an entity on the {t.list} "
+        f"none of the plants checked ({checked}) belongs to an entity on the {t.name} "
         "or a company it controls"
     )

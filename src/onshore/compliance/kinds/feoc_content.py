@@ -107,12 +107,17 @@ def _bound_by(ctx: Context, plants: np.ndarray, licence: pd.Series) -> np.ndarra
         out: np.ndarray = plants & (ctx.ids == fac.strip())
         return out
     own = plants & (ctx.company == str(licence["licensee"]))
-    words = {w for w in re.split(r"[^a-z0-9]+", str(licence.get("technology") or "").lower())
-             if len(w) >= 3}
+    words = {
+        w
+        for w in re.split(r"[^a-z0-9]+", str(licence.get("technology") or "").lower())
+        if len(w) >= 3
+    }
     m = ctx.network.materials
     names = dict(zip(m["id"].astype(str), m["name"].astype(str).str.lower(), strict=True))
-    made = np.array([any(w in f"{x.lower()} {names.get(x, '')}" for w in words)
-                     for x in ctx.material], dtype=bool)
+    made = np.array(
+        [any(w in f"{x.lower()} {names.get(x, '')}" for w in words) for x in ctx.material],
+        dtype=bool,
+    )
     hit: np.ndarray = own & made
     return hit if hit.any() else own
 
@@ -181,8 +186,10 @@ def _content(
         hi = 1.0 if (pf or pu) else (share + ushare if known else 0.0)
         inputs.update(feoc_share_low=lo, feoc_share_high=hi)
         if miss:
-            ev.append(f"with the unpriced parts at any price, the FEOC share lies between {lo:.1%} "
-                      f"and {hi:.1%}")
+            ev.append(
+                f"with the unpriced parts at any price, the FEOC share lies between {lo:.1%} "
+                f"and {hi:.1%}"
+            )
         if ps.full:
             ev += _sources(ps, k, node, bcol, total, t.basis)
             decided = ev

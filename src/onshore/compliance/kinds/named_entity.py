@@ -4,11 +4,13 @@
 The plants of the ``produced_by`` stages in the product's supply chain (its own plant and
 every plant upstream by recorded flows) are checked against the named companies and the
 companies they control, are controlled by or share a controller with; a relation the
-rule's wording leaves open (``uncertain``) and a look-alike name give UNKNOWN."""
+rule's wording leaves open (``uncertain``) gives UNKNOWN, and so does a plant whose company
+may be a named entity by name only (a pair for review): for the products it is in, only."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +41,9 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     plants = np.isin(ctx.stage, t.produced_by)
     near = ps.nearest(plants)
     named, notes = ctx.resolve(t.entities)
+    review = ctx.review(t.entities)
+    rmark, rrels = ctx.relation_marks(review, t, plants, lambda r: r in ("self", "subsidiary"))
+    nr = ps.nearest(rmark)
     prohibit = {"self", "subsidiary"} | (
         {"controller", "sister"} if t.affiliates == "common_control" else set()
     )
@@ -81,8 +86,13 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         inputs = {"nearest_plant": ctx.ids[near[k]], "named_companies": sorted(named)}
         unsure = lines(k, int(nu[k]), umark, urels)
         if anon[k] >= 0:
-            unsure.append(f"{ctx.describe(int(anon[k]))} stands for producers that are not "
-                          "identified: a named entity among them cannot be excluded")
+            unsure.append(
+                f"{ctx.describe(int(anon[k]))} stands for producers that are not "
+                "identified: a named entity among them cannot be excluded"
+            )
+        if nr[k] >= 0:
+            shown_r = ps.upstream_marked(k, rmark) if ps.full else [int(nr[k])]
+            unsure += [review_line(ctx, i, rrels, review) for i in shown_r]
         if np_[k] >= 0:
             ev = lines(k, int(np_[k]), pmark, prels)
             out.append(
@@ -109,8 +119,12 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                     Outcome.UNKNOWN,
                     unknown_reason(unsure[:1] + notes),
                     unsure + notes + ps.capped("the nearest related plant", k),
-                    settle=(["the stakes not recorded (equity, voting rights, board seats)"]
-                            if any(BLANK in u for u in unsure) else []) + [
+                    settle=(
+                        ["the stakes not recorded (equity, voting rights, board seats)"]
+                        if any(BLANK in u for u in unsure)
+                        else []
+                    )
+                    + [
                         "the exact affiliate/successor wording of the rule (see 'reading')",
                         "ownership records linking the companies named",
                     ],
@@ -133,6 +147,18 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                 )
             )
     return out
+
+
+def review_line(
+    ctx: Any,
+    i: int,
+    rels: dict[str, list[tuple[str, str, str]]],
+    review: dict[str, tuple[Any, str]],
+) -> str:
+    """A plant whose company is, or is controlled by, a company awaiting review, in words."""
+    c, rel, chain = rels[ctx.company[i]][0]
+    who = "its company" if rel == "self" else f"controlled by {c} ({chain}), which"
+    return f"{ctx.describe(i)}: {who} {review[c][1]}"
 
 
 def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:

@@ -1,0 +1,180 @@
+"""Screening: hand-checked names, the decoy that must not change verdicts, restricted lists
+as data, and the review queue surviving a re-import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from onshore.compliance import check
+from onshore.compliance.names import Entry, Matcher, normalize
+from onshore.compliance.screen import pending_pairs, query_key, screen
+from onshore.errors import RuleError
+from onshore.io.load import import_files, reference_files
+from onshore.network import Network
+from onshore.rules.lists import load_lists
+from onshore.store.duckdb import DuckDBStore
+from onshore.store.reviews import ReviewQueue
+
+
+def _outcomes():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_rule_outcomes", Path(__file__).parent / "test_rule_outcomes.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def ref() -> Network:
+    return Network.reference()
+
+
+@pytest.mark.parametrize(
+    ("name", "country", "want"),
+    [
+        ("CONTEMPORARY AMPEREX TECH CO LTD", "CN", "catl"),
+        ("Ningde Shidai", "CN", "catl"),
+        ("宁德时代", "CN", "catl"),
+        ("寧德時代新能源科技股份有限公司", "CN", "catl"),  # traditional script, legal form
+        ("Gotion Inc", "US", "gotion_inc"),
+        ("GUOXUAN HI-TECH", "CN", "gotion"),
+        ("LG ENERGY SOLUTION MICHIGAN INC", "US", "lges"),
+        ("BYD COMP", "CN", "byd"),  # 'COMP' for company
+        ("TIMES NEW ENERGY TECHNOLOGY (SICHUAN)", "CN", "sichuan_times"),  # word order
+        ("002594.SZ", None, "byd"),  # a ticker is an exact key
+    ],
+)
+def test_hand_checked_matches(ref: Network, name: str, country: str | None, want: str) -> None:
+    (r,) = screen(ref, [{"name": name, "country": country}])
+    assert (r["match"], r["decision"]) == (want, "match"), r["reasons"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["EVE Holdings Inc", "BYD Logistics Inc", "A-B-C Company", "NEW ENERGY HOLDINGS LTD",
+     "CAT LTD", "Eversource Energy", "Acme Widgets"],
+)
+def test_look_alikes_are_not_matches(ref: Network, name: str) -> None:
+    (r,) = screen(ref, [{"name": name, "country": "US"}])
+    assert r["decision"] != "match", r
+
+
+def test_company_ids_are_not_names(ref: Network) -> None:
+    # 'eve' is EVE Energy's id in the store; a supplier called 'Eve' (US) is not screened as it
+    (r,) = screen(ref, [{"name": "Eve Sleep PLC", "country": "GB"}])
+    assert r["decision"] != "match"
+
+
+def test_word_order_chinese_abbreviations_and_initialisms() -> None:
+    m = Matcher([Entry("haige", "Guangzhou Haige Communications Group Inc.", "CN",
+                       ["Guangzhou Haige Communications Group Inc."]),
+                 Entry("abc", "ABC Battery Ltd", "CN", ["ABC Battery Ltd"]),
+                 Entry("acme", "Acme Company", "US", ["Acme Company"])])
+    for q in ("GUANGZHOU HAIGE COMM GRP", "HAIGE COMMUNICATIONS GUANGZHOU"):
+        assert m.candidates(q, "CN")[0].id == "haige", q
+    assert normalize("A-B-C Company").tokens == ("abc",)
+    # the initialism is one token, 'Company' is a legal form: it matches no other company
+    assert all(c.id != "acme" for c in m.candidates("A-B-C Company", "US"))
+    assert normalize("Samsung SDI 주식회사").tokens == normalize("Samsung SDI Co., Ltd.").tokens
+
+
+def test_decoy_does_not_turn_verdicts_unknown() -> None:
+    """A US company named like a section 154 maker (its first word is EVE's alias) is neither
+    PROHIBITED as EVE nor makes any product UNKNOWN."""
+    net = _outcomes().net
+    on = dt.date(2027, 10, 1)
+    plain, decoy = net(), net(extra_company=("eve_holdings", "EVE Holdings Inc"))
+    v = [x for x in check(decoy, "extra_cell", "dod", on) if x.rule_id == "US-NDAA24-154"][0]
+    assert v.verdict.value == "ALLOWED", v.reason
+    for p in ("kr_cell", "catl_ningde", "catl_hu_cell", "us_pack_catl"):
+        a = {x.rule_id: x.verdict for x in check(plain, p, "dod", on)}
+        b = {x.rule_id: x.verdict for x in check(decoy, p, "dod", on)}
+        assert a == b, p
+
+
+def test_lookalike_is_unknown_for_its_own_product_only() -> None:
+    mod = _outcomes()
+    LOOKALIKE, net = mod.LOOKALIKE, mod.net
+    on = dt.date(2027, 10, 1)
+    v = [x for x in check(net(extra_company=LOOKALIKE), "extra_cell", "dod", on)
+         if x.rule_id == "US-NDAA24-154"][0]
+    assert v.verdict.value == "UNKNOWN" and "onshore review" in " ".join(v.evidence)
+    other = [x for x in check(net(extra_company=LOOKALIKE), "kr_cell", "dod", on)
+             if x.rule_id == "US-NDAA24-154"][0]
+    assert other.verdict.value == "ALLOWED", other.reason
+
+
+def test_lists_are_dated_data(ref: Network) -> None:
+    lists = load_lists()
+    assert {"ndaa_154", "dod_1260h", "uflpa", "bis_entity"} <= set(lists)
+    byd = [e for e in lists["dod_1260h"].entries if e.id == "byd"]
+    assert [e.state for e in byd] == ["withdrawn", "listed"]
+    assert not byd[0].listed_on(dt.date(2026, 2, 13))  # withdrawn within the hour
+    assert not byd[1].listed_on(dt.date(2026, 6, 7)) and byd[1].listed_on(dt.date(2026, 6, 8))
+    (r,) = screen(ref, [{"name": "BYD Company Limited", "country": "CN"}])
+    hits = {h["list"]: h["rules"] for h in r["lists"]}
+    assert "US-NDAA24-154" in hits["ndaa_154"] and "US-NDAA24-805-direct" in hits["dod_1260h"]
+
+
+def test_bad_list_names_file_and_key(tmp_path: Path) -> None:
+    f = tmp_path / "mine.yaml"
+    f.write_text("id: mine\ntitle: t\ncitation: c\nsource: https://x.org\nas_of: 2026-01-01\n"
+                 "entries:\n  - id: a\n    names: [Acme]\n    source: https://x.org\n"
+                 "    listed_from: someday\n", encoding="utf-8")
+    with pytest.raises(RuleError, match=r"mine.yaml: entries\[0\].*listed_from"):
+        load_lists([f], package=False)
+    f.write_text(f.read_text().replace("names: [Acme]", "names: [Acme Co., Ltd.]")
+                 .replace("someday", "2025-01-01"), encoding="utf-8")
+    with pytest.raises(RuleError, match="no name"):
+        load_lists([f], package=False)
+
+
+def test_review_queue_survives_a_reimport(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    rows = [{"name": "NINGDE AMPEREX TECHNOLOGY LTD", "country": "CN"},
+            {"name": "INOBAT", "country": "SK"}]
+    with DuckDBStore(db) as store:
+        import_files(store, reference_files())
+        res = screen(Network.from_store(store), rows)
+        assert [r["decision"] for r in res] == ["review", "review"]
+        q = ReviewQueue(store.con)
+        assert q.add(pending_pairs(res)) == 2
+        assert q.add(pending_pairs(res)) == 0  # nobody sees the same pair twice
+        q.decide(query_key(rows[0]["name"]), "catl", "different", by="officer")
+        q.decide(query_key(rows[1]["name"]), "inobat", "same", by="officer")
+    with DuckDBStore(db) as store:
+        import_files(store, reference_files())  # a re-import leaves the judgements alone
+        res = screen(Network.from_store(store), rows)
+        assert len(ReviewQueue(store.con).pending()) == 0
+        from onshore.store.audit import AuditLog
+
+        assert (AuditLog(store.con).rows()["rule_id"] == "screen-review").sum() == 2
+    assert (res[0]["match"], res[0]["decision"]) == (None, "no_match")
+    assert any("different by officer" in x for x in res[0]["reasons"])
+    assert (res[1]["match"], res[1]["decision"]) == ("inobat", "match")
+
+
+def test_import_screen_links_instead_of_duplicating(tmp_path: Path) -> None:
+    from onshore.compliance.screen import link_batch
+
+    (tmp_path / "companies.csv").write_text(
+        "id,name,country\nmy_catl,CONTEMPORARY AMPEREX TECH CO LTD,CN\nnewco,Acme Widgets,US\n",
+        encoding="utf-8")
+    (tmp_path / "ownership.csv").write_text("owner,owned,equity\nmy_catl,newco,0.6\n",
+                                            encoding="utf-8")
+    with DuckDBStore(":memory:") as store:
+        import_files(store, reference_files())
+        net = Network.from_store(store)
+        import_files(store, [tmp_path / "companies.csv", tmp_path / "ownership.csv"],
+                     link=lambda b: link_batch(net, b)[0])
+        ids = set(store.read("companies")["id"])
+        own = store.read("ownership")
+    assert "my_catl" not in ids and "newco" in ids
+    assert ((own["owner"] == "catl") & (own["owned"] == "newco")).any()
