@@ -154,16 +154,11 @@ class DuckDBStore:
         self.con.execute("BEGIN TRANSACTION")
         try:
             for name, spec in TABLES.items():
-                records = batch.records[name]
-                if not records:
+                n = batch.rows(name)
+                if not n:
                     continue
                 cols = spec.columns
-                data = {c: [getattr(r, c) for r in records] for c in cols}
-                for c in cols:
-                    if data[c] and isinstance(data[c][0], tuple):
-                        data[c] = [";".join(v) or None for v in data[c]]
-                    data[c] = [v.value if hasattr(v, "value") else v for v in data[c]]
-                arrow = pa.table(data)
+                arrow = pa.Table.from_pandas(batch.frame(name)[cols], preserve_index=False)
                 self.con.register("_incoming", arrow)
                 collist = ", ".join(f'"{c}"' for c in cols)
                 if _nullable_key(spec):
@@ -181,7 +176,7 @@ class DuckDBStore:
                         f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
                     )
                 self.con.unregister("_incoming")
-                written[name] = len(records)
+                written[name] = n
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
