@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from onshore.errors import RowWarning
@@ -71,7 +72,9 @@ def typed_frame(table: str, data: dict[str, Any], file: Any, row: Any) -> pd.Dat
         v = data.get(c)
         if v is None:
             v = [None] * n
-        if kind == "float":
+        if kind == "float" and isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            cols[c] = v
+        elif kind == "float":
             cols[c] = pd.to_numeric(pd.Series(v, dtype=object), errors="raise").astype("float64")
         elif kind == "bool":
             cols[c] = pd.Series(v).astype(bool)

@@ -169,6 +169,11 @@ class DuckDBStore:
                     self.con.execute(
                         f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
                     )
+                elif not self._overlaps(name, spec):
+                    # nothing to update (e.g. a first import): a plain insert is much faster
+                    self.con.execute(
+                        f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
+                    )
                 else:
                     sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c not in spec.key)
                     self.con.execute(
@@ -182,6 +187,14 @@ class DuckDBStore:
             self.con.execute("ROLLBACK")
             raise
         return written
+
+    def _overlaps(self, name: str, spec: Table) -> bool:
+        """Whether any incoming row (in ``_incoming``) has a key the table already holds."""
+        on = " AND ".join(f't."{k}" = i."{k}"' for k in spec.key)
+        row = self.con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {name} t JOIN _incoming i ON {on})"
+        ).fetchone()
+        return bool(row and row[0])
 
     # exporting ----------------------------------------------------------------------
     def export(self, folder: Path, fmt: str = "parquet") -> list[Path]:
