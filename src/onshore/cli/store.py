@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from onshore import settings
-from onshore.cli.app import DbOption, Format, app, console, emit, handle_errors, open_db
+from onshore.cli.app import (
+    DbOption,
+    Format,
+    app,
+    console,
+    emit,
+    handle_errors,
+    open_db,
+    print_warnings,
+)
 
 
 @app.command()
@@ -39,12 +48,20 @@ def import_(
             "--reference", help="Import the bundled reference network of the lithium-ion chain."
         ),
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse extra columns and sheets that are not tables instead of ignoring them.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import tables into the store, all-or-nothing: any bad row and nothing is written.
 
     Files are named after their table: companies, ownership, facilities, materials, boms,
     flows, licences (e.g. facilities.csv, flows_2025.parquet). Re-importing updates by id.
+    What was interpreted (51% as 0.51, an encoding) or ignored (a notes sheet) is listed.
     """
     from onshore.io.load import import_files, reference_files
 
@@ -54,7 +71,10 @@ def import_(
     if not files:
         raise typer.BadParameter("give files to import, or --reference")
     with open_db(db, create=True) as store, console.status("importing") as status:
-        written = import_files(store, files, progress=lambda msg: status.update(msg))
+        written = import_files(
+            store, files, progress=lambda msg: status.update(msg), strict=strict
+        )
+    print_warnings(written.warnings)
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,

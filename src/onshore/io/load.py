@@ -139,9 +139,11 @@ def parse_tables(
         spec = TABLES[rt.table]
         missing = [c for c in spec.required if c not in rt.columns]
         for c in missing:
-            from onshore.records.integrity import did_you_mean
+            from onshore.records.integrity import suggest
 
-            hint = did_you_mean(c, [column_name(i) for i in rt.ignored])
+            near = {column_name(i): i for i in rt.ignored}
+            hit = suggest(c, list(near))
+            hint = "" if hit is None else f"; is the column {near[hit]!r} meant to be it?"
             errors.append(
                 RowError(
                     rt.file, rt.header_row, c, None,
