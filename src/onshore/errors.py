@@ -77,7 +77,11 @@ class RowWarning:
 
     def __str__(self) -> str:
         where = RowError(self.file, self.row, self.column, None, "").where()
-        got = "" if self.value is None else f"{RowError(self.file, None, None, self.value, '').shown()} "
+        got = (
+            ""
+            if self.value is None
+            else f"{RowError(self.file, None, None, self.value, '').shown()} "
+        )
         return f"{where}: {got}{self.read_as}"
 
 

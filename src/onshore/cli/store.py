@@ -71,9 +71,7 @@ def import_(
     if not files:
         raise typer.BadParameter("give files to import, or --reference")
     with open_db(db, create=True) as store, console.status("importing") as status:
-        written = import_files(
-            store, files, progress=lambda msg: status.update(msg), strict=strict
-        )
+        written = import_files(store, files, progress=lambda msg: status.update(msg), strict=strict)
     print_warnings(written.warnings)
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],

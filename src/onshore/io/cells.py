@@ -113,7 +113,11 @@ def read_number(
             return float(s.replace(",", ".")), "decimal comma"
         raise Refused(
             f"a number with a decimal point: {s!r} looks like a decimal comma, which "
-            + ("this file's other numbers contradict" if semicolon else "only a semicolon file may use")
+            + (
+                "this file's other numbers contradict"
+                if semicolon
+                else "only a semicolon file may use"
+            )
         )
     return None
 
@@ -358,7 +362,7 @@ def _row_checks(table: str, norm: dict[str, np.ndarray]) -> np.ndarray | None:
         order = np.zeros(len(since), dtype=bool)
         if both.any():
             order[both] = (until[both].astype(str) < since[both].astype(str)).to_numpy()
-        return (cap & no_unit) | order
+        return np.asarray((cap & no_unit) | order)
     return None
 
 
@@ -426,7 +430,7 @@ def _fast_floats(arr: pa.Array, check: Callable[[Any], Any]) -> np.ndarray | Non
     lengths = pc.utf8_length(arr)
     if pc.min(lengths).as_py() == 0:
         return None
-    return x
+    return np.asarray(x, dtype=np.float64)
 
 
 def check_table(rt: RawTable) -> Checked:
@@ -454,9 +458,7 @@ def check_table(rt: RawTable) -> Checked:
         for c in rt.columns:
             if _KINDS.get(c) == "float":
                 vals = rt.data[c]
-                uniq = (
-                    pc.unique(vals).to_pylist() if isinstance(vals, pa.Array) else set(vals)
-                )
+                uniq = pc.unique(vals).to_pylist() if isinstance(vals, pa.Array) else set(vals)
                 sample += [u for u in uniq if isinstance(u, str) and ("," in u or "." in u)]
         decimal = decimal_mark(sample)
     rows = np.asarray(rt.row_numbers)
@@ -504,13 +506,14 @@ def check_table(rt: RawTable) -> Checked:
             where = np.flatnonzero(has)
             for i in where[:NOTES_PER_COLUMN]:
                 k = codes[i]
-                out.warnings.append(
-                    RowWarning(rt.file, int(rows[i]), c, uniq[k], str(u_note[k]))
-                )
+                out.warnings.append(RowWarning(rt.file, int(rows[i]), c, uniq[k], str(u_note[k])))
             if len(where) > NOTES_PER_COLUMN:
                 out.warnings.append(
                     RowWarning(
-                        rt.file, None, c, None,
+                        rt.file,
+                        None,
+                        c,
+                        None,
                         f"... and {len(where) - NOTES_PER_COLUMN:,} more cells of this column "
                         "interpreted the same ways",
                     )

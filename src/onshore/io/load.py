@@ -75,9 +75,21 @@ def _hint(col: str, value: object) -> str:
 
 
 _UNIT_WORDS = {
-    "tonne": "t", "tonnes": "t", "ton": "t", "tons": "t", "mt": "t", "metric tons": "t",
-    "kilogram": "kg", "kilograms": "kg", "kgs": "kg", "gram": "g", "grams": "g",
-    "cell": "cells", "pack": "packs", "sqm": "m2", "m²": "m2",
+    "tonne": "t",
+    "tonnes": "t",
+    "ton": "t",
+    "tons": "t",
+    "mt": "t",
+    "metric tons": "t",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "kgs": "kg",
+    "gram": "g",
+    "grams": "g",
+    "cell": "cells",
+    "pack": "packs",
+    "sqm": "m2",
+    "m²": "m2",
 }
 
 
@@ -107,8 +119,12 @@ def _strict_errors(warnings: list[RowWarning]) -> list[RowError]:
         why = w.read_as.removeprefix("ignored: ")
         out.append(
             RowError(
-                w.file, w.row, w.column, None,
-                f"only the tables and their columns (--strict: {why})", got=got,
+                w.file,
+                w.row,
+                w.column,
+                None,
+                f"only the tables and their columns (--strict: {why})",
+                got=got,
             )
         )
     return out
@@ -146,8 +162,12 @@ def parse_tables(
             hint = "" if hit is None else f"; is the column {near[hit]!r} meant to be it?"
             errors.append(
                 RowError(
-                    rt.file, rt.header_row, c, None,
-                    f"a column named {c!r} (required in {rt.table}){hint}", got="no such column",
+                    rt.file,
+                    rt.header_row,
+                    c,
+                    None,
+                    f"a column named {c!r} (required in {rt.table}){hint}",
+                    got="no such column",
                 )
             )
         if missing:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -30,7 +30,7 @@ FAST_CSV_BYTES = 1_000_000
 DELIMITERS = (",", ";", "\t", "|")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
-Column = list[Any] | pa.Array
+Column: TypeAlias = list[Any] | pa.Array
 
 
 @dataclass
@@ -60,12 +60,9 @@ class RawTable:
     @property
     def rows(self) -> list[tuple[int, dict[str, Any]]]:
         """Row by row: (row number, {column: value})."""
-        cols = {
-            c: (v.to_pylist() if isinstance(v, pa.Array) else v) for c, v in self.data.items()
-        }
+        cols = {c: (v.to_pylist() if isinstance(v, pa.Array) else v) for c, v in self.data.items()}
         return [
-            (int(n), {c: cols[c][i] for c in self.columns})
-            for i, n in enumerate(self.row_numbers)
+            (int(n), {c: cols[c][i] for c in self.columns}) for i, n in enumerate(self.row_numbers)
         ]
 
 
@@ -171,11 +168,16 @@ def _columns(
     cells are ignored; warns about title rows, renamed headers and ignored columns."""
     if header_row > first_row:
         above = (
-            f"row {first_row}" if header_row - first_row == 1 else f"rows {first_row}-{header_row - 1}"
+            f"row {first_row}"
+            if header_row - first_row == 1
+            else f"rows {first_row}-{header_row - 1}"
         )
         warnings.append(
             RowWarning(
-                file, None, None, None,
+                file,
+                None,
+                None,
+                None,
                 f"header found at row {header_row}; {above} above it skipped (a title?)",
             )
         )
@@ -213,14 +215,19 @@ def _ignored_warnings(
         hint = did_you_mean(column_name(name), cols)
         out.append(
             RowWarning(
-                file, header_row, name, None,
-                f"ignored: not a column of {table} ({', '.join(cols)}){hint}", kind="ignored",
+                file,
+                header_row,
+                name,
+                None,
+                f"ignored: not a column of {table} ({', '.join(cols)}){hint}",
+                kind="ignored",
             )
         )
     return out
 
 
 # CSV -----------------------------------------------------------------------------------
+
 
 def decode(data: bytes, file: str) -> tuple[str, str | None]:
     """The text of a CSV file and a note naming the encoding when it was not UTF-8.
@@ -246,17 +253,19 @@ def decode(data: bytes, file: str) -> tuple[str, str | None]:
                 except UnicodeDecodeError:
                     pass
     if b"\x00" in data:
-        raise _fail(
-            file, "a text CSV file (UTF-8, UTF-16 or Windows-1252)", got="binary data"
-        )
+        raise _fail(file, "a text CSV file (UTF-8, UTF-16 or Windows-1252)", got="binary data")
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as e:
         first = e.start
     try:
-        return data.decode("cp1252"), f"Windows-1252 (not UTF-8: byte 0x{data[first]:02x} at offset {first})"
+        return data.decode(
+            "cp1252"
+        ), f"Windows-1252 (not UTF-8: byte 0x{data[first]:02x} at offset {first})"
     except UnicodeDecodeError:
-        return data.decode("latin-1"), f"Latin-1 (not UTF-8: byte 0x{data[first]:02x} at offset {first})"
+        return data.decode(
+            "latin-1"
+        ), f"Latin-1 (not UTF-8: byte 0x{data[first]:02x} at offset {first})"
 
 
 def _sniff(text: str, table: str) -> tuple[str, list[list[str]], list[int]]:
@@ -419,7 +428,8 @@ def _read_xlsx(p: Path, file: str) -> list[RawTable]:
         raise EngineUnavailable("reading XLSX needs openpyxl: pip install openpyxl") from None
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-    except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
+    # openpyxl raises many kinds of exception for a file that is not a workbook
+    except Exception as e:  # noqa: BLE001
         raise _fail(
             file, f"an XLSX workbook ({type(e).__name__})", got="a file that is not a workbook"
         ) from None
@@ -435,7 +445,10 @@ def _read_xlsx(p: Path, file: str) -> list[RawTable]:
             if table is None:
                 skipped.append(
                     RowWarning(
-                        sheet_file, None, None, None,
+                        sheet_file,
+                        None,
+                        None,
+                        None,
                         f"ignored: a sheet not named after a table ({', '.join(TABLES)})",
                         kind="ignored",
                     )
@@ -463,7 +476,10 @@ def _read_xlsx(p: Path, file: str) -> list[RawTable]:
         raise ReadFailure(
             [
                 RowError(
-                    file, None, None, None,
+                    file,
+                    None,
+                    None,
+                    None,
                     f"at least one sheet named after a table ({', '.join(TABLES)}) "
                     "with a header row",
                     got="no such sheet",
@@ -532,8 +548,6 @@ def _read_json(p: Path, file: str) -> list[RawTable]:
     out = []
     for table, rows in groups.items():
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise _fail(
-                file, f"a list of row objects for table {table!r}", got="something else"
-            )
+            raise _fail(file, f"a list of row objects for table {table!r}", got="something else")
         out.append(_from_records(file, table, rows))
     return out

@@ -83,7 +83,9 @@ def typed_frame(table: str, data: dict[str, Any], file: Any, row: Any) -> pd.Dat
         else:
             s = pd.Series(v, dtype=object)
             cols[c] = s
-    df = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()})
+    df = pd.DataFrame(
+        {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()}
+    )
     df["_file"] = pd.Categorical([file] * n) if isinstance(file, str) else pd.Categorical(file)
     df["_row"] = pd.array(row, dtype="Int64")
     return df

@@ -193,11 +193,11 @@ def _check_units(batch: Batch, ex: Existing) -> list[RowError]:
             continue
         num, den = units.split_ratio(str(unit))
         for u, mat, what in ((num, inp, "input"), (den, out, "output")):
-            mu = mat_units.get(mat)
-            if mu is None:
+            bom_mu = mat_units.get(str(mat))
+            if bom_mu is None:
                 continue
             try:
-                units.factor(u, mu)
+                units.factor(u, bom_mu)
             except UnitError:
                 errors.append(
                     RowError(
@@ -205,7 +205,8 @@ def _check_units(batch: Batch, ex: Existing) -> list[RowError]:
                         int(row),
                         "unit",
                         unit,
-                        f"the {what} part in a unit of {units.dimension(mu)} like {mat!r} ({mu})",
+                        f"the {what} part in a unit of {units.dimension(bom_mu)} like {mat!r} "
+                        f"({bom_mu})",
                     )
                 )
     return errors
