@@ -22,10 +22,10 @@ def loaded(store: DuckDBStore, tiny_dir: Path) -> DuckDBStore:
     return store
 
 
-def _refused(store: DuckDBStore, files: list[Path]) -> list[str]:
+def _refused(store: DuckDBStore, files: list[Path], strict: bool = False) -> list[str]:
     before = store.snapshot_hash()
     with pytest.raises(DataError) as exc:
-        import_files(store, files)
+        import_files(store, files, strict=strict)
     assert store.snapshot_hash() == before, "a refused import changed the store"
     return [str(e) for e in exc.value.errors]
 
@@ -55,13 +55,15 @@ def test_row_with_too_many_fields(loaded: DuckDBStore, tmp_path: Path) -> None:
 def test_missing_column(loaded: DuckDBStore, tmp_path: Path) -> None:
     f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit\nmine1,ref1,spodumene,5,t\n")
     errs = _refused(loaded, [f])
-    assert errs == [f"{f}, row 1, column 'period': got empty; expected a column named 'period' (required in flows)"]
+    assert errs == [f"{f}, row 1, column 'period': got no such column; expected a column named 'period' (required in flows)"]
 
 
 def test_unknown_column(loaded: DuckDBStore, tmp_path: Path) -> None:
+    # an extra column is ignored with a warning (refused with strict)
     f = _write(tmp_path / "companies.csv", "id,name,country,colour\nx,X,CN,red\n")
-    errs = _refused(loaded, [f])
-    assert "column 'colour'" in errs[0]
+    warnings = [str(w) for w in import_files(loaded, [f]).warnings]
+    assert any("column 'colour'" in w and "ignored" in w for w in warnings), warnings
+    assert "column 'colour'" in _refused(loaded, [f], strict=True)[0]
 
 
 def test_wrong_type(loaded: DuckDBStore, tmp_path: Path) -> None:

@@ -34,30 +34,83 @@ class RowError:
     column: str | None
     value: object
     expected: str
+    got: str | None = None
+    """What was found, in words, when it is not a cell value (``no such file``, ``a folder``);
+    without it the value is shown (``empty`` only when the value is blank)."""
 
-    def __str__(self) -> str:
+    def where(self) -> str:
+        """File, row and column, as far as they are known."""
         where = self.file
         if self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
             where += f", column '{self.column}'"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.where()}: got {self.shown()}; expected {self.expected}"
+
+    def shown(self) -> str:
+        """The value as the message shows it."""
+        if self.got is not None:
+            return self.got
         if self.value is None or self.value == "":
-            got = "empty"
-        else:
-            got = repr(self.value)
-            if len(got) > 60:
-                got = got[:57] + "..."
-        return f"{where}: got {got}; expected {self.expected}"
+            return "empty"
+        got = repr(self.value)
+        return got if len(got) <= 60 else got[:57] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class RowWarning:
+    """Something in the input that was read in a way worth saying: a value interpreted
+    (``51%`` read as 0.51), or content ignored (an extra column, a notes sheet).
+
+    ``kind`` is ``interpreted`` or ``ignored``; ``--strict`` refuses what would be ignored.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: object
+    read_as: str
+    kind: str = "interpreted"
+
+    def __str__(self) -> str:
+        where = RowError(self.file, self.row, self.column, None, "").where()
+        got = (
+            ""
+            if self.value is None
+            else f"{RowError(self.file, None, None, self.value, '').shown()} "
+        )
+        return f"{where}: {got}{self.read_as}"
+
+
+def counted(n: int, what: str, shown: int = MAX_ERRORS) -> str:
+    """'3 errors' or '250 errors, first 100 shown'."""
+    s = f"{n} {what}{'' if n == 1 else 's'}"
+    return s if n <= shown else f"{s}, first {shown} shown"
 
 
 class DataError(OnshoreError):
-    """Input rows that do not fit the model; nothing was written."""
+    """Input rows that do not fit the model; nothing was written.
 
-    def __init__(self, errors: list[RowError], truncated: bool = False) -> None:
+    ``errors`` lists the first 100, ``total`` counts them all, ``warnings`` are what was
+    interpreted or ignored on the way (for the same message).
+    """
+
+    def __init__(
+        self,
+        errors: list[RowError] | str,
+        truncated: bool = False,
+        warnings: list[RowWarning] | None = None,
+    ) -> None:
+        if isinstance(errors, str):
+            errors = [RowError("input", None, None, None, errors, got="a value it cannot read")]
+        self.total = len(errors)
         self.errors = errors[:MAX_ERRORS]
         self.truncated = truncated or len(errors) > MAX_ERRORS
-        more = " (and more; only the first 100 are listed)" if self.truncated else ""
-        super().__init__(f"{len(self.errors)} error(s) in the input{more}")
+        self.warnings = list(warnings or [])
+        super().__init__(f"{counted(self.total, 'error')} in the input")
 
     def __str__(self) -> str:
         lines = [super().__str__()] + [f"  {e}" for e in self.errors]

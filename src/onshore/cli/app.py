@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from onshore import settings
-from onshore.errors import DataError, OnshoreError
+from onshore.errors import MAX_ERRORS, DataError, OnshoreError, counted
 
 app = typer.Typer(
     name="onshore",
@@ -62,13 +62,14 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DataError as e:
+            print_warnings(getattr(e, "warnings", []))
             err_console.print(
-                f"[bold red]error:[/] {len(e.errors)} problem(s) in the input; nothing was written"
+                f"[bold red]error:[/] {counted(e.total, 'error')} in the input; "
+                "nothing was written",
+                highlight=False,
             )
             for row in e.errors:
                 err_console.print(f"  {row}", markup=False, highlight=False)
-            if e.truncated:
-                err_console.print("  ... (only the first 100 are listed)")
             raise typer.Exit(2) from None
         except OnshoreError as e:
             err_console.print(f"[bold red]error:[/] {e}", highlight=False)
@@ -77,6 +78,17 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_warnings(warnings: list[Any]) -> None:
+    """What an import interpreted or ignored, on stderr (the first 100, with the count)."""
+    if not warnings:
+        return
+    err_console.print(
+        f"[bold yellow]warning:[/] {counted(len(warnings), 'warning')}", highlight=False
+    )
+    for w in warnings[:MAX_ERRORS]:
+        err_console.print(f"  {w}", markup=False, highlight=False)
 
 
 @contextmanager

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from onshore import settings
-from onshore.cli.app import DbOption, Format, app, console, emit, handle_errors, open_db
+from onshore.cli.app import (
+    DbOption,
+    Format,
+    app,
+    console,
+    emit,
+    handle_errors,
+    open_db,
+    print_warnings,
+)
 
 
 @app.command()
@@ -50,12 +59,20 @@ def import_(
             "undecided pairs go to `onshore review`.",
         ),
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse extra columns and sheets that are not tables instead of ignoring them.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import tables into the store, all-or-nothing: any bad row and nothing is written.
 
     Files are named after their table: companies, ownership, facilities, materials, boms,
     flows, licences (e.g. facilities.csv, flows_2025.parquet). Re-importing updates by id.
+    What was interpreted (51% as 0.51, an encoding) or ignored (a notes sheet) is listed.
     """
     from onshore.io.load import import_files, reference_files
 
@@ -82,7 +99,12 @@ def import_(
                 return out
 
         written = import_files(
-            store, files, progress=lambda msg: status.update(msg), physical=physical, link=link
+            store,
+            files,
+            progress=lambda msg: status.update(msg),
+            physical=physical,
+            link=link,
+            strict=strict,
         )
         if queue:
             from onshore.store.reviews import ReviewQueue
@@ -90,6 +112,7 @@ def import_(
             ReviewQueue(store.con).add(queue)
     if linked:
         emit(linked, Format.table, title=f"linked {len(linked)} companies to the store")
+    print_warnings(written.warnings)
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,

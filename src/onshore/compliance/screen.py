@@ -393,17 +393,20 @@ def link_batch(
     from onshore.records.model import TABLES
 
     stored = set(network.companies["id"].astype(str))
-    incoming = [c for c in batch.records["companies"] if c.id not in stored]
-    rows = [{"name": c.name, "country": c.country} for c in incoming]
+    comp = batch.frame("companies")
+    new = comp[~comp["id"].astype(str).isin(stored)] if len(comp) else comp
+    rows = [
+        {"name": str(n), "country": c} for n, c in zip(new["name"], new["country"], strict=True)
+    ]
     res = screen(network, rows) if rows else []
     remap: dict[str, str] = {}
     linked = []
-    for c, r in zip(incoming, res, strict=True):
+    for cid, r in zip(new["id"].astype(str), res, strict=True):
         if r["decision"] == "match" and r["match"]:
-            remap[c.id] = r["match"]
+            remap[cid] = r["match"]
             linked.append(
                 {
-                    "id": c.id,
+                    "id": cid,
                     "linked_to": r["match"],
                     "score": r["score"],
                     "reasons": "; ".join(r["reasons"]),
@@ -413,14 +416,19 @@ def link_batch(
         queue += pending_pairs(res)
     if not remap:
         return batch, linked
-    out = Batch()
+    out = Batch(warnings=list(batch.warnings))
     for name, spec in TABLES.items():
-        cols = [col for col, target in spec.refs.items() if target == "companies"]
-        for rec, origin in zip(batch.records[name], batch.origins[name], strict=True):
-            if name == "companies" and rec.id in remap:
-                continue
-            upd = {col: remap[getattr(rec, col)] for col in cols if getattr(rec, col) in remap}
-            out.add(rec.model_copy(update=upd) if upd else rec, origin)
+        df = batch.frame(name)
+        if not len(df):
+            continue
+        df = df.copy()
+        if name == "companies":
+            df = df[~df["id"].astype(str).isin(remap)].reset_index(drop=True)
+        for col in (col for col, target in spec.refs.items() if target == "companies"):
+            moved = df[col].astype(object).map(lambda v: remap.get(v, v))
+            categorical = isinstance(df[col].dtype, pd.CategoricalDtype)
+            df[col] = moved.astype("category") if categorical else moved
+        out.add_frame(name, df)
     return out, linked
 
 

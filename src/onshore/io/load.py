@@ -1,4 +1,4 @@
-"""From raw tables to checked records, collecting every error (up to 100) before any write."""
+"""From raw tables to checked records, collecting every error before any write."""
 
 from __future__ import annotations
 
@@ -9,23 +9,14 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from onshore.errors import MAX_ERRORS, DataError, RowError
-from onshore.io.readers import RawTable, ReadFailure, read_file
+from onshore.errors import DataError, RowError, RowWarning
+from onshore.io import cells
+from onshore.io.readers import RawTable, ReadFailure, column_name, read_file
 from onshore.records.batch import Batch, Origin
-from onshore.records.model import TABLES
+from onshore.records.model import TABLES, FieldProblem
 from onshore.records.physical import Finding, check_physical
 
 PHYSICAL_TABLES = ("facilities", "flows", "boms", "materials")
-
-
-class Written(dict[str, int]):
-    """Rows written per table, with the physical findings of the import (``findings``)."""
-
-    findings: list[Finding]
-
-    def __init__(self, counts: dict[str, int], findings: list[Finding]) -> None:
-        super().__init__(counts)
-        self.findings = findings
 
 
 def _expected(err: Any) -> str:
@@ -50,45 +41,178 @@ def _expected(err: Any) -> str:
         return f"one of {err['ctx']['expected']}"
     if kind == "extra_forbidden":
         return "no such column"
+    if kind == "string_type":
+        return "text"
     return str(msg)
 
 
-def parse_tables(raw: Sequence[RawTable]) -> tuple[Batch, list[RowError]]:
-    """Turn raw rows into records; returns the batch and the row errors found."""
-    batch = Batch()
+def _row_errors(
+    rt: RawTable, row: int, values: dict[str, Any], e: ValidationError, skip: set[str]
+) -> list[RowError]:
+    """RowErrors for one row the model refused; ``values`` as written in the file."""
+    out = []
+    for err in e.errors():
+        col = str(err["loc"][0]) if err["loc"] else None
+        problem = (err.get("ctx") or {}).get("error")
+        if col is None and isinstance(problem, FieldProblem):
+            col = problem.column
+        if col in skip:
+            continue
+        value = values.get(col) if col else None
+        expected = _expected(err)
+        if col in ("country", "hq_country", "unit") and value not in (None, ""):
+            expected += _hint(col, value)
+        out.append(RowError(rt.file, row, col, value, expected))
+    return out
+
+
+def _hint(col: str, value: object) -> str:
+    from onshore.records import units
+    from onshore.records.integrity import did_you_mean
+
+    if col == "unit":
+        hit = _UNIT_WORDS.get(str(value).strip().lower())
+        if hit:
+            return f"; did you mean {hit!r}?"
+        return did_you_mean(str(value).split("/")[0], list(units.UNITS), cutoff=70)
+    return _country_hint(str(value))
+
+
+_UNIT_WORDS = {
+    "tonne": "t",
+    "tonnes": "t",
+    "ton": "t",
+    "tons": "t",
+    "mt": "t",
+    "metric tons": "t",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "kgs": "kg",
+    "gram": "g",
+    "grams": "g",
+    "cell": "cells",
+    "pack": "packs",
+    "sqm": "m2",
+    "m²": "m2",
+}
+
+
+def _country_hint(value: str) -> str:
+    import pycountry
+
+    from onshore.records.integrity import suggest
+
+    v = value.strip()
+    if v.upper() == "UK":
+        return "; did you mean 'GB'?"
+    c = pycountry.countries.get(alpha_3=v.upper()) if len(v) == 3 else None
+    if c is not None:
+        return f"; did you mean {c.alpha_2!r} ({c.name})?"
+    names = {c.name: c.alpha_2 for c in pycountry.countries}
+    names.update({getattr(c, "common_name", c.name): c.alpha_2 for c in pycountry.countries})
+    hit = suggest(v, list(names), cutoff=85) if len(v) > 3 else None
+    return "" if hit is None else f"; did you mean {names[hit]!r} ({hit})?"
+
+
+def _strict_errors(warnings: list[RowWarning]) -> list[RowError]:
+    out = []
+    for w in warnings:
+        if w.kind != "ignored":
+            continue
+        got = "an extra column" if w.column else "a sheet that is not a table"
+        why = w.read_as.removeprefix("ignored: ")
+        out.append(
+            RowError(
+                w.file,
+                w.row,
+                w.column,
+                None,
+                f"only the tables and their columns (--strict: {why})",
+                got=got,
+            )
+        )
+    return out
+
+
+def parse_tables(
+    raw: Sequence[RawTable], batch: Batch | None = None
+) -> tuple[Batch, list[RowError]]:
+    """Turn raw tables into checked records.
+
+    Parameters
+    ----------
+    raw : sequence of RawTable
+        What the readers read.
+    batch : Batch, optional
+        The batch to add to (a new one by default).
+
+    Returns
+    -------
+    tuple of Batch and list of RowError
+        The batch (with ``warnings`` saying what was interpreted or ignored) and every row
+        error found.
+    """
+    batch = batch if batch is not None else Batch()
     errors: list[RowError] = []
     for rt in raw:
+        batch.warnings.extend(rt.warnings)
         spec = TABLES[rt.table]
-        known = set(spec.columns)
-        unknown = [c for c in rt.columns if c and c not in known]
         missing = [c for c in spec.required if c not in rt.columns]
-        for c in unknown:
-            errors.append(
-                RowError(rt.file, 1, c, c, f"a column of {rt.table}: {', '.join(spec.columns)}")
-            )
         for c in missing:
+            from onshore.records.integrity import suggest
+
+            near = {column_name(i): i for i in rt.ignored}
+            hit = suggest(c, list(near))
+            hint = "" if hit is None else f"; is the column {near[hit]!r} meant to be it?"
             errors.append(
-                RowError(rt.file, 1, c, None, f"a column named {c!r} (required in {rt.table})")
+                RowError(
+                    rt.file,
+                    rt.header_row,
+                    c,
+                    None,
+                    f"a column named {c!r} (required in {rt.table}){hint}",
+                    got="no such column",
+                )
             )
-        if unknown or missing:
+        if missing:
             continue
-        for row, values in rt.rows:
+        checked = cells.check_table(rt)
+        batch.warnings.extend(checked.warnings)
+        errors.extend(checked.errors)
+        if checked.frame is not None:
+            batch.add_frame(rt.table, checked.frame)
+        for i in checked.slow:
+            row = int(rt.row_numbers[i])
+            values = checked.row_values(i)
             try:
                 batch.add(spec.record.model_validate(values), Origin(rt.file, row))
             except ValidationError as e:
-                for err in e.errors():
-                    col = str(err["loc"][0]) if err["loc"] else None
-                    value = values.get(col) if col else None
-                    errors.append(RowError(rt.file, row, col, value, _expected(err)))
-            if len(errors) > MAX_ERRORS:
-                return batch, errors
+                skip = checked.cell_errors.get(i, set())
+                errors.extend(_row_errors(rt, row, checked.row_cells(i), e, skip))
     return batch, errors
 
 
 def read_files(
-    paths: Sequence[str | Path], progress: Callable[[str], None] | None = None
+    paths: Sequence[str | Path],
+    progress: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> tuple[Batch, list[RowError]]:
-    """Read and parse every file; errors from all files are collected together."""
+    """Read and parse every file; errors from all files are collected together.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        The files.
+    progress : callable, optional
+        Told what is being done.
+    strict : bool
+        Refuse what would be ignored (extra columns, sheets that are not tables).
+
+    Returns
+    -------
+    tuple of Batch and list of RowError
+        The checked records (with the warnings in ``batch.warnings``) and every error.
+    """
     raw: list[RawTable] = []
     errors: list[RowError] = []
     for p in paths:
@@ -98,18 +222,51 @@ def read_files(
             raw.extend(read_file(p))
         except ReadFailure as f:
             errors.extend(f.errors)
+    if progress:
+        progress("checking values")
     batch, parse_errors = parse_tables(raw)
-    return batch, errors + parse_errors
+    errors += parse_errors
+    if strict:
+        errors = _strict_errors(batch.warnings) + errors
+    return batch, errors
 
 
-def load_files(paths: Sequence[str | Path]) -> Batch:
-    """Read, parse and check files on their own (no store); raises DataError on any error."""
+class ImportResult(dict[str, int]):
+    """Rows written per table, with the ``warnings`` of what was interpreted or ignored and
+    the physical ``findings`` (capacity, producing periods, recipes) of the import."""
+
+    def __init__(
+        self,
+        written: dict[str, int],
+        warnings: list[RowWarning],
+        findings: list[Finding] | None = None,
+    ) -> None:
+        super().__init__(written)
+        self.warnings = warnings
+        self.findings = findings or []
+
+
+def load_files(paths: Sequence[str | Path], strict: bool = False) -> Batch:
+    """Read, parse and check files on their own (no store); raises DataError on any error.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        The files.
+    strict : bool
+        Refuse extra columns and sheets that are not tables instead of ignoring them.
+
+    Returns
+    -------
+    Batch
+        The checked records; ``batch.warnings`` says what was interpreted or ignored.
+    """
     from onshore.records.integrity import check_batch
 
-    batch, errors = read_files(paths)
+    batch, errors = read_files(paths, strict=strict)
     errors += check_batch(batch, existing=None)
     if errors:
-        raise DataError(errors)
+        raise DataError(errors, warnings=batch.warnings)
     return batch
 
 
@@ -120,9 +277,7 @@ def physical_findings(store: Any, batch: Batch) -> list[Finding]:
     for t in PHYSICAL_TABLES:
         spec = TABLES[t]
         cols = spec.columns
-        new = pd.DataFrame(
-            [r.model_dump(include=set(cols)) for r in batch.records[t]], columns=cols
-        )
+        new = batch.frame(t)[list(cols)]
         old = store.read(t) if store is not None else new.iloc[0:0]
         both = pd.concat([old[cols], new], ignore_index=True) if len(old) else new
         frames[t] = both.drop_duplicates(subset=list(spec.key), keep="last")
@@ -143,7 +298,8 @@ def import_files(
     progress: Callable[[str], None] | None = None,
     physical: str = "warn",
     link: Callable[[Batch], Batch] | None = None,
-) -> Written:
+    strict: bool = False,
+) -> ImportResult:
     """Import files into a store all-or-nothing.
 
     Every error is reported and nothing is written unless every row of every file is good.
@@ -163,24 +319,33 @@ def import_files(
     link : callable, optional
         May rewrite the batch before it is checked (``import --screen`` links incoming
         companies to those already in the store).
+    strict : bool
+        Refuse extra columns and sheets that are not tables instead of ignoring them.
 
     Returns
     -------
-    Written
-        Rows written per table; ``findings`` holds the physical findings.
+    ImportResult
+        Rows written per table (a dict), with ``warnings``: what was interpreted (``51%``
+        read as 0.51, an encoding assumed) or ignored (an extra column, a notes sheet), and
+        ``findings``: the physical findings.
+
+    Raises
+    ------
+    DataError
+        Every error found (the first 100 listed, ``total`` counting them all).
     """
     from onshore.records.integrity import check_batch
 
-    batch, errors = read_files(paths, progress)
+    batch, errors = read_files(paths, progress, strict=strict)
     if link is not None and not errors:
         batch = link(batch)
     if progress:
         progress(f"checking {len(batch):,} rows against the store")
     errors += check_batch(batch, store.existing())
     if errors:
-        raise DataError(errors)
+        raise DataError(errors, warnings=batch.warnings)
     findings: list[Finding] = []
-    if physical != "off" and any(batch.records[t] for t in PHYSICAL_TABLES):
+    if physical != "off" and any(batch.rows(t) for t in PHYSICAL_TABLES):
         if progress:
             progress("checking capacities, producing periods and recipes")
         findings = physical_findings(store, batch)
@@ -190,7 +355,8 @@ def import_files(
                 raise DataError(bad)
     if progress:
         progress(f"writing {len(batch):,} rows")
-    return Written(store.write(batch), findings)
+    written: dict[str, int] = store.write(batch)
+    return ImportResult(written, batch.warnings, findings)
 
 
 def reference_files() -> list[Path]:

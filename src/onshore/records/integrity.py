@@ -3,16 +3,21 @@ and units that fit the materials they count. Checked over the store plus the new
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from onshore.errors import RowError, UnitError
+import numpy as np
+
+from onshore.errors import MAX_ERRORS, RowError, UnitError
 from onshore.records import units
-from onshore.records.model import TABLES, Bom, Flow, Material, Ownership, Record
+from onshore.records.batch import Origin
+from onshore.records.model import TABLES, Ownership, Record
 
 if TYPE_CHECKING:
-    from onshore.records.batch import Batch, Origin
+    from onshore.records.batch import Batch
 
 TOLERANCE = 1e-9
 SINGULAR = {"companies": "company", "materials": "material", "facilities": "facility"}
@@ -31,50 +36,90 @@ def key_of(record: Record, key: tuple[str, ...]) -> tuple[object, ...]:
     return tuple(getattr(record, k) for k in key)
 
 
+def _none(v: object) -> object:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def suggest(value: object, choices: Iterable[str], cutoff: float = 80.0) -> str | None:
+    """The choice closest to ``value`` when it is close enough to be a likely misspelling."""
+    from rapidfuzz import fuzz, process, utils
+
+    if not isinstance(value, str) or not value.strip():
+        return None
+    hit = process.extractOne(
+        value, choices, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=cutoff
+    )
+    return None if hit is None else str(hit[0])
+
+
+def did_you_mean(value: object, choices: Iterable[str], cutoff: float = 80.0) -> str:
+    """``"; did you mean 'x'?"`` for a likely misspelling, else ``""``."""
+    hit = suggest(value, choices, cutoff)
+    return "" if hit is None or hit == value else f"; did you mean {hit!r}?"
+
+
 def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
-    """Every cross-record error in ``batch`` given what the store holds."""
+    """Every cross-record error in ``batch`` given what the store holds (all of them are
+    returned; the first ``MAX_ERRORS`` reference errors carry a "did you mean")."""
     ex = existing or Existing()
     errors: list[RowError] = []
     ids: dict[str, set[object]] = {}
     for name, spec in TABLES.items():
-        seen: dict[tuple[object, ...], int] = {}
-        for i, r in enumerate(batch.records[name]):
-            k = key_of(r, spec.key)
-            if k in seen:
-                first = batch.origins[name][seen[k]]
-                o = batch.origins[name][i]
-                shown = ", ".join(
-                    f"{c}={v}" for c, v in zip(spec.key, k, strict=True) if v is not None
-                )
-                errors.append(
-                    RowError(
-                        o.file,
-                        o.row,
-                        spec.key[0],
-                        shown,
-                        f"a unique {name} key; it is already given at {first.file}, row "
-                        f"{first.row}",
+        df = batch.frame(name)
+        keycols = list(spec.key)
+        new_ids: set[object] = set()
+        if len(df):
+            kdf = df[keycols].astype(object).where(df[keycols].notna(), None)
+            dup = kdf.duplicated(keep="first").to_numpy()
+            if dup.any():
+                group = kdf.groupby(keycols, dropna=False, sort=False).ngroup().to_numpy()
+                _, first_at = np.unique(group, return_index=True)
+                files, rows = df["_file"].astype(str).to_numpy(), df["_row"].to_numpy()
+                for i in np.flatnonzero(dup):
+                    j = first_at[group[i]]
+                    k = tuple(kdf.iloc[i])
+                    shown = ", ".join(
+                        f"{c}={v}" for c, v in zip(spec.key, k, strict=True) if v is not None
                     )
-                )
-            else:
-                seen[k] = i
-        if len(spec.key) == 1:
-            ids[name] = {k[0] for k in ex.keys.get(name, set())} | {k[0] for k in seen}
-
-    for name, spec in TABLES.items():
-        for col, target in spec.refs.items():
-            for r, o in zip(batch.records[name], batch.origins[name], strict=True):
-                v = getattr(r, col)
-                if v is not None and v not in ids[target]:
                     errors.append(
                         RowError(
-                            o.file,
-                            o.row,
-                            col,
-                            v,
-                            f"the id of one of the {target} (there is no {SINGULAR[target]} {v!r})",
+                            str(files[i]),
+                            int(rows[i]),
+                            spec.key[0],
+                            shown,
+                            f"a unique {name} key; it is already given at {files[j]}, "
+                            f"row {rows[j]}",
                         )
                     )
+            if len(keycols) == 1:
+                new_ids = set(df[keycols[0]].dropna().tolist())
+        if len(spec.key) == 1:
+            ids[name] = {k[0] for k in ex.keys.get(name, set())} | new_ids
+
+    for name, spec in TABLES.items():
+        df = batch.frame(name)
+        if not len(df):
+            continue
+        for col, target in spec.refs.items():
+            values = df[col]
+            bad = (values.notna() & ~values.isin(ids[target])).to_numpy()
+            if not bad.any():
+                continue
+            files, rows = df["_file"].astype(str).to_numpy(), df["_row"].to_numpy()
+            choices = sorted(str(i) for i in ids[target])
+            for i in np.flatnonzero(bad):
+                v = values.iloc[i]
+                hint = did_you_mean(v, choices) if len(errors) < MAX_ERRORS else ""
+                errors.append(
+                    RowError(
+                        str(files[i]),
+                        int(rows[i]),
+                        col,
+                        v,
+                        f"the id of one of the {target} (there is no {SINGULAR[target]} {v!r})"
+                        + hint,
+                    )
+                )
 
     errors += _check_owners(batch, ex)
     errors += _check_units(batch, ex)
@@ -82,30 +127,34 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
 
 
 def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
-    new: dict[tuple[str, str], tuple[Ownership, Origin]] = {}
-    for o, org in zip(batch.records["ownership"], batch.origins["ownership"], strict=True):
-        assert isinstance(o, Ownership)
-        new[(o.owner, o.owned)] = (o, org)
-    merged: dict[tuple[str, str], Ownership] = {(o.owner, o.owned): o for o in ex.ownership}
+    df = batch.frame("ownership")
+    cols = ["owner", "owned", "equity", "voting", "board", "debt"]
+    new: dict[tuple[str, str], tuple[dict[str, object], Origin]] = {}
+    for *values, file, row in df[[*cols, "_file", "_row"]].itertuples(index=False, name=None):
+        d = {c: _none(v) for c, v in zip(cols, values, strict=True)}
+        new[(str(d["owner"]), str(d["owned"]))] = (d, Origin(str(file), int(row)))
+    merged: dict[tuple[str, str], dict[str, object]] = {
+        (o.owner, o.owned): {f: getattr(o, f) for f in cols} for o in ex.ownership
+    }
     merged.update({k: v[0] for k, v in new.items()})
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (_, owned), o in merged.items():
         for f in ("equity", "voting", "board"):
-            v = getattr(o, f)
+            v = _none(o[f])
             if v is not None:
-                totals[owned][f] += v
+                totals[owned][f] += float(v)  # type: ignore[arg-type]
     errors = []
-    for (owner, owned), (o, org) in new.items():
+    for (_owner, owned), (o, org) in new.items():
         for f, total in totals[owned].items():
-            if total > 1 + TOLERANCE and getattr(o, f) is not None:
+            if total > 1 + TOLERANCE and o[f] is not None:
                 errors.append(
                     RowError(
                         org.file,
                         org.row,
                         f,
-                        getattr(o, f),
-                        f"owners of {owned!r} holding at most 100 % {f} in total (recorded owners "
-                        f"add up to {total:.1%})",
+                        o[f],
+                        f"owners of {owned!r} holding at most 100 % {f} in total "
+                        f"(recorded owners add up to {total:.1%})",
                     )
                 )
     return errors
@@ -113,40 +162,51 @@ def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
 
 def _check_units(batch: Batch, ex: Existing) -> list[RowError]:
     mat_units = dict(ex.material_units)
-    mat_units.update({m.id: m.unit for m in batch.records["materials"] if isinstance(m, Material)})
+    mats = batch.frame("materials")
+    mat_units.update(dict(zip(mats["id"], mats["unit"], strict=True)))
+    mat_dim = {m: units.dimension(u) for m, u in mat_units.items()}
     errors = []
-    for r, o in zip(batch.records["flows"], batch.origins["flows"], strict=True):
-        assert isinstance(r, Flow)
-        mu = mat_units.get(r.material)
-        if mu is not None and units.dimension(r.unit) != units.dimension(mu):
+    flows = batch.frame("flows")
+    if len(flows):
+        want = flows["material"].map(mat_dim)
+        dims = {u: units.dimension(u) for u in flows["unit"].dropna().unique()}
+        got = flows["unit"].map(dims)
+        bad = (want.notna() & (want != got)).to_numpy()
+        files, rows = flows["_file"].astype(str).to_numpy(), flows["_row"].to_numpy()
+        for i in np.flatnonzero(bad):
+            m, u = flows["material"].iloc[i], flows["unit"].iloc[i]
+            mu = mat_units[m]
             errors.append(
                 RowError(
-                    o.file,
-                    o.row,
+                    str(files[i]),
+                    int(rows[i]),
                     "unit",
-                    r.unit,
-                    f"a unit of {units.dimension(mu)} like the material {r.material!r} ({mu})",
+                    u,
+                    f"a unit of {units.dimension(mu)} like the material {m!r} ({mu})",
                 )
             )
-    for r, o in zip(batch.records["boms"], batch.origins["boms"], strict=True):
-        assert isinstance(r, Bom)
-        if r.unit is None:
+    boms = batch.frame("boms")
+    for inp, out, unit, file, row in boms[["input", "output", "unit", "_file", "_row"]].itertuples(
+        index=False, name=None
+    ):
+        if _none(unit) is None:
             continue
-        num, den = units.split_ratio(r.unit)
-        for u, mat, what in ((num, r.input, "input"), (den, r.output, "output")):
-            mu = mat_units.get(mat)
-            if mu is None:
+        num, den = units.split_ratio(str(unit))
+        for u, mat, what in ((num, inp, "input"), (den, out, "output")):
+            bom_mu = mat_units.get(str(mat))
+            if bom_mu is None:
                 continue
             try:
-                units.factor(u, mu)
+                units.factor(u, bom_mu)
             except UnitError:
                 errors.append(
                     RowError(
-                        o.file,
-                        o.row,
+                        str(file),
+                        int(row),
                         "unit",
-                        r.unit,
-                        f"the {what} part in a unit of {units.dimension(mu)} like {mat!r} ({mu})",
+                        unit,
+                        f"the {what} part in a unit of {units.dimension(bom_mu)} like {mat!r} "
+                        f"({bom_mu})",
                     )
                 )
     return errors

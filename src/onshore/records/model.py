@@ -133,6 +133,15 @@ OptNonNeg = Annotated[Annotated[float, Field(ge=0.0)] | None, BeforeValidator(_b
 Flag = Annotated[bool, BeforeValidator(lambda v: False if _blank_to_none(v) is None else v)]
 
 
+class FieldProblem(ValueError):
+    """A record-level check that is about one column: names it, so the message can show
+    that column's value rather than none."""
+
+    def __init__(self, column: str, expected: str) -> None:
+        self.column = column
+        super().__init__(expected)
+
+
 def known_unit(v: str) -> str:
     """The canonical unit name; a ValueError naming the known units otherwise."""
     try:
@@ -203,7 +212,7 @@ class Ownership(Record):
     @model_validator(mode="after")
     def _not_self(self) -> Ownership:
         if self.owner == self.owned:
-            raise ValueError("an owner other than the owned company itself")
+            raise FieldProblem("owner", "an owner other than the owned company itself")
         return self
 
 
@@ -247,9 +256,9 @@ class Facility(Record):
     @model_validator(mode="after")
     def _capacity_has_unit(self) -> Facility:
         if self.capacity is not None and self.unit is None:
-            raise ValueError("a unit for the capacity (e.g. t, GWh, cells)")
+            raise FieldProblem("unit", "a unit for the capacity (e.g. t, GWh, cells)")
         if self.since and self.until and self.until < self.since:
-            raise ValueError("'until' on or after 'since'")
+            raise FieldProblem("until", "'until' on or after 'since'")
         return self
 
 
@@ -276,9 +285,9 @@ class Material(Record):
     def _price(self) -> Material:
         if self.price is not None:
             if self.currency is None:
-                raise ValueError("a currency (USD, EUR, KRW, CNY) for the price")
+                raise FieldProblem("currency", "a currency (USD, EUR, KRW, CNY) for the price")
             if not units.is_currency(self.currency):
-                raise ValueError(f"a currency among {', '.join(units.CURRENCIES)}")
+                raise FieldProblem("currency", f"a currency among {', '.join(units.CURRENCIES)}")
         return self
 
 
@@ -310,9 +319,10 @@ class Bom(Record):
     @model_validator(mode="after")
     def _not_self(self) -> Bom:
         if self.output == self.input and (self.facility is None or self.quantity != 1):
-            raise ValueError(
+            raise FieldProblem(
+                "input",
                 "an input other than the output itself (only a facility's own recipe may pass "
-                "its output through, with quantity 1)"
+                "its output through, with quantity 1)",
             )
         return self
 
@@ -343,7 +353,7 @@ class Flow(Record):
     @model_validator(mode="after")
     def _not_self(self) -> Flow:
         if self.supplier == self.customer:
-            raise ValueError("a customer other than the supplier itself")
+            raise FieldProblem("customer", "a customer other than the supplier itself")
         return self
 
 

@@ -154,16 +154,11 @@ class DuckDBStore:
         self.con.execute("BEGIN TRANSACTION")
         try:
             for name, spec in TABLES.items():
-                records = batch.records[name]
-                if not records:
+                n = batch.rows(name)
+                if not n:
                     continue
                 cols = spec.columns
-                data = {c: [getattr(r, c) for r in records] for c in cols}
-                for c in cols:
-                    if data[c] and isinstance(data[c][0], tuple):
-                        data[c] = [";".join(v) or None for v in data[c]]
-                    data[c] = [v.value if hasattr(v, "value") else v for v in data[c]]
-                arrow = pa.table(data)
+                arrow = pa.Table.from_pandas(batch.frame(name)[cols], preserve_index=False)
                 self.con.register("_incoming", arrow)
                 collist = ", ".join(f'"{c}"' for c in cols)
                 if _nullable_key(spec):
@@ -175,6 +170,11 @@ class DuckDBStore:
                     self.con.execute(
                         f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
                     )
+                elif not self._overlaps(name, spec):
+                    # nothing to update (e.g. a first import): a plain insert is much faster
+                    self.con.execute(
+                        f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
+                    )
                 else:
                     sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c not in spec.key)
                     self.con.execute(
@@ -182,12 +182,20 @@ class DuckDBStore:
                         f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
                     )
                 self.con.unregister("_incoming")
-                written[name] = len(records)
+                written[name] = n
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         return written
+
+    def _overlaps(self, name: str, spec: Table) -> bool:
+        """Whether any incoming row (in ``_incoming``) has a key the table already holds."""
+        on = " AND ".join(f't."{k}" = i."{k}"' for k in spec.key)
+        row = self.con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {name} t JOIN _incoming i ON {on})"
+        ).fetchone()
+        return bool(row and row[0])
 
     # exporting ----------------------------------------------------------------------
     def export(self, folder: Path, fmt: str = "parquet") -> list[Path]:

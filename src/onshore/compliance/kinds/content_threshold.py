@@ -190,7 +190,8 @@ def _non_pfe(
     ids, _ = ctx.resolve(t.listed)
     flag = ctx.pfe(list(ids))["pfe"]
     df = df[df["facility"].astype(str) != product]
-    bad = df["company"].astype(str).map(flag.astype(object)).fillna(False).astype(bool)
+    pfe = {str(c): bool(v) for c, v in flag.items()}
+    bad = df["company"].astype(str).map(lambda c: pfe.get(c, False)).astype(bool)
     at = at_stages(df["stage"].astype(str).to_numpy(), t.stages)
     miss = _unpriced_in(ctx, df, at)
     if "price" in df:
