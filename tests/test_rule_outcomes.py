@@ -424,7 +424,8 @@ def test_edges_cover_every_rule() -> None:
 
 # ------------------------------------------------------------------- check --all agrees
 def test_check_all_gives_the_same_verdicts_on_these_networks() -> None:
-    # the batched screen (onshore.compliance.batch_old) must reach the verdicts and reasons above too:
+    # check --all (every product at once, capped evidence) must reach the verdicts and reasons
+    # above too:
     # e.g. the 5 % boundary (kr_cell_an5) and the pack without recorded cells (us_pack_bare)
     from test_check import _same_as_per_product
 
