@@ -99,11 +99,15 @@ class Context:
     # ---------------------------------------------------------------- facilities
     def describe(self, i: int) -> str:
         """Facility position ``i`` in words: stage, id, name, country and company."""
-        c = self.company[i]
-        return (
-            f"{self.stage[i]} plant {self.ids[i]} ({self.name[i]}, {self.country[i]}) of "
-            f"{self.names.get(c, c)} [{c}]"
-        )
+        key = ("describe", int(i))
+        if key not in self.cache:
+            c = self.company[i]
+            self.cache[key] = (
+                f"{self.stage[i]} plant {self.ids[i]} ({self.name[i]}, {self.country[i]}) of "
+                f"{self.names.get(c, c)} [{c}]"
+            )
+        text: str = self.cache[key]
+        return text
 
     def upstream(self, product: str) -> np.ndarray:
         """Positions of the product's plant and every plant upstream of it by recorded flows,
