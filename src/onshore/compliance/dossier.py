@@ -411,10 +411,13 @@ def _estimates(network: Network, product: str, chain_companies: set[str]) -> dic
     names = _names(network)
     stakes = [
         f"{names.get(str(r['owner']), r['owner'])} → {names.get(str(r['owned']), r['owned'])}: "
-        + ", ".join(
-            f"{k} {100 * float(r[k]):.1f}%"
-            for k in ("equity", "voting", "board")
-            if pd.notna(r.get(k))
+        + (
+            ", ".join(
+                f"{k} {100 * float(r[k]):.1f}%"
+                for k in ("equity", "voting", "board")
+                if pd.notna(r.get(k))
+            )
+            or "no stake recorded"
         )
         + f"; source: {r['source'] or '(none)'}"
         for _, r in eo.iterrows()

@@ -22,7 +22,7 @@ PALETTE = (
 
 
 def sankey_svg(
-    links: dict[str, Any], width: int = 980, height: int = 460, unit: str = "USD"
+    links: dict[str, Any], width: int = 900, height: int = 480, unit: str = "USD"
 ) -> str:
     """The Sankey of ``links`` (``labels``, ``x``, ``source``, ``target``, ``value``) as an
     SVG element; empty when there is no link.
@@ -50,7 +50,7 @@ def sankey_svg(
         outflow[s] += v
         inflow[t] += v
     size = [max(a, b) for a, b in zip(inflow, outflow, strict=True)]
-    pad, node_w, left, right, top_m = 10.0, 12.0, 6.0, 170.0, 6.0
+    pad, node_w, left, right, top_m = 10.0, 12.0, 6.0, 190.0, 6.0
     inner_h = height - 2 * top_m
     members = [[k for k in range(n) if col[k] == c] for c in range(len(cols))]
     scale = min(
@@ -98,7 +98,7 @@ def sankey_svg(
             f'<rect x="{x0[k]:.1f}" y="{y0[k]:.1f}" width="{node_w:.0f}" height="{h:.1f}" '
             f'fill="{colour}"><title>{tip}</title></rect>'
             f'<text x="{lx:.1f}" y="{y0[k] + h / 2:.1f}" dy="0.35em" text-anchor="{anchor}" '
-            f'font-size="10" paint-order="stroke" stroke="#fff" stroke-width="3">'
+            f'font-size="12" paint-order="stroke" stroke="#fff" stroke-width="3">'
             f"{escape(labels[k])}</text>"
         )
     return (
