@@ -164,9 +164,16 @@ def report_cmd(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also write a PDF (needs a PDF engine).")
     ] = False,
+    prepared_by: Annotated[
+        str, typer.Option("--prepared-by", help="Name for the sign-off block.")
+    ] = "",
+    reviewed_by: Annotated[
+        str, typer.Option("--reviewed-by", help="Reviewer's name for the sign-off block.")
+    ] = "",
     db: DbOption = None,
 ) -> None:
-    """One self-contained HTML report: verdicts, evidence, origin Sankey, owners, sources."""
+    """A report an officer can sign: verdicts, rules, evidence chains, what would settle each
+    UNKNOWN, estimates, stage Sankey, sign-off and the audit entries (HTML, and PDF)."""
     from onshore.compliance import check
     from onshore.network import Network
     from onshore.store.audit import AuditLog
@@ -174,6 +181,21 @@ def report_cmd(
 
     with open_db(db) as store:
         net = Network.from_store(store)
-        vs = check(net, product, buyer, _date(on), audit=AuditLog(store.con))
-    for p in write_report(net, product, vs, out, pdf=pdf):
+        log = AuditLog(store.con)
+        vs = check(net, product, buyer, _date(on), audit=log)
+        entry = log.last(len(vs)) if vs else None
+    written = write_report(
+        net,
+        product,
+        vs,
+        out,
+        pdf=pdf,
+        prepared_by=prepared_by,
+        reviewed_by=reviewed_by,
+        signed_on=dt.date.today().isoformat() if prepared_by else "",
+        audit=entry,
+    )
+    for p in written:
         typer.echo(f"wrote {p}")
+    if entry:
+        typer.echo(f"audit entries #{entry['first']}-#{entry['last']} (hash {entry['hash'][:16]})")

@@ -127,6 +127,22 @@ class AuditLog:
         df: pd.DataFrame = self.con.execute(sql + " ORDER BY seq", args).df()
         return df
 
+    def last(self, n: int = 1) -> dict[str, Any] | None:
+        """The last ``n`` entries as one reference: ``first`` and ``last`` seq, ``count`` and
+        the last entry's ``hash`` (what a report of the verdicts just appended cites), or None
+        when the log is empty."""
+        rows = self.con.execute(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT ?", [max(1, int(n))]
+        ).fetchall()
+        if not rows:
+            return None
+        return {
+            "first": int(rows[-1][0]),
+            "last": int(rows[0][0]),
+            "count": len(rows),
+            "hash": str(rows[0][1]),
+        }
+
     def __len__(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM audit").fetchall()[0][0])
 

@@ -1,5 +1,9 @@
-"""Report: one self-contained HTML file per assessment (verdicts, evidence, origin Sankey,
-ownership chains, every source cited). Plotly's JavaScript is embedded, no CDN.
+"""Report: one self-contained HTML file per assessment, for an officer to sign: the verdicts
+with their rules, the evidence chains, what would settle each UNKNOWN, the estimates, the
+stage Sankey, scope and limitations, the sign-off block and the audit entries. It renders a
+:class:`~onshore.compliance.dossier.Dossier` and computes nothing. The Sankey is inline
+SVG (plotly's 4.8 MB script would make the file too large to send and has a toolbar that
+prints), so the file is small, needs no network and prints as it shows.
 
 PDF: printed from the HTML by headless Chromium (Debian's ``chromium``, installed by
 ``make pdf-engine``), so the Sankey renders as on screen. Without a browser ``pdf=True``
@@ -22,19 +26,32 @@ from onshore.network import Network
 
 
 def _sankey(links: dict[str, Any]) -> str:
-    """The origin Sankey as an HTML fragment (plotly's JavaScript embedded)."""
-    import plotly.graph_objects as go
+    """The stage Sankey as inline SVG (no script: small, and it prints as it shows)."""
+    from onshore.views.charts.sankey import sankey_svg
 
-    link = {k: links[k] for k in ("source", "target", "value")}
-    fig = go.Figure(go.Sankey(node={"label": links["labels"], "pad": 12}, link=link))
-    fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    html: str = fig.to_html(full_html=False, include_plotlyjs=True)
-    return html
+    unit = "units" if links.get("unit") == "count" else "USD"
+    return sankey_svg(links, unit=unit)
 
 
-def render(network: Network, product: str, verdicts: list[Verdict]) -> str:
-    """The report as one HTML string."""
-    d = dossier(network, product, verdicts)
+def render(
+    network: Network,
+    product: str,
+    verdicts: list[Verdict],
+    prepared_by: str = "",
+    reviewed_by: str = "",
+    signed_on: str = "",
+    audit: dict[str, Any] | None = None,
+) -> str:
+    """The report as one HTML string (see :func:`write_report`)."""
+    d = dossier(
+        network,
+        product,
+        verdicts,
+        prepared_by=prepared_by,
+        reviewed_by=reviewed_by,
+        signed_on=signed_on,
+        audit=audit,
+    )
     try:
         version = metadata.version("onshore")
     except metadata.PackageNotFoundError:
@@ -43,32 +60,40 @@ def render(network: Network, product: str, verdicts: list[Verdict]) -> str:
         loader=jinja2.FileSystemLoader(str(resources.files("onshore.views") / "templates")),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
+    sankey = _sankey(d.links)
     return env.get_template("report.html.j2").render(
-        product=d.product,
-        buyer=d.buyer,
-        on=d.on,
-        plant=d.plant,
-        snapshot=d.snapshot,
+        d=d,
         generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         version=version,
-        overall=d.overall,
-        verdicts=d.verdicts,
-        sankey=_sankey(d.links),
-        sankey_note=d.links_note,
-        maker=d.maker,
-        chain=d.chain,
-        controlling_country=d.controlling_country,
-        feoc=d.feoc,
-        owners=d.owners,
-        data_sources=d.data_sources,
-        data_basis=d.data_basis,
+        sankey=sankey,
     )
 
 
 def write_report(
-    network: Network, product: str, verdicts: list[Verdict], out: str | Path, pdf: bool = False
+    network: Network,
+    product: str,
+    verdicts: list[Verdict],
+    out: str | Path,
+    pdf: bool = False,
+    prepared_by: str = "",
+    reviewed_by: str = "",
+    signed_on: str = "",
+    audit: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Write the HTML report (and refuse PDF politely when no engine is installed).
+    """Write the HTML report (and the PDF; refused politely when no engine is installed).
+
+    Parameters
+    ----------
+    network, product, verdicts
+        The verdicts of :func:`~onshore.compliance.check` on ``product``.
+    out : path
+        The HTML file; the PDF goes next to it with the suffix ``.pdf``.
+    pdf : bool
+    prepared_by, reviewed_by, signed_on : str
+        The sign-off block (blank lines to sign by hand when empty).
+    audit : dict, optional
+        The audit entries the verdicts were appended as
+        (:meth:`~onshore.store.audit.AuditLog.last`).
 
     Returns
     -------
@@ -77,7 +102,8 @@ def write_report(
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(network, product, verdicts), encoding="utf-8")
+    html = render(network, product, verdicts, prepared_by, reviewed_by, signed_on, audit)
+    out.write_text(html, encoding="utf-8")
     if pdf:
         return [out, html_to_pdf(out, out.with_suffix(".pdf"))]
     return [out]
