@@ -21,9 +21,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-# Headless Chromium from Debian, for `onshore report --pdf` (and its test). Needs root.
+# Headless Chromium from Debian, for `onshore report --pdf`, and poppler-utils, with which the
+# PDF test reads the pages back. Needs root.
 pdf-engine:
-	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	(command -v chromium && command -v pdfinfo) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium poppler-utils >/dev/null)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache onshore-demo
