@@ -107,8 +107,9 @@ def firm(rule: Rule, f: Finding) -> Finding:
     rule : Rule
     f : Finding
         Changed in place: ``not_eligible`` rules say so, ``informational`` rules never
-        prohibit, and ``unconfirmed`` rules never give a firm verdict (UNKNOWN, with the
-        figure in the reason).
+        prohibit nor give UNKNOWN (INFO, saying what they would have found), and
+        ``unconfirmed`` rules never give a firm verdict (UNKNOWN, with the figure in the
+        reason).
 
     Returns
     -------
@@ -117,7 +118,10 @@ def firm(rule: Rule, f: Finding) -> Finding:
     """
     if f.outcome == Outcome.PROHIBITED and rule.verdict == "not_eligible":
         f.reason = "not eligible: " + f.reason
-    if f.outcome == Outcome.PROHIBITED and rule.verdict == "informational":
+    if f.outcome in (Outcome.PROHIBITED, Outcome.UNKNOWN) and rule.verdict == "informational":
+        # an informational rule (e.g. a sensitivity reading) neither prohibits nor holds a
+        # verdict open; it says what it would have found
+        f.reason = f"would be {f.outcome.value} on this reading (information only): {f.reason}"
         f.outcome = Outcome.INFO
     if rule.confirmation == "unconfirmed" and f.outcome in (Outcome.PROHIBITED, Outcome.ALLOWED):
         f.reason = f"would be {f.outcome.value} on the unconfirmed reading, so UNKNOWN: {f.reason}"

@@ -200,6 +200,9 @@ class Tariff(_Strict):
     rates: tuple[Rate, ...] = Field(min_length=1)
     product_categories: dict[str, str] = {}
     """Material kind (cell, pack, raw, ...) -> the category whose rate applies."""
+    alternatives: dict[str, str] = {}
+    """Material kind -> a second category whose rate is shown beside the first, for products the
+    store cannot tell apart (e.g. an EV and a non-EV lithium-ion battery)."""
 
 
 Test = Annotated[
