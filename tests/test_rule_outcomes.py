@@ -12,8 +12,8 @@ cell 80/kWh, pack 120/kWh. Recipes: 1 kWh of cell = 1.5 kg cam + 1.0 kg anode;
 So, per kWh of a cell with one supplier per input, the cost-weighted trace holds the cell
 itself (80), its cam (1.5 x 20 = 30), its anode (1.0 x 5 = 5) and its lithium
 (0.15 kg x 10 = 1.5): the "components" (cathode/anode/electrolyte/separator) are worth 35,
-the battery components of 30D (cathode .. pack) 115, and mine-to-cell without the cell
-itself (45X MACR) 36.5.
+the battery components of 30D (cathode .. pack) 115, and the 45X MACR tiers (cathode ..
+separator, a pack's cells; the product's own plant left out) 35.
 """
 
 from __future__ import annotations
@@ -266,6 +266,12 @@ FIRM = [
     ("US-UFLPA-battery", "kr_cell_xnm", "2025-01-15", {}, P, "Xinjiang Nonferrous"),  # XNM refined the lithium
     ("US-UFLPA-battery", "kr_cell_xnm", "2024-11-24", {}, A, "upstream"),  # the day before XNM was listed
     ("US-UFLPA-battery", "kr_cell_bare", "2025-01-15", {}, U, "no supplier"),
+    # --- 45X specified foreign entity (listed on ndaa_154 / dod_1260h / uflpa, or CN/RU/KP/IR, or > 50 %)
+    ("US-45X-SFE", "catl_ningde", "2026-06-01", {}, P, "prohibited foreign entity"),  # CATL: sec. 154(b), in CN
+    ("US-45X-SFE", "catl_hu_cell", "2026-06-01", {}, P, "prohibited foreign entity"),  # 100 % CATL
+    ("US-45X-SFE", "us_cell", "2026-06-01", {}, A, "passes"),  # Liberty <- Liberty Holdings (US)
+    ("US-45X-SFE", "prairie_cell", "2026-06-01", {}, A, "passes"),  # CATL 30 %: an FIE question, not SFE
+    ("US-45X-SFE", "lone_cell", "2026-06-01", {}, U, "no shareholder"),  # nobody recorded as holder
 ]
 
 
@@ -293,10 +299,11 @@ NEVER_FIRM = [
     ("US-45X-PFE", "mesa_cell", "2026-06-01", {}, "would be PROHIBITED"),  # CATL holds 20 % of debt >= 15 %
     ("US-45X-PFE", "us_cell", "2026-06-01", {}, "would be ALLOWED"),  # Liberty <- Liberty Holdings (US)
     ("US-45X-PFE", "lone_cell", "2026-06-01", {}, "no shareholder"),  # nobody recorded as holder
-    # 45X MACR (unconfirmed thresholds; 2026: 60 %): non-PFE share of the upstream cost, mine .. cell
-    ("US-45X-MACR", "us_cell", "2026-06-01", {}, "would be ALLOWED"),  # 36.5 of 36.5 non-PFE
-    ("US-45X-MACR", "us_cell_catlcam", "2026-06-01", {}, "would be PROHIBITED"),  # CATL cam: 6.5 / 36.5 = 17.8 %
-    ("US-45X-MACR", "us_cell_camgap", "2026-06-01", {}, "straddles"),  # 31.5 of 36.5 unknown: 13.7 % to 100 %
+    # 45X MACR (unconfirmed thresholds; 2026: 60 %): trace-based non-PFE share of the cost of the
+    # tiers feeding a cell (cathode, anode, electrolyte, separator; a pack's cells), own plant left out
+    ("US-45X-MACR", "us_cell", "2026-06-01", {}, "would be ALLOWED"),  # 35 of 35 non-PFE
+    ("US-45X-MACR", "us_cell_catlcam", "2026-06-01", {}, "would be PROHIBITED"),  # CATL cam: 5 / 35 = 14.3 %
+    ("US-45X-MACR", "us_cell_camgap", "2026-06-01", {}, "14.3% to 100.0%"),  # cam supplier unknown: straddles
     ("US-45X-MACR", "us_cell", "2026-06-01", {"unpriced": NOPRICE}, "prices"),
 ]
 
@@ -323,6 +330,18 @@ def test_30d_end_prohibits_whatever_the_product() -> None:
     ("EU-BR-passport", "kr_cell", "2027-02-18", "battery passport"),
     ("EU-BR-passport", "catl_ningde", "2030-01-01", "battery passport"),  # informational whoever made it
     ("EU-BR-DD", "kr_cell", "2027-08-18", "due-diligence"),
+    ("EU-BR-CF", "kr_cell", "2026-02-18", "carbon footprint"),
+    ("EU-BR-label", "kr_cell", "2026-08-18", "label"),
+    ("EU-BR-QR", "kr_cell", "2027-02-18", "QR code"),
+    # the store cannot tell EV from non-EV batteries: both headings are shown, by date
+    ("US-301-batteries", "catl_ningde", "2025-12-31", "as li_ion_non_ev_battery: 7.5%"),
+    ("US-301-batteries", "catl_ningde", "2026-01-01", "as li_ion_non_ev_battery: 25.0%"),
+    ("US-IEEPA-CN-fentanyl", "catl_ningde", "2025-11-10", "10.0% on cn_ieepa_fentanyl from CN"),
+    ("US-IEEPA-CN-reciprocal", "catl_ningde", "2025-04-10", "125.0% on cn_ieepa_reciprocal"),
+    ("US-IEEPA-CN-reciprocal", "catl_ningde", "2025-05-14", "10.0% on cn_ieepa_reciprocal"),
+    ("US-S122-surcharge", "kr_cell", "2026-02-24", "10.0% on us_s122_surcharge from KR"),
+    # sec. 154 on the bills' majority-of-components reading: a CATL cathode plant upstream is INFO only
+    ("US-NDAA24-154-components", "kr_cell_catlcam", "2027-10-01", "catl_cam"),
     ("US-301-batteries", "catl_ningde", "2024-09-27", "25.0% on li_ion_ev_battery from CN"),  # a CN cell
     ("US-301-batteries", "catl_ningde", "2024-09-27", "was 7.5%"),
     ("US-301-batteries", "us_pack_catl", "2025-01-01", "no Section 301 rate on li_ion_ev_battery from US"),
@@ -335,12 +354,15 @@ def test_informational_rules_give_info(rule: str, product: str, on: str, word: s
 
 def test_every_rule_is_covered() -> None:
     firm = {r for r, *_ in FIRM}
-    never = {r for r, *_ in NEVER_FIRM} | {"US-30D-END", "EU-BR-passport", "EU-BR-DD", "US-301-batteries"}
+    info = {"EU-BR-passport", "EU-BR-DD", "EU-BR-CF", "EU-BR-label", "EU-BR-QR", "US-301-batteries",
+            "US-IEEPA-CN-fentanyl", "US-IEEPA-CN-reciprocal", "US-S122-surcharge"}
+    never = {r for r, *_ in NEVER_FIRM} | {"US-30D-END", "US-NDAA24-154-components"} | info
     assert firm | never == set(RULES.rules) and not firm & never
     for rid in firm:
         got = {o for r, *_, o, _ in FIRM if r == rid}
         assert got == {A, P, U}, rid
-    assert {RULES.get(r).test.kind for r in never - {r for r, *_ in NEVER_FIRM}} == {"always", "informational", "tariff"}
+    assert {RULES.get(r).test.kind for r in info | {"US-30D-END"}} == {"always", "informational", "tariff"}
+    assert RULES.get("US-NDAA24-154-components").verdict == "informational"
 
 
 # ------------------------------------------------------------------------------ date edges
@@ -348,6 +370,7 @@ def test_every_rule_is_covered() -> None:
 # a wrong date in a rule file fails here.
 KEY_DATES = {
     "US-NDAA24-154": ("2027-10-01", None),
+    "US-NDAA24-154-components": ("2027-10-01", None),
     "US-10USC4865-new": ("2028-01-01", None),
     "US-10USC4865-std": ("2029-01-01", None),
     "US-10USC4865-exist": ("2031-01-30", None),
@@ -361,12 +384,19 @@ KEY_DATES = {
     "US-30D-FEOC-comp": ("2024-01-01", "2025-09-30"),
     "US-30D-FEOC-min": ("2025-01-01", "2025-09-30"),
     "US-30D-END": ("2025-10-01", None),  # no credit for vehicles acquired after 2025-09-30
+    "US-45X-SFE": ("2026-01-01", None),  # taxable years beginning after 2025-07-04 (calendar year)
     "US-45X-PFE": ("2026-01-01", None),
     "US-45X-MACR": ("2026-01-01", None),
     "US-UFLPA-battery": ("2022-06-21", None),
     "US-301-batteries": ("2024-09-27", None),
     "EU-BR-passport": ("2027-02-18", None),
     "EU-BR-DD": ("2027-08-18", None),
+    "EU-BR-CF": ("2026-02-18", None),  # earliest date a source claims (unconfirmed)
+    "EU-BR-label": ("2026-08-18", None),  # earliest possible date (Art. 13: or 18 months after the act)
+    "EU-BR-QR": ("2027-02-18", None),
+    "US-IEEPA-CN-fentanyl": ("2025-11-10", "2026-02-23"),  # collection stopped 2026-02-24
+    "US-IEEPA-CN-reciprocal": ("2025-04-10", "2026-02-23"),
+    "US-S122-surcharge": ("2026-02-24", "2026-07-23"),  # 150 days, through 12:01 a.m. 2026-07-24
 }
 
 
@@ -389,16 +419,21 @@ def test_key_dates_cover_every_rule() -> None:
 
 # The product and its verdict while the rule is in force (by the cases above).
 IN_FORCE = {
-    "US-NDAA24-154": ("catl_ningde", P), "US-10USC4865-new": ("catl_ningde", P),
+    "US-NDAA24-154": ("catl_ningde", P), "US-NDAA24-154-components": ("kr_cell_catlcam", INFO),
+    "US-10USC4865-new": ("catl_ningde", P),
     "US-10USC4865-std": ("catl_ningde", P), "US-10USC4865-exist": ("catl_ningde", P),
     "US-NDAA24-805-direct": ("catl_ningde", P), "US-NDAA24-805-indirect": ("kr_cell_catlcam", P),
     "US-DFARS-7052-a": ("act_cnref", P), "US-DFARS-7052-ta": ("cap_cnref", P), "US-DFARS-7052-b": ("act_cnmine", P),
     "US-30D-CM": ("kr_cell_cnr", U),  # would be PROHIBITED (thresholds 40 % in 2023, 60 % in 2025)
     "US-30D-BC": ("kr_cell", P),  # 0 % made in North America
     "US-30D-FEOC-comp": ("kr_cell_cnan", P), "US-30D-FEOC-min": ("kr_cell_cnr", P),
-    "US-30D-END": ("kr_cell", P), "US-45X-PFE": ("catl_ningde", U), "US-45X-MACR": ("us_cell_catlcam", U),
+    "US-30D-END": ("kr_cell", P), "US-45X-PFE": ("catl_ningde", U),
+    "US-45X-SFE": ("catl_ningde", P), "US-45X-MACR": ("us_cell_catlcam", U),
     "US-UFLPA-battery": ("kr_cell", A),  # nothing listed upstream: in force, allowed
     "US-301-batteries": ("catl_ningde", INFO), "EU-BR-passport": ("kr_cell", INFO), "EU-BR-DD": ("kr_cell", INFO),
+    "EU-BR-CF": ("kr_cell", INFO), "EU-BR-label": ("kr_cell", INFO), "EU-BR-QR": ("kr_cell", INFO),
+    "US-IEEPA-CN-fentanyl": ("catl_ningde", INFO), "US-IEEPA-CN-reciprocal": ("catl_ningde", INFO),
+    "US-S122-surcharge": ("kr_cell", INFO),
 }
 EDGES = [(rid, which) for rid in sorted(RULES.rules) for which in ("before", "from", "until", "after")
          if which in ("before", "from") or RULES.get(rid).effective_until is not None]

@@ -43,6 +43,7 @@ def _rows(vs: list[Any]) -> list[dict[str, Any]]:
         {
             "id": v.rule_id,
             "verdict": v.verdict.value,
+            "indicative": bool(getattr(v, "indicative", False)),
             "reason": v.reason,
             "evidence": v.evidence,
             "settle": v.settle,

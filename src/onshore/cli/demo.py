@@ -200,6 +200,8 @@ def demo_checks(console: Console, network: Any, workdir: Path) -> list[Path]:
             vs = check(network, fid, b, dt.date.fromisoformat(d))
             bad = [v for v in vs if v.verdict.value in ("PROHIBITED", "UNKNOWN")]
             top = bad[0].verdict.value if bad else "ALLOWED"
+            if not bad and any(v.indicative for v in vs):
+                top = "ALLOWED (indicative)"  # a pass that rests in part on estimates or priors
             colour = {"PROHIBITED": "red", "UNKNOWN": "yellow"}.get(top, "green")
             cells.append(
                 f"[{colour}]{top}[/] "
@@ -263,8 +265,8 @@ def demo_risk(con: Console, network: Any, workdir: Path) -> None:
     sim = Simulator(network, sc)
     res = sim.result(sim.run())
     con.print(
-        f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} final-product plants downstream of the "
-        "cut)"
+        f"[bold]Scenario[/]: {sc.name} ({len(res.recovery)} plants downstream of a cut link, "
+        f"{int((res.recovery['lost'] > 0).sum())} of them short)"
     )
     rec = res.recovery[res.recovery["lost"] > 0].head(10)
     t = Table(title="Plants hit: peak share short, months to recover")

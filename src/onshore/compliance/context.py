@@ -395,6 +395,89 @@ class Context:
         out: dict[str, np.ndarray] = self.cache["fields"]
         return out
 
+    def prior_nodes(self) -> np.ndarray:
+        """Per trace node: a market-pool node (stage ``market``) or a plant of an
+        ``unidentified`` company, whose supply shares are priors (trade or production shares)."""
+        if "prior_nodes" not in self.cache:
+            g = self.graph()
+            nd = g.nodes
+            kinds = dict(
+                zip(
+                    self.network.companies["id"].astype(str),
+                    self.network.companies["kind"].astype(str),
+                    strict=True,
+                )
+            )
+            comp = nd["company"].astype(str).to_numpy()
+            self.cache["prior_nodes"] = (nd["stage"].astype(str).to_numpy() == "market") | np.array(
+                [kinds.get(c) == "unidentified" for c in comp], dtype=bool
+            )
+        out: np.ndarray = self.cache["prior_nodes"]
+        return out
+
+    def estimate_edges(self) -> sp.csr_matrix:
+        """The entries of the trace matrix ``A`` that rest on an estimate or a prior.
+
+        An entry (customer node, supplier node) rests on one when the supplier is a market
+        pool or an unidentified producer (a prior), or when every flow behind it is marked
+        ``estimate`` and the customer has more than one supplier of that material: the trace
+        uses volumes only as supplier shares, so an estimated volume matters only where it
+        splits an input between suppliers (a sole supplier's share is 1 whatever its volume).
+        """
+        if "estimate_edges" not in self.cache:
+            g = self.graph()
+            A = g.A.tocoo()
+            nd = g.nodes
+            fac = nd["facility"].astype(str).to_numpy()
+            mat = nd["material"].astype(str).to_numpy()
+            f = self.network.flows
+            est = (
+                f["estimate"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+                if "estimate" in f
+                else pd.Series(False, index=f.index)
+            ).to_numpy()
+            fl = pd.DataFrame(
+                {
+                    "cus": f["customer"].astype(str).to_numpy(),
+                    "sup": f["supplier"].astype(str).to_numpy(),
+                    "mat": f["material"].astype(str).to_numpy(),
+                    "est": est,
+                }
+            )
+            per = fl.groupby(["cus", "sup", "mat"], sort=False)["est"].all().reset_index()
+            nsup = per.groupby(["cus", "mat"], sort=False)["sup"].transform("nunique")
+            keys = per[per["est"].to_numpy() & (nsup.to_numpy() > 1)]
+            shared = set(zip(keys["cus"], keys["sup"], keys["mat"], strict=True))
+            prior = self.prior_nodes()
+            mask = prior[A.col] | np.array(
+                [
+                    (fac[p], fac[u], mat[u]) in shared
+                    for p, u in zip(A.row.tolist(), A.col.tolist(), strict=True)
+                ],
+                dtype=bool,
+            )
+            self.cache["estimate_edges"] = sp.csr_matrix(
+                (A.data[mask], (A.row[mask], A.col[mask])), shape=A.shape
+            )
+        out: sp.csr_matrix = self.cache["estimate_edges"]
+        return out
+
+    def estimated(self, col: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Per node, the part of a tested value that comes through an estimated or pool flow.
+
+        ``col`` is the tested value added at each node (a column of ``B``) and ``Y = L col``
+        its solve. The value crossing an entry (p, u) that rests on an estimate is
+        ``A[p, u] Y[u]``; one more solve carries it to every product, with the value added at
+        prior nodes themselves. Paths crossing several estimated entries count once per entry,
+        so this is an upper bound (never an understatement) of the value resting on estimates.
+        """
+        w = self.estimate_edges() @ Y + col * self.prior_nodes()
+        if not np.any(w):
+            return np.zeros_like(Y)
+        X = self.solve(sp.csr_matrix(np.asarray(w, dtype=float).reshape(-1, 1)))
+        out: np.ndarray = X[:, 0]
+        return out
+
     def node_values(self, weight: str) -> tuple[np.ndarray, np.ndarray]:
         """Per node, its value per unit (cost: its material's price, 1 where unpriced; mass:
         its raw content) and whether it is priced."""

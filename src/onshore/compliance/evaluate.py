@@ -103,6 +103,7 @@ def _verdicts(
                 on,
                 network.snapshot,
                 f.inputs,
+                f.indicative,
             )
         )
     vs.sort(key=lambda v: (-SEVERITY[v.verdict], v.rule_id))

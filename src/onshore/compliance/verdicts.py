@@ -30,6 +30,17 @@ SEVERITY = {
 }
 
 
+INDICATIVE_MAX = 0.5
+"""The largest share of a content-based test's value that may rest on estimates or priors for
+an ALLOWED to stand, as ALLOWED (indicative); above it the verdict is UNKNOWN.
+
+A content test compares a share with a limit; its pass is only as good as the volumes behind it.
+Up to half, most of the tested value comes through recorded, non-estimated supply, so the pass
+is reported with the share that is guessed; above half, the guesses are most of what decides,
+and a pass would say more than the data (see docs/architecture.md, "What a verdict rests on").
+"""
+
+
 @dataclass
 class Finding:
     """What a rule's test found, before dates, scope and confirmation are applied."""
@@ -39,6 +50,8 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
     settle: list[str] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
+    indicative: bool = False
+    """An ALLOWED that rests in part on estimated or prior-based inputs (``inputs['basis']``)."""
 
 
 @dataclass
@@ -61,6 +74,8 @@ class Verdict:
     on: dt.date
     snapshot: str
     inputs: dict[str, Any] = field(default_factory=dict)
+    indicative: bool = False
+    """ALLOWED (indicative): the pass rests in part on estimates or priors (``inputs['basis']``)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``id``, ``verdict``, ``reason``, ``evidence``, ...)."""
@@ -99,6 +114,52 @@ def not_in_force(rule: Rule, on: dt.date) -> Finding:
     )
 
 
+def on_estimates(f: Finding, share: float, what: str) -> Finding:
+    """Say what a content-based finding rests on: a pass that rests in part on estimated or
+    prior-based inputs is ALLOWED (indicative), or UNKNOWN above :data:`INDICATIVE_MAX`.
+
+    Parameters
+    ----------
+    f : Finding
+        Changed in place; only an ALLOWED changes outcome.
+    share : float
+        The share of the tested value (0..1) that comes through estimated or pool flows.
+    what : str
+        The tested value in words, e.g. "cost of the components".
+
+    Returns
+    -------
+    Finding
+        ``f``, with ``inputs['estimated_share']`` and ``inputs['basis']`` set.
+    """
+    share = float(min(max(share, 0.0), 1.0))
+    f.inputs["estimated_share"] = share
+    if share <= 1e-9:
+        f.inputs["basis"] = f"the {what} rests on recorded, non-estimated supply"
+        return f
+    basis = f"{share:.1%} of the {what} rests on estimates/priors"
+    f.inputs["basis"] = basis + " (estimated flow volumes or market-pool shares)"
+    if f.outcome != Outcome.ALLOWED:
+        return f
+    settle = (
+        "recorded (not estimated) volumes from the suppliers that share an input, and identified "
+        "producers in place of market pools"
+    )
+    if share > INDICATIVE_MAX:
+        f.outcome = Outcome.UNKNOWN
+        f.reason = (
+            f"would be ALLOWED, but {basis} (more than {INDICATIVE_MAX:.0%}), so UNKNOWN: "
+            f"{f.reason}"
+        )
+        f.settle.append(settle)
+    else:
+        f.indicative = True
+        f.reason = f"ALLOWED (indicative): {f.reason}; {basis}"
+        f.settle.append(settle)
+    f.evidence.append(f.inputs["basis"])
+    return f
+
+
 def firm(rule: Rule, f: Finding) -> Finding:
     """Apply the rule's verdict wording and its confirmation to a test's finding.
 
@@ -107,8 +168,9 @@ def firm(rule: Rule, f: Finding) -> Finding:
     rule : Rule
     f : Finding
         Changed in place: ``not_eligible`` rules say so, ``informational`` rules never
-        prohibit, and ``unconfirmed`` rules never give a firm verdict (UNKNOWN, with the
-        figure in the reason).
+        prohibit nor give UNKNOWN (INFO, saying what they would have found), and
+        ``unconfirmed`` rules never give a firm verdict (UNKNOWN, with the figure in the
+        reason).
 
     Returns
     -------
@@ -117,7 +179,10 @@ def firm(rule: Rule, f: Finding) -> Finding:
     """
     if f.outcome == Outcome.PROHIBITED and rule.verdict == "not_eligible":
         f.reason = "not eligible: " + f.reason
-    if f.outcome == Outcome.PROHIBITED and rule.verdict == "informational":
+    if f.outcome in (Outcome.PROHIBITED, Outcome.UNKNOWN) and rule.verdict == "informational":
+        # an informational rule (e.g. a sensitivity reading) neither prohibits nor holds a
+        # verdict open; it says what it would have found
+        f.reason = f"would be {f.outcome.value} on this reading (information only): {f.reason}"
         f.outcome = Outcome.INFO
     if rule.confirmation == "unconfirmed" and f.outcome in (Outcome.PROHIBITED, Outcome.ALLOWED):
         f.reason = f"would be {f.outcome.value} on the unconfirmed reading, so UNKNOWN: {f.reason}"
@@ -126,6 +191,8 @@ def firm(rule: Rule, f: Finding) -> Finding:
             "'reading')"
         )
         f.outcome = Outcome.UNKNOWN
+    if f.outcome != Outcome.ALLOWED:
+        f.indicative = False
     return f
 
 

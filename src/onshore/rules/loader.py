@@ -144,6 +144,8 @@ class OwnershipThreshold(_Strict):
 
     kind: Literal["ownership_threshold"]
     holder: Literal["covered_government", "specified_foreign_entity"]
+    lists: tuple[str, ...] = ()
+    """Restricted lists by id whose entries are listed entities (added to ``listed``)."""
     listed: tuple[Entity, ...] = ()
     single: Share = 0.25
     together: Share = 0.40
@@ -161,6 +163,8 @@ class ContentThresholdByYear(_Strict):
     """A unit qualifies when any one of its ``stages`` happened in ``countries``."""
     basis: Basis = "cost"
     thresholds: dict[int, Share] = Field(min_length=1)
+    lists: tuple[str, ...] = ()
+    """Restricted lists by id whose entries are listed entities (added to ``listed``)."""
     listed: tuple[Entity, ...] = ()
 
 
@@ -196,6 +200,9 @@ class Tariff(_Strict):
     rates: tuple[Rate, ...] = Field(min_length=1)
     product_categories: dict[str, str] = {}
     """Material kind (cell, pack, raw, ...) -> the category whose rate applies."""
+    alternatives: dict[str, str] = {}
+    """Material kind -> a second category whose rate is shown beside the first, for products the
+    store cannot tell apart (e.g. an EV and a non-EV lithium-ion battery)."""
 
 
 Test = Annotated[
@@ -409,23 +416,35 @@ def _attach_lists(out: RuleSet, extra: Iterable[str | Path]) -> None:
     needs = [
         r
         for r in out.rules.values()
-        if isinstance(r.test, NamedEntity | EntityList) and not r.test.entities
+        if (isinstance(r.test, NamedEntity | EntityList) and not r.test.entities)
+        or (isinstance(r.test, OwnershipThreshold | ContentThresholdByYear) and r.test.lists)
     ]
     if not needs:
         return
     lists = load_lists(extra)
-    for r in needs:
-        t = r.test
-        assert isinstance(t, NamedEntity | EntityList)
-        if t.list not in lists:
+
+    def named(r: Rule, lid: str | None, key: str) -> Any:
+        if lid not in lists:
             raise RuleError(
-                f"{out.files[r.id]}: rules ({r.id}).test.list: no restricted list {t.list!r}; "
+                f"{out.files[r.id]}: rules ({r.id}).test.{key}: no restricted list {lid!r}; "
                 f"known: {', '.join(sorted(lists))}"
             )
-        lst = lists[t.list]
-        update: dict[str, Any] = {"entities": entities(lst)}
-        if isinstance(t, EntityList) and t.label is None:
-            update["label"] = lst.title
+        return lists[lid]
+
+    for r in needs:
+        t = r.test
+        update: dict[str, Any]
+        if isinstance(t, OwnershipThreshold | ContentThresholdByYear):
+            listed = list(t.listed)
+            for k, lid in enumerate(t.lists):
+                listed += entities(named(r, lid, f"lists.{k}"))
+            update = {"listed": tuple(listed)}
+        else:
+            assert isinstance(t, NamedEntity | EntityList)
+            lst = named(r, t.list, "list")
+            update = {"entities": entities(lst)}
+            if isinstance(t, EntityList) and t.label is None:
+                update["label"] = lst.title
         out.rules[r.id] = r.model_copy(update={"test": t.model_copy(update=update)})
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from onshore.compliance.context import UNKNOWN_ORIGIN, Context, Products, at_stages
-from onshore.compliance.verdicts import Finding, Outcome, no_trace
+from onshore.compliance.verdicts import Finding, Outcome, no_trace, on_estimates
 from onshore.errors import OnshoreError
 from onshore.owners import COVERED_NATIONS
 from onshore.rules import ContentThresholdByYear, Rule
@@ -102,6 +102,12 @@ def _traced(
     except OnshoreError as e:
         return [no_trace(f"the trace could not be computed: {e}") for _ in ps.ids]
     ng = 3 * len(groups)
+    tcol = np.sum([cols[3 * gi] for gi in range(len(groups))], axis=0)
+    try:  # the tested value that comes through estimated or market-pool flows
+        ttot = np.sum([X[:, 3 * gi] for gi in range(len(groups))], axis=0)
+        est = ctx.estimated(tcol, ttot) / np.where(ttot > 0, ttot, 1.0)
+    except OnshoreError:
+        est = np.ones(X.shape[0])
     nodes = ps.nodes()
     out: list[Finding] = []
     for k in range(len(ps)):
@@ -138,7 +144,7 @@ def _traced(
         if miss:
             out.append(_unpriced(miss))
             continue
-        out.append(_decide(t, on, lo, hi, thr, year))
+        out.append(_decide(t, on, lo, hi, thr, year, float(est[node])))
     return out
 
 
@@ -151,10 +157,17 @@ def _unpriced(miss: list[str]) -> Finding:
 
 
 def _decide(
-    t: ContentThresholdByYear, on: dt.date, lo: float, hi: float, thr: float, year: int
+    t: ContentThresholdByYear,
+    on: dt.date,
+    lo: float,
+    hi: float,
+    thr: float,
+    year: int,
+    estimated: float,
 ) -> Finding:
-    """ALLOWED when the share's lower bound reaches the threshold, PROHIBITED when its upper bound
-    misses it."""
+    """ALLOWED when the share's lower bound reaches the threshold (indicative, or UNKNOWN, when
+    ``estimated`` of the tested value rests on estimates or priors), PROHIBITED when its upper
+    bound misses it."""
     inputs = {"low": lo, "high": hi, "threshold": thr, "year": year}
     ev = [
         f"{t.measure.replace('_', ' ')} share by {t.basis}: {lo:.1%}"
@@ -162,7 +175,11 @@ def _decide(
         + f"; {on.year} threshold {thr:.0%}"
     ]
     if lo >= thr - 1e-12:
-        return Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs)
+        return on_estimates(
+            Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs),
+            estimated,
+            f"{t.basis} tested at {'/'.join(t.stages)}",
+        )
     if hi < thr - 1e-12:
         return Finding(Outcome.PROHIBITED, ev[0], ev, inputs=inputs)
     return Finding(
@@ -211,7 +228,34 @@ def _non_pfe(
         )
     if miss:
         return _unpriced(miss)
-    return _decide(t, on, 1 - (b + u) / total, 1 - b / total, thr, year)
+    return _decide(
+        t, on, 1 - (b + u) / total, 1 - b / total, thr, year, _estimated_at(ctx, t, product)
+    )
+
+
+def _estimated_at(ctx: Context, t: ContentThresholdByYear, product: str) -> float:
+    """The share of a product's tested value (its own plant left out) that comes through
+    estimated or market-pool flows, from the all-node solve (cached per stages and basis)."""
+    key = ("content_threshold.estimated", tuple(t.stages), t.basis)
+    if key not in ctx.cache:
+        nf = ctx.node_fields()
+        val, priced = ctx.node_values(t.basis)
+        col = (at_stages(nf["stage"], t.stages) & priced & (val != 0)) * val
+        try:
+            Y = ctx.solve(sp.csr_matrix(col.reshape(-1, 1)))[:, 0]
+            ctx.cache[key] = (col, Y, ctx.estimated(col, Y))
+        except OnshoreError:
+            ctx.cache[key] = None
+    got = ctx.cache[key]
+    try:
+        node = ctx.graph().node(product)
+    except OnshoreError:
+        return 1.0
+    if got is None:
+        return 1.0
+    col, Y, est = got
+    own = Y[node] - col[node]
+    return float(est[node] / own) if own > 0 else 0.0
 
 
 def _unknown(df: pd.DataFrame) -> np.ndarray:

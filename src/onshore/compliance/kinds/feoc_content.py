@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from onshore.compliance.context import Context, Products, at_stages
-from onshore.compliance.verdicts import Finding, Outcome, no_trace
+from onshore.compliance.verdicts import Finding, Outcome, no_trace, on_estimates
 from onshore.errors import OnshoreError
 from onshore.owners import COVERED_NATIONS, blank_stakes
 from onshore.rules import FeocContent, Rule
@@ -151,6 +151,10 @@ def _content(
         for k in rest:
             out[k] = no_trace(f"the trace could not be computed: {e}")
         return
+    try:  # the component value that comes through estimated or market-pool flows
+        est = ctx.estimated(cols[0], X[:, 0])
+    except OnshoreError:
+        est = X[:, 0].copy()  # cannot tell: all of it may rest on estimates
     bcol = cols[1]
     comp = "/".join(t.component_stages)
     nodes = ps.nodes()
@@ -237,12 +241,16 @@ def _content(
                 inputs=inputs,
             )
         else:
-            out[k] = Finding(
-                Outcome.ALLOWED,
-                f"final assembly by non-FEOC plants, {1 - share:.1%} of the component "
-                f"{t.basis} from non-FEOC sources, no FEOC licence",
-                ev + ps.capped("the shares", k),
-                inputs=inputs,
+            out[k] = on_estimates(
+                Finding(
+                    Outcome.ALLOWED,
+                    f"final assembly by non-FEOC plants, {1 - share:.1%} of the component "
+                    f"{t.basis} from non-FEOC sources, no FEOC licence",
+                    ev + ps.capped("the shares", k),
+                    inputs=inputs,
+                ),
+                float(est[node]) / total if total > 0 else 0.0,
+                f"{t.basis} of the {comp} components",
             )
 
 

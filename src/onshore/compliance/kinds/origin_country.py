@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from onshore.compliance.context import Products, at_stages
-from onshore.compliance.verdicts import Finding, Outcome, no_trace
+from onshore.compliance.verdicts import Finding, Outcome, no_trace, on_estimates
 from onshore.errors import OnshoreError
 from onshore.rules import OriginCountry, Rule
 from onshore.trace import content
@@ -89,6 +89,10 @@ def _shares(ps: Products, t: OriginCountry, rest: list[int], out: list[Finding |
         for k in rest:
             out[k] = no_trace(f"the trace could not be computed: {e}")
         return
+    try:  # the tested value that comes through estimated or market-pool flows
+        est = ctx.estimated(tot, X[:, 1])
+    except OnshoreError:
+        est = X[:, 1].copy()
     nodes = ps.nodes()
     for k in rest:
         node = int(nodes[k])
@@ -128,4 +132,8 @@ def _shares(ps: Products, t: OriginCountry, rest: list[int], out: list[Finding |
                 inputs=inputs,
             )
         else:
-            out[k] = Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs)
+            out[k] = on_estimates(
+                Finding(Outcome.ALLOWED, ev[0], ev, inputs=inputs),
+                float(est[node]) / total,
+                f"{t.basis} tested at {'/'.join(t.stages)}",
+            )

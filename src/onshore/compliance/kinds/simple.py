@@ -8,7 +8,7 @@ import datetime as dt
 
 from onshore.compliance.context import Products
 from onshore.compliance.verdicts import Finding, Outcome
-from onshore.rules import Always, Informational, Rule, Tariff
+from onshore.rules.loader import Always, Informational, Rate, Rule, Tariff
 
 
 def informational(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
@@ -54,19 +54,18 @@ def tariff(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                 Finding(Outcome.INFO, f"no tariff category is set for products of kind {kind}")
             )
             continue
-        live = [
-            r
-            for r in t.rates
-            if r.category == cat
-            and r.effective_from <= on
-            and (r.effective_until is None or on <= r.effective_until)
-        ]
-        hit = [r for r in live if origin in r.origins]
+        hit = _live(t, cat, origin, on)
+        alt = t.alternatives.get(kind)
+        also = ""
+        if alt is not None:
+            ah = _live(t, alt, origin, on)
+            also = f"; as {alt}: " + (f"{ah[0].rate:.1%}" if ah else "no rate")
         if not hit:
             out.append(
                 Finding(
                     Outcome.INFO,
-                    f"no {rule.citation.split(',')[0]} rate on {cat} from {origin} on {on}",
+                    f"no {rule.citation.split(',')[0]} rate on {cat} from {origin} on {on}"
+                    + also,
                     inputs={"category": cat, "origin": origin},
                 )
             )
@@ -76,8 +75,20 @@ def tariff(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         out.append(
             Finding(
                 Outcome.INFO,
-                f"{r.rate:.1%} on {cat} from {origin} on {on}{was}; other duties may stack",
+                f"{r.rate:.1%} on {cat} from {origin} on {on}{was}{also}; other duties may stack",
                 inputs={"category": cat, "origin": origin, "rate": r.rate},
             )
         )
     return out
+
+
+def _live(t: Tariff, cat: str, origin: str, on: dt.date) -> list[Rate]:
+    """The rates of a category from an origin in force on ``on``."""
+    return [
+        r
+        for r in t.rates
+        if r.category == cat
+        and origin in r.origins
+        and r.effective_from <= on
+        and (r.effective_until is None or on <= r.effective_until)
+    ]
