@@ -136,7 +136,7 @@ pages.network = async () => {
   main().innerHTML = `<h1>Network</h1><div id="kpis" class="kpis">${loading("the store")}</div>
   <div class="grid"><div class="card"><h2>Facilities by stage and country</h2><div id="c1" class="chart"></div></div>
   <div class="card"><h2>Capacity by country</h2><form class="bar" id="capf"><label>Stage<select name="stage"></select></label></form>
-  <div id="c2" class="chart"></div></div></div>
+  <div id="c2" class="chart"></div><p class="muted" id="capnote"></p></div></div>
   <div class="card"><h2>Facilities</h2>
   <form class="bar" id="ff"><label>Search<input name="q" placeholder="id, name, company…"></label>
   <label>Stage<select name="stage"><option value="">every stage</option></select></label>
@@ -170,14 +170,19 @@ pages.network = async () => {
     const sel = $("#capf [name=stage]");
     sel.innerHTML = capStages.map((s) => `<option${s === "cell" ? " selected" : ""}>${esc(s)}</option>`).join("");
     const draw = () => {
-      const rows = cap.filter((r) => r.stage === sel.value);
+      const all = cap.filter((r) => r.stage === sel.value);
+      const units = {}; all.forEach((r) => { units[r.unit] = (units[r.unit] || 0) + 1; });
+      const unit = Object.keys(units).sort((a, b) => units[b] - units[a])[0];
+      const rows = all.filter((r) => r.unit === unit);
+      const others = Object.keys(units).filter((u) => u !== unit);
+      $("#capnote").textContent = others.length ? `in ${unit}; capacity given in ${others.join(", ")} is left out of this chart` : `in ${unit}`;
       const by = {};
-      rows.forEach((r) => { const k = `${r.material} (${r.unit})`; (by[k] = by[k] || {})[r.country] = (by[k][r.country] || 0) + r.capacity; });
+      rows.forEach((r) => { const k = r.material; (by[k] = by[k] || {})[r.country] = (by[k][r.country] || 0) + r.capacity; });
       const countries = [...new Set(rows.map((r) => r.country))].sort((a, b) =>
         rows.filter((r) => r.country === b).reduce((s, r) => s + r.capacity, 0) -
         rows.filter((r) => r.country === a).reduce((s, r) => s + r.capacity, 0));
       plot($("#c2"), Object.entries(by).map(([m, v]) => ({ type: "bar", name: m, x: countries,
-        y: countries.map((k) => v[k] || 0) })), { barmode: "stack", yaxis: { title: "capacity per year" },
+        y: countries.map((k) => v[k] || 0) })), { barmode: "stack", yaxis: { title: `capacity per year (${unit})` },
         legend: { orientation: "h", y: -0.2 } });
     };
     sel.onchange = draw; draw();
@@ -229,7 +234,7 @@ pages.product = async () => {
     const rep = `/api/report/${encodeURIComponent(product)}?buyer=${encodeURIComponent(buyer)}&on=${on}`;
     body.innerHTML = `<div class="kpis">
       <div class="kpi"><b>${esc(f.name || product)}</b><span>${esc(f.stage || "")} plant of ${esc(f.company || "")} in ${esc(f.country || "")}</span></div>
-      <div class="kpi"><b>${badge(d.worst)}</b><span>worst verdict for ${esc(buyer)} on ${esc(d.on)}</span></div>
+      <div class="kpi"><div class="big">${badge(d.worst)}</div><span>worst verdict for ${esc(buyer)} on ${esc(d.on)}</span></div>
       <div class="kpi"><b>${d.verdicts.length}</b><span>rules binding the buyer</span></div>
       <div class="kpi"><a href="${rep}" target="_blank">HTML report</a><span>&nbsp;with evidence and sources</span></div></div>
       <p class="muted">Data basis: ${esc(d.data_basis)}</p>
@@ -286,7 +291,8 @@ pages.compliance = async () => {
       table(shown, [["product", "product"], ["name", "name"], ["verdict", "worst verdict"], ["rules", "rules"], ["reason", "reason"]], {
         empty: "No product fits this filter.", height: 520, cell: {
           product: (p) => `<a href="/product/${encodeURIComponent(p)}?buyer=${encodeURIComponent(fd.get("buyer"))}&on=${fd.get("on")}">${esc(p)}</a>`,
-          verdict: (v) => badge(v) } });
+          verdict: (v) => badge(v),
+          reason: (v) => `<span title="${esc(v)}">${esc(String(v).length > 200 ? String(v).slice(0, 200) + "…" : v)}</span>` } });
     $("#csv").onclick = () => csvDownload(shown, ["product", "name", "verdict", "rules", "reason"], `compliance_${fd.get("buyer")}_${fd.get("on")}.csv`);
   };
   $("#cf [name=verdict]").onchange = show;
@@ -337,10 +343,10 @@ pages.screening = async () => {
 };
 
 pages.risk = async () => {
-  main().innerHTML = `<h1>Risk</h1><div class="grid"><div class="card"><h2>Concentration (HHI 0–10 000; above 2 500 highly concentrated)</h2>
+  main().innerHTML = `<h1>Risk</h1><div class="grid"><div class="card wide"><h2>Concentration (HHI 0–10 000; above 2 500 highly concentrated)</h2>
     <form class="bar" id="rf"><label>Stage<select name="stage"><option value="">every stage</option></select></label></form><div id="hhi"></div></div>
     <div class="card"><h2>Export cut-off: graphite scenario</h2><form class="bar" id="sim"><label>Scenario<select name="scenario"><option>graphite_cutoff</option></select></label>
-    <label>Monte Carlo draws<input type="number" name="draws" value="0" min="0" max="2000" style="width:90px"></label><button>Run cut-off</button></form>
+    <label>Monte Carlo draws<input type="number" name="draws" value="200" min="0" max="2000" style="width:90px"></label><button>Run cut-off</button></form>
     <div id="simr">${empty("Run the scenario to see the shortfall per product and month.")}</div></div></div>`;
   const info = await api("/api/info").catch(() => null);
   if (info) $("#rf [name=stage]").innerHTML += Object.keys(info.stages).map((s) => `<option>${esc(s)}</option>`).join("");
@@ -359,9 +365,21 @@ pages.risk = async () => {
       const fd = new FormData($("#sim"));
       const j = await job("simulate", { scenario: fd.get("scenario"), draws: Number(fd.get("draws")) }, (p) => { $("#simr").innerHTML = progressBar(p); });
       const r = j.result;
-      if (!r.shortfall.length) { $("#simr").innerHTML = empty("No product falls short in this scenario."); return; }
-      $("#simr").innerHTML = `<div id="sc" class="chart"></div><h2>Products hit</h2>` +
-        table(r.recovery, null, { height: 240 });
+      const mc = r.montecarlo;
+      $("#simr").innerHTML = `<p>${r.shortfall.length ? "" : "As written, the scenario leaves no product short: stocks, substitutes and other suppliers cover the cut-off."}</p>
+        <div id="sc" class="chart"></div>` + (mc ? `<h2>Monte Carlo: share of horizon supply lost</h2><div id="mcc" class="chart"></div>` : "") +
+        `<h2>Products hit (as written)</h2>` + table(r.recovery.filter((x) => x.lost > 0 || x.peak_share > 0), null, { height: 240, empty: "No product loses supply in the scenario as written." });
+      if (mc && !mc.products.some((x) => x.mean > 0 || x.p_hit > 0)) {
+        $("#mcc").innerHTML = empty(`None of the ${mc.total.draws} sampled schedules leaves a product short.`);
+      } else if (mc && mc.products.length) {
+        const top = mc.products.slice(0, 15), cols = Object.keys(top[0]);
+        const val = cols.find((c) => /^p90$/.test(c)) || cols.find((c) => /mean/.test(c)) || cols[cols.length - 1];
+        const mid = cols.find((c) => /mean/.test(c)) || val;
+        plot($("#mcc"), [{ type: "bar", name: mid, x: top.map((x) => x.product || x.material), y: top.map((x) => 100 * x[mid]) },
+          ...(val !== mid ? [{ type: "bar", name: val, x: top.map((x) => x.product || x.material), y: top.map((x) => 100 * x[val]) }] : [])],
+        { yaxis: { title: "% of horizon supply lost" }, legend: { orientation: "h", y: -0.35 } });
+      }
+      if (!r.shortfall.length) { $("#sc").remove(); return; }
       const mats = [...new Set(r.shortfall.map((x) => x.material))];
       plot($("#sc"), mats.map((m) => { const rows = r.shortfall.filter((x) => x.material === m);
         return { type: "scatter", mode: "lines+markers", name: m, x: rows.map((x) => x.period), y: rows.map((x) => x.share * 100) }; }),
