@@ -20,7 +20,7 @@ def require_server() -> None:
     """Raise EngineUnavailable naming the install line when the server extra is missing."""
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise EngineUnavailable(

@@ -73,11 +73,30 @@ class State:
         self.path = store_path
         self.settings = settings
         self.lock = threading.RLock()
-        self.store = open_store(store_path, create=False)
-        self.keys = ApiKeys(self.store.con)
+        self._store: Any = open_store(store_path, create=False)
+        self._keys: Any = ApiKeys(self._store.con)
         self.jobs = Jobs()
         self.cache: dict[Any, Any] = {}
         self._net: Any = None
+
+    @property
+    def store(self) -> Any:
+        """The open store (opened again after the app's shutdown closed it)."""
+        with self.lock:
+            if self._store is None:
+                from onshore.store.duckdb import open_store
+                from onshore.store.keys import ApiKeys
+
+                self._store = open_store(self.path, create=False)
+                self._keys = ApiKeys(self._store.con)
+            return self._store
+
+    @property
+    def keys(self) -> Any:
+        """The store's API keys and write log."""
+        with self.lock:
+            _ = self.store
+            return self._keys
 
     @contextmanager
     def db(self) -> Iterator[Any]:
@@ -111,7 +130,9 @@ class State:
     def close(self) -> None:
         self.jobs.shutdown()
         with self.lock:
-            self.store.close()
+            if self._store is not None:
+                self._store.close()
+            self._store = None
 
 
 def problem(

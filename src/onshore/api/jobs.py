@@ -113,6 +113,8 @@ class Jobs:
         return job
 
     def shutdown(self) -> None:
+        """Cancel every job and start a fresh worker (the app may serve again)."""
         for j in self.jobs.values():
             j.cancel.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onshore-job")
