@@ -5,6 +5,7 @@ with roles), errors as application/problem+json, and the routes (:mod:`onshore.a
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -78,6 +79,40 @@ class State:
         self.jobs = Jobs()
         self.cache: dict[Any, Any] = {}
         self._net: Any = None
+        # verdict audit rows, appended in batches by one writer (each commit syncs the file)
+        self._pending: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._write_audit, daemon=True,
+                                        name="onshore-audit")
+        self._writer.start()
+
+    def audit(self, rows: list[dict[str, Any]]) -> None:
+        """Queue verdict rows for the audit log (written within ~0.1 s, in order)."""
+        with self.lock:
+            self._pending.extend(rows)
+        self._wake.set()
+
+    def flush_audit(self) -> None:
+        """Write every queued audit row now (before the log is read, and on shutdown)."""
+        from onshore.store.audit import AuditLog
+
+        with self.lock:
+            rows, self._pending = self._pending, []
+            if rows:
+                AuditLog(self.store.con).append(rows)
+
+    def _write_audit(self) -> None:
+        import logging
+
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            time.sleep(0.1)
+            try:
+                self.flush_audit()
+            except Exception:  # noqa: BLE001  (logged; the rows stay lost to no one else)
+                logging.getLogger("onshore.api").exception("audit write failed")
 
     @property
     def store(self) -> Any:
@@ -131,6 +166,7 @@ class State:
         self.jobs.shutdown()
         with self.lock:
             if self._store is not None:
+                self.flush_audit()
                 self._store.close()
             self._store = None
 

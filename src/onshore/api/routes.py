@@ -379,12 +379,11 @@ def _check(s: State, product: str, buyer: str, on: dt.date) -> list[Any]:
     """Verdicts of one product (computed once per snapshot), each call audited."""
     from onshore.compliance import check
     from onshore.compliance.evaluate import _audit_row
-    from onshore.store.audit import AuditLog
 
     with s.lock:
         vs: list[Any] = s.cached(("check", product, buyer, on),
                                  lambda: check(s.network(), product, buyer, on))
-        AuditLog(s.store.con).append([_audit_row(v) for v in vs])
+    s.audit([_audit_row(v) for v in vs])
     return vs
 
 
@@ -472,10 +471,20 @@ def product_page(
     def facts() -> dict[str, Any]:
         net = s.network()
         f = net.facilities[net.facilities["id"].astype(str) == fid]
-        links, note = origin_links(net, product)
+        fac = rows_of(f)[0] if len(f) else None
+        # a plant that makes several materials is traced by its main output
+        node = product if ":" in product or not (fac and fac.get("material")) \
+            else f"{fid}:{fac['material']}"
+        try:
+            traced = net.trace(node)
+        except NotFound:
+            node = product
+            traced = net.trace(node)
+        links, note = origin_links(net, node)
         return {
-            "facility": rows_of(f)[0] if len(f) else None,
-            "trace": rows_of(net.trace(product)),
+            "facility": fac,
+            "traced": node,
+            "trace": rows_of(traced),
             "sankey": _clean(links),
             "sankey_note": note,
         }
@@ -678,6 +687,7 @@ def audit(
     if rule_id:
         sql, args = sql + " AND rule_id = ?", [*args, rule_id]
     with s.db() as store:
+        s.flush_audit()
         AuditLog(store.con)
         total = int(store.con.execute(f"SELECT count(*) {sql}", args).fetchall()[0][0])
         df = store.con.execute(
@@ -692,6 +702,7 @@ def audit_verify(request: Request, c: Reader) -> dict[str, Any]:
     from onshore.store.audit import AuditLog
 
     with st(request).db() as store:
+        st(request).flush_audit()
         problems = AuditLog(store.con).verify()
     return {"intact": not problems, "problems": problems[:100]}
 
@@ -856,6 +867,7 @@ def job_check_all(request: Request, c: Reader, body: CheckAllJob) -> dict[str, A
             job.step(0.9, "writing the audit log")
             from onshore.compliance.evaluate import _audit_row
 
+            s.flush_audit()
             AuditLog(s.store.con).append([_audit_row(v) for vs in res.values() for v in vs])
             names = dict(zip(s.network().facilities["id"].astype(str),
                              s.network().facilities["name"].astype(str), strict=False))

@@ -309,7 +309,7 @@ pages.compliance = async () => {
 
 pages.screening = async () => {
   main().innerHTML = `<h1>Screening</h1><div class="card"><h2>Screen a supplier list</h2>
-    <form class="bar" id="sf"><label>CSV or XLSX with a <code>name</code> column (country, id, address optional)
+    <form class="bar" id="sf"><label><span>CSV or XLSX with a <code>name</code> column (country, id, address optional)</span>
     <input type="file" name="file" accept=".csv,.xlsx" required></label><button>Screen</button></form>
     <div id="sr">${empty("Upload a list to see which suppliers match the store and the restricted lists.")}</div></div>
     <div class="card"><h2>Review queue</h2><p class="muted">Pairs the screen could not decide. A judgement is kept and applies to every later screen, import and check.</p>
@@ -345,7 +345,11 @@ pages.screening = async () => {
 pages.risk = async () => {
   main().innerHTML = `<h1>Risk</h1><div class="grid"><div class="card wide"><h2>Concentration (HHI 0–10 000; above 2 500 highly concentrated)</h2>
     <form class="bar" id="rf"><label>Stage<select name="stage"><option value="">every stage</option></select></label></form><div id="hhi"></div></div>
-    <div class="card"><h2>Export cut-off: graphite scenario</h2><form class="bar" id="sim"><label>Scenario<select name="scenario"><option>graphite_cutoff</option></select></label>
+    <div class="card wide"><h2>A product's dependency and single points of failure</h2>
+    <form class="bar" id="pf"><label>Product<select name="product"><option value="">— choose —</option></select></label>
+    <label>Least share lost<input type="number" name="threshold" value="0.1" min="0" max="1" step="0.05" style="width:80px"></label><button>Show</button></form>
+    <div id="spof">${empty("Choose a product to see which plants and companies it depends on.")}</div></div>
+    <div class="card wide"><h2>Export cut-off: graphite scenario</h2><form class="bar" id="sim"><label>Scenario<select name="scenario"><option>graphite_cutoff</option></select></label>
     <label>Monte Carlo draws<input type="number" name="draws" value="200" min="0" max="2000" style="width:90px"></label><button>Run cut-off</button></form>
     <div id="simr">${empty("Run the scenario to see the shortfall per product and month.")}</div></div></div>`;
   const info = await api("/api/info").catch(() => null);
@@ -359,6 +363,19 @@ pages.risk = async () => {
         hhi_control: (v) => v === null ? "" : `<span style="color:${v > 2500 ? "var(--bad)" : "inherit"}">${fmt(Math.round(v))}</span>` } });
   });
   $("#rf [name=stage]").onchange = hhi; hhi();
+  api("/api/products").then((list) => { $("#pf [name=product]").innerHTML += list.map((p) =>
+    `<option value="${esc(p.id)}">${esc(p.name)} (${esc(p.id)})</option>`).join(""); }).catch(() => {});
+  $("#pf").onsubmit = (e) => {
+    e.preventDefault();
+    const fd = new FormData($("#pf"));
+    if (!fd.get("product")) return;
+    into($("#spof"), "the dependency", async () => {
+      const r = await api(`/api/risk?product=${encodeURIComponent(fd.get("product"))}&threshold=${fd.get("threshold")}`);
+      $("#spof").innerHTML = `<div class="grid"><div><h2>Single points of failure</h2>` +
+        table(r.single_points_of_failure, null, { height: 320, empty: "No single plant or company cuts this product's supply by that much." }) +
+        `</div><div><h2>Dependency per raw material and stage</h2>` + table(r.dependency, null, { height: 320, empty: "Nothing traced." }) + `</div></div>`;
+    });
+  };
   $("#sim").onsubmit = (e) => {
     e.preventDefault();
     into($("#simr"), "the simulation", async () => {
