@@ -100,7 +100,11 @@ class State:
         with self.lock:
             rows, self._pending = self._pending, []
             if rows:
-                AuditLog(self.store.con).append(rows)
+                try:
+                    AuditLog(self.store.con).append(rows)
+                except BaseException:
+                    self._pending = rows + self._pending  # kept for the next attempt
+                    raise
 
     def _write_audit(self) -> None:
         import logging
@@ -111,7 +115,7 @@ class State:
             time.sleep(0.1)
             try:
                 self.flush_audit()
-            except Exception:  # noqa: BLE001  (logged; the rows stay lost to no one else)
+            except Exception:
                 logging.getLogger("onshore.api").exception("audit write failed")
 
     @property
