@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +81,8 @@ class State:
         self._net: Any = None
         # verdict audit rows, appended in batches by one writer (each commit syncs the file)
         self._pending: list[dict[str, Any]] = []
+        self._plock = threading.Lock()
+        self.key_cache: dict[str, tuple[str, str] | None] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_audit, daemon=True,
@@ -89,7 +91,7 @@ class State:
 
     def audit(self, rows: list[dict[str, Any]]) -> None:
         """Queue verdict rows for the audit log (written within ~0.1 s, in order)."""
-        with self.lock:
+        with self._plock:
             self._pending.extend(rows)
         self._wake.set()
 
@@ -98,12 +100,14 @@ class State:
         from onshore.store.audit import AuditLog
 
         with self.lock:
-            rows, self._pending = self._pending, []
+            with self._plock:
+                rows, self._pending = self._pending, []
             if rows:
                 try:
                     AuditLog(self.store.con).append(rows)
                 except BaseException:
-                    self._pending = rows + self._pending  # kept for the next attempt
+                    with self._plock:
+                        self._pending = rows + self._pending  # kept for the next attempt
                     raise
 
     def _write_audit(self) -> None:
@@ -155,6 +159,12 @@ class State:
         with self.lock:
             self._net = None
             self.cache.clear()
+
+    def peek(self, key: Any) -> Any:
+        """A cached value of the current snapshot, or None; takes no lock (for the event
+        loop's fast path)."""
+        net = self._net
+        return None if net is None else self.cache.get((net.snapshot, key))
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
         with self.lock:
@@ -354,9 +364,10 @@ def _version() -> str:
         return "0"
 
 
-def caller_of(request: Request) -> Caller:
+async def caller_of(request: Request) -> Caller:
     """The caller named by the request's key; 401 without a valid key (local mode: the
-    local user)."""
+    local user). Keys are looked up once and remembered until a key changes (only this
+    server can change them: the store file is its own while it runs)."""
     state: State = request.app.state.onshore
     if state.settings.local:
         return Caller("local", "admin")
@@ -369,20 +380,31 @@ def caller_of(request: Request) -> Caller:
             401, "an API key is required (header X-API-Key); create one with "
             "`onshore keys create NAME --role read`", headers={"WWW-Authenticate": "Bearer"},
         )
-    with state.db():
-        found = state.keys.lookup(secret)
+    if secret in state.key_cache:
+        found = state.key_cache[secret]
+    else:
+        from starlette.concurrency import run_in_threadpool
+
+        def look() -> tuple[str, str] | None:
+            with state.db():
+                return state.keys.lookup(secret)  # type: ignore[no-any-return]
+
+        found = await run_in_threadpool(look)
+        if len(state.key_cache) > 10_000:
+            state.key_cache.clear()
+        state.key_cache[secret] = found
     if found is None:
         raise HTTPException(401, "unknown or revoked API key",
                             headers={"WWW-Authenticate": "Bearer"})
     return Caller(*found)
 
 
-def need(role: str) -> Callable[[Request], Caller]:
+def need(role: str) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency: the caller, who must hold ``role`` or a higher one (else 403)."""
     from onshore.store.keys import RANK
 
-    def dep(request: Request) -> Caller:
-        c = caller_of(request)
+    async def dep(request: Request) -> Caller:
+        c = await caller_of(request)
         if RANK[c.role] < RANK[role]:
             raise HTTPException(403, f"this needs the {role} role; key {c.name!r} is {c.role}")
         return c

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from onshore.api.app import PROBLEM, Caller, State, job_error, need
@@ -387,19 +387,45 @@ def _check(s: State, product: str, buyer: str, on: dt.date) -> list[Any]:
     return vs
 
 
-@router.get("/check/{product}", summary="May BUYER buy PRODUCT on a date (audited)")
-def check_one(
-    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None
-) -> dict[str, Any]:
+def _check_body(s: State, product: str, buyer: str, day: dt.date) -> dict[str, Any]:
     from onshore.compliance import data_basis
     from onshore.compliance.verdicts import worst
 
-    s = st(request)
-    vs = _check(s, product, buyer, _on(on))
-    basis = s.cached(("basis", product), lambda: data_basis(s.network(), product))
-    return {"product": product, "buyer": buyer, "on": _on(on).isoformat(),
-            "worst": worst(vs).value, "data_basis": basis.get("text", ""),
-            "verdicts": [verdict(v) for v in vs]}
+    def make() -> dict[str, Any]:
+        vs: list[Any] = s.cached(("check", product, buyer, day),
+                                 lambda: check(s.network(), product, buyer, day))
+        basis = s.cached(("basis", product), lambda: data_basis(s.network(), product))
+        return {"product": product, "buyer": buyer, "on": day.isoformat(),
+                "worst": worst(vs).value, "data_basis": basis.get("text", ""),
+                "verdicts": [verdict(v) for v in vs]}
+
+    from onshore.compliance import check
+
+    with s.lock:
+        body: dict[str, Any] = s.cached(("body", product, buyer, day), make)
+    return body
+
+
+async def _checked(s: State, product: str, buyer: str, day: dt.date) -> dict[str, Any]:
+    """The check's answer (from the cache without a thread when it is there), audited."""
+    from starlette.concurrency import run_in_threadpool
+
+    from onshore.compliance.evaluate import _audit_row
+
+    body = s.peek(("body", product, buyer, day))
+    if body is None:
+        body = await run_in_threadpool(_check_body, s, product, buyer, day)
+    s.audit([_audit_row(v) for v in s.peek(("check", product, buyer, day)) or []])
+    out: dict[str, Any] = body
+    return out
+
+
+@router.get("/check/{product}", summary="May BUYER buy PRODUCT on a date (audited)",
+            response_model=None)
+async def check_one(
+    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None
+) -> JSONResponse:
+    return JSONResponse(await _checked(st(request), product, buyer, _on(on)))
 
 
 class BatchCheck(BaseModel):
@@ -457,15 +483,9 @@ def _timeline(s: State, product: str, buyer: str, on: dt.date) -> list[dict[str,
     return res
 
 
-@router.get("/product/{product}", summary="Everything the product page shows (verdicts audited)")
-def product_page(
-    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None
-) -> dict[str, Any]:
+def _product_facts(s: State, product: str) -> dict[str, Any]:
     from onshore.compliance.dossier import origin_links
 
-    s = st(request)
-    day = _on(on)
-    base = check_one(request, c, product, buyer, day)
     fid = product.split(":")[0]
 
     def facts() -> dict[str, Any]:
@@ -490,8 +510,27 @@ def product_page(
         }
 
     with s.lock:
-        f = s.cached(("productfacts", product), facts)
-    return {**base, **f, "timeline": _timeline(s, product, buyer, day)}
+        out: dict[str, Any] = s.cached(("productfacts", product), facts)
+    return out
+
+
+@router.get("/product/{product}", summary="Everything the product page shows (verdicts audited)",
+            response_model=None)
+async def product_page(
+    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None
+) -> JSONResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    s = st(request)
+    day = _on(on)
+    base = await _checked(s, product, buyer, day)
+    f = s.peek(("productfacts", product))
+    if f is None:
+        f = await run_in_threadpool(_product_facts, s, product)
+    tl = s.peek(("timeline", product, buyer, day))
+    if tl is None:
+        tl = await run_in_threadpool(_timeline, s, product, buyer, day)
+    return JSONResponse({**base, **f, "timeline": tl})
 
 
 @router.get("/products", summary="The products (cell and pack plants) of the store")
@@ -746,6 +785,7 @@ def keys_revoke(
     with s.db():
         if not s.keys.revoke(name):
             raise NotFound(f"no live key {name!r}")
+        s.key_cache.clear()
         s.keys.log_write(c.name, "key.revoke", {"name": name})
     return {"name": name, "revoked": True}
 
