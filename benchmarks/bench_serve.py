@@ -6,7 +6,8 @@ errors, p95 of check <= 200 ms, p95 of the product page <= 500 ms; throughput re
 
 Two cases: a closed loop (each client sends its next request as soon as the last is
 answered: the most the server can take) and users with a think time of 1 s between requests
-(50 people at dashboards). Before measuring, every product page is loaded once (a warm
+(50 people at dashboards); and one client alone, for the service time of each request.
+Before measuring, every product page is loaded once (a warm
 server: verdicts and traces are computed once per store snapshot).
 """
 
@@ -73,13 +74,13 @@ def _start(store: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 async def _load(base: str, products: list[str], seconds: float, think: float,
-                seed: int = 0) -> dict[str, Any]:
+                seed: int = 0, clients: int = CLIENTS) -> dict[str, Any]:
     import httpx
 
     lat: dict[str, list[float]] = {"check": [], "product": []}
     errors: list[str] = []
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as c:
 
@@ -108,7 +109,7 @@ async def _load(base: str, products: list[str], seconds: float, think: float,
                     await asyncio.sleep(think)
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(client(k) for k in range(CLIENTS)))
+        await asyncio.gather(*(client(k) for k in range(clients)))
         wall = time.perf_counter() - t0
     n = sum(len(v) for v in lat.values())
     return {
@@ -140,10 +141,14 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             for p in products:
                 c.get(f"/api/product/{p}", params={"buyer": "dod", "on": ON}).raise_for_status()
         warm = time.perf_counter() - t0
-        for case, think in (("closed loop", 0.0), ("think time 1 s", 1.0)):
-            res = asyncio.run(_load(base, products, seconds, think))
+        cases = (("1 client (service time)", 0.0, 1), ("closed loop", 0.0, CLIENTS),
+                 ("think time 1 s", 1.0, CLIENTS))
+        for case, think, n in cases:
+            res = asyncio.run(_load(base, products, seconds if n > 1 else min(seconds, 5.0),
+                                    think, clients=n))
             detail = (
-                f"{CLIENTS} clients, {res['wall']:.0f} s, {res['requests']} requests "
+                f"{n} clients, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, "
+                f"{res['wall']:.0f} s, {res['requests']} requests "
                 f"({res['throughput']:.0f}/s), {len(res['errors'])} errors; p50 check "
                 f"{res['p50']['check'] * 1e3:.0f} ms, page {res['p50']['product'] * 1e3:.0f} ms"
                 f"; warm-up of {len(products)} product pages {warm:.1f} s"
