@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench pdf-engine clean
+.PHONY: demo test bench serve pdf-engine clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The API and the dashboard on http://127.0.0.1:8000/ (local single-user mode, default store).
+serve: $(STAMP)
+	$(BIN)/onshore serve
 
 # Headless Chromium from Debian, for `onshore report --pdf`, and poppler-utils, with which the
 # PDF test reads the pages back. Needs root.

@@ -14,6 +14,7 @@ from onshore.cli import check as _check  # noqa: F401  (check, rules, owners, re
 from onshore.cli import screen as _screen  # noqa: F401  (screen, review)
 from onshore.cli import risk as _risk  # noqa: F401  (risk, simulate)
 from onshore.cli import plan as _plan  # noqa: F401  (plan)
+from onshore.cli import serve as _serve  # noqa: F401  (serve, keys)
 
 # isort: on
 from onshore.cli.app import app

@@ -72,9 +72,12 @@ def handle_errors(fn: F) -> F:
                 err_console.print(f"  {row}", markup=False, highlight=False)
             raise typer.Exit(2) from None
         except OnshoreError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            from rich.markup import escape
+
+            # the message is text, not markup ("pip install 'onshore[server]'" keeps its brackets)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
             for reason in getattr(e, "reasons", []):
-                err_console.print(f"  - {reason}", highlight=False)
+                err_console.print(f"  - {escape(str(reason))}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
