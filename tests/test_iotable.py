@@ -96,3 +96,11 @@ def test_cli_import_io_and_trace(mrio, tmp_path: Path) -> None:  # type: ignore[
     assert set(mine.loc[mine["company"] == "reg1", "country"]) == {"US"}
     assert set(mine.loc[mine["company"] == "reg3", "country"]) == {"XX"}
 
+
+def test_trace_products_of_every_sector_in_one_batch(mrio, net) -> None:  # type: ignore[no-untyped-def]
+    prods = [f"{r}/{s}" for r, s in mrio.Z.index]
+    t = T.trace_products(net, prods, by=("raw", "stage", "company"))
+    got = t[t["stage"] == "mine"].groupby("product", sort=False)["quantity"].sum().reindex(prods)
+    assert np.abs(got.to_numpy() - mrio.factor_inputs.M.to_numpy()[0]).max() <= 1e-8
+    one = T.trace(net, prods[5], by=("raw", "stage", "company"))
+    assert np.allclose(t[t["product"] == prods[5]]["quantity"], one["quantity"], rtol=1e-12, atol=0)

@@ -475,3 +475,20 @@ def test_own_use_records_are_valid_and_more_than_one_unit_is_not() -> None:
         with pytest.raises((FieldProblem, ValueError)):
             Bom(output="m", input="m", **kw)
 
+
+@pytest.mark.parametrize("batch", [1, 2, 256])
+def test_trace_products_batched_matches_single_traces(batch: int) -> None:
+    nets = [(pack_net(), ["pus", "ckr", "ccn:cell", "mau"]), (recycle_net(), None), (own_use_net(), ["sm", "plant"])]
+    for net, prods in nets:
+        if prods is None:
+            g = T.graph(net)
+            prods = g.labels(np.flatnonzero(~g.nodes["virtual"].to_numpy()))
+        for by in (("raw", "stage", "country"), ("stage", "controlling_country")):
+            got = T.trace_products(net, prods, by=by, batch=batch)
+            assert list(got.columns[:1]) == ["product"]
+            for prod in prods:
+                want = T.trace(net, prod, by=by)
+                mine = got[got["product"] == prod].drop(columns="product").reset_index(drop=True)
+                assert list(mine.columns) == list(want.columns)
+                pd.testing.assert_frame_equal(mine.drop(columns=["quantity", "share"]), want.drop(columns=["quantity", "share"]))
+                assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)
