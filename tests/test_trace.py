@@ -478,16 +478,18 @@ def test_own_use_records_are_valid_and_more_than_one_unit_is_not() -> None:
 
 @pytest.mark.parametrize("batch", [1, 2, 256])
 def test_trace_products_batched_matches_single_traces(batch: int) -> None:
-    nets = [(pack_net(), ["pus", "ckr", "ccn:cell", "mau"]), (recycle_net(), None), (own_use_net(), ["sm", "plant"])]
+    nets = [(pack_net(), ["pus", "ckr", "ccn:cell", "mau"]), (recycle_net(), None), (own_use_net(), ["sm", "plant"]),
+            (pack_net(prices=True), ["pus", "ckr"])]
     for net, prods in nets:
         if prods is None:
             g = T.graph(net)
             prods = g.labels(np.flatnonzero(~g.nodes["virtual"].to_numpy()))
-        for by in (("raw", "stage", "country"), ("stage", "controlling_country")):
-            got = T.trace_products(net, prods, by=by, batch=batch)
+        for by, weight in ((("raw", "stage", "country"), "mass"), (("stage", "controlling_country"), "mass"),
+                           (("stage", "country"), "cost")):
+            got = T.trace_products(net, prods, by=by, weight=weight, batch=batch)  # type: ignore[arg-type]
             assert list(got.columns[:1]) == ["product"]
             for prod in prods:
-                want = T.trace(net, prod, by=by)
+                want = T.trace(net, prod, by=by, weight=weight)  # type: ignore[arg-type]
                 mine = got[got["product"] == prod].drop(columns="product").reset_index(drop=True)
                 assert list(mine.columns) == list(want.columns)
                 pd.testing.assert_frame_equal(mine.drop(columns=["quantity", "share"]), want.drop(columns=["quantity", "share"]))
