@@ -207,8 +207,14 @@ def _table(
     key = np.zeros(len(q), dtype=np.int64)
     for _, c, u in cols:
         key = key * len(u) + c
-    uk, inv = np.unique(key, return_inverse=True)
-    sums = np.bincount(inv, weights=q, minlength=len(uk))
+    space = int(np.prod([len(u) for _, _, u in cols], dtype=np.float64)) if cols else 1
+    if space <= max(4 * len(q), 1 << 16):  # few possible tags: count them in place, no sort
+        seen = np.bincount(key, minlength=space) > 0
+        uk = np.flatnonzero(seen)
+        sums = np.bincount(key, weights=q, minlength=space)[uk]
+    else:
+        uk, inv = np.unique(key, return_inverse=True)
+        sums = np.bincount(inv, weights=q, minlength=len(uk))
     data: dict[str, Any] = {}
     rest = uk
     for name, _, u in reversed(cols):
