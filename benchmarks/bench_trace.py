@@ -1,5 +1,6 @@
 """The trace at scale: build A, solve every node, trace one product, peak memory; against a
-dense Leontief inverse and networkx path enumeration.
+dense Leontief inverse and networkx path enumeration; pymrio's test system against pymrio and
+numpy; many products traced one by one and in batches.
 
 Each synthetic size runs in its own subprocess (its peak RSS is its own). Targets (issue 3):
 full solve at 1 M facilities / 10 M flows <= 30 s and <= 8 GiB; one product <= 0.5 s;
@@ -153,12 +154,16 @@ def _mine_tags(g: Any) -> sp.csr_matrix:
 
 
 def _dense(quick: bool) -> list[dict[str, Any]]:
+    return _dense_sizes([2_000] if quick else [2_000, 5_000, 10_000])
+
+
+def _dense_sizes(sizes: list[int]) -> list[dict[str, Any]]:
     from onshore import synthetic
     from onshore import trace as T
     from onshore.trace.graph import build
 
     rows = []
-    for nodes in [2_000] if quick else [2_000, 5_000, 10_000]:
+    for nodes in sizes:
         g = build(synthetic.network(nodes - 20, seed=2))
         B = _mine_tags(g)
         t = time.perf_counter()
@@ -237,11 +242,167 @@ def _networkx(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def _best(f: Any, k: int) -> float:
+    best = float("inf")
+    for _ in range(k):
+        t = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _pymrio(quick: bool) -> list[dict[str, Any]]:
+    """pymrio's test system (6 regions x 8 sectors, Z dense with its diagonal): onshore vs
+    pymrio ``calc_all`` vs numpy's ``inv(I - A)``, side by side, best of k runs each."""
+    try:
+        import pymrio
+    except ImportError:
+        return [_row("pymrio test system", float("nan"), detail="pymrio not installed (dev extra)")]
+    from onshore import trace as T
+    from onshore.io import iotable
+    from onshore.network import Network
+    from onshore.trace.graph import build
+
+    k = 5 if quick else 20
+    io = pymrio.load_test()
+    io.calc_all()
+    net = Network.from_frames(**iotable.tables(io.Z, io.Y, io.x, io.factor_inputs.F))
+    g = build(net)
+    rank = g.nodes["rank"].to_numpy()
+    idx = [g.node(f"{r}/{s}") for r, s in io.Z.index]
+    A = g.A.toarray()
+    E = g.E.toarray()
+    p = T.plan(g.A, rank)
+    C = T.solve(p, g.E)
+    Ld = np.linalg.inv(np.eye(g.n) - A)
+    err_m = float(np.abs(C[idx, 0] - io.factor_inputs.M.to_numpy()[0]).max())
+    err_l = float(np.abs(T.solve(T.plan(g.A.T.tocsr()), np.eye(g.n))[np.ix_(idx, idx)] - io.L.to_numpy()).max())
+    solve = _best(lambda: T.solve(p, g.E), 10 * k)
+    first = _best(lambda: T.solve(T.plan(g.A, rank), g.E), 10 * k)
+    dense = _best(lambda: np.linalg.inv(np.eye(g.n) - A) @ E, 10 * k)
+    dsolve = _best(lambda: np.linalg.solve(np.eye(g.n) - A, E), 10 * k)
+    m = pymrio.load_test()
+
+    def calc() -> None:
+        m.reset_full()
+        m.calc_all()
+
+    pm = _best(calc, k)
+    tr = _best(lambda: T.trace(net, "reg1/food", by=("raw", "stage", "company")), k)
+    agree = err_m <= 1e-8 and err_l <= 1e-8 and bool(np.allclose(C, Ld @ E, rtol=1e-12, atol=0))
+    tag = f"pymrio test system ({g.n} nodes, nnz {g.A.nnz:,})"
+    return [
+        _row(
+            f"value added content, {tag}: solve with the plan",
+            solve,
+            ratio=dense / solve,
+            target="within 2x of numpy",
+            met=solve <= 2 * min(dense, dsolve),
+            detail=(
+                f"numpy inv(I - A) @ E {dense * 1e3:.3f} ms (ratio {dense / solve:.2f}), "
+                f"numpy solve {dsolve * 1e3:.3f} ms (ratio {dsolve / solve:.2f}), pymrio calc_all "
+                f"{pm * 1e3:.1f} ms (ratio {pm / solve:.0f}); agree with pymrio L and M "
+                f"(1e-8) and numpy (1e-12): {agree} (max |dM| {err_m:.1e}, |dL| {err_l:.1e})"
+            ),
+        ),
+        _row(
+            f"value added content, {tag}: plan + solve",
+            first,
+            ratio=dense / first,
+            detail=(
+                f"the first call: strong components, spectral check, dense LU, then the solve; "
+                f"numpy inv {dense * 1e3:.3f} ms, pymrio calc_all {pm * 1e3:.1f} ms "
+                f"(ratio {pm / first:.1f})"
+            ),
+        ),
+        _row(
+            f"trace one product by (raw, stage, company), {tag}",
+            tr,
+            ratio=pm / tr,
+            detail=f"value added by region of reg1/food; pymrio calc_all {pm * 1e3:.1f} ms",
+        ),
+    ]
+
+
+def products_run(n: int, flows: int, k: int = 64) -> dict[str, Any]:
+    """One size, in this process: one product's trace (warm: the backward plan built) and
+    ``k`` packs traced one by one vs by :func:`trace_products` in one batch."""
+    from onshore import synthetic
+    from onshore import trace as T
+    from onshore.trace.graph import build
+
+    res: dict[str, Any] = {}
+    net = synthetic.network(n, n_flows=flows, seed=1)
+    g = build(net)
+    res["nodes"] = g.n
+    net._cache["trace.graph:None"] = g
+    packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
+    prods = g.labels(packs[: k + 1])
+    t = time.perf_counter()
+    T.trace(net, prods[0])
+    res["first"] = time.perf_counter() - t
+    prods = prods[1:]
+    t = time.perf_counter()
+    singles = [T.trace(net, p) for p in prods]
+    res["singles"] = time.perf_counter() - t
+    t = time.perf_counter()
+    batched = T.trace_products(net, prods)
+    res["batched"] = time.perf_counter() - t
+    res["k"] = len(prods)
+    err = 0.0
+    for p, one in zip(prods, singles, strict=True):
+        mine = batched[batched["product"] == p]["quantity"].to_numpy()
+        want = one["quantity"].to_numpy()
+        err = max(err, float(np.abs(mine - want).max() / max(np.abs(want).max(), 1e-300)))
+    res["err"] = err
+    return res
+
+
+def _products(quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    for n, f in [(10_000, 100_000)] if quick else [(10_000, 100_000), (100_000, 1_000_000)]:
+        code = f"import json; from benchmarks.bench_trace import products_run; print(json.dumps(products_run({n}, {f})))"
+        p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=1500)
+        if p.returncode != 0:
+            rows.append(_row(f"trace products, {n:,} fac", float("nan"), detail=f"failed: {p.stderr[-300:]}"))
+            continue
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        one = r["singles"] / r["k"]
+        rows.append(
+            _row(
+                f"trace one product, {n:,} fac / {f:,} flows ({r['nodes']:,} nodes)",
+                one,
+                detail=f"mean of {r['k']} packs, warm; first call {r['first']:.2f} s (builds the backward plan)",
+            )
+        )
+        rows.append(
+            _row(
+                f"trace_products, {r['k']} packs in one batch, {n:,} fac",
+                r["batched"],
+                ratio=r["singles"] / r["batched"],
+                detail=f"{r['k']} single traces {r['singles']:.2f} s; max rel diff {r['err']:.1e}",
+            )
+        )
+    return rows
+
+
+def dense_10k() -> list[dict[str, Any]]:
+    """Only the 10 k-node comparison with ``numpy.linalg.inv(I - A)`` (``python -m
+    benchmarks.bench_trace --dense-10k``)."""
+    return _dense_sizes([10_000])
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """All trace benchmarks; ``quick`` keeps the smallest sizes."""
-    return _sizes(quick) + _dense(quick) + _networkx(quick)
+    return _pymrio(quick) + _products(quick) + _sizes(quick) + _dense(quick) + _networkx(quick)
 
 
 if __name__ == "__main__":
-    for r in run("--quick" in sys.argv):
+    only = {"--pymrio": lambda: _pymrio("--quick" in sys.argv), "--dense-10k": dense_10k,
+            "--products": lambda: _products("--quick" in sys.argv)}
+    if any(a in only for a in sys.argv):
+        rows = [r for a, f in only.items() if a in sys.argv for r in f()]
+    else:
+        rows = run("--quick" in sys.argv)
+    for r in rows:
         print(r)

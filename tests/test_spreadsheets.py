@@ -200,9 +200,9 @@ def test_a_decimal_comma_in_a_comma_file_is_refused(loaded: DuckDBStore, tmp_pat
 
 def test_no_message_says_empty_about_a_value_that_is_not(loaded: DuckDBStore, tmp_path: Path) -> None:
     f = tmp_path / "flows.csv"
-    f.write_text(f"{FLOWS}\nmine1,mine1,spodumene,5,t,2024\n", encoding="utf-8")
+    f.write_text(f"{FLOWS}\nmine1,ref1,spodumene,5,t,20245\n", encoding="utf-8")
     assert _refused(loaded, [f]) == [
-        f"{f}, row 2, column 'customer': got 'mine1'; expected a customer other than the supplier itself"]
+        f"{f}, row 2, column 'period': got '20245'; expected a period as YYYY, YYYY-Qn or YYYY-MM"]
     o = tmp_path / "ownership.csv"
     o.write_text("owner,owned,equity\nrefco,refco,0.1\n", encoding="utf-8")
     assert "column 'owner': got 'refco'" in _refused(loaded, [o])[0]

@@ -404,3 +404,93 @@ def test_cycle_undecided_by_power_iteration_is_planned(monkeypatch: pytest.Monke
     assert np.allclose(X, np.linalg.solve(np.eye(n) - M.toarray(), B), rtol=1e-8, atol=0)
     with pytest.raises(TraceError, match="creates mass"):
         S.plan(sp.csr_matrix((w / 0.999 * 1.001, (rows, (rows + 1) % n)), shape=(n, n)))
+
+
+# own use: a diagonal of A -------------------------------------------------------------------
+
+@pytest.mark.parametrize("dense_max", [0, 3000])
+def test_own_use_full_diagonal_agrees_with_dense_inverse(monkeypatch: pytest.MonkeyPatch, dense_max: int) -> None:
+    """Every node takes some of itself: singletons (an acyclic chain) and a cyclic block,
+    against numpy's dense inverse; once through the dense LU, once the sparse one."""
+    monkeypatch.setattr(S, "DENSE_MAX", dense_max)
+    rng = np.random.default_rng(7)
+    n = 12
+    M = np.tril(rng.uniform(0, 0.15, (n, n)), -1)  # acyclic below the diagonal
+    M[8:, 8:] = rng.uniform(0, 0.2, (4, 4))  # a dense cyclic block of four
+    np.fill_diagonal(M, rng.uniform(0.05, 0.6, n))  # a full diagonal
+    B = rng.uniform(0, 1, (n, 3))
+    want = np.linalg.inv(np.eye(n) - M) @ B
+    p = S.plan(sp.csr_matrix(M))
+    assert np.allclose(S.solve(p, B), want, rtol=1e-12, atol=0)
+    pT = S.plan(sp.csr_matrix(M.T))
+    assert np.allclose(S.solve(pT, B), np.linalg.inv(np.eye(n) - M.T) @ B, rtol=1e-12, atol=0)
+
+
+def test_own_use_of_one_unit_or_more_is_refused() -> None:
+    M = sp.csr_matrix(np.array([[0.0, 0.0], [0.5, 1.0]]))
+    with pytest.raises(TraceError, match="own use"):
+        S.plan(M)
+
+
+def own_use_net() -> Network:
+    """A power plant using 10 % of its own electricity, selling the rest to a smelter; the
+    smelter takes 2 kWh per kg and recycles a quarter of its own metal (own-use flow and
+    recipe; a facility's own rows replace the generic recipe, so all are its own). By hand: e = 1 / 0.9 units of plant output per kWh; metal content
+    m = 2 e / (1 - 0.25)."""
+    return Network.from_frames(
+        companies=pd.DataFrame([{"id": "co", "name": "Co", "country": "US"}]),
+        materials=mats(("coal", "raw", "kg"), ("power", "intermediate", "kWh"), ("metal", "intermediate", "kg")),
+        facilities=facs(("mine", "AU", "mine", "coal"), ("plant", "US", "refine", "power"), ("sm", "US", "refine", "metal")),
+        boms=boms(("power", "coal", 0.5, "plant"), ("power", "power", 0.1, "plant"), ("metal", "power", 2.0, "sm"), ("metal", "metal", 0.25, "sm")),
+        flows=flows(
+            ("mine", "plant", "coal", 50, "kg"),
+            ("plant", "plant", "power", 10, "kWh"),
+            ("plant", "sm", "power", 90, "kWh"),
+            ("sm", "sm", "metal", 5, "kg"),
+        ),
+    )
+
+
+def test_own_use_traced_exactly() -> None:
+    net = own_use_net()
+    t = T.trace(net, "sm")
+    coal = 2.0 * (0.5 / 0.9) / 0.75
+    assert q(t, raw="coal", stage="mine", country="AU") == pytest.approx(coal, rel=1e-12)
+    g = T.graph(net)
+    A = g.A.toarray()
+    i, j = g.node("plant"), g.node("sm")
+    assert A[i, i] == pytest.approx(0.1) and A[j, j] == pytest.approx(0.25)
+    C = T.content(g)
+    assert C[j, 0] == pytest.approx((np.linalg.inv(np.eye(g.n) - A) @ g.E.toarray())[j, 0], rel=1e-12)
+    assert not [f for f in T.validate(net) if f.level == "error"]
+
+
+def test_own_use_records_are_valid_and_more_than_one_unit_is_not() -> None:
+    from onshore.records.model import Bom, Flow, FieldProblem
+
+    Flow(supplier="a", customer="a", material="m", quantity=1, unit="kg", period="2024")
+    Bom(output="m", input="m", quantity=0.3)  # own use, generic
+    Bom(output="m", input="m", quantity=1, facility="a")  # pass-through
+    for kw in ({"quantity": 1.0}, {"quantity": 1.5, "facility": "a"}):
+        with pytest.raises((FieldProblem, ValueError)):
+            Bom(output="m", input="m", **kw)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 256])
+def test_trace_products_batched_matches_single_traces(batch: int) -> None:
+    nets = [(pack_net(), ["pus", "ckr", "ccn:cell", "mau"]), (recycle_net(), None), (own_use_net(), ["sm", "plant"]),
+            (pack_net(prices=True), ["pus", "ckr"])]
+    for net, prods in nets:
+        if prods is None:
+            g = T.graph(net)
+            prods = g.labels(np.flatnonzero(~g.nodes["virtual"].to_numpy()))
+        for by, weight in ((("raw", "stage", "country"), "mass"), (("stage", "controlling_country"), "mass"),
+                           (("stage", "country"), "cost")):
+            got = T.trace_products(net, prods, by=by, weight=weight, batch=batch)  # type: ignore[arg-type]
+            assert list(got.columns[:1]) == ["product"]
+            for prod in prods:
+                want = T.trace(net, prod, by=by, weight=weight)  # type: ignore[arg-type]
+                mine = got[got["product"] == prod].drop(columns="product").reset_index(drop=True)
+                assert list(mine.columns) == list(want.columns)
+                pd.testing.assert_frame_equal(mine.drop(columns=["quantity", "share"]), want.drop(columns=["quantity", "share"]))
+                assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)

@@ -1,4 +1,4 @@
-"""Store commands: init, import, export, info."""
+"""Store commands: init, import, import-io, export, info."""
 
 from __future__ import annotations
 
@@ -131,6 +131,66 @@ def import_(
 class ExportFormat(StrEnum):
     parquet = "parquet"
     csv = "csv"
+
+
+@app.command("import-io")
+@handle_errors
+def import_io_(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="An IO system saved by pymrio (save_all): Z, Y, x and factor_inputs/F.",
+            show_default=False,
+        ),
+    ],
+    period: Annotated[str, typer.Option("--period", help="The period of the flows.")] = "2020",
+    factors: Annotated[
+        str,
+        typer.Option("--factors", help="The extension whose F are the factor inputs."),
+    ] = "factor_inputs",
+    country: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--country",
+            help="REGION=CC: the ISO code of a region (default: the region when it is one, "
+            "else XX).",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Import an input-output system: one facility per region-sector, one material per
+    sector (USD), recipes Z / x and F / x, flows Z and F (the diagonal is own use).
+
+    Value added by region of one USD of a region-sector's output is then
+    `onshore trace REGION/SECTOR --by raw,stage,company` (the mine rows: pymrio's M by
+    region).
+    """
+    from onshore.io.iotable import import_io, read_folder
+
+    cmap: dict[str, str] = {}
+    for c in country or []:
+        if "=" not in c:
+            raise typer.BadParameter(f"--country REGION=CC, not {c!r}")
+        r, code = c.split("=", 1)
+        cmap[r.strip()] = code.strip()
+    Z, Y, x, F = read_folder(folder, factors)
+    with open_db(db, create=True) as store, console.status("importing") as status:
+        written = import_io(
+            store,
+            Z,
+            Y,
+            x,
+            F,
+            period=period,
+            countries=cmap,
+            source=str(folder),
+            progress=lambda msg: status.update(msg),
+        )
+    emit(
+        [{"table": t, "rows written": n} for t, n in written.items()],
+        Format.table,
+        title=f"imported {sum(written.values())} rows",
+    )
 
 
 @app.command()

@@ -349,8 +349,6 @@ FAST: dict[str, dict[str, Callable[[Any], Any]]] = {
 
 def _row_checks(table: str, norm: dict[str, np.ndarray]) -> np.ndarray | None:
     """Rows that fail a record-level check (for the model to word), as a boolean mask."""
-    if table == "flows":
-        return np.asarray(norm["supplier"] == norm["customer"])
     if table == "ownership":
         return np.asarray(norm["owner"] == norm["owned"])
     if table == "facilities":

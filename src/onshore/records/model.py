@@ -294,9 +294,12 @@ class Material(Record):
 class Bom(Record):
     """A recipe line: ``quantity`` of ``input`` per one unit of ``output``.
 
-    A row naming a facility overrides the generic recipe for that plant. Only such a row
-    may take its output as its input (one unit per unit: a market pool or trader passing
-    the material through from its suppliers).
+    A row naming a facility overrides the generic recipe for that plant. A recipe may take
+    its output as its input in two ways: *own use*, less than one unit per unit (a power
+    plant's own electricity, an input-output sector's use of its own product; any row), or
+    *pass-through*, exactly one unit per unit on a facility's own row (a market pool or
+    trader passing the material on from its suppliers). One unit or more of itself on a
+    generic row, or more than one anywhere, would create mass and is refused.
     """
 
     table: ClassVar[str] = "boms"
@@ -318,17 +321,25 @@ class Bom(Record):
 
     @model_validator(mode="after")
     def _not_self(self) -> Bom:
-        if self.output == self.input and (self.facility is None or self.quantity != 1):
+        own_use = self.quantity < 1
+        pass_through = self.facility is not None and self.quantity == 1
+        if self.output == self.input and not (own_use or pass_through):
             raise FieldProblem(
                 "input",
-                "an input other than the output itself (only a facility's own recipe may pass "
-                "its output through, with quantity 1)",
+                "an input other than the output itself, or less than one unit of it per unit "
+                "(own use); only a facility's own recipe may pass its output through, with "
+                "quantity 1",
             )
         return self
 
 
 class Flow(Record):
-    """What moved from one facility to another in a period: the evidence of supply."""
+    """What moved from one facility to another in a period: the evidence of supply.
+
+    A flow whose supplier is its customer is *own use*: the facility consumed part of its
+    own output (an input-output table's diagonal). The trace counts it as one more supplier
+    of the customer's input, the facility itself, exactly (a diagonal entry of ``A``).
+    """
 
     table: ClassVar[str] = "flows"
     supplier: Text
@@ -349,12 +360,6 @@ class Flow(Record):
         if not _PERIOD.match(v):
             raise ValueError("a period as YYYY, YYYY-Qn or YYYY-MM")
         return v
-
-    @model_validator(mode="after")
-    def _not_self(self) -> Flow:
-        if self.supplier == self.customer:
-            raise FieldProblem("customer", "a customer other than the supplier itself")
-        return self
 
 
 class Licence(Record):

@@ -13,7 +13,8 @@ Modules, bottom up:
 * :mod:`~onshore.trace.leontief`: the linear-algebra core (strong components, level sweep,
   direct or Anderson-accelerated cycle solves to a relative residual of 1e-10);
 * :mod:`~onshore.trace.tags`: solve plans, raw content ``C = L E`` and tag values per node;
-* :mod:`~onshore.trace.origin`: :func:`trace`, one product by tag;
+* :mod:`~onshore.trace.origin`: :func:`trace`, one product by tag; :func:`trace_products`,
+  many, one backward solve per batch;
 * :mod:`~onshore.trace.paths`: :func:`explain`, the heaviest upstream paths behind a number;
 * :mod:`~onshore.trace.allnodes`: :func:`solve_all`, every node, streamed to Parquet;
 * :mod:`~onshore.trace.conservation`: :func:`validate`, the mass-balance checks.
@@ -24,7 +25,7 @@ from onshore.trace.allnodes import read_all, solve_all
 from onshore.trace.conservation import material_content, validate
 from onshore.trace.graph import Graph, find_product, graph
 from onshore.trace.leontief import TOL, Plan, plan, solve
-from onshore.trace.origin import trace
+from onshore.trace.origin import trace, trace_products
 from onshore.trace.paths import SupplyPath, explain
 from onshore.trace.tags import (
     backward_plan,
@@ -58,6 +59,7 @@ __all__ = [
     "solve",
     "solve_all",
     "trace",
+    "trace_products",
     "ultimate_controller_country",
     "upstream",
     "validate",

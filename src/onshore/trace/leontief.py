@@ -4,13 +4,17 @@
 levels (a vertex only reads lower levels) and permutes the nodes so that every level, and
 inside a cyclic block every Gauss-Seidel sublevel, is a contiguous range of rows: a sweep
 is then one sparse product per level on contiguous slices, and the plan is built once and
-reused for every block of right-hand sides. Cyclic blocks are solved directly (sparse LU)
-when small; large ones by Gauss-Seidel ordered by stage, accelerated by Anderson mixing on
-the few *feedback* variables (the columns read before they are updated in a sweep, i.e.
-the recycling back edges): one sweep is an exact function of them, so the iteration and
-its residual live on them alone. Every cyclic solve stops at a relative residual
-``||X - M X - R|| / ||R|| <= 1e-10`` per column. A component whose spectral radius is >= 1
-(a cycle that would create mass) is refused with a :class:`~onshore.errors.TraceError`.
+reused for every block of right-hand sides. A node outside every cycle that takes from
+itself (own use, a diagonal entry ``d`` of ``M``) is solved exactly in the sweep as
+``X_p = (sum_{u != p} M[p, u] X_u + B_p) / (1 - d)``; ``d >= 1`` is refused. Cyclic blocks
+(their diagonal included) are solved directly when small: by a dense LU (LAPACK) when dense,
+as an input-output table is, else by a sparse LU; large ones by Gauss-Seidel ordered by
+stage, accelerated by Anderson mixing on the few *feedback* variables (the columns read
+before they are updated in a sweep, i.e. the recycling back edges): one sweep is an exact
+function of them, so the iteration and its residual live on them alone. Every cyclic
+solve stops at a relative residual ``||X - M X - R|| / ||R|| <= 1e-10`` per column. A
+component whose spectral radius is >= 1 (a cycle that would create mass) is refused with a
+:class:`~onshore.errors.TraceError`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.linalg import lu_factor, lu_solve
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
@@ -32,6 +37,12 @@ TOL = 1e-10
 DIRECT_MAX = 300
 """Cyclic components up to this many nodes are solved directly (sparse LU), larger ones
 iteratively."""
+DENSE_MAX = 3000
+"""Cyclic blocks up to this many nodes that are dense (at least :data:`DENSE_FILL` of their
+entries nonzero, e.g. an input-output table) are solved directly by a dense LU (LAPACK)."""
+DENSE_FILL = 0.1
+DENSE_RHS = 250_000
+"""Right-hand sides of up to this many entries (nodes x columns) are solved dense."""
 ANDERSON = 3
 """Depth of the Anderson mixing of the feedback variables (0: plain Gauss-Seidel)."""
 Names = Callable[[np.ndarray], list[str]]
@@ -89,7 +100,8 @@ class Cycle:
     idx: np.ndarray  # original node ids, in plan order
     M: sp.csr_matrix  # internal coefficients, local (plan-order) ids
     rho: float = 0.0  # upper bound of the spectral radius (Collatz-Wielandt)
-    lu: Any = None  # splu of I - M when small
+    lu: Any = None  # splu of I - M when small and sparse
+    dense: Any = None  # LAPACK LU factors of I - M when small and dense (lu_factor)
     sub: list[tuple[int, int, sp.csr_matrix]] = field(
         default_factory=list
     )  # GS sublevels: (a, b, M[a:b])
@@ -116,6 +128,7 @@ class Plan:
     labels: np.ndarray
     perm: np.ndarray
     pos: np.ndarray
+    own: np.ndarray | None = None  # plan order: 1 / (1 - M[p, p]) of acyclic nodes, else 1
 
 
 def plan(M: sp.csr_matrix, rank: np.ndarray | None = None, names: Names | None = None) -> Plan:
@@ -153,6 +166,16 @@ def plan(M: sp.csr_matrix, rank: np.ndarray | None = None, names: Names | None =
     cyclic_node = size[lab] > 1
     internal = sp.csr_matrix((coo.data[inside], (coo.row[inside], coo.col[inside])), shape=(n, n))
     rho = _check_spectral(internal, lab, cyclic_node, names)
+    # own use: a node outside any cycle that takes from itself, X_p = d X_p + rest, is
+    # solved exactly as X_p = rest / (1 - d); d >= 1 would create mass
+    diag = M.diagonal() * ~cyclic_node
+    if (diag >= 1).any():
+        bad = np.flatnonzero(diag >= 1)
+        shown = names(bad[:1]) if names else [str(bad[0])]
+        raise TraceError(
+            f"a node takes at least one unit of itself per unit (own use {diag[bad[0]]:.4g} "
+            f">= 1, it would create mass): {shown[0]}; check its recipe and flows"
+        )
     clev = levels(ncomp, lab[coo.row[~inside]], lab[coo.col[~inside]])
     nlev = clev[lab]
     order = np.argsort(nlev, kind="stable")
@@ -182,12 +205,16 @@ def plan(M: sp.csr_matrix, rank: np.ndarray | None = None, names: Names | None =
         hi = lo + len(nodes)
         lvls.append(Level(lo=lo, hi=hi, ext=ext[lo:hi], cyc=cyc))
         lo = hi
-    return Plan(n=n, levels=lvls, labels=lab, perm=perm, pos=pos)
+    own = 1.0 / (1.0 - diag[perm]) if diag.any() else None
+    return Plan(n=n, levels=lvls, labels=lab, perm=perm, pos=pos, own=own)
 
 
 def _cycle(internal: sp.csr_matrix, idx: np.ndarray, rank: np.ndarray, rho: float) -> Cycle:
     m = len(idx)
     Mc = internal[idx][:, idx].tocsr()
+    if m <= DENSE_MAX and Mc.nnz >= DENSE_FILL * m * m:
+        dense = lu_factor(np.eye(m) - Mc.toarray(), check_finite=False)
+        return Cycle(idx=idx, M=Mc, rho=rho, dense=dense)
     if m <= DIRECT_MAX:
         return Cycle(idx=idx, M=Mc, rho=rho, lu=splu(sp.csc_matrix(sp.identity(m) - Mc)))
     # forward edges: along the stage order; ties broken by a second strong-component pass
@@ -277,7 +304,7 @@ def _check_spectral(
 
 def solve_permuted(
     p: Plan,
-    Bp: sp.csr_matrix,
+    Bp: sp.csr_matrix | np.ndarray,
     names: Names | None = None,
     tol: float = TOL,
     stats: dict[str, float] | None = None,
@@ -289,8 +316,8 @@ def solve_permuted(
     Parameters
     ----------
     p : Plan
-    Bp : csr_matrix, shape (n, k)
-        The right-hand sides, row ``i`` being the node ``p.perm[i]``.
+    Bp : csr_matrix or ndarray, shape (n, k)
+        The right-hand sides, row ``i`` being the node ``p.perm[i]`` (dense for small ones).
     names : callable, optional
         Node ids -> names, for the error of a cycle that does not converge.
     tol : float
@@ -309,18 +336,29 @@ def solve_permuted(
         When a cyclic block creates mass or does not converge.
     """
     k = Bp.shape[1]
+    Bd = Bp if isinstance(Bp, np.ndarray) else None
+    Bsp = None if isinstance(Bp, np.ndarray) else sp.csr_matrix(Bp)
     X = np.zeros((p.n, k))
-    rows = np.flatnonzero(np.diff(Bp.indptr))
+    rows = np.flatnonzero(Bd.any(axis=1)) if Bd is not None else np.flatnonzero(
+        np.diff(Bsp.indptr)  # type: ignore[union-attr]
+    )
     if rows.size == 0:
         return X
     first = int(rows[0])
     for lv in p.levels:
         if lv.hi <= first:
             continue
-        X[lv.lo : lv.hi] = lv.ext @ X
-        Bl = Bp[lv.lo : lv.hi].tocoo()
-        if Bl.nnz:
-            np.add.at(X, (lv.lo + Bl.row, Bl.col), Bl.data)
+        if lv.ext.nnz:
+            X[lv.lo : lv.hi] = lv.ext @ X
+        if Bd is not None:
+            X[lv.lo : lv.hi] += Bd[lv.lo : lv.hi]
+        else:
+            assert Bsp is not None
+            Bl = Bsp[lv.lo : lv.hi].tocoo()
+            if Bl.nnz:
+                np.add.at(X, (lv.lo + Bl.row, Bl.col), Bl.data)
+        if p.own is not None:
+            X[lv.lo : lv.hi] *= p.own[lv.lo : lv.hi, None]
         if lv.cyc is not None:
             m = len(lv.cyc.idx)
             X[lv.lo : lv.lo + m] = solve_cycle(lv.cyc, X[lv.lo : lv.lo + m], names, tol, stats)
@@ -355,8 +393,12 @@ def solve(
     TraceError
         When a cyclic block creates mass or does not converge.
     """
-    Bs = sp.csr_matrix(B, dtype=float)
-    X: np.ndarray = solve_permuted(p, Bs[p.perm], names, tol)[p.pos]
+    Bs: np.ndarray | sp.csr_matrix
+    if p.n * B.shape[1] <= DENSE_RHS:  # small: dense right-hand sides, no sparse overhead
+        Bs = np.asarray(sp.csr_matrix(B).toarray() if sp.issparse(B) else B, dtype=float)[p.perm]
+    else:
+        Bs = sp.csr_matrix(B, dtype=float)[p.perm]
+    X: np.ndarray = solve_permuted(p, Bs, names, tol)[p.pos]
     if mask is not None:
         X[~mask] = 0.0
     return X
@@ -398,13 +440,20 @@ def solve_cycle(
     if not norm.any():
         return np.zeros_like(R)
     scale = np.maximum(norm, 1e-300)
-    if c.lu is not None:
-        X = c.lu.solve(R)
+    if c.lu is not None or c.dense is not None:
+
+        def lu(b: np.ndarray) -> np.ndarray:
+            if c.dense is not None:
+                out: np.ndarray = lu_solve(c.dense, b, check_finite=False)
+                return out
+            return np.asarray(c.lu.solve(b))
+
+        X = lu(R)
         for _ in range(3):  # iterative refinement
             res = R - (X - c.M @ X)
             if (np.linalg.norm(res, axis=0) <= tol * scale).all():
                 break
-            X += c.lu.solve(res)
+            X += lu(res)
         if (X < -1e-12 * np.abs(X).max()).any():
             raise TraceError(f"a cycle creates mass: {' -> '.join(_names(c, names))}")
         return np.asarray(X)

@@ -98,6 +98,76 @@ def trace(
     return _table(g, network, nodes, y[nodes], by, weight, controller)
 
 
+def trace_products(
+    network: Network,
+    products: Sequence[str],
+    by: Sequence[str] = ("raw", "stage", "country"),
+    weight: Weight = "mass",
+    period: str | None = None,
+    controller: Controller | None = None,
+    batch: int = 256,
+) -> pd.DataFrame:
+    """:func:`trace` of many products, by the transposed system solved once per batch.
+
+    The rows ``Y = e_P L`` of a batch ``P`` of products solve ``Y = A^T Y + E_P`` (one
+    column per product) in one backward solve: one sweep of the plan for the whole batch
+    instead of one per product.
+
+    Parameters
+    ----------
+    network : Network
+    products : sequence of str
+        ``FACILITY`` or ``FACILITY:MATERIAL`` each, as :func:`trace`.
+    by, weight, period, controller
+        As :func:`trace`.
+    batch : int
+        Products per backward solve.
+
+    Returns
+    -------
+    DataFrame
+        ``product`` then the columns of :func:`trace`, the products in the order given.
+
+    Raises
+    ------
+    NotFound
+        When a product is not in the network.
+    TraceError
+        When a tag field is unknown or a cycle creates mass.
+    """
+    import scipy.sparse as sp
+
+    from onshore.trace.leontief import solve
+    from onshore.trace.tags import backward_plan, g_names
+
+    by = tuple(by)
+    found = [find_product(network, prod, period) for prod in products]
+    parts: list[pd.DataFrame] = []
+    groups: dict[int, list[int]] = {}
+    for i, (g, _) in enumerate(found):
+        groups.setdefault(id(g), []).append(i)
+    step = max(int(batch), 1)
+    for members in groups.values():
+        g = found[members[0]][0]
+        for a in range(0, len(members), step):
+            chunk = members[a : a + step]
+            cols = np.array([found[i][1] for i in chunk], dtype=np.int64)
+            e = sp.csr_matrix(
+                (np.ones(len(cols)), (cols, np.arange(len(cols)))), shape=(g.n, len(cols))
+            )
+            Y = solve(backward_plan(g), e, names=g_names(g))
+            nodes = np.flatnonzero(Y.any(axis=1))
+            parts.append(_table(g, network, nodes, Y[nodes], by, weight, controller, chunk))
+    names = ["product", *by, *(["price"] if weight == "cost" else []), "quantity", "share"]
+    if not parts:
+        return pd.DataFrame(columns=names)
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(groups) > 1:  # products of several graphs: back to the order given
+        out = out.sort_values("_p", kind="stable").reset_index(drop=True)
+    out.insert(0, "product", np.asarray(list(products), dtype=object)[out["_p"].to_numpy()])
+    return out[names]
+
+
 def _table(
     g: Graph,
     network: Network,
@@ -106,12 +176,22 @@ def _table(
     by: tuple[str, ...],
     weight: Weight,
     controller: Controller | None,
+    products: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """Sum ``y_u b_u`` by tag on integer codes (one ``np.unique`` and ``bincount``)."""
+    """Sum ``y_u b_u`` by tag on integer codes (one ``np.unique`` and ``bincount``).
+
+    With ``products``, ``y`` has one column per product and the table a first column
+    ``_p`` (the product's label from ``products``), each product's rows as alone."""
     pos = np.empty(g.n, dtype=np.int64)
     pos[nodes] = np.arange(len(nodes))
     n_id, raw, val, priced = values(g, nodes, weight, by)
-    q = y[pos[n_id]] * val
+    if products is None:
+        q = y[pos[n_id]] * val
+        pcode = np.zeros(len(q), dtype=np.int64)
+    else:
+        ent, j = np.nonzero(y[pos[n_id]].T)[::-1]  # product-major, entries in order
+        q = y[pos[n_id[ent]], j] * val[ent]
+        n_id, raw, priced, pcode = n_id[ent], raw[ent], priced[ent], j.astype(np.int64)
     raws = np.array(g.raws + [""], dtype=object)
     cols: list[tuple[str, np.ndarray, np.ndarray]] = []  # (name, codes per row, values)
     for f in by:
@@ -122,11 +202,19 @@ def _table(
             cols.append((f, codes[n_id], uniq))
     if weight == "cost":
         cols.append(("price", np.where(priced, 0, 1), np.array(["known", UNKNOWN], dtype=object)))
+    if products is not None:
+        cols.insert(0, ("_p", pcode, np.asarray(products, dtype=np.int64)))
     key = np.zeros(len(q), dtype=np.int64)
     for _, c, u in cols:
         key = key * len(u) + c
-    uk, inv = np.unique(key, return_inverse=True)
-    sums = np.bincount(inv, weights=q, minlength=len(uk))
+    space = int(np.prod([len(u) for _, _, u in cols], dtype=np.float64)) if cols else 1
+    if space <= max(4 * len(q), 1 << 16):  # few possible tags: count them in place, no sort
+        seen = np.bincount(key, minlength=space) > 0
+        uk = np.flatnonzero(seen)
+        sums = np.bincount(key, weights=q, minlength=space)[uk]
+    else:
+        uk, inv = np.unique(key, return_inverse=True)
+        sums = np.bincount(inv, weights=q, minlength=len(uk))
     data: dict[str, Any] = {}
     rest = uk
     for name, _, u in reversed(cols):
@@ -138,6 +226,8 @@ def _table(
     if keys:
         out = out.sort_values(keys, kind="stable").reset_index(drop=True)
     sk = share_keys(by, weight)
+    if products is not None:
+        sk = ["_p", *sk]
     tot = out.groupby(sk)["quantity"].transform("sum") if sk else out["quantity"].sum()
     out["share"] = (out["quantity"] / tot).fillna(0.0)
     return out[out["quantity"] != 0].reset_index(drop=True)
