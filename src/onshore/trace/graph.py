@@ -518,8 +518,39 @@ def find_product(network: Network, product: str, period: str | None = None) -> t
             if f in set(network.facilities["id"].astype(str)) and m in set(
                 network.materials["id"].astype(str)
             ):
+                _refuse_consumed(network, g, f, m)
                 g = network.cached(
                     ("trace.graph", period, product), lambda: build(network, period, extra=[(f, m)])
                 )
                 return g, g.node(product)
         raise
+
+
+def _refuse_consumed(network: Network, g: Graph, facility: str, material: str) -> None:
+    """A plant's input is not its product: tracing it would show only the unknown origins of
+    a node with no recipe. Refuse with what the plant makes and who supplies the input."""
+    fl = network.flows
+    got = fl[(fl["customer"].astype(str) == facility) & (fl["material"].astype(str) == material)]
+    makes = g.nodes[(g.nodes["facility"] == facility) & ~g.nodes["virtual"]]
+    outs = set(makes["material"].astype(str))
+    boms = network.boms
+    used = bool(
+        len(
+            boms[
+                (boms["input"].astype(str) == material) & boms["output"].astype(str).isin(outs)
+            ]
+        )
+    )
+    if not len(got) and not used:
+        return
+    made = ", ".join(f"{facility}:{m}" for m in sorted(outs)) or "nothing recorded"
+    suppliers = sorted(set(got["supplier"].astype(str)))
+    hint = (
+        f"; to see where its {material} comes from, trace its supplier(s): "
+        + ", ".join(f"{s}:{material}" for s in suppliers[:5])
+        if suppliers
+        else ""
+    )
+    raise NotFound(
+        f"{facility!r} consumes {material!r}, it does not make it (it makes: {made}){hint}"
+    )
