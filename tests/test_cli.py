@@ -65,3 +65,37 @@ def test_every_command_has_help() -> None:
         sub = runner.invoke(app, [name, "--help"])
         assert sub.exit_code == 0, name
         assert (cmd.callback.__doc__ or "").strip(), f"{name} has no help text"  # type: ignore[union-attr]
+
+
+def test_paths_to_write_are_checked_before_any_work(db: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["export", str(out), "--format", "csv"]).exit_code == 0
+    cases = [
+        (["export", str(out), "--format", "csv"], "already holds"),
+        (["export", str(a_file)], "is a file"),
+        (["report", "cell1", "-o", str(tmp_path)], "is a folder"),
+        (["simulate", "graphite_cutoff", "-o", str(a_file)], "is a file"),
+        (["plan", "ses_korea", "-o", str(a_file)], "is a file"),
+        (["plan", "no_such_scenario"], "graphite_cutoff, ses_korea"),
+        (["trace", "nope"], "no product"),
+    ]
+    for args, said in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert said in r.output and "Traceback" not in r.output, (args, r.output)
+    r = runner.invoke(app, ["export", str(out), "--format", "csv", "--overwrite"])
+    assert r.exit_code == 0, r.output
+
+
+def test_scenario_names_resolve_to_the_bundled_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore.cli.app import scenario_path
+
+    monkeypatch.chdir(tmp_path)
+    assert scenario_path(Path("graphite_cutoff")).name == "graphite_cutoff.yaml"
+    assert scenario_path(Path("ses_korea.yaml")).is_file()
+    (tmp_path / "ses_korea.yaml").write_text("name: mine\n")
+    assert scenario_path(Path("ses_korea.yaml")) == Path("ses_korea.yaml")  # a user's file wins
+

@@ -364,7 +364,7 @@ def test_cli_trace_and_validate(tmp_path) -> None:  # type: ignore[no-untyped-de
     r = CliRunner().invoke(app, ["trace", "cell1", "--explain", "--db", str(db)])
     assert r.exit_code == 0 and "mine1:spodumene -> ref1:lioh -> cell1:cell" in r.stdout
     r = CliRunner().invoke(app, ["trace", "nope", "--db", str(db)])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     r = CliRunner().invoke(app, ["validate", "--db", str(db)])
     assert r.exit_code == 0, r.output
 

@@ -17,6 +17,7 @@ from onshore.cli.app import (
     emit,
     handle_errors,
     open_db,
+    out_file,
 )
 
 BuyerOption = Annotated[
@@ -172,6 +173,7 @@ def report_cmd(
     from onshore.store.audit import AuditLog
     from onshore.views.report import write_report
 
+    out_file(out, "HTML file", "report.html")
     with open_db(db) as store:
         net = Network.from_store(store)
         vs = check(net, product, buyer, _date(on), audit=AuditLog(store.con))

@@ -17,6 +17,7 @@ from onshore.cli.app import (
     emit,
     handle_errors,
     open_db,
+    out_folder,
     print_warnings,
 )
 
@@ -140,9 +141,15 @@ def export(
     format: Annotated[
         ExportFormat, typer.Option("--format", help="parquet or csv.")
     ] = ExportFormat.parquet,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace table files already in the folder.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Export every table of the store; importing the files into a new store round-trips exactly."""
+    from onshore.records.model import TABLES
+
+    out_folder(folder, [f"{t}.{format.value}" for t in TABLES], overwrite)
     with open_db(db) as store:
         files = store.export(folder, format.value)
     console.print(f"wrote {len(files)} files to {folder}")

@@ -199,7 +199,8 @@ def _closed_cycles(
                 continue
             ring = set(members)
             rows = sorted((a, b) for a, b, _ in edges if a in ring and b in ring)
-            shown = "; ".join(f"{a} owns {float(merged[(a, b)][f]):.0%} of {b}" for a, b in rows)
+            share = {(a, b): v for a, b, v in edges}
+            shown = "; ".join(f"{a} owns {share[(a, b)]:.0%} of {b}" for a, b in rows)
             for k in rows:
                 if k in new:
                     org = new[k][1]
