@@ -184,9 +184,14 @@ def records(df: Any) -> list[dict[str, Any]]:
 
 
 def emit(
-    rows: list[dict[str, Any]], fmt: Format, title: str = "", columns: list[str] | None = None
+    rows: list[dict[str, Any]],
+    fmt: Format,
+    title: str = "",
+    columns: list[str] | None = None,
+    whole: tuple[str, ...] = (),
 ) -> None:
-    """Print rows as a rich table, CSV or JSON (one object per row)."""
+    """Print rows as a rich table, CSV or JSON (one object per row); the ``whole`` columns of
+    a table are never cut or wrapped (ids to copy)."""
     import csv
 
     from rich.table import Table
@@ -201,8 +206,12 @@ def emit(
     else:
         t = Table(title=title or None)
         for c in cols:
+            wide = max((len(_fmt(r.get(c))) for r in rows), default=0) if c in whole else None
             t.add_column(
-                c, justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left"
+                c,
+                justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left",
+                no_wrap=c in whole,
+                min_width=wide,
             )
         for r in rows:
             t.add_row(*[_fmt(r.get(c)) for c in cols])

@@ -28,6 +28,31 @@ BuyerOption = Annotated[
 ]
 OnOption = Annotated[str, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")]
 
+RulesOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--rules",
+        help="A rule file of your own, checked as the bundled ones and added to them "
+        "(repeatable).",
+        show_default=False,
+    ),
+]
+RulesDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules-dir", help="A folder of your own rule files (*.yaml).", show_default=False
+    ),
+]
+
+
+def _ruleset(files: list[Path] | None, folder: Path | None) -> Any:
+    """The bundled rules, plus the user's rule files when given (validated the same way)."""
+    from onshore.rules import bundled, load_rules
+
+    extra = [*(files or []), *([folder] if folder else [])]
+    return load_rules(extra=extra) if extra else bundled()
+
+
 rules_app = typer.Typer(help="The rules as data: list them, show one.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
@@ -64,6 +89,8 @@ def check_cmd(
     buyer: BuyerOption = "dod",
     on: OnOption = "",
     all_: Annotated[bool, typer.Option("--all", help="Every cell and pack product.")] = False,
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
     db: DbOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -74,18 +101,19 @@ def check_cmd(
 
     if not all_ and not product:
         raise typer.BadParameter("give a PRODUCT or --all")
+    ruleset = _ruleset(rules, rules_dir)
     with open_db(db) as store:
         net, log = Network.from_store(store), AuditLog(store.con)
         if all_:
             emit(
-                summary(check_all(net, buyer, _date(on), audit=log)),
+                summary(check_all(net, buyer, _date(on), rules=ruleset, audit=log)),
                 fmt,
                 title=f"{buyer} on {_date(on)}",
             )
         else:
             from onshore.compliance import data_basis
 
-            rows = _rows(check(net, product or "", buyer, _date(on), audit=log))
+            rows = _rows(check(net, product or "", buyer, _date(on), rules=ruleset, audit=log))
             emit(
                 rows,
                 fmt,
@@ -98,10 +126,17 @@ def check_cmd(
 
 @rules_app.command("list")
 @handle_errors
-def rules_list(fmt: FormatOption = Format.table) -> None:
+def rules_list(
+    fmt: FormatOption = Format.table,
+    all_columns: Annotated[
+        bool,
+        typer.Option("--all-columns", help="Also the test kind, confirmation and title."),
+    ] = False,
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
+) -> None:
     """Every rule: id, dates, buyers, status and how well it is confirmed."""
-    from onshore.rules import bundled
-
+    short = ["id", "from", "until", "buyers", "status"]
     emit(
         [
             {
@@ -114,25 +149,38 @@ def rules_list(fmt: FormatOption = Format.table) -> None:
                 "confirmation": r.confirmation,
                 "title": r.title,
             }
-            for r in bundled().rules.values()
+            for r in _ruleset(rules, rules_dir).rules.values()
         ],
         fmt,
-        title="rules",
+        title="rules" if all_columns or fmt != Format.table else "rules (--all-columns for more)",
+        columns=None if all_columns or fmt != Format.table else short,
+        whole=("id",),
     )
 
 
 @rules_app.command("show")
 @handle_errors
-def rules_show(rule_id: str, fmt: FormatOption = Format.table) -> None:
-    """One rule in full: citation, sources, reading and test."""
-    from onshore.rules import bundled
+def rules_show(
+    rule_id: str,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="yaml (as in the rule files) or json.")
+    ] = "yaml",
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
+) -> None:
+    """One rule in full, as YAML: citation, sources, reading and test."""
+    import json
+    import sys
 
-    d = bundled().get(rule_id).model_dump(mode="json")
-    emit(
-        [d] if fmt == Format.json else [{"key": k, "value": v} for k, v in d.items()],
-        fmt,
-        title=rule_id,
-    )
+    import yaml
+
+    if fmt not in ("yaml", "json", "table"):
+        raise typer.BadParameter("yaml or json", param_hint="--format")
+    d = _ruleset(rules, rules_dir).get(rule_id).model_dump(mode="json", exclude_none=True)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=96))
 
 
 @app.command("owners")
@@ -165,6 +213,8 @@ def report_cmd(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also write a PDF (needs a PDF engine).")
     ] = False,
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
     db: DbOption = None,
 ) -> None:
     """One self-contained HTML report: verdicts, evidence, origin Sankey, owners, sources."""
@@ -174,8 +224,9 @@ def report_cmd(
     from onshore.views.report import write_report
 
     out_file(out, "HTML file", "report.html")
+    ruleset = _ruleset(rules, rules_dir)
     with open_db(db) as store:
         net = Network.from_store(store)
-        vs = check(net, product, buyer, _date(on), audit=AuditLog(store.con))
+        vs = check(net, product, buyer, _date(on), rules=ruleset, audit=AuditLog(store.con))
     for p in write_report(net, product, vs, out, pdf=pdf):
         typer.echo(f"wrote {p}")
