@@ -329,7 +329,7 @@ def _path(loc: Iterable[Any], data: Any) -> str:
     return out
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     """YAML's safe loader, except that a date which does not exist (``2027-02-30``) stays a
     string, so that the schema refuses it naming its key path instead of YAML failing."""
 
