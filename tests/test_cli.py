@@ -99,3 +99,36 @@ def test_scenario_names_resolve_to_the_bundled_files(tmp_path: Path, monkeypatch
     (tmp_path / "ses_korea.yaml").write_text("name: mine\n")
     assert scenario_path(Path("ses_korea.yaml")) == Path("ses_korea.yaml")  # a user's file wins
 
+
+
+def test_products_lists_the_ids_every_command_takes(db: Path, tiny_dir: Path) -> None:
+    (tiny_dir / "facilities.csv").write_text(
+        (tiny_dir / "facilities.csv").read_text()
+        + "ref2,refco,Refinery Two,CN,,,refine,lioh,20,kt,operating,2019,,x,true,\n"
+    )
+    (tiny_dir / "flows.csv").write_text(
+        (tiny_dir / "flows.csv").read_text() + "ref2,ref1,spodumene,1,kt,2025,x,true,\n"
+    )
+    r = runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["products", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = {x["product"]: x for x in json.loads(r.output)}
+    # ref2 makes lioh and sells spodumene: two products, named FACILITY:MATERIAL
+    assert {"mine1", "ref1", "cell1", "ref2:lioh", "ref2:spodumene"} <= set(rows)
+    assert rows["cell1"] == {"product": "cell1", "facility": "cell1", "material": "cell",
+                             "stage": "cell", "company": "cellco", "country": "KR",
+                             "per": "per kWh of cell"}
+    r = runner.invoke(app, ["products", "--stage", "cell", "--stage", "pack", "--format", "json"])
+    assert [x["product"] for x in json.loads(r.output)] == ["cell1"]
+    r = runner.invoke(app, ["products", "--company", "refco", "--format", "csv"])
+    assert "ref1" in r.output and "cell1" not in r.output
+    assert runner.invoke(app, ["products", "--stage", "cel"]).exit_code == 2
+    for args in (["trace", "ref2:lioh"], ["check", "ref2:lioh", "--on", "2027-10-01"],
+                 ["risk", "--product", "ref2:lioh"], ["trace", "cell1"], ["check", "cell1"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, (args, r.output)
+    assert "per kWh of cell" in runner.invoke(app, ["trace", "cell1"]).output
+    assert "per kWh of cell" in runner.invoke(app, ["check", "cell1"]).output
+    r = runner.invoke(app, ["check", "ref2:cell"])
+    assert r.exit_code == 2 and "Traceback" not in r.output

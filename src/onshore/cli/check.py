@@ -19,6 +19,7 @@ from onshore.cli.app import (
     open_db,
     out_file,
 )
+from onshore.errors import OnshoreError
 
 BuyerOption = Annotated[
     str,
@@ -121,7 +122,13 @@ def check_cmd(
                 columns=None if fmt == Format.json else ["id", "verdict", "reason"],
             )
             if fmt == Format.table:
-                console.print(f"data basis: {data_basis(net, product or '')['text']}")
+                from onshore.trace import per_product
+
+                try:
+                    per = f"; quantities {per_product(net, product or '')}"
+                except OnshoreError:
+                    per = ""
+                console.print(f"data basis: {data_basis(net, product or '')['text']}{per}")
 
 
 @rules_app.command("list")

@@ -111,7 +111,7 @@ class Context:
         "the first" plant."""
         key = ("up", product)
         if key not in self.cache:
-            self.cache[key] = bfs_order(self.upstream_graph, self.fidx[product])
+            self.cache[key] = bfs_order(self.upstream_graph, self.fidx[facility_of(product)])
         out: np.ndarray = self.cache[key]
         return out
 
@@ -454,6 +454,11 @@ class Context:
         )
 
 
+def facility_of(product: str) -> str:
+    """The plant of a product id (``FACILITY`` or ``FACILITY:MATERIAL``)."""
+    return product.split(":", 1)[0]
+
+
 def context(network: Network) -> Context:
     """The shared facts of ``network`` (cached on it)."""
     return network.cached(("compliance.context",), lambda: _build(network))
@@ -491,7 +496,7 @@ class Products:
     full: bool = False
 
     def __post_init__(self) -> None:
-        self.pidx = np.array([self.ctx.fidx[p] for p in self.ids], dtype=np.int64)
+        self.pidx = np.array([self.ctx.fidx[facility_of(p)] for p in self.ids], dtype=np.int64)
         self._node: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -525,7 +530,13 @@ class Products:
             pos = pd.Series(np.flatnonzero(real), index=fac[real])
             single = pos[~pos.index.duplicated(keep=False)]
             self._node = np.array(
-                [int(single[p]) if p in single.index else -1 for p in self.ids], dtype=np.int64
+                [
+                    self.ctx.graph().node(p) if ":" in p else int(single[p])
+                    if p in single.index
+                    else -1
+                    for p in self.ids
+                ],
+                dtype=np.int64,
             )
         return self._node
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from onshore.compliance.context import context
+from onshore.compliance.context import context, facility_of
 from onshore.compliance.evaluate import data_basis
 from onshore.compliance.verdicts import Verdict, worst
 from onshore.errors import OnshoreError
@@ -109,7 +109,7 @@ def dossier(network: Network, product: str, verdicts: list[Verdict]) -> Dossier:
     Dossier
     """
     ctx = context(network)
-    i = ctx.fidx[product]
+    i = ctx.fidx[facility_of(product)]
     maker = str(ctx.company[i])
     f = feoc(network).loc[maker]
     data_sources = [

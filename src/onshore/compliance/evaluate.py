@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from onshore.compliance.context import Products, context
+from onshore.compliance.context import Products, context, facility_of
 from onshore.compliance.kinds import KINDS
 from onshore.compliance.verdicts import (
     SEVERITY,
@@ -144,10 +144,13 @@ def check(
     """
     on = _date(on)
     rules = rules or bundled()
-    if product not in context(network).fidx:
+    if facility_of(product) not in context(network).fidx:
         raise NotFound(
-            f"no facility {product!r} in the store (a product is named by the plant that makes it)"
+            f"no facility {facility_of(product)!r} in the store (a product is named by the plant "
+            "that makes it, FACILITY or FACILITY:MATERIAL; `onshore products` lists them)"
         )
+    if ":" in product:
+        context(network).graph().node(product)  # a material the plant makes, or NotFound
     binding = rules.for_buyer(buyer)
     out = _verdicts(
         network,
