@@ -132,3 +132,27 @@ def test_products_lists_the_ids_every_command_takes(db: Path, tiny_dir: Path) ->
     assert "per kWh of cell" in runner.invoke(app, ["check", "cell1"]).output
     r = runner.invoke(app, ["check", "ref2:cell"])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_delete_is_all_or_nothing_audited_and_refused_while_referred_to(db: Path, tiny_dir: Path) -> None:
+    import duckdb
+
+    runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    r = runner.invoke(app, ["delete", "facilities", "mine1"])
+    assert r.exit_code == 2 and "flows (supplier=mine1" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["delete", "ownership", "state_a:refco", "nobody:refco"])
+    assert r.exit_code == 2 and "nobody:refco" in r.output
+    r = runner.invoke(app, ["delete", "ownership", "state_a:refco"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["delete", "flows", "mine1:ref1:spodumene:2025"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["delete", "facilities", "mine1"])
+    assert r.exit_code == 0, r.output
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM facilities").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM ownership").fetchone() == (1,)
+    audited = [p for (p,) in con.execute(
+        "SELECT product FROM audit WHERE rule_id = 'store.delete' ORDER BY seq").fetchall()]
+    assert audited == ["ownership:state_a:refco", "flows:mine1:ref1:spodumene:2025",
+                       "facilities:mine1"]
+    assert runner.invoke(app, ["delete", "nosuch", "x"]).exit_code == 2
