@@ -156,3 +156,35 @@ def test_delete_is_all_or_nothing_audited_and_refused_while_referred_to(db: Path
     assert audited == ["ownership:state_a:refco", "flows:mine1:ref1:spodumene:2025",
                        "facilities:mine1"]
     assert runner.invoke(app, ["delete", "nosuch", "x"]).exit_code == 2
+
+
+def test_check_decides_per_period_and_says_which(db: Path, tiny_dir: Path) -> None:
+    from onshore.compliance import check
+    from onshore.compliance.context import context
+    from onshore.network import Network
+    from onshore.trace import graph
+
+    # the refinery supplied the cell plant in 2024 only; 2025 has a mine-to-refinery flow
+    flows = (tiny_dir / "flows.csv").read_text().replace("ref1,cell1,lioh,3.5,kt,2025",
+                                                          "ref1,cell1,lioh,3.5,kt,2024")
+    (tiny_dir / "flows.csv").write_text(flows)
+    assert runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))]).exit_code == 0
+    net = Network.load(db)
+    ids = lambda ctx: set(ctx.ids[ctx.upstream("cell1")])  # noqa: E731
+    assert ids(context(net)) == {"cell1", "ref1", "mine1"}  # the library pools by default
+    assert ids(context(net, "2024")) == {"cell1", "ref1"}
+    assert ids(context(net, "2025")) == {"cell1"}
+    assert context(net, "2024").graph() is graph(net, "2024")
+    assert context(net, "2025") is context(net, "2025") and context(net) is not context(net, "2025")
+    pooled = check(net, "cell1", "dod", "2028-01-01")
+    assert [v.rule_id for v in check(net, "cell1", "dod", "2028-01-01", period="2024")] == [
+        v.rule_id for v in pooled]
+    # the CLI decides from the latest year of the product's supply chain, and says so
+    r = runner.invoke(app, ["check", "cell1", "--on", "2028-01-01"])
+    assert r.exit_code == 0, r.output
+    assert "flows of 2024 (the latest year with flows in the product's supply chain" in r.output
+    r = runner.invoke(app, ["check", "--all", "--on", "2028-01-01"])
+    assert r.exit_code == 0 and "flows of 2025" in r.output
+    r = runner.invoke(app, ["check", "cell1", "--period", "2025", "--on", "2028-01-01"])
+    assert r.exit_code == 0 and "flows of 2025" in r.output
+    assert runner.invoke(app, ["check", "cell1", "--period", "2019"]).exit_code == 2

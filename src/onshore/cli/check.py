@@ -15,6 +15,7 @@ from onshore.cli.app import (
     app,
     console,
     emit,
+    err_console,
     handle_errors,
     open_db,
     out_file,
@@ -52,6 +53,40 @@ def _ruleset(files: list[Path] | None, folder: Path | None) -> Any:
 
     extra = [*(files or []), *([folder] if folder else [])]
     return load_rules(extra=extra) if extra else bundled()
+
+
+PeriodOption = Annotated[
+    str | None,
+    typer.Option(
+        "--period",
+        help="Decide from the flows of this period, e.g. 2025 (default: the latest year with "
+        "flows in the product's supply chain).",
+        show_default=False,
+    ),
+]
+
+
+def facility_of(product: str) -> str:
+    """The plant of a product id (``FACILITY`` or ``FACILITY:MATERIAL``)."""
+    return product.split(":", 1)[0]
+
+
+def _period(net: Any, period: str | None, product: str | None) -> tuple[str | None, str]:
+    """The period to decide from and how it was chosen, in words."""
+    from onshore.compliance.context import latest_year
+
+    if period:
+        if not net.flows["period"].astype(str).str.startswith(period).any():
+            from onshore.errors import InputError
+
+            raise InputError(f"no flows in period {period!r}; the store's flows are of "
+                             f"{', '.join(sorted(set(net.flows['period'].astype(str).str[:4])))}")
+        return period, f"flows of {period}"
+    latest = latest_year(net, product)
+    if latest is None:
+        return None, "no flows recorded"
+    where = "the product's supply chain" if product else "the store"
+    return latest, f"flows of {latest} (the latest year with flows in {where}; --period to choose)"
 
 
 rules_app = typer.Typer(help="The rules as data: list them, show one.", no_args_is_help=True)
@@ -92,6 +127,7 @@ def check_cmd(
     all_: Annotated[bool, typer.Option("--all", help="Every cell and pack product.")] = False,
     rules: RulesOption = None,
     rules_dir: RulesDirOption = None,
+    period: PeriodOption = None,
     db: DbOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -105,20 +141,25 @@ def check_cmd(
     ruleset = _ruleset(rules, rules_dir)
     with open_db(db) as store:
         net, log = Network.from_store(store), AuditLog(store.con)
+        used, how = _period(net, period, None if all_ else facility_of(product or ""))
+        if fmt == Format.table:
+            err_console.print(f"period: {how}", highlight=False)
         if all_:
             emit(
-                summary(check_all(net, buyer, _date(on), rules=ruleset, audit=log)),
+                summary(check_all(net, buyer, _date(on), rules=ruleset, audit=log, period=used)),
                 fmt,
-                title=f"{buyer} on {_date(on)}",
+                title=f"{buyer} on {_date(on)}, {how.split(' (')[0]}",
             )
         else:
             from onshore.compliance import data_basis
 
-            rows = _rows(check(net, product or "", buyer, _date(on), rules=ruleset, audit=log))
+            rows = _rows(
+                check(net, product or "", buyer, _date(on), rules=ruleset, audit=log, period=used)
+            )
             emit(
                 rows,
                 fmt,
-                title=f"{product} for {buyer} on {_date(on)}",
+                title=f"{product} for {buyer} on {_date(on)}, {how.split(' (')[0]}",
                 columns=None if fmt == Format.json else ["id", "verdict", "reason"],
             )
             if fmt == Format.table:
@@ -128,7 +169,8 @@ def check_cmd(
                     per = f"; quantities {per_product(net, product or '')}"
                 except OnshoreError:
                     per = ""
-                console.print(f"data basis: {data_basis(net, product or '')['text']}{per}")
+                basis = data_basis(net, product or "", used)["text"]
+                console.print(f"data basis: {basis}{per}; period: {how}")
 
 
 @rules_app.command("list")
@@ -222,6 +264,7 @@ def report_cmd(
     ] = False,
     rules: RulesOption = None,
     rules_dir: RulesDirOption = None,
+    period: PeriodOption = None,
     db: DbOption = None,
 ) -> None:
     """One self-contained HTML report: verdicts, evidence, origin Sankey, owners, sources."""
@@ -234,6 +277,10 @@ def report_cmd(
     ruleset = _ruleset(rules, rules_dir)
     with open_db(db) as store:
         net = Network.from_store(store)
-        vs = check(net, product, buyer, _date(on), rules=ruleset, audit=AuditLog(store.con))
+        used, how = _period(net, period, facility_of(product))
+        vs = check(
+            net, product, buyer, _date(on), rules=ruleset, audit=AuditLog(store.con), period=used
+        )
+    err_console.print(f"period: {how}", highlight=False)
     for p in write_report(net, product, vs, out, pdf=pdf):
         typer.echo(f"wrote {p}")

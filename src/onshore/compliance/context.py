@@ -71,8 +71,10 @@ class Context:
     """Facilities indexed by id."""
     fidx: dict[str, int]
     upstream_graph: sp.csr_matrix
-    """customer -> supplier adjacency over facilities (all periods)."""
+    """customer -> supplier adjacency over facilities (the flows of ``period``)."""
     names: dict[str, str]
+    period: str | None = None
+    """The flows' period (those whose period starts with it); None: every period pooled."""
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -353,8 +355,8 @@ class Context:
 
     # ---------------------------------------------------------------- the trace
     def graph(self) -> Graph:
-        """The trace graph of the network (all periods)."""
-        return graph(self.network)
+        """The trace graph of the network and ``period`` (every period pooled when None)."""
+        return graph(self.network, self.period)
 
     def solve(self, B: sp.csr_matrix) -> np.ndarray:
         """``X = L B`` over every node of the trace graph."""
@@ -459,17 +461,39 @@ def facility_of(product: str) -> str:
     return product.split(":", 1)[0]
 
 
-def context(network: Network) -> Context:
-    """The shared facts of ``network`` (cached on it)."""
-    return network.cached(("compliance.context",), lambda: _build(network))
+def context(network: Network, period: str | None = None) -> Context:
+    """The shared facts of ``network`` and a period (cached on it per period): the supplier
+    graph and the trace graph of the flows whose period starts with ``period`` (every
+    period pooled when None)."""
+    return network.cached(("compliance.context", period), lambda: _build(network, period))
 
 
-def _build(network: Network) -> Context:
+def latest_year(network: Network, product: str | None = None) -> str | None:
+    """The latest year with flows in ``product``'s supply chain: the latest year in which the
+    product's plant received supplies (else the latest of its upstream chain), or the latest
+    year of the whole network without a product; None when there are no flows."""
+    fl = network.flows
+    if product is not None:
+        fac = facility_of(product)
+        into = fl[fl["customer"].astype(str) == fac]
+        if len(into):
+            fl = into
+        else:
+            ctx = context(network)
+            plants = set(ctx.ids[ctx.upstream(fac)]) if fac in ctx.fidx else set()
+            fl = fl[fl["customer"].astype(str).isin(plants)]
+    years = fl["period"].astype(str).str[:4]
+    return str(years.max()) if len(years) else None
+
+
+def _build(network: Network, period: str | None = None) -> Context:
     fac = network.facilities.copy()
     fac["id"] = fac["id"].astype(str)
     fac = fac.set_index("id", drop=False)
     fidx = {f: k for k, f in enumerate(fac.index)}
     fl = network.flows
+    if period is not None:
+        fl = fl[fl["period"].astype(str).str.startswith(str(period))]
     s = fl["supplier"].astype(str).map(fidx)
     c = fl["customer"].astype(str).map(fidx)
     ok = s.notna() & c.notna()
@@ -481,7 +505,7 @@ def _build(network: Network) -> Context:
     names = dict(
         zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True)
     )
-    return Context(network, owners(network), fac, fidx, g, names)
+    return Context(network, owners(network), fac, fidx, g, names, period)
 
 
 @dataclass
@@ -543,7 +567,7 @@ class Products:
     def untraceable(self, k: int) -> str:
         """Why product ``k`` has no single trace node, as the trace itself says it."""
         try:
-            find_product(self.ctx.network, self.ids[k])
+            find_product(self.ctx.network, self.ids[k], self.ctx.period)
         except OnshoreError as e:
             return f"the trace could not be computed: {e}"
         return "the trace could not be computed"
