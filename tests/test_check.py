@@ -329,3 +329,12 @@ def test_an_input_no_plant_makes_is_never_allowed() -> None:
     assert v.verdict == Outcome.UNKNOWN and "22.2%" in v.reason
     (a,) = [v for v in check_all(net, "dod_new_program", on)["cell1"] if v.rule_id == "US-10USC4865-new"]
     assert a.verdict == Outcome.UNKNOWN
+
+
+def test_a_date_may_be_a_string(net: Network) -> None:
+    from onshore.errors import InputError
+
+    by_date = [v.verdict for v in net.check("kr_cell_xnm", "us_import", dt.date(2024, 11, 25))]
+    assert [v.verdict for v in net.check("kr_cell_xnm", "us_import", on="2024-11-25")] == by_date
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        net.check("kr_cell_xnm", "us_import", on="25.11.2024")

@@ -65,3 +65,126 @@ def test_every_command_has_help() -> None:
         sub = runner.invoke(app, [name, "--help"])
         assert sub.exit_code == 0, name
         assert (cmd.callback.__doc__ or "").strip(), f"{name} has no help text"  # type: ignore[union-attr]
+
+
+def test_paths_to_write_are_checked_before_any_work(db: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["export", str(out), "--format", "csv"]).exit_code == 0
+    cases = [
+        (["export", str(out), "--format", "csv"], "already holds"),
+        (["export", str(a_file)], "is a file"),
+        (["report", "cell1", "-o", str(tmp_path)], "is a folder"),
+        (["simulate", "graphite_cutoff", "-o", str(a_file)], "is a file"),
+        (["plan", "ses_korea", "-o", str(a_file)], "is a file"),
+        (["plan", "no_such_scenario"], "graphite_cutoff, ses_korea"),
+        (["trace", "nope"], "no product"),
+    ]
+    for args, said in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert said in r.output and "Traceback" not in r.output, (args, r.output)
+    r = runner.invoke(app, ["export", str(out), "--format", "csv", "--overwrite"])
+    assert r.exit_code == 0, r.output
+
+
+def test_scenario_names_resolve_to_the_bundled_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore.cli.app import scenario_path
+
+    monkeypatch.chdir(tmp_path)
+    assert scenario_path(Path("graphite_cutoff")).name == "graphite_cutoff.yaml"
+    assert scenario_path(Path("ses_korea.yaml")).is_file()
+    (tmp_path / "ses_korea.yaml").write_text("name: mine\n")
+    assert scenario_path(Path("ses_korea.yaml")) == Path("ses_korea.yaml")  # a user's file wins
+
+
+
+def test_products_lists_the_ids_every_command_takes(db: Path, tiny_dir: Path) -> None:
+    (tiny_dir / "facilities.csv").write_text(
+        (tiny_dir / "facilities.csv").read_text()
+        + "ref2,refco,Refinery Two,CN,,,refine,lioh,20,kt,operating,2019,,x,true,\n"
+    )
+    (tiny_dir / "flows.csv").write_text(
+        (tiny_dir / "flows.csv").read_text() + "ref2,ref1,spodumene,1,kt,2025,x,true,\n"
+    )
+    r = runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["products", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = {x["product"]: x for x in json.loads(r.output)}
+    # ref2 makes lioh and sells spodumene: two products, named FACILITY:MATERIAL
+    assert {"mine1", "ref1", "cell1", "ref2:lioh", "ref2:spodumene"} <= set(rows)
+    assert rows["cell1"] == {"product": "cell1", "facility": "cell1", "material": "cell",
+                             "stage": "cell", "company": "cellco", "country": "KR",
+                             "per": "per kWh of cell"}
+    r = runner.invoke(app, ["products", "--stage", "cell", "--stage", "pack", "--format", "json"])
+    assert [x["product"] for x in json.loads(r.output)] == ["cell1"]
+    r = runner.invoke(app, ["products", "--company", "refco", "--format", "csv"])
+    assert "ref1" in r.output and "cell1" not in r.output
+    assert runner.invoke(app, ["products", "--stage", "cel"]).exit_code == 2
+    for args in (["trace", "ref2:lioh"], ["check", "ref2:lioh", "--on", "2027-10-01"],
+                 ["risk", "--product", "ref2:lioh"], ["trace", "cell1"], ["check", "cell1"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, (args, r.output)
+    assert "per kWh of cell" in runner.invoke(app, ["trace", "cell1"]).output
+    assert "per kWh of cell" in runner.invoke(app, ["check", "cell1"]).output
+    r = runner.invoke(app, ["check", "ref2:cell"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_delete_is_all_or_nothing_audited_and_refused_while_referred_to(db: Path, tiny_dir: Path) -> None:
+    import duckdb
+
+    runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    r = runner.invoke(app, ["delete", "facilities", "mine1"])
+    assert r.exit_code == 2 and "flows (supplier=mine1" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["delete", "ownership", "state_a:refco", "nobody:refco"])
+    assert r.exit_code == 2 and "nobody:refco" in r.output
+    r = runner.invoke(app, ["delete", "ownership", "state_a:refco"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["delete", "flows", "mine1:ref1:spodumene:2025"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["delete", "facilities", "mine1"])
+    assert r.exit_code == 0, r.output
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM facilities").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM ownership").fetchone() == (1,)
+    audited = [p for (p,) in con.execute(
+        "SELECT product FROM audit WHERE rule_id = 'store.delete' ORDER BY seq").fetchall()]
+    assert audited == ["ownership:state_a:refco", "flows:mine1:ref1:spodumene:2025",
+                       "facilities:mine1"]
+    assert runner.invoke(app, ["delete", "nosuch", "x"]).exit_code == 2
+
+
+def test_check_decides_per_period_and_says_which(db: Path, tiny_dir: Path) -> None:
+    from onshore.compliance import check
+    from onshore.compliance.context import context
+    from onshore.network import Network
+    from onshore.trace import graph
+
+    # the refinery supplied the cell plant in 2024 only; 2025 has a mine-to-refinery flow
+    flows = (tiny_dir / "flows.csv").read_text().replace("ref1,cell1,lioh,3.5,kt,2025",
+                                                          "ref1,cell1,lioh,3.5,kt,2024")
+    (tiny_dir / "flows.csv").write_text(flows)
+    assert runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))]).exit_code == 0
+    net = Network.load(db)
+    ids = lambda ctx: set(ctx.ids[ctx.upstream("cell1")])  # noqa: E731
+    assert ids(context(net)) == {"cell1", "ref1", "mine1"}  # the library pools by default
+    assert ids(context(net, "2024")) == {"cell1", "ref1"}
+    assert ids(context(net, "2025")) == {"cell1"}
+    assert context(net, "2024").graph() is graph(net, "2024")
+    assert context(net, "2025") is context(net, "2025") and context(net) is not context(net, "2025")
+    pooled = check(net, "cell1", "dod", "2028-01-01")
+    assert [v.rule_id for v in check(net, "cell1", "dod", "2028-01-01", period="2024")] == [
+        v.rule_id for v in pooled]
+    # the CLI decides from the latest year of the product's supply chain, and says so
+    r = runner.invoke(app, ["check", "cell1", "--on", "2028-01-01"])
+    assert r.exit_code == 0, r.output
+    assert "flows of 2024 (the latest year with flows in the product's supply chain" in r.output
+    r = runner.invoke(app, ["check", "--all", "--on", "2028-01-01"])
+    assert r.exit_code == 0 and "flows of 2025" in r.output
+    r = runner.invoke(app, ["check", "cell1", "--period", "2025", "--on", "2028-01-01"])
+    assert r.exit_code == 0 and "flows of 2025" in r.output
+    assert runner.invoke(app, ["check", "cell1", "--period", "2019"]).exit_code == 2

@@ -101,6 +101,20 @@ def test_owners_over_one_hundred_percent(loaded: DuckDBStore, tmp_path: Path) ->
     assert len(errs) == 1 and "column 'equity'" in errs[0] and "110.0%" in errs[0]
 
 
+def test_ownership_cycle_of_one_hundred_percent_is_refused(loaded: DuckDBStore, tmp_path: Path) -> None:
+    # minerco owns all of cellco and cellco all of minerco: no one outside owns either
+    f = _write(tmp_path / "ownership.csv",
+               "owner,owned,equity\nminerco,cellco,1.0\ncellco,minerco,1.0\n")
+    errs = _refused(loaded, [f])
+    assert len(errs) == 2
+    assert all("minerco owns 100% of cellco" in e and "cellco owns 100% of minerco" in e
+               for e in errs)
+    # half and half is a cross-holding with outside owners, accepted
+    g = _write(tmp_path / "ownership.csv",
+               "owner,owned,equity\nminerco,cellco,0.5\ncellco,minerco,0.5\n")
+    import_files(loaded, [g])
+
+
 def test_unknown_unit(loaded: DuckDBStore, tmp_path: Path) -> None:
     f = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period\nmine1,ref1,spodumene,5,tonnes,2025\n")
     errs = _refused(loaded, [f])

@@ -88,9 +88,9 @@ def test_simulate_table(db: Path, tmp_path: Path) -> None:
     [({"country": "XX"}, "cutoffs.0.country"), ({"months": -1}, "cutoffs.0.months"), ({"cap": 2.0}, "cutoffs.0.cap"),
      ({"materials": ["unobtainium"]}, "cutoffs.0.materials.0")],
 )
-def test_bad_scenario_exits_1_naming_the_key(db: Path, tmp_path: Path, change: dict, key: str) -> None:
+def test_bad_scenario_exits_2_naming_the_key(db: Path, tmp_path: Path, change: dict, key: str) -> None:
     r = runner.invoke(app, ["simulate", str(scenario_file(tmp_path, **change))])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert key in r.output
     assert "Traceback" not in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)  # a clean exit, not a crash

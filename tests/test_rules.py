@@ -110,3 +110,48 @@ def test_unknown_key_bad_yaml_duplicate_id_and_unknown_buyer(tmp_path: Path) -> 
         load_rules([write(tmp_path, GOOD, "c.yaml"), write(tmp_path, GOOD, "d.yaml")])
     with pytest.raises(RuleError, match="unknown scope"):
         load_rules([write(tmp_path, GOOD.replace("[dod]", "[navy]"), "e.yaml")])
+
+
+def test_a_date_that_does_not_exist_names_file_and_key(tmp_path: Path) -> None:
+    bad = GOOD.replace("effective_from: 2027-10-01", "effective_from: 2027-02-30")
+    with pytest.raises(RuleError) as e:
+        load_rules([write(tmp_path, bad, "broken.yaml")])
+    assert "broken.yaml" in str(e.value) and "rules[0] (X-1).effective_from" in str(e.value)
+    with pytest.raises(RuleError, match="no such rule file"):
+        load_rules([tmp_path / "missing.yaml"])
+
+
+def test_cli_rules_list_show_and_user_rule_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from conftest import TINY, tiny_files
+    from onshore.cli import app
+    from onshore.io.load import import_files
+    from onshore.store.duckdb import DuckDBStore
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["rules", "list", "--all-columns"])
+    assert r.exit_code == 0
+    for rule_id in bundled().rules:
+        assert rule_id in r.output  # never cut
+    r = runner.invoke(app, ["rules", "show", "US-NDAA24-805-indirect"])
+    assert r.exit_code == 0 and "{'" not in r.output
+    shown = yaml.safe_load(r.output)
+    assert shown["id"] == "US-NDAA24-805-indirect" and isinstance(shown["test"], dict)
+
+    db = tmp_path / "t.duckdb"
+    with DuckDBStore(db) as s:
+        import_files(s, tiny_files(TINY))
+    monkeypatch.setenv("ONSHORE_DB", str(db))
+    mine = write(tmp_path / "rules", GOOD.replace("X-1", "MY-1"), "mine.yaml") if (
+        (tmp_path / "rules").mkdir() or True) else None
+    for opt in (["--rules", str(mine)], ["--rules-dir", str(tmp_path / "rules")]):
+        r = runner.invoke(app, ["check", "cell1", "--on", "2028-01-01", *opt, "--format", "json"])
+        assert r.exit_code == 0, r.output
+        assert "MY-1" in r.output
+    bad = write(tmp_path, GOOD.replace("effective_from: 2027-10-01", "effective_from: 2027-13-01"),
+                "bad.yaml")
+    r = runner.invoke(app, ["check", "cell1", "--rules", str(bad)])
+    assert r.exit_code == 2 and "bad.yaml" in r.output and "effective_from" in r.output
+    assert "Traceback" not in r.output

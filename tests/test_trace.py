@@ -176,6 +176,13 @@ def test_unknown_product() -> None:
         T.trace(pack_net(), "pusx")
 
 
+def test_a_material_the_plant_only_consumes_is_not_its_product() -> None:
+    # pus receives cells from ckr and ccn and makes packs: its cells are not a product of it
+    with pytest.raises(NotFound, match="'pus' consumes 'cell'.*pus:pack.*ccn:cell, ckr:cell"):
+        T.trace(pack_net(), "pus:cell")
+    assert len(T.trace(pack_net(), "ckr:cell"))
+
+
 def test_paths_sum_to_traced_value() -> None:
     net = recycle_net()
     tag = {"raw": "li", "stage": "mine", "country": "AU"}
@@ -357,7 +364,7 @@ def test_cli_trace_and_validate(tmp_path) -> None:  # type: ignore[no-untyped-de
     r = CliRunner().invoke(app, ["trace", "cell1", "--explain", "--db", str(db)])
     assert r.exit_code == 0 and "mine1:spodumene -> ref1:lioh -> cell1:cell" in r.stdout
     r = CliRunner().invoke(app, ["trace", "nope", "--db", str(db)])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     r = CliRunner().invoke(app, ["validate", "--db", str(db)])
     assert r.exit_code == 0, r.output
 

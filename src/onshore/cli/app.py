@@ -17,7 +17,23 @@ import typer
 from rich.console import Console
 
 from onshore import settings
-from onshore.errors import MAX_ERRORS, DataError, OnshoreError, counted
+from onshore.errors import (
+    MAX_ERRORS,
+    DataError,
+    InputError,
+    NotFound,
+    OnshoreError,
+    RuleError,
+    ScenarioError,
+    UnitError,
+    counted,
+)
+
+BAD_INPUT = 2
+"""Exit code of a command given bad input: a bad row, parameter, id, path, rule or scenario file."""
+FAILED = 1
+"""Exit code of a command whose analysis failed (or whose store cannot be opened)."""
+_BAD_INPUT_ERRORS = (InputError, NotFound, RuleError, ScenarioError, UnitError)
 
 app = typer.Typer(
     name="onshore",
@@ -55,7 +71,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handle_errors(fn: F) -> F:
-    """Turn onshore's own errors into a message on stderr and exit code 1 (2 for bad data)."""
+    """Turn onshore's own errors into a message on stderr and an exit code: 2 for bad input
+    (rows, parameters, ids, paths, rule and scenario files), 1 for an analysis that failed."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -70,7 +87,7 @@ def handle_errors(fn: F) -> F:
             )
             for row in e.errors:
                 err_console.print(f"  {row}", markup=False, highlight=False)
-            raise typer.Exit(2) from None
+            raise typer.Exit(BAD_INPUT) from None
         except OnshoreError as e:
             from rich.markup import escape
 
@@ -78,9 +95,51 @@ def handle_errors(fn: F) -> F:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
             for reason in getattr(e, "reasons", []):
                 err_console.print(f"  - {escape(str(reason))}", highlight=False)
-            raise typer.Exit(1) from None
+            raise typer.Exit(BAD_INPUT if isinstance(e, _BAD_INPUT_ERRORS) else FAILED) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def out_file(path: Path, what: str = "file", example: str = "out") -> Path:
+    """``path`` as a file to write: refused (before any work) when it is a folder or its
+    folder cannot be made."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give the {what} to write, e.g. {path / example}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InputError(f"{path.parent} is a file, not a folder to write {path.name} into")
+    return path
+
+
+def out_folder(path: Path, names: list[str] | None = None, overwrite: bool = False) -> Path:
+    """``path`` as a folder to write into: refused (before any work) when it is a file, or,
+    without ``overwrite``, when it already holds files of the given ``names``."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path} is a file; give a folder to write into")
+    if path.is_dir() and names and not overwrite:
+        there = sorted(p.name for p in path.iterdir() if p.name in names or p.stem in names)
+        if there:
+            raise InputError(
+                f"{path} already holds {', '.join(there[:5])}"
+                + (f" and {len(there) - 5} more" if len(there) > 5 else "")
+                + "; give another folder, or --overwrite to replace them"
+            )
+    return path
+
+
+def scenario_path(scenario: Path) -> Path:
+    """A scenario file as given, or, when no such file exists and it is a bare name, the
+    bundled scenario of that name (``graphite_cutoff``, ``ses_korea``)."""
+    if scenario.exists() or scenario.parent != Path("."):
+        return scenario
+    from importlib import resources
+
+    folder = Path(str(resources.files("onshore") / "data" / "scenarios"))
+    name = scenario.name.removesuffix(".yaml").removesuffix(".yml")
+    bundled = folder / f"{name}.yaml"
+    if bundled.exists():
+        return bundled
+    names = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+    raise InputError(f"no scenario file {scenario}; the bundled scenarios are: {names}")
 
 
 def print_warnings(warnings: list[Any]) -> None:
@@ -128,9 +187,14 @@ def records(df: Any) -> list[dict[str, Any]]:
 
 
 def emit(
-    rows: list[dict[str, Any]], fmt: Format, title: str = "", columns: list[str] | None = None
+    rows: list[dict[str, Any]],
+    fmt: Format,
+    title: str = "",
+    columns: list[str] | None = None,
+    whole: tuple[str, ...] = (),
 ) -> None:
-    """Print rows as a rich table, CSV or JSON (one object per row)."""
+    """Print rows as a rich table, CSV or JSON (one object per row); the ``whole`` columns of
+    a table are never cut or wrapped (ids to copy)."""
     import csv
 
     from rich.table import Table
@@ -145,8 +209,12 @@ def emit(
     else:
         t = Table(title=title or None)
         for c in cols:
+            wide = max((len(_fmt(r.get(c))) for r in rows), default=0) if c in whole else None
             t.add_column(
-                c, justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left"
+                c,
+                justify="right" if rows and isinstance(rows[0].get(c), int | float) else "left",
+                no_wrap=c in whole,
+                min_width=wide,
             )
         for r in rows:
             t.add_row(*[_fmt(r.get(c)) for c in cols])

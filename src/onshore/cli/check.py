@@ -15,9 +15,12 @@ from onshore.cli.app import (
     app,
     console,
     emit,
+    err_console,
     handle_errors,
     open_db,
+    out_file,
 )
+from onshore.errors import OnshoreError
 
 BuyerOption = Annotated[
     str,
@@ -26,6 +29,65 @@ BuyerOption = Annotated[
     ),
 ]
 OnOption = Annotated[str, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")]
+
+RulesOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--rules",
+        help="A rule file of your own, checked as the bundled ones and added to them "
+        "(repeatable).",
+        show_default=False,
+    ),
+]
+RulesDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules-dir", help="A folder of your own rule files (*.yaml).", show_default=False
+    ),
+]
+
+
+def _ruleset(files: list[Path] | None, folder: Path | None) -> Any:
+    """The bundled rules, plus the user's rule files when given (validated the same way)."""
+    from onshore.rules import bundled, load_rules
+
+    extra = [*(files or []), *([folder] if folder else [])]
+    return load_rules(extra=extra) if extra else bundled()
+
+
+PeriodOption = Annotated[
+    str | None,
+    typer.Option(
+        "--period",
+        help="Decide from the flows of this period, e.g. 2025 (default: the latest year with "
+        "flows in the product's supply chain).",
+        show_default=False,
+    ),
+]
+
+
+def facility_of(product: str) -> str:
+    """The plant of a product id (``FACILITY`` or ``FACILITY:MATERIAL``)."""
+    return product.split(":", 1)[0]
+
+
+def _period(net: Any, period: str | None, product: str | None) -> tuple[str | None, str]:
+    """The period to decide from and how it was chosen, in words."""
+    from onshore.compliance.context import latest_year
+
+    if period:
+        if not net.flows["period"].astype(str).str.startswith(period).any():
+            from onshore.errors import InputError
+
+            raise InputError(f"no flows in period {period!r}; the store's flows are of "
+                             f"{', '.join(sorted(set(net.flows['period'].astype(str).str[:4])))}")
+        return period, f"flows of {period}"
+    latest = latest_year(net, product)
+    if latest is None:
+        return None, "no flows recorded"
+    where = "the product's supply chain" if product else "the store"
+    return latest, f"flows of {latest} (the latest year with flows in {where}; --period to choose)"
+
 
 rules_app = typer.Typer(help="The rules as data: list them, show one.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -64,6 +126,9 @@ def check_cmd(
     buyer: BuyerOption = "dod",
     on: OnOption = "",
     all_: Annotated[bool, typer.Option("--all", help="Every cell and pack product.")] = False,
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
+    period: PeriodOption = None,
     db: DbOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -74,34 +139,54 @@ def check_cmd(
 
     if not all_ and not product:
         raise typer.BadParameter("give a PRODUCT or --all")
+    ruleset = _ruleset(rules, rules_dir)
     with open_db(db) as store:
         net, log = Network.from_store(store), AuditLog(store.con)
+        used, how = _period(net, period, None if all_ else facility_of(product or ""))
+        if fmt == Format.table:
+            err_console.print(f"period: {how}", highlight=False)
         if all_:
             emit(
-                summary(check_all(net, buyer, _date(on), audit=log)),
+                summary(check_all(net, buyer, _date(on), rules=ruleset, audit=log, period=used)),
                 fmt,
-                title=f"{buyer} on {_date(on)}",
+                title=f"{buyer} on {_date(on)}, {how.split(' (')[0]}",
             )
         else:
             from onshore.compliance import data_basis
 
-            rows = _rows(check(net, product or "", buyer, _date(on), audit=log))
+            rows = _rows(
+                check(net, product or "", buyer, _date(on), rules=ruleset, audit=log, period=used)
+            )
             emit(
                 rows,
                 fmt,
-                title=f"{product} for {buyer} on {_date(on)}",
+                title=f"{product} for {buyer} on {_date(on)}, {how.split(' (')[0]}",
                 columns=None if fmt == Format.json else ["id", "verdict", "reason"],
             )
             if fmt == Format.table:
-                console.print(f"data basis: {data_basis(net, product or '')['text']}")
+                from onshore.trace import per_product
+
+                try:
+                    per = f"; quantities {per_product(net, product or '')}"
+                except OnshoreError:
+                    per = ""
+                basis = data_basis(net, product or "", used)["text"]
+                console.print(f"data basis: {basis}{per}; period: {how}")
 
 
 @rules_app.command("list")
 @handle_errors
-def rules_list(fmt: FormatOption = Format.table) -> None:
+def rules_list(
+    fmt: FormatOption = Format.table,
+    all_columns: Annotated[
+        bool,
+        typer.Option("--all-columns", help="Also the test kind, confirmation and title."),
+    ] = False,
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
+) -> None:
     """Every rule: id, dates, buyers, status and how well it is confirmed."""
-    from onshore.rules import bundled
-
+    short = ["id", "from", "until", "buyers", "status"]
     emit(
         [
             {
@@ -114,25 +199,38 @@ def rules_list(fmt: FormatOption = Format.table) -> None:
                 "confirmation": r.confirmation,
                 "title": r.title,
             }
-            for r in bundled().rules.values()
+            for r in _ruleset(rules, rules_dir).rules.values()
         ],
         fmt,
-        title="rules",
+        title="rules" if all_columns or fmt != Format.table else "rules (--all-columns for more)",
+        columns=None if all_columns or fmt != Format.table else short,
+        whole=("id",),
     )
 
 
 @rules_app.command("show")
 @handle_errors
-def rules_show(rule_id: str, fmt: FormatOption = Format.table) -> None:
-    """One rule in full: citation, sources, reading and test."""
-    from onshore.rules import bundled
+def rules_show(
+    rule_id: str,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="yaml (as in the rule files) or json.")
+    ] = "yaml",
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
+) -> None:
+    """One rule in full, as YAML: citation, sources, reading and test."""
+    import json
+    import sys
 
-    d = bundled().get(rule_id).model_dump(mode="json")
-    emit(
-        [d] if fmt == Format.json else [{"key": k, "value": v} for k, v in d.items()],
-        fmt,
-        title=rule_id,
-    )
+    import yaml
+
+    if fmt not in ("yaml", "json", "table"):
+        raise typer.BadParameter("yaml or json", param_hint="--format")
+    d = _ruleset(rules, rules_dir).get(rule_id).model_dump(mode="json", exclude_none=True)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=96))
 
 
 @app.command("owners")
@@ -171,6 +269,9 @@ def report_cmd(
     reviewed_by: Annotated[
         str, typer.Option("--reviewed-by", help="Reviewer's name for the sign-off block.")
     ] = "",
+    rules: RulesOption = None,
+    rules_dir: RulesDirOption = None,
+    period: PeriodOption = None,
     db: DbOption = None,
 ) -> None:
     """A report an officer can sign: verdicts, rules, evidence chains, what would settle each
@@ -180,11 +281,15 @@ def report_cmd(
     from onshore.store.audit import AuditLog
     from onshore.views.report import write_report
 
+    out_file(out, "HTML file", "report.html")
+    ruleset = _ruleset(rules, rules_dir)
     with open_db(db) as store:
         net = Network.from_store(store)
         log = AuditLog(store.con)
-        vs = check(net, product, buyer, _date(on), audit=log)
+        used, how = _period(net, period, facility_of(product))
+        vs = check(net, product, buyer, _date(on), rules=ruleset, audit=log, period=used)
         entry = log.last(len(vs)) if vs else None
+    err_console.print(f"period: {how}", highlight=False)
     written = write_report(
         net,
         product,

@@ -19,6 +19,8 @@ from onshore.cli.app import (
     err_console,
     handle_errors,
     open_network,
+    out_folder,
+    scenario_path,
 )
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 def plan(
     scenario: Annotated[
         Path,
-        typer.Argument(help="The scenario YAML file (see onshore/data/scenarios/ses_korea.yaml)."),
+        typer.Argument(help="The scenario YAML file, or the name of a bundled one (ses_korea)."),
     ],
     out: Annotated[
         Path | None,
@@ -51,7 +53,9 @@ def plan(
     """Solve a scenario: what to make where, what to build when, and what each rule costs."""
     from onshore import plan as planner
 
-    s = planner.load_scenario(scenario)
+    if out is not None:
+        out_folder(out)
+    s = planner.load_scenario(scenario_path(scenario))
     uses_store = db is not None or any(
         p.facility for p in [*s.plants.values(), *s.candidates.values()]
     )

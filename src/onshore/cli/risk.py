@@ -22,7 +22,9 @@ from onshore.cli.app import (
     err_console,
     handle_errors,
     open_network,
+    out_folder,
     records,
+    scenario_path,
 )
 
 
@@ -62,6 +64,13 @@ def risk(
             format,
             title="Concentration by material and stage (HHI 0-10 000; > 2 500 highly concentrated)",
         )
+        if format == Format.table:
+            err_console.print(
+                "single points of failure are per product: onshore risk --product PRODUCT"
+                + (f" --stage {stage}" if stage else "")
+                + " (onshore products lists them)",
+                highlight=False,
+            )
         return
     spof = single_points_of_failure(network, product, threshold=threshold)
     if stage is not None:
@@ -94,7 +103,9 @@ def risk(
 def simulate(
     scenario: Annotated[
         Path,
-        typer.Argument(help="The scenario YAML (see onshore/data/scenarios/graphite_cutoff.yaml)."),
+        typer.Argument(
+            help="The scenario YAML file, or the name of a bundled one (graphite_cutoff)."
+        ),
     ],
     draws: Annotated[
         int,
@@ -110,8 +121,10 @@ def simulate(
     from onshore.risk.cutoff import Simulator
     from onshore.risk.scenario import load_scenario
 
+    if out is not None:
+        out_folder(out)
     network = open_network(db)
-    sc = load_scenario(scenario, network=network)
+    sc = load_scenario(scenario_path(scenario), network=network)
     sim = Simulator(network, sc)
     res = sim.result(sim.run())
     by_product = res.by_product()

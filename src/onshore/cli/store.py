@@ -17,6 +17,7 @@ from onshore.cli.app import (
     emit,
     handle_errors,
     open_db,
+    out_folder,
     print_warnings,
 )
 
@@ -128,6 +129,38 @@ def import_(
             console.print(f"  {f.level}: {f.check}: {f.node}: {f.message}", highlight=False)
 
 
+@app.command()
+@handle_errors
+def delete(
+    table: Annotated[str, typer.Argument(help="The table: companies, facilities, flows, ...")],
+    ids: Annotated[
+        list[str],
+        typer.Argument(
+            help="The keys of the rows: an id, or the key columns joined by ':' "
+            "(ownership OWNER:OWNED; flows SUPPLIER:CUSTOMER:MATERIAL:PERIOD).",
+            show_default=False,
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Remove rows by key, all-or-nothing and audited; refused while other rows refer to them."""
+    from onshore.errors import InputError
+    from onshore.records.model import TABLES
+
+    spec = TABLES.get(table)
+    if spec is None:
+        raise InputError(f"no table {table!r}; the tables are {', '.join(TABLES)}")
+    keys: list[tuple[object, ...]] = []
+    for i in ids:
+        parts: list[object] = [p or None for p in i.split(":", len(spec.key) - 1)]
+        if len(parts) > len(spec.key) or (len(parts) < len(spec.key) and len(spec.key) < 3):
+            raise InputError(f"{i!r}: a {table} key is {':'.join(spec.key).upper()}")
+        keys.append(tuple(parts + [None] * (len(spec.key) - len(parts))))
+    with open_db(db) as store:
+        n = store.delete(table, keys)
+    console.print(f"removed {n} row(s) from {table} (recorded in the audit log)")
+
+
 class ExportFormat(StrEnum):
     parquet = "parquet"
     csv = "csv"
@@ -200,9 +233,15 @@ def export(
     format: Annotated[
         ExportFormat, typer.Option("--format", help="parquet or csv.")
     ] = ExportFormat.parquet,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace table files already in the folder.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Export every table of the store; importing the files into a new store round-trips exactly."""
+    from onshore.records.model import TABLES
+
+    out_folder(folder, [f"{t}.{format.value}" for t in TABLES], overwrite)
     with open_db(db) as store:
         files = store.export(folder, format.value)
     console.print(f"wrote {len(files)} files to {folder}")

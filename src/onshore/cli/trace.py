@@ -65,11 +65,13 @@ def trace_command(
     if fmt != Format.table:
         emit(records(df), fmt, columns=list(df.columns))
         return
+    from onshore.trace import per_product
+
     unit = "USD" if weight == "cost" else "units of the raw material (kg)"
     console.print(
         trace_table(
             df,
-            f"{product}: per unit of product, {unit}; share per "
+            f"{product}: {per_product(network, product)}, {unit}; share per "
             f"({', '.join(f for f in fields if f in ('raw', 'stage'))})",
         )
     )
@@ -143,6 +145,34 @@ def trace_cmd(
     if weight not in ("mass", "cost"):
         raise typer.BadParameter("mass or cost", param_hint="--weight")
     trace_command(product, by, weight, period, explain, top, format, db)
+
+
+@app.command("products")
+@handle_errors
+def products_cmd(
+    stage: Annotated[
+        list[str] | None,
+        typer.Option("--stage", "-s", help="Only this stage (repeatable), e.g. cell, pack."),
+    ] = None,
+    company: Annotated[
+        list[str] | None, typer.Option("--company", "-c", help="Only this company (repeatable).")
+    ] = None,
+    format: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """The products of the store, with the ids that trace, check, report and risk take, and
+    the unit a traced quantity is per."""
+    from onshore.records.model import STAGE_RANK
+    from onshore.trace import products
+
+    bad = [s for s in stage or [] if s not in STAGE_RANK]
+    if bad:
+        raise typer.BadParameter(
+            f"{', '.join(bad)}; stages are {', '.join(STAGE_RANK)}", param_hint="--stage"
+        )
+    df = products(open_network(db), stage or (), company or ())
+    cols = ["product", "stage", "company", "country", "per"]
+    emit(records(df), format, title=f"{len(df)} products", columns=cols, whole=("product",))
 
 
 @app.command("validate")

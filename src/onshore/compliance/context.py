@@ -71,8 +71,10 @@ class Context:
     """Facilities indexed by id."""
     fidx: dict[str, int]
     upstream_graph: sp.csr_matrix
-    """customer -> supplier adjacency over facilities (all periods)."""
+    """customer -> supplier adjacency over facilities (the flows of ``period``)."""
     names: dict[str, str]
+    period: str | None = None
+    """The flows' period (those whose period starts with it); None: every period pooled."""
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,7 +117,7 @@ class Context:
         "the first" plant."""
         key = ("up", product)
         if key not in self.cache:
-            self.cache[key] = bfs_order(self.upstream_graph, self.fidx[product])
+            self.cache[key] = bfs_order(self.upstream_graph, self.fidx[facility_of(product)])
         out: np.ndarray = self.cache[key]
         return out
 
@@ -357,8 +359,8 @@ class Context:
 
     # ---------------------------------------------------------------- the trace
     def graph(self) -> Graph:
-        """The trace graph of the network (all periods)."""
-        return graph(self.network)
+        """The trace graph of the network and ``period`` (every period pooled when None)."""
+        return graph(self.network, self.period)
 
     def solve(self, B: sp.csr_matrix) -> np.ndarray:
         """``X = L B`` over every node of the trace graph."""
@@ -541,17 +543,44 @@ class Context:
         )
 
 
-def context(network: Network) -> Context:
-    """The shared facts of ``network`` (cached on it)."""
-    return network.cached(("compliance.context",), lambda: _build(network))
+def facility_of(product: str) -> str:
+    """The plant of a product id (``FACILITY`` or ``FACILITY:MATERIAL``)."""
+    return product.split(":", 1)[0]
 
 
-def _build(network: Network) -> Context:
+def context(network: Network, period: str | None = None) -> Context:
+    """The shared facts of ``network`` and a period (cached on it per period): the supplier
+    graph and the trace graph of the flows whose period starts with ``period`` (every
+    period pooled when None)."""
+    return network.cached(("compliance.context", period), lambda: _build(network, period))
+
+
+def latest_year(network: Network, product: str | None = None) -> str | None:
+    """The latest year with flows in ``product``'s supply chain: the latest year in which the
+    product's plant received supplies (else the latest of its upstream chain), or the latest
+    year of the whole network without a product; None when there are no flows."""
+    fl = network.flows
+    if product is not None:
+        fac = facility_of(product)
+        into = fl[fl["customer"].astype(str) == fac]
+        if len(into):
+            fl = into
+        else:
+            ctx = context(network)
+            plants = set(ctx.ids[ctx.upstream(fac)]) if fac in ctx.fidx else set()
+            fl = fl[fl["customer"].astype(str).isin(plants)]
+    years = fl["period"].astype(str).str[:4]
+    return str(years.max()) if len(years) else None
+
+
+def _build(network: Network, period: str | None = None) -> Context:
     fac = network.facilities.copy()
     fac["id"] = fac["id"].astype(str)
     fac = fac.set_index("id", drop=False)
     fidx = {f: k for k, f in enumerate(fac.index)}
     fl = network.flows
+    if period is not None:
+        fl = fl[fl["period"].astype(str).str.startswith(str(period))]
     s = fl["supplier"].astype(str).map(fidx)
     c = fl["customer"].astype(str).map(fidx)
     ok = s.notna() & c.notna()
@@ -563,7 +592,7 @@ def _build(network: Network) -> Context:
     names = dict(
         zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True)
     )
-    return Context(network, owners(network), fac, fidx, g, names)
+    return Context(network, owners(network), fac, fidx, g, names, period)
 
 
 @dataclass
@@ -578,7 +607,7 @@ class Products:
     full: bool = False
 
     def __post_init__(self) -> None:
-        self.pidx = np.array([self.ctx.fidx[p] for p in self.ids], dtype=np.int64)
+        self.pidx = np.array([self.ctx.fidx[facility_of(p)] for p in self.ids], dtype=np.int64)
         self._node: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -612,14 +641,20 @@ class Products:
             pos = pd.Series(np.flatnonzero(real), index=fac[real])
             single = pos[~pos.index.duplicated(keep=False)]
             self._node = np.array(
-                [int(single[p]) if p in single.index else -1 for p in self.ids], dtype=np.int64
+                [
+                    self.ctx.graph().node(p) if ":" in p else int(single[p])
+                    if p in single.index
+                    else -1
+                    for p in self.ids
+                ],
+                dtype=np.int64,
             )
         return self._node
 
     def untraceable(self, k: int) -> str:
         """Why product ``k`` has no single trace node, as the trace itself says it."""
         try:
-            find_product(self.ctx.network, self.ids[k])
+            find_product(self.ctx.network, self.ids[k], self.ctx.period)
         except OnshoreError as e:
             return f"the trace could not be computed: {e}"
         return "the trace could not be computed"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from onshore.compliance.context import context
+from onshore.compliance.context import context, facility_of
 from onshore.compliance.evaluate import data_basis
 from onshore.compliance.verdicts import Outcome, Verdict, worst
 from onshore.errors import OnshoreError
@@ -464,7 +464,7 @@ def dossier(
     rules = rules or bundled()
     ctx = context(network)
     names = _names(network)
-    i = ctx.fidx[product]
+    i = ctx.fidx[facility_of(product)]
     maker = str(ctx.company[i])
     f = feoc(network).loc[maker]
     chain = owners_chain = ctx.owners.control_chain(maker)

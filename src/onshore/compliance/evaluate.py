@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from onshore.compliance.context import Products, context
+from onshore.compliance.context import Products, context, facility_of
 from onshore.compliance.kinds import KINDS
 from onshore.compliance.verdicts import (
     SEVERITY,
@@ -37,7 +37,12 @@ from onshore.store.audit import AuditLog
 
 
 def findings(
-    network: Network, rules: list[Rule], products: list[str], on: dt.date, full: bool = False
+    network: Network,
+    rules: list[Rule],
+    products: list[str],
+    on: dt.date,
+    full: bool = False,
+    period: str | None = None,
 ) -> dict[str, list[Finding]]:
     """Rule id -> the finding (dates and confirmation applied) for each product, in order.
 
@@ -50,13 +55,15 @@ def findings(
     on : datetime.date
     full : bool
         Complete evidence (else capped to what decides, saying so).
+    period : str, optional
+        Decide from the flows of this period (e.g. ``2025``); default every period pooled.
 
     Returns
     -------
     dict
         Rule id -> one :class:`Finding` per product.
     """
-    ps = Products(context(network), products, full=full)
+    ps = Products(context(network, period), products, full=full)
     out: dict[str, list[Finding]] = {}
     for rule in rules:
         if not rule.in_force(on):
@@ -117,6 +124,7 @@ def check(
     on: dt.date | str,
     rules: RuleSet | None = None,
     audit: AuditLog | None = None,
+    period: str | None = None,
 ) -> list[Verdict]:
     """Evaluate every rule binding ``buyer`` on ``product`` on date ``on``.
 
@@ -132,6 +140,9 @@ def check(
     rules : RuleSet, optional
         Defaults to the bundled rule files.
     audit : AuditLog, optional
+    period : str, optional
+        Decide from the flows of this period (e.g. ``2025``: the supplier graph and the
+        trace of that year); default every period pooled.
         When given, every verdict is appended to it.
 
     Returns
@@ -145,15 +156,18 @@ def check(
     """
     on = _date(on)
     rules = rules or bundled()
-    if product not in context(network).fidx:
+    if facility_of(product) not in context(network).fidx:
         raise NotFound(
-            f"no facility {product!r} in the store (a product is named by the plant that makes it)"
+            f"no facility {facility_of(product)!r} in the store (a product is named by the plant "
+            "that makes it, FACILITY or FACILITY:MATERIAL; `onshore products` lists them)"
         )
+    if ":" in product:
+        context(network).graph().node(product)  # a material the plant makes, or NotFound
     binding = rules.for_buyer(buyer)
     out = _verdicts(
         network,
         binding,
-        findings(network, binding, [product], on, full=True),
+        findings(network, binding, [product], on, full=True, period=period),
         0,
         product,
         buyer,
@@ -172,6 +186,7 @@ def check_all(
     rules: RuleSet | None = None,
     audit: AuditLog | None = None,
     stages: tuple[str, ...] = ("cell", "pack"),
+    period: str | None = None,
 ) -> dict[str, list[Verdict]]:
     """:func:`check` over every cell and pack product; product id -> its verdicts.
 
@@ -188,6 +203,8 @@ def check_all(
     audit : AuditLog, optional
     stages : tuple of str
         The stages whose plants are the products screened.
+    period : str, optional
+        Decide from the flows of this period; default every period pooled.
 
     Returns
     -------
@@ -198,7 +215,7 @@ def check_all(
     rules = rules or bundled()
     ps = products(network, stages)
     binding = rules.for_buyer(buyer)
-    found = findings(network, binding, ps, on)
+    found = findings(network, binding, ps, on, period=period)
     urls = {r.id: r.urls for r in binding}
     out = {p: _verdicts(network, binding, found, k, p, buyer, on, urls) for k, p in enumerate(ps)}
     if audit is not None:
@@ -230,7 +247,7 @@ def _audit_row(v: Verdict) -> dict[str, Any]:
     }
 
 
-def data_basis(network: Network, product: str) -> dict[str, Any]:
+def data_basis(network: Network, product: str, period: str | None = None) -> dict[str, Any]:
     """How much of the data behind a product's verdicts is estimated: the upstream plants
     (by recorded flows), the flows among them, and how many of those flows are estimates.
 
@@ -247,9 +264,11 @@ def data_basis(network: Network, product: str) -> dict[str, Any]:
     dict
         ``upstream_plants``, ``flows``, ``estimated_flows`` and ``text`` (in words).
     """
-    ctx = context(network)
+    ctx = context(network, period)
     plants = set(ctx.ids[ctx.upstream(product)])
     f = network.flows
+    if period is not None:
+        f = f[f["period"].astype(str).str.startswith(str(period))]
     inside = f["customer"].astype(str).isin(plants) & f["supplier"].astype(str).isin(plants)
     est = f.loc[inside, "estimate"].fillna(False).astype(bool)
     n, k = int(inside.sum()), int(est.sum())

@@ -143,7 +143,7 @@ def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
             v = _none(o[f])
             if v is not None:
                 totals[owned][f] += float(v)  # type: ignore[arg-type]
-    errors = []
+    errors = _closed_cycles(merged, new)
     for (_owner, owned), (o, org) in new.items():
         for f, total in totals[owned].items():
             if total > 1 + TOLERANCE and o[f] is not None:
@@ -157,6 +157,64 @@ def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
                         f"(recorded owners add up to {total:.1%})",
                     )
                 )
+    return errors
+
+
+def _closed_cycles(
+    merged: dict[tuple[str, str], dict[str, object]],
+    new: dict[tuple[str, str], tuple[dict[str, object], Origin]],
+) -> list[RowError]:
+    """Cross-holdings that own each other entirely (A holds all of B, B all of A): the
+    companies of a cycle whose shares from inside the cycle add up to 100 % each have no
+    outside owner at all, and effective ownership ``(I - S)^-1`` has no value. Each new row of
+    such a cycle is an error naming the cycle's rows."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    errors: list[RowError] = []
+    for f in ("equity", "voting"):
+        edges = [
+            (a, b, float(v))  # type: ignore[arg-type]
+            for (a, b), o in merged.items()
+            if (v := _none(o[f])) is not None and float(v) > 0  # type: ignore[arg-type]
+        ]
+        if not edges:
+            continue
+        names = sorted({x for a, b, _ in edges for x in (a, b)})
+        pos = {c: i for i, c in enumerate(names)}
+        r = [pos[a] for a, _, _ in edges]
+        c = [pos[b] for _, b, _ in edges]
+        g = sp.csr_matrix((np.ones(len(edges)), (r, c)), shape=(len(names), len(names)))
+        _, label = connected_components(g, directed=True, connection="strong")
+        inside: dict[str, float] = defaultdict(float)
+        for a, b, v in edges:
+            if label[pos[a]] == label[pos[b]]:
+                inside[b] += v
+        comps: dict[int, list[str]] = defaultdict(list)
+        for n in names:
+            comps[int(label[pos[n]])].append(n)
+        for members in comps.values():
+            cyclic = len(members) > 1 or any(a == b == members[0] for a, b, _ in edges)
+            if not cyclic or any(inside[m] < 1 - 1e-9 for m in members):
+                continue
+            ring = set(members)
+            rows = sorted((a, b) for a, b, _ in edges if a in ring and b in ring)
+            share = {(a, b): v for a, b, v in edges}
+            shown = "; ".join(f"{a} owns {share[(a, b)]:.0%} of {b}" for a, b in rows)
+            for k in rows:
+                if k in new:
+                    org = new[k][1]
+                    errors.append(
+                        RowError(
+                            org.file,
+                            org.row,
+                            f,
+                            merged[k][f],
+                            f"owners outside a cycle: {', '.join(sorted(ring))} hold 100 % "
+                            f"{f} of each other ({shown}), so none of them has an owner "
+                            "and effective ownership has no value; record the outside owners",
+                        )
+                    )
     return errors
 
 

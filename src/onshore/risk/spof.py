@@ -81,7 +81,8 @@ def product_facilities(network: Network, product: str, base: Baseline | None = N
     ----------
     network : Network
     product : str
-        A facility id, or a material id (every plant whose output it is).
+        A facility id, ``FACILITY:MATERIAL`` (the plant), or a material id (every plant whose
+        output it is).
     base : Baseline, optional
         Default: the network's baseline over each link's latest year.
 
@@ -98,6 +99,11 @@ def product_facilities(network: Network, product: str, base: Baseline | None = N
     base = base or baseline(network)
     if product in base.index:
         return np.array([base.index[product]], dtype=np.int64)
+    if ":" in product and product.split(":", 1)[0] in base.index:
+        from onshore.trace import graph
+
+        graph(network).node(product)  # a material the plant makes, or NotFound saying so
+        return np.array([base.index[product.split(":", 1)[0]]], dtype=np.int64)
     hits = np.flatnonzero(base.material == product)
     if len(hits) == 0:
         raise NotFound(f"product {product!r} is neither a facility nor a material made by one")

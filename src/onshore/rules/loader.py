@@ -336,9 +336,24 @@ def _path(loc: Iterable[Any], data: Any) -> str:
     return out
 
 
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+    """YAML's safe loader, except that a date which does not exist (``2027-02-30``) stays a
+    string, so that the schema refuses it naming its key path instead of YAML failing."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 def _parse(name: str, text: str, model: type[BaseModel]) -> Any:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -385,8 +400,16 @@ def load_rules(
     """
     items = _package_files() if package else []
     for p in map(Path, extra):
-        for f in sorted(p.glob("*.yaml")) if p.is_dir() else [p]:
-            items.append((str(f), f.read_text(encoding="utf-8")))
+        if not p.exists():
+            raise RuleError(f"{p}: no such rule file or folder")
+        files = sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+        if p.is_dir() and not files:
+            raise RuleError(f"{p}: a folder with no rule files (*.yaml)")
+        for f in files:
+            try:
+                items.append((str(f), f.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as e:
+                raise RuleError(f"{f}: cannot read ({e})") from None
     out = RuleSet()
     for name, text in items:
         if name.endswith("buyers.yaml"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import types
 import typing
@@ -189,6 +190,85 @@ class DuckDBStore:
             raise
         return written
 
+    def delete(self, name: str, keys: list[tuple[object, ...]]) -> int:
+        """Remove the rows of ``name`` with these keys, all-or-nothing.
+
+        Refused (nothing removed) when a key is not in the table or when rows of other
+        tables still refer to one of them; the error names those rows. Each removed row is
+        appended to the audit log (``rule_id`` ``store.delete``, the table and key as
+        ``product``, the row as ``inputs``).
+
+        Returns
+        -------
+        int
+            The number of rows removed.
+        """
+        from onshore.errors import InputError, NotFound
+        from onshore.store.audit import AuditLog
+
+        spec = TABLES.get(name)
+        if spec is None:
+            raise InputError(f"no table {name!r}; the tables are {', '.join(TABLES)}")
+        df = self.read(name)
+        kdf = df[list(spec.key)].astype(object).where(df[list(spec.key)].notna(), None)
+        have = {tuple(r): i for i, r in enumerate(kdf.itertuples(index=False, name=None))}
+        missing = [k for k in keys if k not in have]
+        if missing:
+            shown = ", ".join(":".join("" if v is None else str(v) for v in k) for k in missing)
+            raise NotFound(
+                f"no {name} row with {':'.join(spec.key)} = {shown}; nothing was removed"
+            )
+        blocking: list[str] = []
+        if len(spec.key) == 1:
+            ids = {k[0] for k in keys}
+            for other, ospec in TABLES.items():
+                for col, target in ospec.refs.items():
+                    if target != name:
+                        continue
+                    odf = self.read(other)
+                    hit = odf[odf[col].isin(ids)]
+                    if other == name:
+                        hit = hit[~hit[spec.key[0]].isin(ids)]
+                    for r in hit[list(ospec.key)].itertuples(index=False, name=None):
+                        shown = ", ".join(
+                            f"{c}={v}" for c, v in zip(ospec.key, r, strict=True) if not _na(v)
+                        )
+                        blocking.append(f"{other} ({shown}) refers to it by {col}")
+        if blocking:
+            more = f" and {len(blocking) - 20} more" if len(blocking) > 20 else ""
+            raise InputError(
+                f"cannot remove from {name}: other rows still refer to "
+                f"{', '.join(str(k[0]) for k in keys)}; remove or change them first (or in "
+                f"the same import, with deleted=true): {'; '.join(blocking[:20])}{more}; "
+                "nothing was removed"
+            )
+        rows = df.iloc[[have[k] for k in keys]]
+        match = " AND ".join(f'"{k}" IS NOT DISTINCT FROM ?' for k in spec.key)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for k in keys:
+                self.con.execute(f"DELETE FROM {name} WHERE {match}", list(k))
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        snap = self.snapshot_hash()
+        AuditLog(self.con).append(
+            {
+                "rule_id": "store.delete",
+                "rule_version": 1,
+                "snapshot": snap,
+                "evaluated_on": dt.date.today().isoformat(),
+                "buyer": "",
+                "product": f"{name}:" + ":".join("" if v is None else str(v) for v in k),
+                "verdict": "DELETED",
+                "reason": f"removed from {name}",
+                "inputs": {c: v for c, v in r.items() if not _na(v)},
+            }
+            for k, (_, r) in zip(keys, rows.iterrows(), strict=True)
+        )
+        return len(keys)
+
     def _overlaps(self, name: str, spec: Table) -> bool:
         """Whether any incoming row (in ``_incoming``) has a key the table already holds."""
         on = " AND ".join(f't."{k}" = i."{k}"' for k in spec.key)
@@ -252,3 +332,8 @@ def write_csv(table: pa.Table, path: Path) -> None:
 def open_store(path: str | Path, create: bool = False) -> DuckDBStore:
     """Open the store file; with ``create`` make it when missing."""
     return DuckDBStore(path, create=create)
+
+
+def _na(v: Any) -> bool:
+    """A missing cell (None or NaN), not a list or other value."""
+    return v is None or (isinstance(v, float) and v != v)  # noqa: PLR0124  (NaN test)

@@ -23,7 +23,7 @@ Modules, bottom up:
 from onshore.records.physical import Finding
 from onshore.trace.allnodes import read_all, solve_all
 from onshore.trace.conservation import material_content, validate
-from onshore.trace.graph import Graph, find_product, graph
+from onshore.trace.graph import Graph, find_product, graph, per_product, products
 from onshore.trace.leontief import TOL, Plan, plan, solve
 from onshore.trace.origin import trace, trace_products
 from onshore.trace.paths import SupplyPath, explain
@@ -53,7 +53,9 @@ __all__ = [
     "graph",
     "leontief_row",
     "material_content",
+    "per_product",
     "plan",
+    "products",
     "raw_prices",
     "read_all",
     "solve",

@@ -518,8 +518,111 @@ def find_product(network: Network, product: str, period: str | None = None) -> t
             if f in set(network.facilities["id"].astype(str)) and m in set(
                 network.materials["id"].astype(str)
             ):
+                _refuse_consumed(network, g, f, m)
                 g = network.cached(
                     ("trace.graph", period, product), lambda: build(network, period, extra=[(f, m)])
                 )
                 return g, g.node(product)
         raise
+
+
+def _refuse_consumed(network: Network, g: Graph, facility: str, material: str) -> None:
+    """A plant's input is not its product: tracing it would show only the unknown origins of
+    a node with no recipe. Refuse with what the plant makes and who supplies the input."""
+    fl = network.flows
+    got = fl[(fl["customer"].astype(str) == facility) & (fl["material"].astype(str) == material)]
+    makes = g.nodes[(g.nodes["facility"] == facility) & ~g.nodes["virtual"]]
+    outs = set(makes["material"].astype(str))
+    boms = network.boms
+    used = bool(
+        len(
+            boms[
+                (boms["input"].astype(str) == material) & boms["output"].astype(str).isin(outs)
+            ]
+        )
+    )
+    if not len(got) and not used:
+        return
+    made = ", ".join(f"{facility}:{m}" for m in sorted(outs)) or "nothing recorded"
+    suppliers = sorted(set(got["supplier"].astype(str)))
+    hint = (
+        f"; to see where its {material} comes from, trace its supplier(s): "
+        + ", ".join(f"{s}:{material}" for s in suppliers[:5])
+        if suppliers
+        else ""
+    )
+    raise NotFound(
+        f"{facility!r} consumes {material!r}, it does not make it (it makes: {made}){hint}"
+    )
+
+
+def per_unit(unit: str, material: str) -> str:
+    """What one unit of a product is, in words: ``per kWh of cell``, ``per pack``."""
+    counts = {"cells": "cell", "packs": "pack", "pcs": "piece", "units": "unit"}
+    if unit in counts:
+        return f"per {counts[unit]}"
+    return f"per {unit} of {material}"
+
+
+def products(
+    network: Network, stages: Iterable[str] = (), company: Iterable[str] = ()
+) -> pd.DataFrame:
+    """The products of a network, named as every command and the library accept them.
+
+    Parameters
+    ----------
+    network : Network
+    stages : iterable of str, optional
+        Only plants of these stages (e.g. ``cell``, ``pack``); default every stage.
+    company : iterable of str, optional
+        Only plants of these companies (ids).
+
+    Returns
+    -------
+    DataFrame
+        ``product`` (``FACILITY``, or ``FACILITY:MATERIAL`` where a plant makes several
+        materials), ``facility``, ``material``, ``stage``, ``company``, ``country`` and
+        ``per`` (the unit a traced quantity is per, e.g. ``per kWh of cell``), by stage order.
+    """
+    from onshore.records.model import STAGE_RANK
+
+    nd = graph(network).nodes
+    nd = nd[~nd["virtual"].to_numpy()]
+    fac = nd["facility"].astype(str)
+    several = fac.duplicated(keep=False).to_numpy()
+    mat = nd["material"].astype(str)
+    unit = dict(
+        zip(network.materials["id"].astype(str), network.materials["unit"].astype(str), strict=True)
+    )
+    out = pd.DataFrame(
+        {
+            "product": np.where(several, fac + ":" + mat, fac),
+            "facility": fac.to_numpy(),
+            "material": mat.to_numpy(),
+            "stage": nd["stage"].astype(str).to_numpy(),
+            "company": nd["company"].astype(str).to_numpy(),
+            "country": nd["country"].astype(str).to_numpy(),
+            "per": [per_unit(unit.get(m, ""), m) for m in mat],
+        }
+    )
+    stages, company = list(stages), list(company)
+    if stages:
+        out = out[out["stage"].isin(stages)]
+    if company:
+        out = out[out["company"].isin(company)]
+    rank = out["stage"].map(lambda s: STAGE_RANK.get(s, 99))
+    return (
+        out.assign(_rank=rank)
+        .sort_values(["_rank", "product"])
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
+
+
+def per_product(network: Network, product: str) -> str:
+    """What a traced quantity of ``product`` is per (``per kWh of cell``)."""
+    g, node = find_product(network, product)
+    m = str(g.nodes["material"].iloc[node])
+    mats = network.materials
+    unit = mats.loc[mats["id"].astype(str) == m, "unit"].astype(str)
+    return per_unit(unit.iloc[0] if len(unit) else "", m)

@@ -200,7 +200,11 @@ def _non_pfe(
     trace, so it reads the product's trace by facility rather than the all-node solve."""
     try:
         df = trace(
-            ctx.network, product, by=("stage", "country", "company", "facility"), weight=t.basis
+            ctx.network,
+            product,
+            by=("stage", "country", "company", "facility"),
+            weight=t.basis,
+            period=ctx.period,
         )
     except OnshoreError as e:
         return no_trace(f"the trace could not be computed: {e}")

@@ -271,7 +271,9 @@ def _sources(
         who = ctx.describe(ctx.fidx[fid]) if fid in ctx.fidx else fid
         lines.append(f"FEOC source: {who}: {q / max(total, 1e-300):.1%} of the {basis}")
         try:
-            paths = explain(ctx.network, ps.ids[k], {"facility": fid}, top=3, weight=basis)
+            paths = explain(
+                ctx.network, ps.ids[k], {"facility": fid}, top=3, weight=basis, period=ctx.period
+            )
         except OnshoreError:
             paths = []
         lines += [
