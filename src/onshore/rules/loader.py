@@ -343,6 +343,18 @@ def _parse(name: str, text: str, model: type[BaseModel]) -> Any:
         raise RuleError("\n".join(msgs)) from None
 
 
+def _read(f: Path) -> str:
+    """A rule file's text; RuleError when it cannot be read or is not UTF-8."""
+    try:
+        return f.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise RuleError(f"{f}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise RuleError(
+            f"{f}: expected UTF-8 text; byte 0x{e.object[e.start]:02x} at offset {e.start} is not"
+        ) from None
+
+
 def _package_files() -> list[tuple[str, str]]:
     root = resources.files("onshore.rules")
     return sorted(
@@ -379,7 +391,7 @@ def load_rules(
     items = _package_files() if package else []
     for p in map(Path, extra):
         for f in sorted(p.glob("*.yaml")) if p.is_dir() else [p]:
-            items.append((str(f), f.read_text(encoding="utf-8")))
+            items.append((str(f), _read(f)))
     out = RuleSet()
     for name, text in items:
         if name.endswith("buyers.yaml"):
