@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
 import shutil
 import tempfile
 import traceback
@@ -473,3 +472,135 @@ def yaml_run(kind: str, case: tuple[str, bytes]) -> str:
     return "accepted"
 
 
+
+
+# crash safety -------------------------------------------------------------------------------
+
+
+def big_files(folder: Path, n_facilities: int = 10_000) -> list[Path]:
+    """CSV files of a seeded synthetic network (10 000 facilities: ~100 000 flows, 8 MB)."""
+    from onshore import synthetic
+
+    net = synthetic.network(n_facilities, seed=3)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for t in ("companies", "materials", "facilities", "boms", "flows"):
+        df = getattr(net, t)
+        path = folder / f"{t}.csv"
+        df[[c for c in TABLES[t].columns if c in df.columns]].to_csv(path, index=False)
+        out.append(path)
+    return out
+
+
+def audited_base(path: Path) -> None:
+    """A store file with the tiny network, audit rows and a review decision."""
+    from onshore.io.load import import_files
+    from onshore.store.audit import AuditLog
+    from onshore.store.duckdb import DuckDBStore
+    from onshore.store.reviews import ReviewQueue
+
+    s = DuckDBStore(path)
+    import_files(s, sorted(TINY.glob("*.csv")))
+    AuditLog(s.con).append(
+        {"rule_id": f"r{i}", "rule_version": 2, "snapshot": s.snapshot_hash(),
+         "evaluated_on": "2027-01-01", "buyer": "dod", "product": "cell1", "verdict": "pass",
+         "reason": "because", "inputs": {"share": 0.1 * i}}
+        for i in range(5)
+    )
+    q = ReviewQueue(s.con)
+    q.add([{"key": "k", "input": "Minerco Ltd", "candidate": "minerco", "name": "Minerco",
+            "score": 0.9}])
+    q.decide("k", "minerco", "same", by="ana")
+    s.close()
+
+
+def _state_at(path: Path) -> tuple[Any, list[str]]:
+    from onshore.store.audit import AuditLog
+    from onshore.store.duckdb import DuckDBStore
+
+    with DuckDBStore(path, create=False) as s:
+        return state_of(s), AuditLog(s.con).verify()
+
+
+class CrashCampaign:
+    """Kill ``onshore import`` (of a large file) and ``onshore check --all`` with SIGKILL at
+    random moments; the store must then hold its state from before the command, or (when the
+    command got past its commit) the state a full run gives: never anything in between."""
+
+    def __init__(self, folder: Path, n_facilities: int = 10_000) -> None:
+        import sys
+
+        self.folder = folder
+        self.python = sys.executable
+        self.base = folder / "base.duckdb"
+        audited_base(self.base)
+        self.files = big_files(folder / "big", n_facilities)
+        self.before, _ = _state_at(self.base)
+        self.after: dict[str, Any] = {}
+        self.seconds: dict[str, float] = {}
+        for what in ("import", "check"):
+            rc, path, took = self._run(what, None)
+            assert rc == 0, f"onshore {what} failed without a kill"
+            self.after[what], problems = _state_at(path)
+            assert not problems
+            self.seconds[what] = took
+
+    def _argv(self, what: str, db: Path) -> list[str]:
+        if what == "import":
+            return [self.python, "-m", "onshore", "import", *map(str, self.files), "--db", str(db)]
+        return [self.python, "-m", "onshore", "check", "--all", "--buyer", "dod", "--on",
+                "2028-01-01", "--db", str(db)]
+
+    def _run(self, what: str, kill_after: float | None) -> tuple[int, Path, float]:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        db = self.folder / f"run_{what}.duckdb"
+        for p in (db, Path(f"{db}.wal")):
+            p.unlink(missing_ok=True)
+        shutil.copy(self.base, db)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            self._argv(what, db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
+        if kill_after is None:
+            rc = proc.wait()
+        else:
+            try:
+                rc = proc.wait(timeout=kill_after)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+        return rc, db, time.monotonic() - t0
+
+    def run(self, what: str, kill_after: float) -> str:
+        """One killed run: ``before`` (nothing written), ``after`` (all written) or
+        ``partial_write`` (anything else, or a broken audit chain)."""
+        kind = f"crash_{what}"
+        STATS.setdefault(kind, Counter())
+        STATS[kind]["tried"] += 1
+        rc, db, _ = self._run(what, kill_after)
+        state, problems = _state_at(db)
+        if problems:
+            outcome = "partial_write"
+        elif state == self.before:
+            outcome = "before"
+        elif state[0] == self.after[what][0] and what == "check" and (
+            state[1][: len(self.before[1])] == self.before[1]
+            and len(state[1]) == len(self.after[what][1])
+            and state[2] == self.after[what][2]
+        ):
+            outcome = "after"  # the same rows, recorded at another moment
+        elif state == self.after[what]:
+            outcome = "after"
+        else:
+            outcome = "partial_write"
+        STATS[kind][outcome] += 1
+        STATS[kind]["killed" if rc < 0 else "finished"] += 1
+        if outcome == "partial_write":
+            FAILURES.setdefault(f"{kind}: partial write after {kill_after:.2f}s",
+                                f"rc {rc}, problems {problems[:2]}")
+        return outcome
