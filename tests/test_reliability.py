@@ -252,3 +252,29 @@ def test_killed_import_and_check_leave_the_store_whole(tmp_path: Path) -> None:
             t = rnd.uniform(0.3, 1.1 * c.seconds[what])
             outcomes.append(c.run(what, t))
     assert "partial_write" not in outcomes, R.FAILURES
+
+
+def test_two_imports_at_once_one_is_refused_nothing_corrupted(tmp_path: Path) -> None:
+    """Two `onshore import` processes into one store at the same moment: each either writes
+    everything or is refused in words; the store ends as one import leaves it."""
+    import subprocess
+
+    from onshore.io.load import import_files
+    from onshore.store.duckdb import DuckDBStore
+
+    with DuckDBStore(tmp_path / "ref.duckdb") as ref:
+        import_files(ref, sorted(R.TINY.glob("*.csv")))
+        want = ref.snapshot_hash()
+    db = tmp_path / "s.duckdb"
+    DuckDBStore(db).close()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    argv = [sys.executable, "-m", "onshore", "import", *map(str, sorted(R.TINY.glob("*.csv"))),
+            "--db", str(db)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+             for _ in range(2)]
+    results = [(p.wait(), p.stderr.read().decode() if p.stderr else "") for p in procs]
+    assert any(rc == 0 for rc, _ in results), results
+    for rc, err in results:
+        assert rc == 0 or ("in use by another process (pid" in err and rc == 1), (rc, err)
+    with DuckDBStore(db, create=False) as s:
+        assert s.snapshot_hash() == want
