@@ -162,7 +162,7 @@ def write_doc(started: dt.datetime, a: argparse.Namespace, took: dict[str, float
         "",
         "`onshore import` of a 10 000-facility synthetic network (~100 000 flows, 8 MB of CSV) "
         "into a store holding the tiny network, audit rows and a review decision, and "
-        "`onshore check --all` on it, each SIGKILLed at a random moment between 0.2 s and "
+        "`onshore check --all` on that store (before the import), each SIGKILLed at a random moment between 0.2 s and "
         "1.1 times a full run. After each kill the store is opened and compared with its state"
         " before (every table's snapshot hash, the audit rows, the review queue) and with a "
         "full run's; the audit chain is verified.",
