@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench serve pdf-engine clean
+.PHONY: demo test bench serve fuzz reliability pdf-engine clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,20 @@ bench: $(STAMP)
 # The API and the dashboard on http://127.0.0.1:8000/ (local single-user mode, default store).
 serve: $(STAMP)
 	$(BIN)/onshore serve
+
+# The long reliability campaign (the test suite runs a small one): generated input for every
+# importer and YAML loader, SIGKILLed imports and checks, backup round-trips. Bounded: at
+# most FUZZ_EXAMPLES cases or FUZZ_SECONDS per input kind (7 kinds), CRASH_RUNS per command.
+FUZZ_EXAMPLES ?= 5000
+FUZZ_SECONDS ?= 300
+CRASH_RUNS ?= 50
+fuzz: $(STAMP)
+	$(BIN)/python tools/reliability.py --examples $(FUZZ_EXAMPLES) --seconds $(FUZZ_SECONDS) --crash-runs $(CRASH_RUNS)
+
+# The same with the default bounds (2000 cases or 90 s per kind); prints the figures and
+# writes them to docs/reliability.md.
+reliability: $(STAMP)
+	$(BIN)/python tools/reliability.py --examples 2000 --seconds 90 --crash-runs 50 --doc
 
 # Headless Chromium from Debian, for `onshore report --pdf`, and poppler-utils, with which the
 # PDF test reads the pages back. Needs root.

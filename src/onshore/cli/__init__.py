@@ -1,13 +1,14 @@
 """The command line: a thin shell over the library; one module per command group.
 
 Modules register their commands on import, in the order ``onshore --help`` lists them:
-the store, the demo, then the questions in the order a user asks them.
+the store and its backups, the demo, then the questions in the order a user asks them.
 """
 
 from __future__ import annotations
 
 # isort: off
 from onshore.cli import store as _store  # noqa: F401  (init, import, export, info)
+from onshore.cli import audit as _audit  # noqa: F401  (backup, restore, audit)
 from onshore.cli import demo as _demo  # noqa: F401  (demo)
 from onshore.cli import trace as _trace  # noqa: F401  (trace, validate)
 from onshore.cli import check as _check  # noqa: F401  (check, rules, owners, report)

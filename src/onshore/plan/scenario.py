@@ -66,6 +66,8 @@ class Segment(_Base):
     def _one_product(cls, v: Any) -> Any:
         # `product: x` with `demand: {2027: n}` is shorthand for `demand: {x: {2027: n}}`
         if isinstance(v, dict) and "product" in v:
+            if not isinstance(v["product"], str):
+                raise ValueError("'product' is a product id (a facility id), as text")
             v = dict(v)
             v["demand"] = {v.pop("product"): v.get("demand")}
         return v
@@ -356,9 +358,15 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(p.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ScenarioError(f"{p}: no such scenario file") from None
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(
+            f"{p}: expected UTF-8 text; byte 0x{e.object[e.start]:02x} at offset {e.start} is not"
+        ) from None
     except yaml.YAMLError as e:
         raise ScenarioError(f"{p}: not valid YAML ({e})") from None
     return parse_scenario(data, origin=str(p))

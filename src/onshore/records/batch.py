@@ -91,6 +91,10 @@ def typed_frame(table: str, data: dict[str, Any], file: Any, row: Any) -> pd.Dat
     return df
 
 
+_EMPTY: dict[str, pd.DataFrame] = {}
+"""The empty frame of each table (built once: an import of one table asks for all seven)."""
+
+
 @dataclass
 class Batch:
     """Checked records of one import call, by table, each with its origin."""
@@ -132,7 +136,9 @@ class Batch:
         self._flush(table)
         parts = self.frames[table]
         if not parts:
-            return typed_frame(table, {}, [], [])
+            if table not in _EMPTY:
+                _EMPTY[table] = typed_frame(table, {}, [], [])
+            return _EMPTY[table].copy()
         if len(parts) > 1:
             for p in parts:
                 p["_file"] = p["_file"].astype(str)

@@ -119,6 +119,9 @@ def _to_aliases(v: Any) -> Any:
         return ()
     if isinstance(v, str):
         return tuple(a.strip() for a in v.split(";") if a.strip())
+    if not isinstance(v, list | tuple):
+        # a ValueError, not a TypeError: pydantic reports only the former as a row error
+        raise ValueError("names separated by ';' (or a list of names)")  # noqa: TRY004
     return tuple(v)
 
 

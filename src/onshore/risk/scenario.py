@@ -339,9 +339,13 @@ def load_scenario(path: str | Path, network: Network | None = None) -> Scenario:
     """
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(p.read_bytes().decode("utf-8-sig"))
     except OSError as e:
         raise ScenarioError(f"{p}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(
+            f"{p}: expected UTF-8 text; byte 0x{e.object[e.start]:02x} at offset {e.start} is not"
+        ) from None
     except yaml.YAMLError as e:
         raise ScenarioError(f"{p}: not valid YAML ({e})") from None
     return parse_scenario(data, str(p), network)

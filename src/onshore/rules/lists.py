@@ -187,7 +187,16 @@ def load_lists(extra: Iterable[str | Path] = (), package: bool = True) -> dict[s
     items = _package_files() if package else []
     for p in map(Path, extra):
         for f in sorted(p.glob("*.yaml")) if p.is_dir() else [p]:
-            items.append((str(f), f.read_text(encoding="utf-8")))
+            try:
+                text = f.read_bytes().decode("utf-8-sig")
+            except OSError as e:
+                raise RuleError(f"{f}: cannot read ({e.strerror})") from None
+            except UnicodeDecodeError as e:
+                raise RuleError(
+                    f"{f}: expected UTF-8 text; byte 0x{e.object[e.start]:02x} at offset "
+                    f"{e.start} is not"
+                ) from None
+            items.append((str(f), text))
     out: dict[str, RestrictedList] = {}
     for name, text in items:
         lst: RestrictedList = _parse(name, text, RestrictedList)

@@ -365,6 +365,18 @@ def _parse(name: str, text: str, model: type[BaseModel]) -> Any:
         raise RuleError("\n".join(msgs)) from None
 
 
+def _read(f: Path) -> str:
+    """A rule file's text; RuleError when it cannot be read or is not UTF-8."""
+    try:
+        return f.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise RuleError(f"{f}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise RuleError(
+            f"{f}: expected UTF-8 text; byte 0x{e.object[e.start]:02x} at offset {e.start} is not"
+        ) from None
+
+
 def _package_files() -> list[tuple[str, str]]:
     root = resources.files("onshore.rules")
     return sorted(
@@ -406,10 +418,7 @@ def load_rules(
         if p.is_dir() and not files:
             raise RuleError(f"{p}: a folder with no rule files (*.yaml)")
         for f in files:
-            try:
-                items.append((str(f), f.read_text(encoding="utf-8")))
-            except (OSError, UnicodeDecodeError) as e:
-                raise RuleError(f"{f}: cannot read ({e})") from None
+            items.append((str(f), _read(f)))
     out = RuleSet()
     for name, text in items:
         if name.endswith("buyers.yaml"):

@@ -146,8 +146,52 @@ class AuditLog:
     def __len__(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM audit").fetchall()[0][0])
 
-    def verify(self) -> list[str]:
-        """Recompute the hash chain; return the problems found (empty when intact)."""
+    def head(self) -> str:
+        """The chain's head as ``SEQ:HASH`` (``0:000...`` for an empty log): kept outside the
+        store, it lets :meth:`verify` detect the newest rows cut off, which the chain alone
+        cannot (a log truncated at any row is still a valid chain)."""
+        row = self.con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+        return f"{int(row[0][0])}:{row[0][1]}" if row else f"0:{GENESIS}"
+
+    def verify(self, head: str | None = None) -> list[str]:
+        """Recompute the hash chain; return the problems found (empty when intact).
+
+        Parameters
+        ----------
+        head : str, optional
+            A head printed earlier by :meth:`head` (``SEQ:HASH``, or the hash alone): the row
+            it names must still be in the log with that hash.
+        """
+        problems = self._chain()
+        if head is None:
+            return problems
+        seq_s, _, want = head.strip().rpartition(":")
+        if not seq_s:
+            hit = self.con.execute("SELECT seq FROM audit WHERE hash = ?", [want]).fetchall()
+            if not hit and want != GENESIS:
+                problems.append(
+                    f"the anchored head {want[:12]}... is not in the log (its last row is "
+                    f"{self.head().split(':')[0]}):"
+                    " rows were removed or the log was replaced"
+                )
+            return problems
+        try:
+            seq = int(seq_s)
+        except ValueError:
+            raise AuditError(f"a head as SEQ:HASH (from 'onshore audit head'), not {head!r}")
+        row = self.con.execute("SELECT hash FROM audit WHERE seq = ?", [seq]).fetchall()
+        last = int(self.head().split(":")[0])
+        if seq and not row:
+            problems.append(
+                f"row {seq}: the anchored head is missing; the log ends at row {last} "
+                f"(the newest {seq - last} row(s) were removed)"
+            )
+        elif seq and row[0][0] != want:
+            problems.append(f"row {seq}: its hash differs from the anchored head (the row or an "
+                            "earlier one was replaced)")
+        return problems
+
+    def _chain(self) -> list[str]:
         problems: list[str] = []
         prev, expect = GENESIS, 1
         for r in self.con.execute(

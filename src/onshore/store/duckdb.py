@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import re
 import types
 import typing
 from pathlib import Path
@@ -20,6 +21,20 @@ from onshore.records.integrity import Existing
 from onshore.records.model import TABLES, Ownership, Table
 
 SCHEMA_VERSION = "1"
+
+
+def _open_error(path: str, e: Exception) -> StoreError:
+    """The StoreError for a store DuckDB would not open: another process holding its lock
+    (DuckDB allows one writing process per file) is said in words, with that process's id."""
+    msg = str(e)
+    if "Could not set lock" in msg or "Conflicting lock" in msg:
+        m = re.search(r"PID (\d+)", msg)
+        pid = f" (pid {m.group(1)})" if m else ""
+        return StoreError(
+            f"the store {path} is in use by another process{pid}; "
+            "try again when it has finished"
+        )
+    return StoreError(f"cannot open the store {path}: {msg}")
 
 
 def _sql_type(annotation: Any) -> str:
@@ -82,7 +97,7 @@ class DuckDBStore:
         try:
             self.con = duckdb.connect(self.path)
         except duckdb.Error as e:
-            raise StoreError(f"cannot open the store {self.path}: {e}") from None
+            raise _open_error(self.path, e) from None
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
@@ -184,6 +199,12 @@ class DuckDBStore:
                     )
                 self.con.unregister("_incoming")
                 written[name] = n
+            if written:
+                # when the network last changed: a restore refuses to replace a newer store
+                now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+                self.con.execute(
+                    "INSERT OR REPLACE INTO onshore_meta VALUES ('changed_at', ?)", [now]
+                )
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
