@@ -54,6 +54,15 @@ FormatOption = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the analysis runs: local, or spark (pip install 'onshore[spark]').",
+    ),
+]
+
+
 def handle_errors(fn: F) -> F:
     """Turn onshore's own errors into a message on stderr and exit code 1 (2 for bad data)."""
 

@@ -249,9 +249,7 @@ class SparkEngine(Engine):
                         ext.dst.alias("node"), X.tag, (ext.a * X.x).alias("x")
                     )
                 )
-            R = _checkpoint(
-                union(parts).groupBy("node", "tag").agg(F.sum("x").alias("x"))
-            )
+            R = _checkpoint(union(parts).groupBy("node", "tag").agg(F.sum("x").alias("x")))
             if k in rho and len(cyc[k].idx) <= driver_max:
                 R = _checkpoint(self._solve_on_driver(R, cyc[k]))
             elif k in rho:
@@ -272,8 +270,9 @@ class SparkEngine(Engine):
                         .join(Y.alias("o"), ["node", "tag"], "full")
                         .select(
                             "tag",
-                            F.abs(F.coalesce("n.x", F.lit(0.0)) - F.coalesce("o.x", F.lit(0.0)))
-                            .alias("d"),
+                            F.abs(
+                                F.coalesce("n.x", F.lit(0.0)) - F.coalesce("o.x", F.lit(0.0))
+                            ).alias("d"),
                         )
                         .groupBy("tag")
                         .agg(F.max("d").alias("d"))
