@@ -60,7 +60,9 @@ def _trace_parity(net: Network, engine: Any, **kw: Any) -> float:
     one = m[m["_merge"] != "both"]
     assert float(one[["share_l", "share_s"]].fillna(0).to_numpy().max(initial=0.0)) < 1e-12
     both = m[m["_merge"] == "both"]
-    err = max(_close(both["quantity_l"], both["quantity_s"]), _close(both["share_l"], both["share_s"]))
+    err = max(
+        _close(both["quantity_l"], both["quantity_s"]), _close(both["share_l"], both["share_s"])
+    )
     assert err <= REL, err
     return err
 
