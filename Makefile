@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench serve fuzz reliability pdf-engine clean
+.PHONY: demo test bench serve fuzz reliability pdf-engine java clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ reliability: $(STAMP)
 # PDF test reads the pages back. Needs root.
 pdf-engine:
 	(command -v chromium && command -v pdfinfo) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium poppler-utils >/dev/null)
+
+# A Java runtime from Debian, for the Spark engine (`--engine spark` and its tests). Needs root.
+java:
+	command -v java >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache onshore-demo

@@ -70,6 +70,15 @@ FormatOption = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the analysis runs: local, or spark (pip install 'onshore[spark]').",
+    ),
+]
+
+
 def handle_errors(fn: F) -> F:
     """Turn onshore's own errors into a message on stderr and an exit code: 2 for bad input
     (rows, parameters, ids, paths, rule and scenario files), 1 for an analysis that failed."""

@@ -10,6 +10,7 @@ import typer
 
 from onshore.cli.app import (
     DbOption,
+    EngineOption,
     Format,
     FormatOption,
     app,
@@ -235,12 +236,34 @@ def rules_show(
 
 @app.command("owners")
 @handle_errors
-def owners_cmd(company: str, db: DbOption = None, fmt: FormatOption = Format.table) -> None:
-    """The owners of COMPANY up to its ultimate controller, with effective shares and flags."""
+def owners_cmd(
+    company: Annotated[
+        str | None, typer.Argument(help="A company id; default every holding.")
+    ] = None,
+    engine: EngineOption = "local",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the effective holdings to Parquet.")
+    ] = None,
+    db: DbOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """The owners of COMPANY up to its ultimate controller, with effective shares and flags;
+    without COMPANY (or with --engine spark) the effective holdings (I - S)^-1."""
     from onshore.cli.app import open_network
+    from onshore.engines import effective_ownership
     from onshore.owners import controlling_country, feoc, upstream_owners
 
     net = open_network(db)
+    if company is None or engine != "local" or out is not None:
+        eff = effective_ownership(net, out=out, engine=engine)
+        if company is not None:
+            eff = eff[eff["owned"] == company]
+        if out is not None:
+            typer.echo(f"wrote {out}")
+        more = "; first 500" if len(eff) > 500 else ""
+        title = f"Effective holdings ({len(eff):,} rows{more})"
+        emit(eff.head(500).to_dict("records"), fmt, title=title)
+        return
     rows = upstream_owners(net, company).to_dict("records")
     f = feoc(net).loc[company]
     emit(

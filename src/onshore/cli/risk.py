@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from onshore.cli.app import (
     DbOption,
+    EngineOption,
     Format,
     FormatOption,
     app,
@@ -49,16 +50,18 @@ def risk(
     threshold: Annotated[
         float, typer.Option("--threshold", help="Single points of failure: least share lost.")
     ] = 0.1,
+    engine: EngineOption = "local",
     format: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
     """Concentration (HHI) per material and stage; with --product its dependency and single points
     of failure."""
-    from onshore.risk import concentration_table, single_points_of_failure
+    from onshore.engines import concentration_table
+    from onshore.risk import single_points_of_failure
 
     network = open_network(db)
     if product is None:
-        t = concentration_table(network, control=control_of(network), stage=stage)
+        t = concentration_table(network, control=control_of(network), stage=stage, engine=engine)
         emit(
             records(t),
             format,
@@ -72,6 +75,11 @@ def risk(
                 highlight=False,
             )
         return
+    if engine != "local":
+        raise typer.BadParameter(
+            f"the {engine} engine computes the concentration table (no --product)",
+            param_hint="--engine",
+        )
     spof = single_points_of_failure(network, product, threshold=threshold)
     if stage is not None:
         spof = spof[(spof["stage"] == stage) | (spof["kind"] == "company")]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 import typer
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from onshore.cli.app import (
     DbOption,
+    EngineOption,
     Format,
     FormatOption,
     app,
@@ -116,8 +117,9 @@ def validate_command(db: Path | None = None, fmt: Format = Format.table) -> None
 @handle_errors
 def trace_cmd(
     product: Annotated[
-        str, typer.Argument(help="FACILITY (when it makes one material) or FACILITY:MATERIAL.")
-    ],
+        str | None,
+        typer.Argument(help="FACILITY (when it makes one material) or FACILITY:MATERIAL."),
+    ] = None,
     by: Annotated[
         str,
         typer.Option(
@@ -137,6 +139,13 @@ def trace_cmd(
         ),
     ] = False,
     top: Annotated[int, typer.Option("--top", help="How many tags and paths to explain.")] = 5,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every product at once (with --out: to Parquet).")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="With --all: the directory to write.")
+    ] = None,
+    engine: EngineOption = "local",
     format: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
@@ -144,6 +153,16 @@ def trace_cmd(
     per unit."""
     if weight not in ("mass", "cost"):
         raise typer.BadParameter("mass or cost", param_hint="--weight")
+    if all_:
+        trace_all_command(by, weight, period, out, engine, format, db)
+        return
+    if product is None:
+        raise typer.BadParameter("give a PRODUCT or --all")
+    if engine != "local":
+        raise typer.BadParameter(
+            f"the {engine} engine traces every product (--all); one product runs locally",
+            param_hint="--engine",
+        )
     trace_command(product, by, weight, period, explain, top, format, db)
 
 
@@ -173,6 +192,28 @@ def products_cmd(
     df = products(open_network(db), stage or (), company or ())
     cols = ["product", "stage", "company", "country", "per"]
     emit(records(df), format, title=f"{len(df)} products", columns=cols, whole=("product",))
+
+
+def trace_all_command(
+    by: str,
+    weight: str,
+    period: str | None,
+    out: Path | None,
+    engine: str,
+    fmt: Format,
+    db: Path | None,
+) -> None:
+    """Trace every product on an engine; write the compact Parquet directory or print rows."""
+    from onshore.engines import trace_all
+
+    network = open_network(db)
+    fields = tuple(f.strip() for f in by.split(",") if f.strip())
+    w: Literal["mass", "cost"] = "cost" if weight == "cost" else "mass"
+    res = trace_all(network, by=fields, weight=w, period=period, out=out, engine=engine)
+    if isinstance(res, Path):
+        console.print(f"wrote {res} (read it with onshore.trace.read_all)")
+        return
+    emit(records(res.head(200)), fmt, title=f"Every product traced ({len(res):,} rows; first 200)")
 
 
 @app.command("validate")

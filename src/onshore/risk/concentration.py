@@ -16,7 +16,7 @@ country per (raw material, stage) and the HHI of that dependency.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -37,6 +37,10 @@ __all__ = [
 
 HIGHLY_CONCENTRATED = 2500.0
 """HHI above which a market counts as highly concentrated (US DOJ/FTC 2010 guidelines)."""
+
+
+Concentrate = Callable[[pd.DataFrame, list[str], str], pd.DataFrame]
+"""``(rows, group, by) -> table``: :func:`concentration` or an engine's equivalent."""
 
 
 def hhi(values: np.ndarray | list[float]) -> float:
@@ -128,6 +132,7 @@ def capacity_concentration(
     network: Network,
     by: Literal["country", "control"] = "country",
     control: Mapping[str, str] | None = None,
+    concentrate: Concentrate | None = None,
 ) -> pd.DataFrame:
     """HHI per (material, stage) of yearly capacity, over countries or controlling countries.
 
@@ -138,6 +143,8 @@ def capacity_concentration(
         Where the plant stands, or the controlling country of its company.
     control : mapping company id -> country, optional
         Controlling countries (default: each company's own country).
+    concentrate : callable, optional
+        ``(rows, group, by) -> table`` as :func:`concentration` (an engine's; default that).
 
     Returns
     -------
@@ -160,7 +167,7 @@ def capacity_concentration(
             "quantity": cap[keep],
         }
     )
-    return concentration(df, ["material", "stage"], "where")
+    return (concentrate or concentration)(df, ["material", "stage"], "where")
 
 
 def flow_concentration(
@@ -168,6 +175,7 @@ def flow_concentration(
     by: Literal["country", "control"] = "country",
     control: Mapping[str, str] | None = None,
     period: str | None = None,
+    concentrate: Concentrate | None = None,
 ) -> pd.DataFrame:
     """HHI per (material, supplier stage) of shipped quantities, over supplier countries.
 
@@ -180,6 +188,8 @@ def flow_concentration(
         Controlling countries (default: each company's own country).
     period : str, optional
         Flows whose period starts with this; default every flow.
+    concentrate : callable, optional
+        ``(rows, group, by) -> table`` as :func:`concentration` (an engine's; default that).
 
     Returns
     -------
@@ -202,7 +212,7 @@ def flow_concentration(
         }
     )
     df = df[np.isfinite(df["quantity"])]
-    return concentration(df, ["material", "stage"], "where")
+    return (concentrate or concentration)(df, ["material", "stage"], "where")
 
 
 def concentration_table(
@@ -210,6 +220,7 @@ def concentration_table(
     control: Mapping[str, str] | None = None,
     stage: str | None = None,
     period: str | None = None,
+    concentrate: Concentrate | None = None,
 ) -> pd.DataFrame:
     """Capacity and flow concentration side by side, per (material, stage).
 
@@ -223,6 +234,9 @@ def concentration_table(
         Keep only this stage.
     period : str, optional
         The flow period prefix of the ``flows`` rows.
+    concentrate : callable, optional
+        ``(rows, group, by) -> table`` as :func:`concentration`: where the HHI is computed
+        (:mod:`onshore.engines`); default :func:`concentration`.
 
     Returns
     -------
@@ -233,8 +247,8 @@ def concentration_table(
     parts = []
     for basis, fn in (("capacity", capacity_concentration), ("flows", flow_concentration)):
         kw = {"period": period} if basis == "flows" else {}
-        a = fn(network, by="country", control=control, **kw)
-        b = fn(network, by="control", control=control, **kw)
+        a = fn(network, by="country", control=control, concentrate=concentrate, **kw)
+        b = fn(network, by="control", control=control, concentrate=concentrate, **kw)
         if a.empty:
             continue
         m = a[["material", "stage", "total", "hhi", "top", "top_share", "leaders"]].merge(

@@ -52,6 +52,51 @@ def _blocks(
         yield fixed, n_id[sel], code[sel], val[sel], np.asarray(uniq, dtype=object)
 
 
+Block = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+"""One (raw, stage) block of right-hand sides: node rows, column codes, values, first tag."""
+
+
+def prepare(
+    network: Network,
+    by: Sequence[str],
+    weight: Weight,
+    period: str | None,
+    controller: Controller | None,
+) -> tuple[Graph, Plan, list[Block], pd.DataFrame]:
+    """The graph, its forward plan, the right-hand-side blocks and the tag table of a trace of
+    every node: what every engine of :func:`solve_all` starts from (``tag`` is
+    ``base + column`` of a block)."""
+    by = tuple(by)
+    g = graph(network, period)
+    fp = forward_plan(g)
+    place = [f for f in by if f in PLACE_FIELDS] + (["price"] if weight == "cost" else [])
+    blocks: list[Block] = []
+    tags: list[dict[str, Any]] = []
+    for fixed, rows, code, val, uniq in _blocks(g, network, by, weight, controller):
+        used, col = np.unique(code, return_inverse=True)
+        blocks.append((rows, col, val, len(tags)))
+        for u in uniq[used]:
+            lab = u.split("\x1f") if u else []
+            tags.append(
+                {
+                    "tag": len(tags),
+                    **{f: fixed[f] for f in by if f in fixed},
+                    **dict(zip(place, lab, strict=True)),
+                }
+            )
+    tag_df = pd.DataFrame(tags, columns=["tag", *[f for f in by if f in ("raw", "stage")], *place])
+    return g, fp, blocks, tag_df
+
+
+def write_index(d: Path, g: Graph, tag_df: pd.DataFrame) -> None:
+    """``tags.parquet`` and ``nodes.parquet`` of an output directory of :func:`solve_all`."""
+    d.mkdir(parents=True, exist_ok=True)
+    tag_df.to_parquet(d / "tags.parquet", index=False)
+    pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": g.labels()}).to_parquet(
+        d / "nodes.parquet", index=False
+    )
+
+
 _JOB: dict[str, Any] = {}
 """The work of :func:`solve_all`, set before worker processes fork (they inherit it)."""
 
@@ -213,31 +258,12 @@ def solve_all(
 
     wall = time.perf_counter()
     by = tuple(by)
-    g = graph(network, period)
-    fp = forward_plan(g)
-    place = [f for f in by if f in PLACE_FIELDS] + (["price"] if weight == "cost" else [])
-    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
-    tags: list[dict[str, Any]] = []
-    for fixed, rows, code, val, uniq in _blocks(g, network, by, weight, controller):
-        used, col = np.unique(code, return_inverse=True)
-        blocks.append((rows, col, val, len(tags)))
-        for u in uniq[used]:
-            lab = u.split("\x1f") if u else []
-            tags.append(
-                {
-                    "tag": len(tags),
-                    **{f: fixed[f] for f in by if f in fixed},
-                    **dict(zip(place, lab, strict=True)),
-                }
-            )
-    tag_df = pd.DataFrame(tags, columns=["tag", *[f for f in by if f in ("raw", "stage")], *place])
+    g, fp, blocks, tag_df = prepare(network, by, weight, period, controller)
     d = Path(out) if out is not None else None
     if d is not None:
         (d / "values").mkdir(parents=True, exist_ok=True)
-        tag_df.to_parquet(d / "tags.parquet", index=False)
-        pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": g.labels()}).to_parquet(
-            d / "nodes.parquet", index=False
-        )
+        write_index(d, g, tag_df)
+    tags = tag_df["tag"].tolist()
     tag_t = pa.int16() if len(tags) < 2**15 else pa.int32()
     _JOB.clear()
     _JOB.update(

@@ -1,0 +1,72 @@
+"""The engine interface: which analyses an engine runs, and the one call per analysis.
+
+An engine computes the same tables as the library's local functions, with the same columns
+and the same meaning; it differs in where the work is done. ``ANALYSES`` names the analyses
+that can be given to an engine; :attr:`Engine.supports` says which of them it runs, and
+:func:`onshore.engines.get` refuses an engine that is not installed with the exact install
+line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+
+from onshore.errors import InputError
+from onshore.network import Network
+
+Analysis = Literal["trace_all", "owners", "concentration"]
+ANALYSES: tuple[Analysis, ...] = ("trace_all", "owners", "concentration")
+"""``trace_all``: every node traced (:func:`onshore.trace.solve_all`); ``owners``: effective
+ownership ``(I - S)^-1`` (:func:`onshore.owners.effective_ownership`); ``concentration``: HHI
+by material, stage and country (:func:`onshore.risk.concentration_table`)."""
+
+
+class Engine:
+    """One way to run the analyses; subclasses override the analyses they support."""
+
+    name: ClassVar[str] = ""
+    supports: ClassVar[frozenset[str]] = frozenset()
+    extra: ClassVar[str | None] = None
+    """The optional dependency group that installs it (``pip install 'onshore[EXTRA]'``)."""
+
+    def require(self, analysis: str) -> None:
+        """Raise :class:`~onshore.errors.InputError` unless this engine runs ``analysis``."""
+        if analysis not in self.supports:
+            runs = ", ".join(sorted(self.supports)) or "nothing"
+            raise InputError(f"the {self.name} engine does not run {analysis} (it runs: {runs})")
+
+    def trace_all(
+        self,
+        network: Network,
+        by: Sequence[str] = ("raw", "stage", "country"),
+        weight: Literal["mass", "cost"] = "mass",
+        period: str | None = None,
+        out: str | Path | None = None,
+        **kw: Any,
+    ) -> pd.DataFrame | Path:
+        """Every node traced: the table (or directory) of :func:`onshore.trace.solve_all`."""
+        self.require("trace_all")
+        raise NotImplementedError
+
+    def effective_ownership(
+        self, network: Network, kind: str = "equity", out: str | Path | None = None
+    ) -> pd.DataFrame:
+        """``owner, owned, share`` as :func:`onshore.owners.effective_ownership`."""
+        self.require("owners")
+        raise NotImplementedError
+
+    def concentration_table(
+        self,
+        network: Network,
+        control: Mapping[str, str] | None = None,
+        stage: str | None = None,
+        period: str | None = None,
+        out: str | Path | None = None,
+    ) -> pd.DataFrame:
+        """HHI per (material, stage) as :func:`onshore.risk.concentration_table`."""
+        self.require("concentration")
+        raise NotImplementedError

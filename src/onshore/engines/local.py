@@ -1,0 +1,57 @@
+"""The local engine: the library's own functions, in this process (and its workers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+
+from onshore.engines.base import ANALYSES, Engine
+from onshore.network import Network
+
+
+class LocalEngine(Engine):
+    """NumPy / SciPy in one process; ``trace_all`` with ``out`` forks worker processes."""
+
+    name: ClassVar[str] = "local"
+    supports: ClassVar[frozenset[str]] = frozenset(ANALYSES)
+
+    def trace_all(
+        self,
+        network: Network,
+        by: Sequence[str] = ("raw", "stage", "country"),
+        weight: Literal["mass", "cost"] = "mass",
+        period: str | None = None,
+        out: str | Path | None = None,
+        **kw: Any,
+    ) -> pd.DataFrame | Path:
+        from onshore.trace.allnodes import solve_all
+
+        return solve_all(network, by=by, weight=weight, period=period, out=out, **kw)
+
+    def effective_ownership(
+        self, network: Network, kind: str = "equity", out: str | Path | None = None
+    ) -> pd.DataFrame:
+        from onshore.owners import effective_ownership
+
+        df = effective_ownership(network, kind)
+        if out is not None:
+            df.to_parquet(out, index=False)
+        return df
+
+    def concentration_table(
+        self,
+        network: Network,
+        control: Mapping[str, str] | None = None,
+        stage: str | None = None,
+        period: str | None = None,
+        out: str | Path | None = None,
+    ) -> pd.DataFrame:
+        from onshore.risk.concentration import concentration_table
+
+        df = concentration_table(network, control=control, stage=stage, period=period)
+        if out is not None:
+            df.to_parquet(out, index=False)
+        return df

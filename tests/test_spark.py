@@ -1,0 +1,165 @@
+"""The Spark engine in local mode: parity with the local engine (trace of every node, effective
+ownership, concentration) on random networks, cyclic ones included, and on the reference
+network, to 1e-9 relative. Marked ``spark`` (``-m 'not spark'`` skips them); skipped when
+PySpark or Java is missing. One SparkSession (local[2], 2 shuffle partitions) for the session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from onshore import synthetic
+from onshore.engines import concentration_table, effective_ownership, get, trace_all
+from onshore.errors import EngineUnavailable, InputError
+from onshore.network import Network
+
+pytestmark = pytest.mark.spark
+REL = 1e-9
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    from onshore.engines import spark as spark_engine
+
+    why = spark_engine.available()
+    if why:
+        pytest.skip(why)
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    s = spark_engine.session(master="local[2]", partitions=2)
+    yield spark_engine.SparkEngine(s)
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def reference() -> Network:
+    return Network.reference()
+
+
+def _close(a: pd.Series, b: pd.Series) -> float:
+    """The largest relative difference (0 where both are 0)."""
+    den = np.maximum(a.abs(), b.abs()).to_numpy()
+    d = (a - b).abs().to_numpy()
+    return float(np.max(np.where(den > 0, d / np.where(den > 0, den, 1), 0), initial=0.0))
+
+
+def _trace_parity(net: Network, engine: Any, **kw: Any) -> float:
+    loc = trace_all(net)
+    spk = trace_all(net, engine=engine, **kw)
+    assert list(loc.columns) == list(spk.columns)
+    keys = [c for c in loc.columns if c not in ("quantity", "share")]
+    m = loc.merge(spk, on=keys, how="outer", suffixes=("_l", "_s"), indicator=True)
+    # a value only one side keeps is one at the 1e-15 share cut: it must be that small
+    one = m[m["_merge"] != "both"]
+    assert float(one[["share_l", "share_s"]].fillna(0).to_numpy().max(initial=0.0)) < 1e-12
+    both = m[m["_merge"] == "both"]
+    err = max(
+        _close(both["quantity_l"], both["quantity_s"]), _close(both["share_l"], both["share_s"])
+    )
+    assert err <= REL, err
+    return err
+
+
+def _owners_parity(net: Network, engine: Any) -> float:
+    loc = effective_ownership(net)
+    spk = effective_ownership(net, engine=engine)
+    m = loc.merge(spk, on=["owner", "owned"], how="outer", suffixes=("_l", "_s")).fillna(0.0)
+    assert len(m) == len(loc) == len(spk)
+    err = _close(m["share_l"], m["share_s"])
+    assert err <= REL, err
+    return err
+
+
+def _concentration_parity(net: Network, engine: Any) -> None:
+    loc = concentration_table(net)
+    spk = concentration_table(net, engine=engine)
+    assert list(loc.columns) == list(spk.columns)
+    key = ["material", "stage", "basis"]
+    m = loc.merge(spk, on=key, suffixes=("_l", "_s"))
+    assert len(m) == len(loc) == len(spk)
+    for c in ("total", "hhi_country", "top_share", "hhi_control"):
+        assert _close(m[f"{c}_l"].astype(float), m[f"{c}_s"].astype(float)) <= REL, c
+
+
+@settings(
+    max_examples=2,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+@given(
+    seed=st.integers(0, 10_000),
+    recycling=st.sampled_from([0.0, 0.3]),
+)
+def test_trace_parity_random(engine: Any, seed: int, recycling: float) -> None:
+    net = synthetic.network(40, n_flows=250, seed=seed, recycling=recycling)
+    _trace_parity(net, engine)
+
+
+def test_trace_parity_cyclic_jacobi(engine: Any) -> None:
+    """A network with recycling loops, its cycles solved by Jacobi sweeps on the executors."""
+    net = synthetic.network(60, n_flows=300, seed=5, recycling=0.1)
+    stats: dict[str, float] = {}
+    _trace_parity(net, engine, driver_max=0, stats=stats, tol=1e-10)
+    assert stats["sweeps"] > 0
+
+
+def test_trace_parity_reference(engine: Any, reference: Network) -> None:
+    _trace_parity(reference, engine)
+
+
+def test_trace_parquet_round_trip(engine: Any, tmp_path: Path) -> None:
+    from onshore.trace import read_all
+
+    net = synthetic.network(40, n_flows=200, seed=2)
+    a = read_all(trace_all(net, out=tmp_path / "local", workers=1))  # type: ignore[arg-type]
+    b = read_all(trace_all(net, out=tmp_path / "spark", engine=engine))  # type: ignore[arg-type]
+    keys = ["node", "product", "raw", "stage", "country"]
+    a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+    assert a[keys].equals(b[keys])
+    assert _close(a["quantity"], b["quantity"]) <= REL
+
+
+def test_owners_and_concentration_parity(engine: Any, reference: Network) -> None:
+    _owners_parity(reference, engine)
+    net = synthetic.network(200, n_flows=1000, seed=4, ownership=True)  # cross-holding cycles
+    _owners_parity(net, engine)
+    _concentration_parity(reference, engine)
+
+
+def test_tables_through_parquet(engine: Any, tmp_path: Path, reference: Network) -> None:
+    from onshore.engines.tables import read_network, spark_tables, write_tables
+
+    write_tables(reference, tmp_path / "tables")
+    assert (tmp_path / "tables" / "flows").is_dir()
+    back = read_network(tmp_path / "tables")
+    assert len(back.flows) == len(reference.flows)
+    t = spark_tables(engine.spark, tmp_path / "tables")
+    assert t["flows"].count() == len(reference.flows)
+
+
+def test_unknown_engine_and_unsupported() -> None:
+    with pytest.raises(InputError):
+        get("dask")
+
+
+def test_missing_extra_names_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name: str, *a: Any, **k: Any) -> Any:
+        if name == "pyspark" or name.startswith("pyspark."):
+            raise ImportError(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    with pytest.raises(EngineUnavailable, match=r"pip install 'onshore\[spark\]'"):
+        get("spark")
