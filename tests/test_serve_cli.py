@@ -63,7 +63,7 @@ def test_keys_create_list_revoke_and_keys_turn_local_mode_off(
         assert secret not in stored
     assert "ana" in runner.invoke(app, ["keys", "list", "--db", str(db)]).output
     bad = runner.invoke(app, ["keys", "create", "bob", "--role", "root", "--db", str(db)])
-    assert bad.exit_code == 1 and "role must be one of" in bad.output
+    assert bad.exit_code == 2 and "role must be one of" in bad.output  # bad input
     pytest.importorskip("uvicorn")
     import uvicorn
 
@@ -74,4 +74,4 @@ def test_keys_create_list_revoke_and_keys_turn_local_mode_off(
     assert not seen["app"].state.onshore.settings.local
     seen["app"].state.onshore.close()
     assert runner.invoke(app, ["keys", "revoke", "ana", "--db", str(db)]).exit_code == 0
-    assert runner.invoke(app, ["keys", "revoke", "ana", "--db", str(db)]).exit_code == 1
+    assert runner.invoke(app, ["keys", "revoke", "ana", "--db", str(db)]).exit_code == 2  # no such key
