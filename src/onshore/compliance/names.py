@@ -484,6 +484,10 @@ class Matcher:
             s = max(0.0, min(1.0, s))
             if f.get("subsidiary"):
                 s *= 0.98
+            if f.get("short") and f.get("country") == "same" and s < REVIEW:
+                # a short name ('BYD') with business words in its own country may be a
+                # subsidiary: a person decides, it is never dropped unseen
+                s = REVIEW
             if s <= 0.0:
                 continue
             out.append(Candidate(e.id, nm, round(s, 3), decide(s), f, _reasons(nm, s, f)))
