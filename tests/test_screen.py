@@ -66,6 +66,12 @@ def test_look_alikes_are_not_matches(ref: Network, name: str) -> None:
     assert r["decision"] != "match", r
 
 
+def test_a_short_listed_name_with_business_words_at_home_goes_to_review(ref: Network) -> None:
+    """'BYD Auto Industry' may be a BYD subsidiary: a person decides, it is not dropped unseen."""
+    (r,) = screen(ref, [{"name": "BYD Auto Industry Co Ltd", "country": "CN"}])
+    assert r["decision"] == "review" and r["match"] == "byd"
+
+
 def test_company_ids_are_not_names(ref: Network) -> None:
     # 'eve' is EVE Energy's id in the store; a supplier called 'Eve' (US) is not screened as it
     (r,) = screen(ref, [{"name": "Eve Sleep PLC", "country": "GB"}])
