@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from onshore.network import Network
 from onshore.trace.graph import UNKNOWN, Graph, find_product
@@ -135,8 +136,6 @@ def trace_products(
     TraceError
         When a tag field is unknown or a cycle creates mass.
     """
-    import scipy.sparse as sp
-
     from onshore.trace.leontief import solve
     from onshore.trace.tags import backward_plan, g_names
 
@@ -157,7 +156,7 @@ def trace_products(
             )
             Y = solve(backward_plan(g), e, names=g_names(g))
             nodes = np.flatnonzero(Y.any(axis=1))
-            parts.append(_table(g, network, nodes, Y[nodes], by, weight, controller, chunk))
+            parts.append(_table_batch(g, network, nodes, Y[nodes], by, weight, controller, chunk))
     names = ["product", *by, *(["price"] if weight == "cost" else []), "quantity", "share"]
     if not parts:
         return pd.DataFrame(columns=names)
@@ -166,6 +165,86 @@ def trace_products(
         out = out.sort_values("_p", kind="stable").reset_index(drop=True)
     out.insert(0, "product", np.asarray(list(products), dtype=object)[out["_p"].to_numpy()])
     return out[names]
+
+
+TABLE_CELLS = 1 << 24
+"""Tags x products summed at once by :func:`_table_batch` (128 MiB of float64)."""
+
+
+def _tag_columns(
+    g: Graph,
+    network: Network,
+    by: tuple[str, ...],
+    weight: Weight,
+    controller: Controller | None,
+    n_id: np.ndarray,
+    raw: np.ndarray,
+    priced: np.ndarray,
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per tag column of a trace table: its name, the code of each (node, raw) entry and the
+    values the codes index (sorted, so code order is value order)."""
+    raws = np.array(g.raws + [""], dtype=object)
+    cols: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for f in by:
+        if f == "raw":
+            cols.append((f, raw % len(raws), raws))
+        else:
+            codes, uniq = field_codes(g, network, f, controller)
+            cols.append((f, codes[n_id], uniq))
+    if weight == "cost":
+        cols.append(("price", np.where(priced, 0, 1), np.array(["known", UNKNOWN], dtype=object)))
+    return cols
+
+
+def _table_batch(
+    g: Graph,
+    network: Network,
+    nodes: np.ndarray,
+    y: np.ndarray,
+    by: tuple[str, ...],
+    weight: Weight,
+    controller: Controller | None,
+    products: Sequence[int],
+) -> pd.DataFrame:
+    """:func:`_table` of many products at once: one sparse product ``Q = W y``.
+
+    ``W[t, u]`` is the value of node ``u``'s entry with tag ``t`` (one per (node, raw)), so
+    ``Q[t, j]`` is product ``j``'s quantity of tag ``t``; the nonzeros of ``Q``, product by
+    product, are the rows of the table (``_p`` first), each product's rows as alone."""
+    pos = np.empty(g.n, dtype=np.int64)
+    pos[nodes] = np.arange(len(nodes))
+    n_id, raw, val, priced = values(g, nodes, weight, by)
+    cols = _tag_columns(g, network, by, weight, controller, n_id, raw, priced)
+    key = np.zeros(len(val), dtype=np.int64)
+    for _, c, u in cols:
+        key = key * len(u) + c
+    uk, inv = np.unique(key, return_inverse=True)
+    W = sp.csr_matrix((val, (inv.ravel(), pos[n_id])), shape=(len(uk), len(nodes)))
+    k = y.shape[1]
+    step = max(1, min(k, TABLE_CELLS // max(len(uk), 1)))
+    tags: list[np.ndarray] = []
+    prods: list[np.ndarray] = []
+    sums: list[np.ndarray] = []
+    for a in range(0, k, step):
+        Q = np.ascontiguousarray((W @ y[:, a : a + step]).T)  # (products, tags)
+        jj, tt = np.nonzero(Q)  # product-major, tags in key order
+        tags.append(tt)
+        prods.append(jj + a)
+        sums.append(Q[jj, tt])
+    tt, jj = np.concatenate(tags), np.concatenate(prods)
+    data: dict[str, Any] = {"_p": np.asarray(products, dtype=np.int64)[jj]}
+    rest = uk[tt]
+    for name, _, u in reversed(cols):
+        data[name] = u[rest % len(u)]
+        rest = rest // len(u)
+    names = ["_p", *(name for name, _, _ in cols)]
+    out = pd.DataFrame({name: data[name] for name in names})
+    out["quantity"] = np.concatenate(sums)
+    out = out.sort_values(names, kind="stable").reset_index(drop=True)
+    sk = ["_p", *share_keys(by, weight)]
+    tot = out.groupby(sk)["quantity"].transform("sum")
+    out["share"] = (out["quantity"] / tot).fillna(0.0)
+    return out
 
 
 def _table(
