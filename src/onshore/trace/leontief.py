@@ -69,6 +69,21 @@ Names = Callable[[np.ndarray], list[str]]
 _POOL: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    """In a forked child the parent's threads do not exist: start a pool of its own."""
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def single_threaded() -> None:
+    """Run the sparse products of this process on one thread (worker processes)."""
+    global THREADS
+    THREADS = 1
+
+
 def spmm(M: sp.csr_matrix, X: np.ndarray, out: np.ndarray) -> None:
     """``out += M @ X`` in place, on :data:`THREADS` threads when large.
 
@@ -402,6 +417,8 @@ def solve_permuted(
     k = Bp.shape[1]
     Bd = Bp if isinstance(Bp, np.ndarray) else None
     Bsp = None if isinstance(Bp, np.ndarray) else sp.csr_matrix(Bp)
+    if Bsp is not None:
+        Bsp.sum_duplicates()
     X = np.zeros((p.n, k))
     rows = np.flatnonzero(Bd.any(axis=1)) if Bd is not None else np.flatnonzero(
         np.diff(Bsp.indptr)  # type: ignore[union-attr]
@@ -419,8 +436,8 @@ def solve_permuted(
         else:
             assert Bsp is not None
             Bl = Bsp[lv.lo : lv.hi].tocoo()
-            if Bl.nnz:
-                np.add.at(X, (lv.lo + Bl.row, Bl.col), Bl.data)
+            if Bl.nnz:  # entries unique (summed above): plain fancy-index addition
+                X[lv.lo + Bl.row, Bl.col] += Bl.data
         if p.own is not None:
             X[lv.lo : lv.hi] *= p.own[lv.lo : lv.hi, None]
         if lv.cyc is not None:
