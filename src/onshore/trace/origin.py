@@ -136,7 +136,7 @@ def trace_products(
     TraceError
         When a tag field is unknown or a cycle creates mass.
     """
-    from onshore.trace.leontief import solve
+    from onshore.trace.leontief import solve_permuted
     from onshore.trace.tags import backward_plan, g_names
 
     by = tuple(by)
@@ -151,12 +151,15 @@ def trace_products(
         for a in range(0, len(members), step):
             chunk = members[a : a + step]
             cols = np.array([found[i][1] for i in chunk], dtype=np.int64)
+            bp = backward_plan(g)
             e = sp.csr_matrix(
-                (np.ones(len(cols)), (cols, np.arange(len(cols)))), shape=(g.n, len(cols))
+                (np.ones(len(cols)), (bp.pos[cols], np.arange(len(cols)))),
+                shape=(g.n, len(cols)),
             )
-            Y = solve(backward_plan(g), e, names=g_names(g))
-            nodes = np.flatnonzero(Y.any(axis=1))
-            parts.append(_table_batch(g, network, nodes, Y[nodes], by, weight, controller, chunk))
+            Y = solve_permuted(bp, e, names=g_names(g))  # plan order: no permutation back
+            keep = np.flatnonzero(Y.any(axis=1))
+            nodes = bp.perm[keep]
+            parts.append(_table_batch(g, network, nodes, Y[keep], by, weight, controller, chunk))
     names = ["product", *by, *(["price"] if weight == "cost" else []), "quantity", "share"]
     if not parts:
         return pd.DataFrame(columns=names)
