@@ -569,6 +569,7 @@ def test_trace_products_in_column_chunks_and_by_place(monkeypatch: pytest.Monkey
     from onshore.trace import origin
 
     monkeypatch.setattr(origin, "TABLE_CELLS", 3)  # a few tags x products at a time
+    monkeypatch.setattr(origin, "BATCH_CELLS", 2 * T.graph(pack_net()).n)  # two products a solve
     net = pack_net()
     prods = ["pus", "ckr", "ccn:cell", "mau"]
     for by in (("raw", "stage", "company"), ("facility",), ("raw", "country", "controlling_country")):

@@ -122,7 +122,8 @@ def trace_products(
     by, weight, period, controller
         As :func:`trace`.
     batch : int
-        Products per backward solve.
+        Products per backward solve, at most :data:`BATCH_CELLS` / nodes (the solution of a
+        batch is nodes x products floats: 64 products at 1 M nodes).
 
     Returns
     -------
@@ -145,9 +146,9 @@ def trace_products(
     groups: dict[int, list[int]] = {}
     for i, (g, _) in enumerate(found):
         groups.setdefault(id(g), []).append(i)
-    step = max(int(batch), 1)
     for members in groups.values():
         g = found[members[0]][0]
+        step = max(min(int(batch), BATCH_CELLS // max(g.n, 1)), 1)
         for a in range(0, len(members), step):
             chunk = members[a : a + step]
             cols = np.array([found[i][1] for i in chunk], dtype=np.int64)
@@ -170,6 +171,8 @@ def trace_products(
     return out[names]
 
 
+BATCH_CELLS = 1 << 26
+"""Nodes x products of one backward solve of :func:`trace_products` (512 MiB of float64)."""
 TABLE_CELLS = 1 << 24
 """Tags x products summed at once by :func:`_table_batch` (128 MiB of float64)."""
 
