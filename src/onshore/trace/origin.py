@@ -202,6 +202,19 @@ def _tag_columns(
     return cols
 
 
+def _code_order_is_value_order(g: Graph, cols: list[tuple[str, np.ndarray, np.ndarray]]) -> bool:
+    """Whether rows in the order of their combined codes are sorted by their values already
+    (every column's values sorted; raw's trailing ``""`` is never a code of a row with a raw),
+    so that a stable sort by the values would keep the order and can be skipped."""
+    for name, _, u in cols:
+        v = u[:-1] if name == "raw" else u
+        if name == "_p":
+            v = np.asarray(v)
+        if len(v) > 1 and not bool(np.all(v[:-1] <= v[1:])):
+            return False
+    return True
+
+
 def _table_batch(
     g: Graph,
     network: Network,
@@ -246,7 +259,8 @@ def _table_batch(
     names = ["_p", *(name for name, _, _ in cols)]
     out = pd.DataFrame({name: data[name] for name in names})
     out["quantity"] = np.concatenate(sums)
-    out = out.sort_values(names, kind="stable").reset_index(drop=True)
+    if not _code_order_is_value_order(g, cols):
+        out = out.sort_values(names, kind="stable").reset_index(drop=True)
     sk = ["_p", *share_keys(by, weight)]
     tot = out.groupby(sk)["quantity"].transform("sum")
     out["share"] = (out["quantity"] / tot).fillna(0.0)
@@ -308,7 +322,7 @@ def _table(
     out = pd.DataFrame({name: data[name] for name, _, _ in cols})
     out["quantity"] = sums
     keys = [name for name, _, _ in cols]
-    if keys:
+    if keys and not _code_order_is_value_order(g, cols):
         out = out.sort_values(keys, kind="stable").reset_index(drop=True)
     sk = share_keys(by, weight)
     if products is not None:
