@@ -56,10 +56,10 @@ FEEDBACK_MAX = 3000
 """Cyclic blocks with up to this many feedback variables can be solved directly on them: the
 sweep is affine in the feedback values, ``g = S x_F + r``, so ``(I - S) x_F = r`` by a dense
 LU and one more sweep give ``X`` (:func:`feedback_factor`)."""
-FEEDBACK_AMORTISE = 0.25
+FEEDBACK_AMORTISE = 1 / 16
 """The feedback map ``S`` (one sweep per feedback variable) is built once a block has solved
-this many right-hand sides per feedback variable, so it costs at most a few times what the
-iterations it replaces cost."""
+this many right-hand sides per feedback variable: at 10-15 sweeps per right-hand side, the
+iterations have then cost about what the map costs (rent or buy)."""
 THREADS = min(2, os.cpu_count() or 1)
 """Threads of the sparse x dense products (rows split in two by nonzeros); 1 in worker
 processes that already share the cores."""
