@@ -95,8 +95,8 @@ def trace(
     by = tuple(by)
     g, p = find_product(network, product, period)
     y = leontief_row(g, p)
-    nodes = np.flatnonzero(y)
-    return _table(g, network, nodes, y[nodes], by, weight, controller)
+    W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller)
+    return _frame(np.asarray(W @ y)[:, None], uk, cols, ordered, by, weight)
 
 
 def trace_products(
@@ -158,9 +158,11 @@ def trace_products(
                 shape=(g.n, len(cols)),
             )
             Y = solve_permuted(bp, e, names=g_names(g))  # plan order: no permutation back
-            keep = np.flatnonzero(Y.any(axis=1))
-            nodes = bp.perm[keep]
-            parts.append(_table_batch(g, network, nodes, Y[keep], by, weight, controller, chunk))
+            W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, bp.perm)
+            step_t = max(1, min(len(chunk), TABLE_CELLS // max(W.shape[0], 1)))
+            for b in range(0, len(chunk), step_t):
+                Q = np.asarray(W @ Y[:, b : b + step_t])  # (tags, products)
+                parts.append(_frame(Q, uk, cols, ordered, by, weight, chunk[b : b + step_t]))
     names = ["product", *by, *(["price"] if weight == "cost" else []), "quantity", "share"]
     if not parts:
         return pd.DataFrame(columns=names)
@@ -215,118 +217,78 @@ def _code_order_is_value_order(g: Graph, cols: list[tuple[str, np.ndarray, np.nd
     return True
 
 
-def _table_batch(
+def _tag_matrix(
     g: Graph,
     network: Network,
-    nodes: np.ndarray,
-    y: np.ndarray,
     by: tuple[str, ...],
     weight: Weight,
     controller: Controller | None,
-    products: Sequence[int],
-) -> pd.DataFrame:
-    """:func:`_table` of many products at once: one sparse product ``Q = W y``.
+    order: np.ndarray | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, list[tuple[str, np.ndarray]], bool]:
+    """The tag weights of every node, cached on the graph per (by, weight, controller).
 
-    ``W[t, u]`` is the value of node ``u``'s entry with tag ``t`` (one per (node, raw)), so
-    ``Q[t, j]`` is product ``j``'s quantity of tag ``t``; the nonzeros of ``Q``, product by
-    product, are the rows of the table (``_p`` first), each product's rows as alone."""
-    pos = np.empty(g.n, dtype=np.int64)
-    pos[nodes] = np.arange(len(nodes))
-    n_id, raw, val, priced = values(g, nodes, weight, by)
-    cols = _tag_columns(g, network, by, weight, controller, n_id, raw, priced)
-    key = np.zeros(len(val), dtype=np.int64)
-    for _, c, u in cols:
-        key = key * len(u) + c
-    uk, inv = np.unique(key, return_inverse=True)
-    W = sp.csr_matrix((val, (inv.ravel(), pos[n_id])), shape=(len(uk), len(nodes)))
-    k = y.shape[1]
-    step = max(1, min(k, TABLE_CELLS // max(len(uk), 1)))
-    tags: list[np.ndarray] = []
-    prods: list[np.ndarray] = []
-    sums: list[np.ndarray] = []
-    for a in range(0, k, step):
-        Q = np.ascontiguousarray((W @ y[:, a : a + step]).T)  # (products, tags)
-        jj, tt = np.nonzero(Q)  # product-major, tags in key order
-        tags.append(tt)
-        prods.append(jj + a)
-        sums.append(Q[jj, tt])
-    tt, jj = np.concatenate(tags), np.concatenate(prods)
-    data: dict[str, Any] = {"_p": np.asarray(products, dtype=np.int64)[jj]}
-    rest = uk[tt]
-    for name, _, u in reversed(cols):
-        data[name] = u[rest % len(u)]
-        rest = rest // len(u)
-    names = ["_p", *(name for name, _, _ in cols)]
-    out = pd.DataFrame({name: data[name] for name in names})
-    out["quantity"] = np.concatenate(sums)
-    if not _code_order_is_value_order(g, cols):
-        out = out.sort_values(names, kind="stable").reset_index(drop=True)
-    sk = ["_p", *share_keys(by, weight)]
-    tot = out.groupby(sk)["quantity"].transform("sum")
-    out["share"] = (out["quantity"] / tot).fillna(0.0)
-    return out
+    ``W[t, u]`` is the value of node ``u``'s entry with tag ``t`` (one entry per (node, raw)
+    with ``raw`` in ``by``, else per node; see :func:`~onshore.trace.tags.values`), so the
+    trace of a product with rows ``y`` (units of every node per unit of product) is
+    ``Q = W y``: one sparse product instead of a sum by tag over its upstream. With ``order``
+    (a plan's ``perm``) the columns are in that order. Returns ``W``, the combined code of each
+    tag (sorted), the columns' names and values the codes index, and whether code order is
+    value order."""
+    ckey = f"origin.tags:{by}:{weight}:{id(controller) if 'controlling_country' in by else ''}"
+    if ckey not in g.cache:
+        n_id, raw, val, priced = values(g, np.arange(g.n), weight, by)
+        cols = _tag_columns(g, network, by, weight, controller, n_id, raw, priced)
+        key = np.zeros(len(val), dtype=np.int64)
+        for _, c, u in cols:
+            key = key * len(u) + c
+        space = int(np.prod([len(u) for _, _, u in cols], dtype=np.float64)) if cols else 1
+        if space <= max(4 * len(key), 1 << 16):  # few possible tags: a lookup, no sort
+            seen = np.bincount(key, minlength=space) > 0
+            uk = np.flatnonzero(seen)
+            inv = (np.cumsum(seen) - 1)[key]
+        else:
+            uk, inv = np.unique(key, return_inverse=True)
+        W = sp.csr_matrix((val, (inv.ravel(), n_id)), shape=(len(uk), g.n))
+        named = [(name, u) for name, _, u in cols]
+        g.cache[ckey] = (W, uk, named, _code_order_is_value_order(g, cols), {})
+    W, uk, named, ordered, by_order = g.cache[ckey]
+    if order is not None:
+        okey = id(order)
+        if okey not in by_order:
+            by_order.clear()
+            by_order[okey] = (order, W[:, order].tocsr())
+        W = by_order[okey][1]
+    return W, uk, named, ordered
 
 
-def _table(
-    g: Graph,
-    network: Network,
-    nodes: np.ndarray,
-    y: np.ndarray,
+def _frame(
+    Q: np.ndarray,
+    uk: np.ndarray,
+    cols: list[tuple[str, np.ndarray]],
+    ordered: bool,
     by: tuple[str, ...],
     weight: Weight,
-    controller: Controller | None,
     products: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """Sum ``y_u b_u`` by tag on integer codes (one ``np.unique`` and ``bincount``).
-
-    With ``products``, ``y`` has one column per product and the table a first column
-    ``_p`` (the product's label from ``products``), each product's rows as alone."""
-    pos = np.empty(g.n, dtype=np.int64)
-    pos[nodes] = np.arange(len(nodes))
-    n_id, raw, val, priced = values(g, nodes, weight, by)
-    if products is None:
-        q = y[pos[n_id]] * val
-        pcode = np.zeros(len(q), dtype=np.int64)
-    else:
-        ent, j = np.nonzero(y[pos[n_id]].T)[::-1]  # product-major, entries in order
-        q = y[pos[n_id[ent]], j] * val[ent]
-        n_id, raw, priced, pcode = n_id[ent], raw[ent], priced[ent], j.astype(np.int64)
-    raws = np.array(g.raws + [""], dtype=object)
-    cols: list[tuple[str, np.ndarray, np.ndarray]] = []  # (name, codes per row, values)
-    for f in by:
-        if f == "raw":
-            cols.append((f, raw % len(raws), raws))
-        else:
-            codes, uniq = field_codes(g, network, f, controller)
-            cols.append((f, codes[n_id], uniq))
-    if weight == "cost":
-        cols.append(("price", np.where(priced, 0, 1), np.array(["known", UNKNOWN], dtype=object)))
-    if products is not None:
-        cols.insert(0, ("_p", pcode, np.asarray(products, dtype=np.int64)))
-    key = np.zeros(len(q), dtype=np.int64)
-    for _, c, u in cols:
-        key = key * len(u) + c
-    space = int(np.prod([len(u) for _, _, u in cols], dtype=np.float64)) if cols else 1
-    if space <= max(4 * len(q), 1 << 16):  # few possible tags: count them in place, no sort
-        seen = np.bincount(key, minlength=space) > 0
-        uk = np.flatnonzero(seen)
-        sums = np.bincount(key, weights=q, minlength=space)[uk]
-    else:
-        uk, inv = np.unique(key, return_inverse=True)
-        sums = np.bincount(inv, weights=q, minlength=len(uk))
+    """The trace table of ``Q`` (tags x products): the nonzero tags of each product, sorted
+    by tag values, with ``share`` within (raw, stage) (and ``price``); with ``products`` a
+    first column ``_p`` (the label of each column), each product's rows as alone."""
+    jj, tt = np.nonzero(np.ascontiguousarray(Q.T))  # product-major, tags in code order
     data: dict[str, Any] = {}
-    rest = uk
-    for name, _, u in reversed(cols):
+    rest = uk[tt]
+    for name, u in reversed(cols):
         data[name] = u[rest % len(u)]
         rest = rest // len(u)
-    out = pd.DataFrame({name: data[name] for name, _, _ in cols})
-    out["quantity"] = sums
-    keys = [name for name, _, _ in cols]
-    if keys and not _code_order_is_value_order(g, cols):
-        out = out.sort_values(keys, kind="stable").reset_index(drop=True)
-    sk = share_keys(by, weight)
+    names = [name for name, _ in cols]
+    lead = []
     if products is not None:
-        sk = ["_p", *sk]
+        data["_p"] = np.asarray(products, dtype=np.int64)[jj]
+        lead = ["_p"]
+    out = pd.DataFrame({name: data[name] for name in [*lead, *names]})
+    out["quantity"] = Q[tt, jj]
+    if names and not ordered:
+        out = out.sort_values([*lead, *names], kind="stable").reset_index(drop=True)
+    sk = [*lead, *share_keys(by, weight)]
     tot = out.groupby(sk)["quantity"].transform("sum") if sk else out["quantity"].sum()
     out["share"] = (out["quantity"] / tot).fillna(0.0)
-    return out[out["quantity"] != 0].reset_index(drop=True)
+    return out
