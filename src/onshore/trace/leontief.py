@@ -63,8 +63,10 @@ iterations have then cost about what the map costs (rent or buy)."""
 THREADS = min(2, os.cpu_count() or 1)
 """Threads of the sparse x dense products (rows split in two by nonzeros); 1 in worker
 processes that already share the cores."""
-PARALLEL_MIN = 1 << 18
-"""Products of fewer multiply-adds (nonzeros x columns) than this run on one thread."""
+PARALLEL_MIN = 1 << 22
+"""Products of fewer multiply-adds (nonzeros x columns) than this run on one thread: below a
+few milliseconds of work, handing half to a second thread costs more than it saves when the
+cores are shared."""
 Names = Callable[[np.ndarray], list[str]]
 _POOL: ThreadPoolExecutor | None = None
 
