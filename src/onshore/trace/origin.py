@@ -151,11 +151,11 @@ def trace_products(
         step = max(min(int(batch), BATCH_CELLS // max(g.n, 1)), 1)
         for a in range(0, len(members), step):
             chunk = members[a : a + step]
-            cols = np.array([found[i][1] for i in chunk], dtype=np.int64)
+            nodes = np.array([found[i][1] for i in chunk], dtype=np.int64)
             bp = backward_plan(g)
             e = sp.csr_matrix(
-                (np.ones(len(cols)), (bp.pos[cols], np.arange(len(cols)))),
-                shape=(g.n, len(cols)),
+                (np.ones(len(nodes)), (bp.pos[nodes], np.arange(len(nodes)))),
+                shape=(g.n, len(nodes)),
             )
             Y = solve_permuted(bp, e, names=g_names(g))  # plan order: no permutation back
             W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, bp.perm)
