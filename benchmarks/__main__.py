@@ -2,8 +2,10 @@
 
 Each module ``benchmarks/bench_*.py`` defines ``run(quick: bool) -> list[dict]``; every dict is
 one measured case with at least ``benchmark``, ``case`` and ``seconds`` (and, where the issue
-names a target, ``target`` and ``met``). Results print as one table and are written to
-``benchmarks/results/<name>.json``. ``--quick`` runs the small sizes only.
+names a target, ``target`` and ``met``; where a case has a bound, ``bound_s``: the seconds its
+bytes take at the measured memory bandwidth). Results print as one table, each figure next to
+the one of the previous run (``previous``, read from ``benchmarks/results/<name>.json`` before it
+is overwritten). ``--quick`` runs the small sizes only.
 """
 
 from __future__ import annotations
@@ -36,18 +38,40 @@ def main(argv: list[str]) -> int:
         mod = importlib.import_module(f"benchmarks.{name}")
         t0 = time.perf_counter()
         rows = mod.run(quick=quick)
-        (out_dir / f"{name}.json").write_text(json.dumps(rows, indent=2, default=str))
+        res = out_dir / f"{name}.json"
+        before = {r["case"]: r for r in json.loads(res.read_text())} if res.exists() else {}
+        for r in rows:  # the figure of the previous run of the same case, side by side
+            if r["case"] in before:
+                r["previous"] = before[r["case"]].get("seconds")
+        res.write_text(json.dumps(rows, indent=2, default=str))
         console.print(f"  done in {time.perf_counter() - t0:.1f} s")
         all_rows += rows
     table = Table(title="onshore benchmarks")
-    cols = ["benchmark", "case", "seconds", "peak_gib", "ratio", "target", "met", "detail"]
+    cols = [
+        "benchmark",
+        "case",
+        "seconds",
+        "previous",
+        "bound_s",
+        "peak_gib",
+        "ratio",
+        "target",
+        "met",
+        "detail",
+    ]
     for c in cols:
-        table.add_column(c, max_width=60 if c == "detail" else None, overflow="ellipsis" if c == "detail" else "fold")
+        table.add_column(
+            c,
+            max_width=60 if c == "detail" else None,
+            overflow="ellipsis" if c == "detail" else "fold",
+        )
     for r in all_rows:
+
         def fmt(v: object) -> str:
             if isinstance(v, float):
                 return f"{v:.4g}"
             return "" if v is None else str(v)
+
         table.add_row(*[fmt(r.get(c)) for c in cols])
     console.print(table)
     (out_dir / "all.json").write_text(json.dumps(all_rows, indent=2, default=str))
@@ -55,7 +79,9 @@ def main(argv: list[str]) -> int:
     met = [r for r in all_rows if r.get("met") is True]
     console.print(f"targets met: {len(met)}; missed: {len(missed)}")
     for r in missed:
-        console.print(f"  missed: {r['benchmark']} / {r['case']}: {r.get('seconds', 0):.3g} s against {r.get('target')}")
+        console.print(
+            f"  missed: {r['benchmark']} / {r['case']}: {r.get('seconds', 0):.3g} s against {r.get('target')}"
+        )
     return 0 if not missed else 1
 
 

@@ -501,3 +501,82 @@ def test_trace_products_batched_matches_single_traces(batch: int) -> None:
                 assert list(mine.columns) == list(want.columns)
                 pd.testing.assert_frame_equal(mine.drop(columns=["quantity", "share"]), want.drop(columns=["quantity", "share"]))
                 assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_system())
+def test_feedback_direct_solve_agrees_with_dense_inverse(sys: tuple[sp.csr_matrix, np.ndarray, np.ndarray]) -> None:
+    """Cycles solved through the LU of the feedback map (built at the first solve) equal the
+    dense inverse, and so do later solves with the stored factors."""
+    A, B, rank = sys
+    old = S.DIRECT_MAX, S.DENSE_MAX, S.FEEDBACK_AMORTISE
+    S.DIRECT_MAX, S.DENSE_MAX, S.FEEDBACK_AMORTISE = 0, 0, 0.0
+    try:
+        p = T.plan(A, rank)
+        X = T.solve(p, B)
+        X2 = T.solve(p, B[:, ::-1])
+    finally:
+        S.DIRECT_MAX, S.DENSE_MAX, S.FEEDBACK_AMORTISE = old
+    cycles = [lv.cyc for lv in p.levels if lv.cyc is not None]
+    assert all(c.fb is not None for c in cycles)
+    Xd = np.linalg.inv(np.eye(A.shape[0]) - A.toarray()) @ B
+    tol = dict(rtol=1e-10, atol=1e-13 * max(1.0, np.abs(Xd).max()))
+    assert np.allclose(X, Xd, **tol), np.abs(X - Xd).max()  # type: ignore[arg-type]
+    assert np.allclose(X2, Xd[:, ::-1], **tol)  # type: ignore[arg-type]
+
+
+def test_feedback_map_is_built_once_enough_columns_were_solved(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore import synthetic
+
+    monkeypatch.setattr(S, "DIRECT_MAX", 0)
+    monkeypatch.setattr(S, "DENSE_MAX", 0)
+    g = build(synthetic.network(600, seed=4))
+    p = T.plan(g.A, g.nodes["rank"].to_numpy())
+    cyc = [lv.cyc for lv in p.levels if lv.cyc is not None and lv.cyc.F is not None]
+    assert cyc, "the synthetic network has a recycling loop"
+    c = cyc[0]
+    assert len(c.F) * S.FEEDBACK_AMORTISE > 1
+    e = sp.csr_matrix(g.E)
+    first = T.solve(p, e[:, :1])
+    assert c.fb is None  # one column: iterations are cheaper than the map
+    many = T.solve(p, sp.csr_matrix(np.ones((g.n, int(len(c.F) * S.FEEDBACK_AMORTISE) + 1))))
+    assert c.fb is not None
+    want = np.linalg.inv(np.eye(g.n) - g.A.toarray())
+    assert np.allclose(first[:, 0], want @ g.E.toarray()[:, 0], rtol=1e-9, atol=1e-13)
+    assert np.allclose(many[:, 0], want.sum(axis=1), rtol=1e-10, atol=1e-13)
+    assert np.allclose(T.solve(p, e)[:, :1], first, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_spmm_accumulates_in_place_like_the_product(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    monkeypatch.setattr(S, "THREADS", threads)
+    monkeypatch.setattr(S, "PARALLEL_MIN", 0)
+    rng = np.random.default_rng(5)
+    for rows, n, k in ((1, 5, 3), (7, 30, 1), (200, 300, 9)):
+        M = sp.random(rows, n, density=0.2, random_state=rng, format="csr")
+        X = rng.random((n, k))
+        out = rng.random((rows, k))
+        want = out + M @ X
+        S.spmm(M, X, out)
+        assert np.allclose(out, want, rtol=1e-14, atol=0)
+        strided = np.asfortranarray(rng.random((rows, k)))  # not C-contiguous: the public product
+        want = strided + M @ X
+        S.spmm(M, X, strided)
+        assert np.allclose(strided, want, rtol=1e-14, atol=0)
+
+
+def test_trace_products_in_column_chunks_and_by_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore.trace import origin
+
+    monkeypatch.setattr(origin, "TABLE_CELLS", 3)  # a few tags x products at a time
+    monkeypatch.setattr(origin, "BATCH_CELLS", 2 * T.graph(pack_net()).n)  # two products a solve
+    net = pack_net()
+    prods = ["pus", "ckr", "ccn:cell", "mau"]
+    for by in (("raw", "stage", "company"), ("facility",), ("raw", "country", "controlling_country")):
+        got = T.trace_products(net, prods, by=by)
+        for prod in prods:
+            want = T.trace(net, prod, by=by)
+            mine = got[got["product"] == prod].drop(columns="product").reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine.drop(columns=["quantity", "share"]), want.drop(columns=["quantity", "share"]))
+            assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)
+            assert np.allclose(mine["share"], want["share"], rtol=1e-12, atol=0)

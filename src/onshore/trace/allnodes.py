@@ -285,7 +285,7 @@ def solve_all(
     order = sorted(range(len(blocks)), key=lambda b: -len(blocks[b][0]))  # big blocks first
     try:
         if nw > 1 and "fork" in mp.get_all_start_methods():
-            with mp.get_context("fork").Pool(nw) as pool:
+            with mp.get_context("fork").Pool(nw, initializer=_solve.single_threaded) as pool:
                 results = list(pool.imap_unordered(_run_block, order))
         else:
             results = [_run_block(b) for b in order]

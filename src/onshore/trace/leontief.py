@@ -19,7 +19,9 @@ component whose spectral radius is >= 1 (a cycle that would create mass) is refu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,11 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
 from onshore.errors import TraceError
+
+try:  # scipy's compiled CSR x dense kernel: accumulates in place and releases the GIL
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - other scipy layouts: the public product
+    _csr_matvecs = None
 
 TOL = 1e-10
 """Relative residual ``||X - A X - B|| / ||B||`` every cyclic solve reaches."""
@@ -45,7 +52,79 @@ DENSE_RHS = 250_000
 """Right-hand sides of up to this many entries (nodes x columns) are solved dense."""
 ANDERSON = 3
 """Depth of the Anderson mixing of the feedback variables (0: plain Gauss-Seidel)."""
+FEEDBACK_MAX = 3000
+"""Cyclic blocks with up to this many feedback variables can be solved directly on them: the
+sweep is affine in the feedback values, ``g = S x_F + r``, so ``(I - S) x_F = r`` by a dense
+LU and one more sweep give ``X`` (:func:`feedback_factor`)."""
+FEEDBACK_AMORTISE = 1 / 16
+"""The feedback map ``S`` (one sweep per feedback variable) is built once a block has solved
+this many right-hand sides per feedback variable: at 10-15 sweeps per right-hand side, the
+iterations have then cost about what the map costs (rent or buy)."""
+THREADS = min(2, os.cpu_count() or 1)
+"""Threads of the sparse x dense products (rows split in two by nonzeros); 1 in worker
+processes that already share the cores."""
+PARALLEL_MIN = 1 << 22
+"""Products of fewer multiply-adds (nonzeros x columns) than this run on one thread: below a
+few milliseconds of work, handing half to a second thread costs more than it saves when the
+cores are shared."""
 Names = Callable[[np.ndarray], list[str]]
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _forget_pool() -> None:
+    """In a forked child the parent's threads do not exist: start a pool of its own."""
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def single_threaded() -> None:
+    """Run the sparse products of this process on one thread (worker processes)."""
+    global THREADS
+    THREADS = 1
+
+
+def spmm(M: sp.csr_matrix, X: np.ndarray, out: np.ndarray) -> None:
+    """``out += M @ X`` in place, on :data:`THREADS` threads when large.
+
+    Parameters
+    ----------
+    M : csr_matrix, shape (r, n)
+    X : ndarray, shape (n, k), float64
+        C-contiguous, not overlapping the rows of ``out`` that ``M`` reads.
+    out : ndarray, shape (r, k), float64
+        C-contiguous (e.g. a row range of a C-contiguous array); accumulated into.
+    """
+    global _POOL
+    r = M.shape[0]
+    k = X.shape[1]
+    if (
+        _csr_matvecs is None
+        or not (X.flags.c_contiguous and out.flags.c_contiguous)
+        or X.dtype != np.float64
+        or out.dtype != np.float64
+        or M.dtype != np.float64
+    ):
+        out += M @ X
+        return
+    ip, ix, dat = M.indptr, M.indices, M.data
+    if THREADS < 2 or M.nnz * k < PARALLEL_MIN or r < 2:
+        _csr_matvecs(r, M.shape[1], k, ip, ix, dat, X.ravel(), out.ravel())
+        return
+    mid = int(np.searchsorted(ip, ip[-1] // 2))  # half the nonzeros on each side
+    mid = min(max(mid, 1), r - 1)
+    lo, hi = int(ip[mid]), int(ip[-1])
+    xr = X.ravel()
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="onshore-spmm")
+    fut = _POOL.submit(
+        _csr_matvecs, r - mid, M.shape[1], k, ip[mid:] - lo, ix[lo:hi], dat[lo:hi], xr,
+        out[mid:].ravel(),
+    )
+    _csr_matvecs(mid, M.shape[1], k, ip[: mid + 1], ix[:lo], dat[:lo], xr, out[:mid].ravel())
+    fut.result()
 
 
 def levels(n: int, dep_rows: np.ndarray, dep_cols: np.ndarray) -> np.ndarray:
@@ -107,6 +186,8 @@ class Cycle:
     )  # GS sublevels: (a, b, M[a:b])
     F: np.ndarray | None = None  # feedback variables: columns read before they are updated
     lateF: sp.csr_matrix | None = None  # the late entries: rows that read them, columns F
+    fb: Any = None  # LAPACK LU factors of I - S, S the sweep's map on the feedback variables
+    cols: int = 0  # right-hand sides solved iteratively so far (when to build ``fb``)
 
 
 @dataclass
@@ -338,6 +419,8 @@ def solve_permuted(
     k = Bp.shape[1]
     Bd = Bp if isinstance(Bp, np.ndarray) else None
     Bsp = None if isinstance(Bp, np.ndarray) else sp.csr_matrix(Bp)
+    if Bsp is not None:
+        Bsp.sum_duplicates()
     X = np.zeros((p.n, k))
     rows = np.flatnonzero(Bd.any(axis=1)) if Bd is not None else np.flatnonzero(
         np.diff(Bsp.indptr)  # type: ignore[union-attr]
@@ -348,15 +431,15 @@ def solve_permuted(
     for lv in p.levels:
         if lv.hi <= first:
             continue
-        if lv.ext.nnz:
-            X[lv.lo : lv.hi] = lv.ext @ X
+        if lv.ext.nnz:  # reads lower levels only: accumulated in place
+            spmm(lv.ext, X, X[lv.lo : lv.hi])
         if Bd is not None:
             X[lv.lo : lv.hi] += Bd[lv.lo : lv.hi]
         else:
             assert Bsp is not None
             Bl = Bsp[lv.lo : lv.hi].tocoo()
-            if Bl.nnz:
-                np.add.at(X, (lv.lo + Bl.row, Bl.col), Bl.data)
+            if Bl.nnz:  # entries unique (summed above): plain fancy-index addition
+                X[lv.lo + Bl.row, Bl.col] += Bl.data
         if p.own is not None:
             X[lv.lo : lv.hi] *= p.own[lv.lo : lv.hi, None]
         if lv.cyc is not None:
@@ -458,9 +541,26 @@ def solve_cycle(
             raise TraceError(f"a cycle creates mass: {' -> '.join(_names(c, names))}")
         return np.asarray(X)
     assert c.F is not None and c.lateF is not None
-    X = R.copy()
     F = c.F
+    if c.fb is None and len(F) <= FEEDBACK_MAX:
+        c.cols += R.shape[1]
+        if c.cols >= FEEDBACK_AMORTISE * len(F):
+            feedback_factor(c)
+    X = R.copy()
     xF = X[F]
+    if c.fb is not None:  # direct: r = G(0), x_F = (I - S)^-1 r, X = G(x_F)
+        X[F] = 0.0
+        _sweep(c, X, R)
+        xF = lu_solve(c.fb, X[F], check_finite=False)
+        for _ in range(3):  # iterative refinement on the feedback equation
+            X[F] = xF
+            _sweep(c, X, R)
+            f = X[F] - xF
+            if stats is not None:
+                stats["sweeps"] = stats.get("sweeps", 0) + 1
+            if _rel(c, f, X[F], scale) <= tol:
+                return X
+            xF = xF + lu_solve(c.fb, f, check_finite=False)
     dF: list[np.ndarray] = []
     dG: list[np.ndarray] = []
     f_old = g_old = None
@@ -468,20 +568,11 @@ def solve_cycle(
     worse = 0
     for it in range(1, 2001):
         X[F] = xF
-        for a, b, Mj in c.sub:  # one Gauss-Seidel sweep: an exact function of X[F]
-            np.add(Mj @ X, R[a:b], out=X[a:b])
+        _sweep(c, X, R)  # one Gauss-Seidel sweep: an exact function of X[F]
         g = X[F]
         f = g - xF
-        # residual of this X, exactly; the error is at most residual / (1 - rho)
-        # the residual of this X is exactly lateF @ f (the contract: <= tol x ||R|| per column);
-        # X grows monotonically with X[F], so |f| <= eps X[F] entrywise bounds every entry's
-        # relative error by about eps / (1 - rho): both are required
-        res = float((np.linalg.norm(c.lateF @ f, axis=0) / scale).max())
-        ag = np.abs(g)
-        ent = float(
-            (np.abs(f) / (ag + 1e-15 * ag.max(axis=0, initial=0.0) + 1e-300)).max(initial=0.0)
-        )
-        rel = max(res, ent / max(1.0 - c.rho, 1e-6))
+        res = _res(c, f, scale)
+        rel = _rel(c, f, g, scale, res)
         if stats is not None:
             stats["sweeps"] = stats.get("sweeps", 0) + 1
         if rel <= tol:
@@ -505,6 +596,66 @@ def solve_cycle(
     raise TraceError(
         f"a cycle does not converge (it creates mass?): {' -> '.join(_names(c, names))}"
     )
+
+
+def _sweep(c: Cycle, X: np.ndarray, R: np.ndarray) -> None:
+    """One Gauss-Seidel sweep of a cyclic block in place; reads ``X[c.F]`` as set."""
+    for a, b, Mj in c.sub:  # Mj may read its own rows (late entries): into a copy
+        t = R[a:b].copy()
+        spmm(Mj, X, t)
+        X[a:b] = t
+
+
+def _res(c: Cycle, f: np.ndarray, scale: np.ndarray) -> float:
+    """The relative residual of the swept ``X``: exactly ``lateF @ f`` per column."""
+    assert c.lateF is not None
+    return float((np.linalg.norm(c.lateF @ f, axis=0) / scale).max())
+
+
+def _rel(
+    c: Cycle, f: np.ndarray, g: np.ndarray, scale: np.ndarray, res: float | None = None
+) -> float:
+    """The stop measure of a sweep with feedback change ``f`` and new feedback values ``g``.
+
+    The residual of the swept ``X`` is exactly ``lateF @ f`` (the contract: <= tol x ||R||
+    per column); ``X`` grows monotonically with ``X[F]``, so ``|f| <= eps X[F]`` entrywise
+    bounds every entry's relative error by about ``eps / (1 - rho)``: both are required."""
+    if res is None:
+        res = _res(c, f, scale)
+    ag = np.abs(g)
+    ent = float((np.abs(f) / (ag + 1e-15 * ag.max(axis=0, initial=0.0) + 1e-300)).max(initial=0.0))
+    return max(res, ent / max(1.0 - c.rho, 1e-6))
+
+
+def feedback_factor(c: Cycle, chunk: int = 256) -> None:
+    """Build and factor ``I - S``, ``S`` the map of one sweep on the feedback variables.
+
+    A sweep with zero right-hand side is linear in ``X[F]``: column ``j`` of ``S`` is the
+    feedback values after a sweep from ``X[F] = e_j``. ``S`` costs one sweep per feedback
+    variable (``chunk`` of them at a time) and ``len(F)**2`` floats; it is stored on the block
+    as the LU factors of ``I - S`` (``c.fb``), and every later solve of the block is two
+    sweeps and one dense triangular solve instead of an iteration.
+
+    Parameters
+    ----------
+    c : Cycle
+        An iteratively solved block (``c.F`` set).
+    chunk : int
+        Feedback variables swept at once (memory ``len(c.idx) x chunk`` floats).
+    """
+    assert c.F is not None
+    m, nf = len(c.idx), len(c.F)
+    S = np.empty((nf, nf))
+    for a in range(0, nf, chunk):
+        b = min(a + chunk, nf)
+        X = np.zeros((m, b - a))
+        X[c.F[a:b], np.arange(b - a)] = 1.0
+        for lo, hi, Mj in c.sub:
+            t = np.zeros((hi - lo, b - a))
+            spmm(Mj, X, t)
+            X[lo:hi] = t
+        S[:, a:b] = X[c.F]
+    c.fb = lu_factor(np.eye(nf) - S, check_finite=False)
 
 
 def _anderson(dF: list[np.ndarray], dG: list[np.ndarray], f: np.ndarray) -> np.ndarray:

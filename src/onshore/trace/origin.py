@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from onshore.network import Network
 from onshore.trace.graph import UNKNOWN, Graph, find_product
@@ -94,8 +95,8 @@ def trace(
     by = tuple(by)
     g, p = find_product(network, product, period)
     y = leontief_row(g, p)
-    nodes = np.flatnonzero(y)
-    return _table(g, network, nodes, y[nodes], by, weight, controller)
+    W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller)
+    return _frame(np.asarray(W @ y)[:, None], uk, cols, ordered, by, weight)
 
 
 def trace_products(
@@ -121,7 +122,8 @@ def trace_products(
     by, weight, period, controller
         As :func:`trace`.
     batch : int
-        Products per backward solve.
+        Products per backward solve, at most :data:`BATCH_CELLS` / nodes (the solution of a
+        batch is nodes x products floats: 64 products at 1 M nodes).
 
     Returns
     -------
@@ -135,9 +137,7 @@ def trace_products(
     TraceError
         When a tag field is unknown or a cycle creates mass.
     """
-    import scipy.sparse as sp
-
-    from onshore.trace.leontief import solve
+    from onshore.trace.leontief import solve_permuted
     from onshore.trace.tags import backward_plan, g_names
 
     by = tuple(by)
@@ -146,18 +146,23 @@ def trace_products(
     groups: dict[int, list[int]] = {}
     for i, (g, _) in enumerate(found):
         groups.setdefault(id(g), []).append(i)
-    step = max(int(batch), 1)
     for members in groups.values():
         g = found[members[0]][0]
+        step = max(min(int(batch), BATCH_CELLS // max(g.n, 1)), 1)
         for a in range(0, len(members), step):
             chunk = members[a : a + step]
-            cols = np.array([found[i][1] for i in chunk], dtype=np.int64)
+            nodes = np.array([found[i][1] for i in chunk], dtype=np.int64)
+            bp = backward_plan(g)
             e = sp.csr_matrix(
-                (np.ones(len(cols)), (cols, np.arange(len(cols)))), shape=(g.n, len(cols))
+                (np.ones(len(nodes)), (bp.pos[nodes], np.arange(len(nodes)))),
+                shape=(g.n, len(nodes)),
             )
-            Y = solve(backward_plan(g), e, names=g_names(g))
-            nodes = np.flatnonzero(Y.any(axis=1))
-            parts.append(_table(g, network, nodes, Y[nodes], by, weight, controller, chunk))
+            Y = solve_permuted(bp, e, names=g_names(g))  # plan order: no permutation back
+            W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, bp.perm)
+            step_t = max(1, min(len(chunk), TABLE_CELLS // max(W.shape[0], 1)))
+            for b in range(0, len(chunk), step_t):
+                Q = np.asarray(W @ Y[:, b : b + step_t])  # (tags, products)
+                parts.append(_frame(Q, uk, cols, ordered, by, weight, chunk[b : b + step_t]))
     names = ["product", *by, *(["price"] if weight == "cost" else []), "quantity", "share"]
     if not parts:
         return pd.DataFrame(columns=names)
@@ -168,32 +173,26 @@ def trace_products(
     return out[names]
 
 
-def _table(
+BATCH_CELLS = 1 << 26
+"""Nodes x products of one backward solve of :func:`trace_products` (512 MiB of float64)."""
+TABLE_CELLS = 1 << 24
+"""Tags x products summed at once by :func:`_table_batch` (128 MiB of float64)."""
+
+
+def _tag_columns(
     g: Graph,
     network: Network,
-    nodes: np.ndarray,
-    y: np.ndarray,
     by: tuple[str, ...],
     weight: Weight,
     controller: Controller | None,
-    products: Sequence[int] | None = None,
-) -> pd.DataFrame:
-    """Sum ``y_u b_u`` by tag on integer codes (one ``np.unique`` and ``bincount``).
-
-    With ``products``, ``y`` has one column per product and the table a first column
-    ``_p`` (the product's label from ``products``), each product's rows as alone."""
-    pos = np.empty(g.n, dtype=np.int64)
-    pos[nodes] = np.arange(len(nodes))
-    n_id, raw, val, priced = values(g, nodes, weight, by)
-    if products is None:
-        q = y[pos[n_id]] * val
-        pcode = np.zeros(len(q), dtype=np.int64)
-    else:
-        ent, j = np.nonzero(y[pos[n_id]].T)[::-1]  # product-major, entries in order
-        q = y[pos[n_id[ent]], j] * val[ent]
-        n_id, raw, priced, pcode = n_id[ent], raw[ent], priced[ent], j.astype(np.int64)
+    n_id: np.ndarray,
+    raw: np.ndarray,
+    priced: np.ndarray,
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per tag column of a trace table: its name, the code of each (node, raw) entry and the
+    values the codes index (sorted, so code order is value order)."""
     raws = np.array(g.raws + [""], dtype=object)
-    cols: list[tuple[str, np.ndarray, np.ndarray]] = []  # (name, codes per row, values)
+    cols: list[tuple[str, np.ndarray, np.ndarray]] = []
     for f in by:
         if f == "raw":
             cols.append((f, raw % len(raws), raws))
@@ -202,32 +201,94 @@ def _table(
             cols.append((f, codes[n_id], uniq))
     if weight == "cost":
         cols.append(("price", np.where(priced, 0, 1), np.array(["known", UNKNOWN], dtype=object)))
-    if products is not None:
-        cols.insert(0, ("_p", pcode, np.asarray(products, dtype=np.int64)))
-    key = np.zeros(len(q), dtype=np.int64)
-    for _, c, u in cols:
-        key = key * len(u) + c
-    space = int(np.prod([len(u) for _, _, u in cols], dtype=np.float64)) if cols else 1
-    if space <= max(4 * len(q), 1 << 16):  # few possible tags: count them in place, no sort
-        seen = np.bincount(key, minlength=space) > 0
-        uk = np.flatnonzero(seen)
-        sums = np.bincount(key, weights=q, minlength=space)[uk]
-    else:
-        uk, inv = np.unique(key, return_inverse=True)
-        sums = np.bincount(inv, weights=q, minlength=len(uk))
+    return cols
+
+
+def _code_order_is_value_order(g: Graph, cols: list[tuple[str, np.ndarray, np.ndarray]]) -> bool:
+    """Whether rows in the order of their combined codes are sorted by their values already
+    (every column's values sorted; raw's trailing ``""`` is never a code of a row with a raw),
+    so that a stable sort by the values would keep the order and can be skipped."""
+    for name, _, u in cols:
+        v = u[:-1] if name == "raw" else u
+        if name == "_p":
+            v = np.asarray(v)
+        if len(v) > 1 and not bool(np.all(v[:-1] <= v[1:])):
+            return False
+    return True
+
+
+def _tag_matrix(
+    g: Graph,
+    network: Network,
+    by: tuple[str, ...],
+    weight: Weight,
+    controller: Controller | None,
+    order: np.ndarray | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, list[tuple[str, np.ndarray]], bool]:
+    """The tag weights of every node, cached on the graph per (by, weight, controller).
+
+    ``W[t, u]`` is the value of node ``u``'s entry with tag ``t`` (one entry per (node, raw)
+    with ``raw`` in ``by``, else per node; see :func:`~onshore.trace.tags.values`), so the
+    trace of a product with rows ``y`` (units of every node per unit of product) is
+    ``Q = W y``: one sparse product instead of a sum by tag over its upstream. With ``order``
+    (a plan's ``perm``) the columns are in that order. Returns ``W``, the combined code of each
+    tag (sorted), the columns' names and values the codes index, and whether code order is
+    value order."""
+    ckey = f"origin.tags:{by}:{weight}:{id(controller) if 'controlling_country' in by else ''}"
+    if ckey not in g.cache:
+        n_id, raw, val, priced = values(g, np.arange(g.n), weight, by)
+        cols = _tag_columns(g, network, by, weight, controller, n_id, raw, priced)
+        key = np.zeros(len(val), dtype=np.int64)
+        for _, c, u in cols:
+            key = key * len(u) + c
+        space = int(np.prod([len(u) for _, _, u in cols], dtype=np.float64)) if cols else 1
+        if space <= max(4 * len(key), 1 << 16):  # few possible tags: a lookup, no sort
+            seen = np.bincount(key, minlength=space) > 0
+            uk = np.flatnonzero(seen)
+            inv = (np.cumsum(seen) - 1)[key]
+        else:
+            uk, inv = np.unique(key, return_inverse=True)
+        W = sp.csr_matrix((val, (inv.ravel(), n_id)), shape=(len(uk), g.n))
+        named = [(name, u) for name, _, u in cols]
+        g.cache[ckey] = (W, uk, named, _code_order_is_value_order(g, cols), {})
+    W, uk, named, ordered, by_order = g.cache[ckey]
+    if order is not None:
+        okey = id(order)
+        if okey not in by_order:
+            by_order.clear()
+            by_order[okey] = (order, W[:, order].tocsr())
+        W = by_order[okey][1]
+    return W, uk, named, ordered
+
+
+def _frame(
+    Q: np.ndarray,
+    uk: np.ndarray,
+    cols: list[tuple[str, np.ndarray]],
+    ordered: bool,
+    by: tuple[str, ...],
+    weight: Weight,
+    products: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """The trace table of ``Q`` (tags x products): the nonzero tags of each product, sorted
+    by tag values, with ``share`` within (raw, stage) (and ``price``); with ``products`` a
+    first column ``_p`` (the label of each column), each product's rows as alone."""
+    jj, tt = np.nonzero(np.ascontiguousarray(Q.T))  # product-major, tags in code order
     data: dict[str, Any] = {}
-    rest = uk
-    for name, _, u in reversed(cols):
+    rest = uk[tt]
+    for name, u in reversed(cols):
         data[name] = u[rest % len(u)]
         rest = rest // len(u)
-    out = pd.DataFrame({name: data[name] for name, _, _ in cols})
-    out["quantity"] = sums
-    keys = [name for name, _, _ in cols]
-    if keys:
-        out = out.sort_values(keys, kind="stable").reset_index(drop=True)
-    sk = share_keys(by, weight)
+    names = [name for name, _ in cols]
+    lead = []
     if products is not None:
-        sk = ["_p", *sk]
+        data["_p"] = np.asarray(products, dtype=np.int64)[jj]
+        lead = ["_p"]
+    out = pd.DataFrame({name: data[name] for name in [*lead, *names]})
+    out["quantity"] = Q[tt, jj]
+    if names and not ordered:
+        out = out.sort_values([*lead, *names], kind="stable").reset_index(drop=True)
+    sk = [*lead, *share_keys(by, weight)]
     tot = out.groupby(sk)["quantity"].transform("sum") if sk else out["quantity"].sum()
     out["share"] = (out["quantity"] / tot).fillna(0.0)
-    return out[out["quantity"] != 0].reset_index(drop=True)
+    return out

@@ -8,14 +8,13 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from onshore.errors import TraceError
 from onshore.network import Network
 from onshore.owners import controlling_country
 from onshore.trace.graph import UNKNOWN, Graph
-from onshore.trace.leontief import Plan, plan, solve
+from onshore.trace.leontief import Plan, plan, solve, solve_permuted
 
 FIELDS = ("raw", "stage", "country", "controlling_country", "company", "facility")
 PLACE_FIELDS = ("country", "controlling_country", "company", "facility")
@@ -143,8 +142,13 @@ def leontief_row(g: Graph, node: int, mask: np.ndarray | None = None) -> np.ndar
         ``y[u]``: units of node ``u`` (in ``u``'s material unit) per unit of ``p``;
         ``y[p] = 1`` on an acyclic graph.
     """
-    e = sp.csr_matrix(([1.0], ([node], [0])), shape=(g.n, 1))
-    return solve(backward_plan(g), e, mask=mask, names=g_names(g))[:, 0]
+    bp = backward_plan(g)
+    e = np.zeros((g.n, 1))  # in plan order, dense: no sparse slicing per level
+    e[bp.pos[node], 0] = 1.0
+    y: np.ndarray = solve_permuted(bp, e, names=g_names(g))[bp.pos, 0]
+    if mask is not None:
+        y[~mask] = 0.0
+    return y
 
 
 # ============================================================================ tag values
