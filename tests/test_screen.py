@@ -184,3 +184,19 @@ def test_import_screen_links_instead_of_duplicating(tmp_path: Path) -> None:
         own = store.read("ownership")
     assert "my_catl" not in ids and "newco" in ids
     assert ((own["owner"] == "catl") & (own["owned"] == "newco")).any()
+
+
+@pytest.mark.parametrize(
+    ("native", "erp"),
+    [("中伟股份", "ZHONGWEI GUFEN"), ("天赐材料", "TIANCI CAILIAO"),
+     ("宁德时代新能源科技股份有限公司", "NINGDE SHIDAI XINNENGYUAN KEJI GUFEN YOUXIAN GONGSI")],
+)
+def test_pinyin_sets_business_words_and_legal_forms_apart(native: str, erp: str) -> None:
+    """A Chinese name in pinyin meets the name an ERP writes in pinyin word by word: the
+    business words and legal forms the word table knows ('cailiao', 'gufen') are words of
+    their own on both sides, not letters run into the name."""
+    assert normalize(native).compact == normalize(erp).compact
+    m = Matcher([Entry("x", native, "CN", [native]),
+                 Entry("y", "Tianqi Lithium", "CN", ["Tianqi Lithium"])])
+    (best, *_) = m.candidates(erp, "CN")
+    assert (best.id, best.decision) == ("x", "match"), best

@@ -89,10 +89,40 @@ def _t2s() -> object:
     return opencc.OpenCC("t2s")
 
 
+@functools.cache
+def _table_words() -> frozenset[str]:
+    """Every word of ``words.csv`` (legal forms, abbreviations, business words)."""
+    legal, abbr, stop, _, struct = _words()
+    return legal | set(abbr) | stop | struct
+
+
 def _pinyin(s: str) -> str:
+    """Chinese letters in pinyin, one word per run of letters, with the business words and
+    legal forms the word table knows in pinyin ('cailiao', 'keji', 'gufen') set apart:
+    '天赐材料' -> 'tianci cailiao', as an ERP writes it, so both meet in the same tokens."""
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(s))
+    syl = lazy_pinyin(s)
+    known = _table_words()
+    out: list[str] = []
+    run: list[str] = []
+    i = 0
+    while i < len(syl):
+        for j in range(min(len(syl), i + 5), i + 1, -1):
+            w = "".join(syl[i:j])
+            if w in known:
+                if run:
+                    out.append("".join(run))
+                    run = []
+                out.append(w)
+                i = j
+                break
+        else:
+            run.append(syl[i])
+            i += 1
+    if run:
+        out.append("".join(run))
+    return " ".join(out)
 
 
 def _hangul(s: str) -> str:
@@ -181,9 +211,10 @@ def normalize(name: str) -> Name:
             run = []
         if w:
             toks.append(w)
-    out = [abbr.get(w, w) for w in toks if w not in legal]
+    out = [x for w in toks if w not in legal for x in abbr.get(w, w).split()]
     if not out and toks:
-        out = [abbr.get(w, w) for w in toks]  # a name made only of legal words keeps them
+        # a name made only of legal words keeps them
+        out = [x for w in toks for x in abbr.get(w, w).split()]
     compact = "".join(out)
     return Name(str(name), tuple(out), compact, native, tuple(out))
 
@@ -278,7 +309,11 @@ class Matcher:
         for j, (_k, nm) in enumerate(self.names):
             generic = all(t in self.stop or t in self.places for t in nm.tokens)
             for t in set(nm.tokens):
-                df[t] = df.get(t, 0) + 1
+                if not nm.native:
+                    # how common a word is, counted over names written in Latin letters: a
+                    # name in its own script is another spelling of a name the entry has,
+                    # and its words in pinyin would count twice
+                    df[t] = df.get(t, 0) + 1
                 if generic or (t not in self.stop and t not in self.places):
                     self.by_token.setdefault(t, set()).add(j)
             self.by_compact.setdefault(nm.compact, set()).add(j)
