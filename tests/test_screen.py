@@ -200,3 +200,49 @@ def test_pinyin_sets_business_words_and_legal_forms_apart(native: str, erp: str)
                  Entry("y", "Tianqi Lithium", "CN", ["Tianqi Lithium"])])
     (best, *_) = m.candidates(erp, "CN")
     assert (best.id, best.decision) == ("x", "match"), best
+
+
+def test_siblings_the_name_that_adds_fewest_words_of_its_own_wins() -> None:
+    """A parent and its subsidiary share the words of the input: 'Ganfeng Lithium' is the
+    parent 'Ganfeng Lithium Group' (a word about the group's shape left over), not the
+    subsidiary whose alias 'Ganfeng Lithium Battery' names a line of business of its own."""
+    m = Matcher([
+        Entry("parent", "Ganfeng Lithium Group Co., Ltd.", "CN",
+              ["Ganfeng Lithium Group Co., Ltd.", "赣锋锂业"]),
+        Entry("sub", "Ganfeng LiEnergy Technology Co., Ltd.", "CN",
+              ["Ganfeng LiEnergy Technology Co., Ltd.", "Ganfeng Lithium Battery"]),
+        Entry("other", "Tianqi Lithium Corporation", "CN", ["Tianqi Lithium Corporation"]),
+    ])
+    for q in ("GANFENG LITHIUM CO., LTD.", "JIANGXI GANFENG LITHIUM CO LTD"):
+        best, second = m.candidates(q, "CN")[:2]
+        assert (best.id, second.id) == ("parent", "sub"), (q, best)
+        assert second.features["sibling_of"] == "parent" and best.decision != "no_match"
+    assert m.candidates("GANFENG LITHIUM BATTERY", "CN")[0].id == "sub"
+
+
+def test_an_alias_that_is_another_entitys_name_is_that_entity() -> None:
+    """The parent's list entry carries its Shanshan unit's name; the unit has its own entry
+    under that name and wins it. The same letters with another legal form ('Gotion' and
+    'Gotion Inc.') are not another entity's name."""
+    unit = "Hoshine Silicon Industry (Shanshan) Co., Ltd."
+    m = Matcher([
+        Entry("hoshine", "Hoshine Silicon Industry Co., Ltd.", "CN",
+              ["Hoshine Silicon Industry Co., Ltd.", unit], store=False),
+        Entry("hoshine_shanshan", unit, "CN", [unit], store=False),
+        Entry("gotion", "Gotion High-tech Co., Ltd.", "CN",
+              ["Gotion High-tech Co., Ltd.", "Gotion"]),
+        Entry("gotion_inc", "Gotion Inc.", "US", ["Gotion Inc."]),
+    ])
+    for q in ("HOSHINE SILICON INDUSTRY (SHANSHAN) CO LTD", "HOSHINE SILICON SHANSHAN"):
+        assert m.candidates(q, "CN")[0].id == "hoshine_shanshan", q
+    assert m.candidates("HOSHINE SILICON INDUSTRY CO LTD", "CN")[0].id == "hoshine"
+    assert m.candidates("GOTION", "CN")[0].id == "gotion"
+    assert m.candidates("GOTION INC", "US")[0].id == "gotion_inc"
+
+
+def test_siblings_in_the_reference_network(ref: Network) -> None:
+    res = screen(ref, [{"name": "GANFENG LITHIUM CO., LTD.", "country": "CN"},
+                       {"name": "HOSHINE SILICON SHANSHAN", "country": "CN"}])
+    assert [r["match"] for r in res] == ["ganfeng", None]
+    assert [r["decision"] for r in res] == ["match", "match"]
+    assert res[1]["lists"][0]["entry"] == "hoshine_shanshan"

@@ -219,6 +219,11 @@ def normalize(name: str) -> Name:
     return Name(str(name), tuple(out), compact, native, tuple(out))
 
 
+def _spelled(name: str) -> str:
+    """A name as spelled, legal form included; case, spacing and punctuation aside."""
+    return re.sub(r"\W+", "", unicodedata.normalize("NFKC", name).casefold())
+
+
 def _subseq(short: str, long: str) -> bool:
     it = iter(long)
     return all(ch in it for ch in short)
@@ -302,6 +307,18 @@ class Matcher:
             for ident in e.identifiers:
                 self.by_ident.setdefault(ident, set()).add(k)
         self.stop, self.places, self.struct = _words()[2:]
+        # names that are another entry's own name, legal form and all: 'Hoshine Silicon
+        # Industry (Shanshan) Co., Ltd.' among the parent's names is the name of the Shanshan
+        # unit, a legal entity of its own ('Gotion' is not 'Gotion Inc.')
+        own: dict[str, set[int]] = {}
+        for k, e in enumerate(self.entries):
+            own.setdefault(_spelled(e.label), set()).add(k)
+        self.foreign = {
+            j
+            for j, (k, nm) in enumerate(self.names)
+            if own.get(_spelled(nm.text), set()) - {k}
+            and k not in own.get(_spelled(nm.text), set())
+        }
         df: dict[str, int] = {}
         self.by_token: dict[str, set[int]] = {}
         self.by_compact: dict[str, set[int]] = {}
@@ -430,11 +447,17 @@ class Matcher:
         extra = [u for u in qt if u not in used_q]
         extra_distinct = [u for u in extra if u not in self.stop and u not in self.places]
         extra_trade = [u for u in extra if u in self.stop and u not in self.struct]
+        left = [
+            t for t in nt if t not in matched_n and t not in self.struct and t not in self.places
+        ]
         feats.update(
             cover_name=round(cover_n, 3),
             cover_query=round(cover_q, 3),
             evidence=round(evidence, 2),
+            explained=" ".join(sorted(used_q)),
         )
+        if left:
+            feats["left"] = " ".join(left)
         if extra:
             feats["extra"] = " ".join(extra)
         if not distinct:
@@ -503,6 +526,8 @@ class Matcher:
                 s, f = self.pair(q, n)
                 if j in self.minor:
                     f = {**f, "subsidiary": 1.0}
+                if j in self.foreign:
+                    f = {**f, "other_entity": 1.0}
                 if k not in best or s > best[k][0]:
                     best[k] = (s, n.text, f)
         cc = (country or "").strip().upper() or None
@@ -527,7 +552,49 @@ class Matcher:
                 continue
             out.append(Candidate(e.id, nm, round(s, 3), decide(s), f, _reasons(nm, s, f)))
         out.sort(key=lambda c: (-c.score, c.id))
-        return out[:limit]
+        return _siblings(out)[:limit]
+
+
+SIBLING_GAP = 0.1
+"""Candidates this close to the best that explain the same words of the input are siblings
+(a parent and its subsidiary, two units of one group): the order among them is decided by
+what else their names say, not by a few hundredths of score."""
+
+
+def _sibling_key(c: Candidate) -> tuple[int, int]:
+    """Among siblings, first the entry whose own name it is, then the name that adds fewest
+    words of its own beyond the input's (business words and distinctive words; words about
+    the shape of a group, places and legal forms aside): 'Ganfeng Lithium Co., Ltd.' is
+    'Ganfeng Lithium Group' rather than 'Ganfeng Lithium Battery'. The country is in the
+    score already."""
+    left = str(c.features.get("left", ""))
+    return (1 if c.features.get("other_entity") else 0, len(left.split()))
+
+
+def _siblings(out: list[Candidate]) -> list[Candidate]:
+    """``out`` (best first) with the best of the top candidate's siblings put first."""
+    if not out or out[0].score < REVIEW:
+        return out
+    top = out[0]
+    sig = (top.features.get("exact"), top.features.get("explained"))
+    group = [
+        c
+        for c in out
+        if c.score >= top.score - SIBLING_GAP
+        and (c.features.get("exact"), c.features.get("explained")) == sig
+    ]
+    win = min(group, key=_sibling_key)  # min keeps the best score among equals
+    if win is top:
+        return out
+    demoted = Candidate(
+        top.id,
+        top.name,
+        top.score,
+        top.decision,
+        {**top.features, "sibling_of": win.id},
+        (*top.reasons, f"'{win.name}' ({win.id}) says the same with fewer words of its own"),
+    )
+    return [win, demoted, *(c for c in out[1:] if c is not win)]
 
 
 def _reasons(name: str, score: float, f: dict[str, float | str]) -> tuple[str, ...]:
