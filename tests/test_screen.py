@@ -246,3 +246,36 @@ def test_siblings_in_the_reference_network(ref: Network) -> None:
     assert [r["match"] for r in res] == ["ganfeng", None]
     assert [r["decision"] for r in res] == ["match", "match"]
     assert res[1]["lists"][0]["entry"] == "hoshine_shanshan"
+
+
+def test_hangul_letter_names_are_the_letters() -> None:
+    """Initialisms written in Hangul by the names of their letters ('에스디아이' SDI) are the
+    letters; a name in Hangul with other letters than an indexed one is not that name."""
+    assert normalize("삼성에스디아이").tokens == normalize("삼성SDI").tokens
+    assert normalize("에스케이이노베이션").compact == normalize("SK이노베이션").compact
+    m = Matcher([Entry("ecopro", "EcoPro Co., Ltd.", "KR", ["EcoPro Co., Ltd.", "에코프로"]),
+                 Entry("ecopro_bm", "EcoPro BM Co., Ltd.", "KR",
+                       ["EcoPro BM Co., Ltd.", "에코프로비엠"])])
+    assert m.candidates("에코프로비엠", "KR")[0].id == "ecopro_bm"
+    assert m.candidates("에코프로BM", "KR")[0].id == "ecopro_bm"
+
+
+def test_hangul_renderings_of_foreign_names_by_sound() -> None:
+    """A Chinese or English name written in Hangul after its sound ('닝더스다이' for Ningde
+    Shidai, '포스코케미칼' for POSCO Chemical) links to the one name that sounds so; a short
+    sound ('궈쉬안', Guoxuan) or one that several entries share links nothing."""
+    m = Matcher([
+        Entry("catl", "Contemporary Amperex Technology Co., Limited", "CN",
+              ["Contemporary Amperex Technology Co., Limited", "Ningde Shidai"]),
+        Entry("posco_fm", "POSCO Future M Co., Ltd.", "KR",
+              ["POSCO Future M Co., Ltd.", "POSCO Chemical"]),
+        Entry("gotion", "Gotion High-tech Co., Ltd.", "CN", ["Guoxuan"]),
+        Entry("a", "Tianqi Lithium", "CN", ["Tianqi Lithium"]),
+        Entry("b", "Tianqi Lithium Energy Australia", "AU", ["Tianqi Lithium"]),
+    ])
+    for q, want in (("닝더스다이", "catl"), ("포스코케미칼", "posco_fm")):
+        best = m.candidates(q, "KR")[0]
+        assert (best.id, best.decision) == (want, "match"), (q, best)
+    assert all(c.decision == "no_match" for c in m.candidates("궈쉬안", "KR"))
+    assert all(c.decision == "no_match" for c in m.candidates("톈치리튬", "KR"))
+    assert all(c.decision == "no_match" for c in m.candidates("롯데케미칼", "KR"))

@@ -31,6 +31,8 @@ MATCH = 0.86
 """Scores at or above this are a match."""
 REVIEW = 0.70
 """Scores at or above this (and below MATCH) go to a reviewer."""
+SOUND_SCORE = 0.95
+"""The score of a Hangul name that sounds like one indexed name only (see ``_sound``)."""
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]+")
@@ -132,6 +134,89 @@ def _hangul(s: str) -> str:
     return str(Transliter(academic).translit(s))
 
 
+# The Korean names of the Latin letters, as initialisms are written in Hangul ('에스케이' SK,
+# '에스디아이' SDI, '엘지' LG). 이 (E), 오 (O) and 유 (U) are left out: they are everyday
+# syllables ('이노베이션', innovation) far more often than letters.
+_LETTER_NAMES = {
+    "에이": "a",
+    "비": "b",
+    "씨": "c",
+    "디": "d",
+    "에프": "f",
+    "지": "g",
+    "에이치": "h",
+    "아이": "i",
+    "제이": "j",
+    "케이": "k",
+    "엘": "l",
+    "엠": "m",
+    "엔": "n",
+    "피": "p",
+    "큐": "q",
+    "알": "r",
+    "에스": "s",
+    "티": "t",
+    "브이": "v",
+    "더블유": "w",
+    "엑스": "x",
+    "와이": "y",
+    "제트": "z",
+}
+
+
+def _letter_names(word: str) -> str:
+    """A Hangul word with its runs of two or more letter names in Latin letters:
+    '삼성에스디아이' -> '삼성 sdi ', '에스케이이노베이션' -> ' sk 이노베이션'."""
+    out: list[str] = []
+    run: list[str] = []
+    i = 0
+    while i <= len(word):
+        for n in (3, 2, 1):
+            if i + n <= len(word) and word[i : i + n] in _LETTER_NAMES:
+                run.append(word[i : i + n])
+                i += n
+                break
+        else:
+            if len(run) >= 2:
+                out.append(" " + "".join(_LETTER_NAMES[x] for x in run) + " ")
+            else:
+                out.extend(run)
+            run = []
+            if i < len(word):
+                out.append(word[i])
+            i += 1
+    return "".join(out)
+
+
+def _sound(letters: str) -> str:
+    """A coarse key of how a romanised name sounds, for names written in Hangul after their
+    pinyin or English sound ('닝더스다이' for Ningde Shidai, '포스코케미칼' for POSCO
+    Chemical): vowels, h, w and y dropped; consonants in the classes that Korean writing of
+    foreign words merges (k g c q; s x j z; t d; p b f v; l r); runs of one class once."""
+    s = re.sub(r"[^a-z]", "", letters)
+    for a, b in (("ph", "p"), ("sh", "s"), ("zh", "s"), ("ch", "k"), ("ck", "k"), ("th", "t")):
+        s = s.replace(a, b)
+    out: list[str] = []
+    for ch in s:
+        c = _SOUND.get(ch, "")
+        if c and (not out or out[-1] != c):
+            out.append(c)
+    return "".join(out)
+
+
+_SOUND = {
+    **dict.fromkeys("kgcq", "K"),
+    **dict.fromkeys("sxjz", "S"),
+    **dict.fromkeys("td", "T"),
+    **dict.fromkeys("pbfv", "P"),
+    **dict.fromkeys("lr", "L"),
+    "m": "M",
+    "n": "N",
+}
+SOUND_MIN = 5
+"""Sound keys shorter than this are too common to link anything."""
+
+
 def identifier(text: str) -> str | None:
     """The exact key of a ticker or registry number ('002594.SZ', 'NYSE: ALB', a USCC or
     an LEI), or None when ``text`` is a name.
@@ -190,6 +275,7 @@ def normalize(name: str) -> Name:
     if _CJK.search(s):
         s = _t2s().convert(s)  # type: ignore[attr-defined]
     s = _CJK_LEGAL.sub(" ", s)
+    s = _HANGUL.sub(lambda m: _letter_names(m.group(0)), s)
     native = "".join(
         m.group(0) for m in re.finditer(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]+", s)
     )
@@ -336,6 +422,17 @@ class Matcher:
             self.by_compact.setdefault(nm.compact, set()).add(j)
             if nm.native:
                 self.by_native.setdefault(nm.native, set()).add(j)
+        # names in Latin letters by how they sound, for queries written in Hangul; a key
+        # that several entries share links none of them
+        sound: dict[str, set[int]] = {}
+        for j, (k, nm) in enumerate(self.names):
+            if not nm.native:
+                key = _sound(nm.compact)
+                if len(key) >= SOUND_MIN:
+                    sound.setdefault(key, set()).add(j)
+        self.by_sound = {
+            key: js for key, js in sound.items() if len({self.names[j][0] for j in js}) == 1
+        }
         size = max(len(self.names), 1)
         self.idf = {t: math.log(1 + size / c) for t, c in df.items()}
         self.max_idf = math.log(1 + size)
@@ -384,7 +481,7 @@ class Matcher:
     def pair(self, q: Name, n: Name) -> tuple[float, dict[str, float | str]]:
         """Score one query name against one indexed name."""
         feats: dict[str, float | str] = {}
-        if q.native and q.native == n.native and len(q.native) >= 2:
+        if q.native and q.native == n.native and len(q.native) >= 2 and q.compact == n.compact:
             feats["exact"] = "native"
             return 1.0, feats
         if q.compact and q.compact == n.compact:
@@ -530,6 +627,11 @@ class Matcher:
                     f = {**f, "other_entity": 1.0}
                 if k not in best or s > best[k][0]:
                     best[k] = (s, n.text, f)
+            if _HANGUL.search(q.native) and max((b[0] for b in best.values()), default=0) < MATCH:
+                for j in self.by_sound.get(_sound(q.compact), ()):
+                    k, n = self.names[j]
+                    if k not in best or best[k][0] < SOUND_SCORE:
+                        best[k] = (SOUND_SCORE, n.text, {"exact": "sound"})
         cc = (country or "").strip().upper() or None
         out = []
         for k, (s, nm, f) in best.items():
@@ -604,6 +706,8 @@ def _reasons(name: str, score: float, f: dict[str, float | str]) -> tuple[str, .
         out.append(f"same identifier {name}")
     elif ex == "native":
         out.append(f"same name in its own script as '{name}'")
+    elif ex == "sound":
+        out.append(f"written in Hangul as '{name}' sounds")
     elif ex == "letters":
         out.append(f"same name as '{name}' once legal forms, case and spacing are set aside")
     else:
