@@ -279,3 +279,33 @@ def test_hangul_renderings_of_foreign_names_by_sound() -> None:
     assert all(c.decision == "no_match" for c in m.candidates("궈쉬안", "KR"))
     assert all(c.decision == "no_match" for c in m.candidates("톈치리튬", "KR"))
     assert all(c.decision == "no_match" for c in m.candidates("롯데케미칼", "KR"))
+
+
+def test_japanese_is_read_as_japanese() -> None:
+    """Kana, and Chinese characters of a Japanese company, are read in Japanese (cutlet):
+    loanwords in their own spelling ('エナジー' energy), long vowels once ('kogyo'), as an ERP
+    writes them; without cutlet the name keeps its own script and nothing breaks."""
+    pytest.importorskip("cutlet")
+    assert normalize("LGエナジーソリューション").tokens == normalize("LG Energy Solution").tokens
+    assert normalize("本田技研工業", japanese=True).tokens == normalize("HONDA GIKEN KOGYO").tokens
+    m = Matcher([Entry("honda", "Honda Motor Co., Ltd.", "JP",
+                       ["Honda Motor Co., Ltd.", "本田技研工業"]),
+                 Entry("hitachi", "Hitachi, Ltd.", "JP", ["Hitachi, Ltd.", "日立製作所"])])
+    best = m.candidates("HONDA GIKEN KOGYO KK", "JP")[0]
+    assert (best.id, best.decision) == ("honda", "match"), best
+    assert m.candidates("本田技研工業", "JP")[0].id == "honda"
+
+
+def test_japanese_without_cutlet(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore.compliance import names
+
+    monkeypatch.setattr(names, "_cutlet", lambda: None)
+    names.normalize.cache_clear()
+    try:
+        n = names.normalize("LGエナジーソリューション")
+        assert n.native == "エナジーソリューション" and n.tokens  # as before: its own script
+        m = names.Matcher([names.Entry("lges", "LG Energy Solution", "KR",
+                                       ["LG Energy Solution", "LGエナジーソリューション"])])
+        assert m.candidates("LGエナジーソリューション", "KR")[0].decision == "match"
+    finally:
+        names.normalize.cache_clear()

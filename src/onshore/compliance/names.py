@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -104,23 +105,37 @@ def _pinyin(s: str) -> str:
     '天赐材料' -> 'tianci cailiao', as an ERP writes it, so both meet in the same tokens."""
     from pypinyin import lazy_pinyin
 
-    syl = lazy_pinyin(s)
+    return _runs(lazy_pinyin(s))
+
+
+def _runs(pieces: Sequence[str], apart: Sequence[bool] = (), least: int = 2) -> str:
+    """Pieces (syllables, words) joined into words: ``least`` or more pieces that together
+    spell a word of the word table, and the pieces marked ``apart``, stand alone; the rest
+    run together (one pinyin syllable is too short to be a word of its own)."""
     known = _table_words()
     out: list[str] = []
     run: list[str] = []
     i = 0
-    while i < len(syl):
-        for j in range(min(len(syl), i + 5), i + 1, -1):
-            w = "".join(syl[i:j])
-            if w in known:
-                if run:
-                    out.append("".join(run))
-                    run = []
-                out.append(w)
-                i = j
-                break
+    while i < len(pieces):
+        if i < len(apart) and apart[i]:
+            j = i + 1
         else:
-            run.append(syl[i])
+            j = next(
+                (
+                    j
+                    for j in range(min(len(pieces), i + 5), i + least - 1, -1)
+                    if "".join(pieces[i:j]) in known
+                ),
+                0,
+            )
+        if j:
+            if run:
+                out.append("".join(run))
+                run = []
+            out.append("".join(pieces[i:j]))
+            i = j
+        else:
+            run.append(pieces[i])
             i += 1
     if run:
         out.append("".join(run))
@@ -217,6 +232,41 @@ SOUND_MIN = 5
 """Sound keys shorter than this are too common to link anything."""
 
 
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
+
+
+@functools.cache
+def _cutlet() -> Any:
+    """cutlet's romaji converter with loanwords in their own spelling, or None when the
+    ``ja`` extra (cutlet, unidic-lite) is not installed."""
+    try:
+        import cutlet
+
+        return cutlet.Cutlet(use_foreign_spelling=True)
+    except (ImportError, RuntimeError):  # not installed, or no dictionary for fugashi
+        return None
+
+
+def _romaji(s: str) -> str | None:
+    """Japanese in romaji as an ERP writes it: loanwords in their own spelling ('エナジー' ->
+    'energy'), long vowels written once ('工業' -> 'kogyo', not 'kougyou'); None without
+    cutlet."""
+    k = _cutlet()
+    if k is None:
+        return None
+    from cutlet.cutlet import has_foreign_lemma
+
+    pieces, apart = [], []
+    for w in k.tagger(s):
+        r = str(k.romaji_word(w)).casefold()
+        foreign = bool(has_foreign_lemma(w))
+        if not foreign:
+            r = re.sub(r"([aiueo])(?:u|\1)", r"\1", r)
+        pieces.append(r)
+        apart.append(foreign)
+    return _runs(pieces, apart, least=1)
+
+
 def identifier(text: str) -> str | None:
     """The exact key of a ticker or registry number ('002594.SZ', 'NYSE: ALB', a USCC or
     an LEI), or None when ``text`` is a name.
@@ -255,13 +305,16 @@ class Name:
 
 
 @functools.lru_cache(maxsize=200_000)
-def normalize(name: str) -> Name:
+def normalize(name: str, japanese: bool = False) -> Name:
     """A comparable form of a company name.
 
     Parameters
     ----------
     name : str
         As written anywhere: 'GUOXUAN HI-TECH', '寧德時代', 'Samsung SDI Co., Ltd.'.
+    japanese : bool
+        Read Chinese characters as Japanese ('本田技研工業' -> 'honda giken kogyo'), as a
+        name with kana always is (with cutlet installed; else as Chinese).
 
     Returns
     -------
@@ -272,13 +325,16 @@ def normalize(name: str) -> Name:
 
     legal, abbr = _words()[:2]
     s = unicodedata.normalize("NFKC", str(name)).casefold().strip()
-    if _CJK.search(s):
+    ja = (japanese or bool(_KANA.search(s))) and _cutlet() is not None
+    if _CJK.search(s) and not ja:
         s = _t2s().convert(s)  # type: ignore[attr-defined]
     s = _CJK_LEGAL.sub(" ", s)
     s = _HANGUL.sub(lambda m: _letter_names(m.group(0)), s)
     native = "".join(
         m.group(0) for m in re.finditer(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]+", s)
     )
+    if ja:
+        s = _JAPANESE.sub(lambda m: f" {_romaji(m.group(0))} ", s)
     s = _CJK.sub(lambda m: f" {_pinyin(m.group(0))} ", s)
     s = _HANGUL.sub(lambda m: f" {_hangul(m.group(0))} ", s)
     s = s.replace("&", " and ")
@@ -378,6 +434,7 @@ class Matcher:
         self.names: list[tuple[int, Name]] = []
         self.minor: set[int] = set()
         self.by_ident: dict[str, set[int]] = {}
+        again = 0
         for k, e in enumerate(self.entries):
             for n in e.names:
                 ident = identifier(n)
@@ -385,11 +442,15 @@ class Matcher:
                     e.identifiers.add(ident)
                     continue
                 for v in _variants(n, e.store):
-                    nm = normalize(v)
-                    if nm.tokens or nm.native:
-                        if n in e.secondary:
-                            self.minor.add(len(self.names))
-                        self.names.append((k, nm))
+                    forms = [normalize(v)]
+                    if e.country == "JP" and _CJK.search(v):
+                        forms.append(normalize(v, japanese=True))  # read as Japanese too
+                        again += len(set(forms)) - 1  # one name, not two, for word weights
+                    for nm in dict.fromkeys(forms):
+                        if nm.tokens or nm.native:
+                            if n in e.secondary:
+                                self.minor.add(len(self.names))
+                            self.names.append((k, nm))
             for ident in e.identifiers:
                 self.by_ident.setdefault(ident, set()).add(k)
         self.stop, self.places, self.struct = _words()[2:]
@@ -433,7 +494,7 @@ class Matcher:
         self.by_sound = {
             key: js for key, js in sound.items() if len({self.names[j][0] for j in js}) == 1
         }
-        size = max(len(self.names), 1)
+        size = max(len(self.names) - again, 1)
         self.idf = {t: math.log(1 + size / c) for t, c in df.items()}
         self.max_idf = math.log(1 + size)
         self.vocab = [t for t in self.by_token if len(t) >= 5]
@@ -618,15 +679,19 @@ class Matcher:
                 best[k] = (1.0, own, {"exact": "identifier"})
         else:
             q = normalize(name)
-            for j in self.block(q):
-                k, n = self.names[j]
-                s, f = self.pair(q, n)
-                if j in self.minor:
-                    f = {**f, "subsidiary": 1.0}
-                if j in self.foreign:
-                    f = {**f, "other_entity": 1.0}
-                if k not in best or s > best[k][0]:
-                    best[k] = (s, n.text, f)
+            forms = [q]
+            if (country or "").strip().upper() == "JP" and _CJK.search(name):
+                forms.append(normalize(name, japanese=True))  # read as Japanese too
+            for qf in dict.fromkeys(forms):
+                for j in self.block(qf):
+                    k, n = self.names[j]
+                    s, f = self.pair(qf, n)
+                    if j in self.minor:
+                        f = {**f, "subsidiary": 1.0}
+                    if j in self.foreign:
+                        f = {**f, "other_entity": 1.0}
+                    if k not in best or s > best[k][0]:
+                        best[k] = (s, n.text, f)
             if _HANGUL.search(q.native) and max((b[0] for b in best.values()), default=0) < MATCH:
                 for j in self.by_sound.get(_sound(q.compact), ()):
                     k, n = self.names[j]
