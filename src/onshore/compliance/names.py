@@ -499,17 +499,21 @@ class Matcher:
         self.max_idf = math.log(1 + size)
         self.vocab = [t for t in self.by_token if len(t) >= 5]
         self._near: dict[str, list[tuple[str, float]]] = {}
+        self._weights: dict[str, float] = {}
 
     # ------------------------------------------------------------------ weights
     def weight(self, t: str) -> float:
         """How much a token says: rarer says more; shared business words and places little."""
-        w = self.idf.get(t, self.max_idf)
-        if t in self.stop:
-            return 0.25 * w if t not in ("group", "holding") else 0.4 * w
-        if t in self.places:
-            return 0.15 * w
-        if len(t) <= 2:
-            return 0.6 * w
+        w = self._weights.get(t)
+        if w is None:
+            w = self.idf.get(t, self.max_idf)
+            if t in self.stop:
+                w *= 0.25 if t not in ("group", "holding") else 0.4
+            elif t in self.places:
+                w *= 0.15
+            elif len(t) <= 2:
+                w *= 0.6
+            self._weights[t] = w
         return w
 
     def near(self, t: str) -> list[tuple[str, float]]:
