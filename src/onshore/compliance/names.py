@@ -261,7 +261,7 @@ def _romaji(s: str) -> str | None:
         r = str(k.romaji_word(w)).casefold()
         foreign = bool(has_foreign_lemma(w))
         if not foreign:
-            r = re.sub(r"([aiueo])(?:u|\1)", r"\1", r)
+            r = re.sub(r"o[ou]|uu", lambda m: m.group(0)[0], r)  # Hepburn without macrons
         pieces.append(r)
         apart.append(foreign)
     return _runs(pieces, apart, least=1)
