@@ -556,15 +556,16 @@ class Matcher:
                 return 0.9, feats
             return 1.0, feats
         qt, nt = list(dict.fromkeys(q.tokens)), list(dict.fromkeys(n.tokens))
+        qset = set(qt)
         matched_n: dict[str, float] = {}
         used_q: dict[str, float] = {}
         for t in nt:
-            if t in qt:
+            if t in qset:
                 matched_n[t], used_q[t] = 1.0, 1.0
                 continue
             best, via = 0.0, ""
             for u in qt:
-                if u in used_q or min(len(u), len(t)) < 5:
+                if u in used_q or u[0] != t[0] or min(len(u), len(t)) < 5:
                     continue
                 r = fuzz.ratio(u, t) / 100.0
                 if r >= 0.85 and r > best and u[0] == t[0]:
@@ -641,8 +642,8 @@ class Matcher:
             if any(u not in self.places for u in rest) and not generic:
                 score -= 0.2
                 feats["short"] = 1.0
-        r = fuzz.token_sort_ratio(q.key, n.key) / 100.0
-        if r >= 0.92 and len(q.compact) >= 8 and r > score:
+        r = fuzz.token_sort_ratio(q.key, n.key) / 100.0 if len(q.compact) >= 8 else 0.0
+        if r >= 0.92 and r > score:
             feats["spelling"] = round(r, 3)
             score = r * 0.97
         return max(0.0, min(score, 1.0)), feats
