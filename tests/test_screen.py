@@ -184,3 +184,128 @@ def test_import_screen_links_instead_of_duplicating(tmp_path: Path) -> None:
         own = store.read("ownership")
     assert "my_catl" not in ids and "newco" in ids
     assert ((own["owner"] == "catl") & (own["owned"] == "newco")).any()
+
+
+@pytest.mark.parametrize(
+    ("native", "erp"),
+    [("中伟股份", "ZHONGWEI GUFEN"), ("天赐材料", "TIANCI CAILIAO"),
+     ("宁德时代新能源科技股份有限公司", "NINGDE SHIDAI XINNENGYUAN KEJI GUFEN YOUXIAN GONGSI")],
+)
+def test_pinyin_sets_business_words_and_legal_forms_apart(native: str, erp: str) -> None:
+    """A Chinese name in pinyin meets the name an ERP writes in pinyin word by word: the
+    business words and legal forms the word table knows ('cailiao', 'gufen') are words of
+    their own on both sides, not letters run into the name."""
+    assert normalize(native).compact == normalize(erp).compact
+    m = Matcher([Entry("x", native, "CN", [native]),
+                 Entry("y", "Tianqi Lithium", "CN", ["Tianqi Lithium"])])
+    (best, *_) = m.candidates(erp, "CN")
+    assert (best.id, best.decision) == ("x", "match"), best
+
+
+def test_siblings_the_name_that_adds_fewest_words_of_its_own_wins() -> None:
+    """A parent and its subsidiary share the words of the input: 'Ganfeng Lithium' is the
+    parent 'Ganfeng Lithium Group' (a word about the group's shape left over), not the
+    subsidiary whose alias 'Ganfeng Lithium Battery' names a line of business of its own."""
+    m = Matcher([
+        Entry("parent", "Ganfeng Lithium Group Co., Ltd.", "CN",
+              ["Ganfeng Lithium Group Co., Ltd.", "赣锋锂业"]),
+        Entry("sub", "Ganfeng LiEnergy Technology Co., Ltd.", "CN",
+              ["Ganfeng LiEnergy Technology Co., Ltd.", "Ganfeng Lithium Battery"]),
+        Entry("other", "Tianqi Lithium Corporation", "CN", ["Tianqi Lithium Corporation"]),
+    ])
+    for q in ("GANFENG LITHIUM CO., LTD.", "JIANGXI GANFENG LITHIUM CO LTD"):
+        best, second = m.candidates(q, "CN")[:2]
+        assert (best.id, second.id) == ("parent", "sub"), (q, best)
+        assert second.features["sibling_of"] == "parent" and best.decision != "no_match"
+    assert m.candidates("GANFENG LITHIUM BATTERY", "CN")[0].id == "sub"
+
+
+def test_an_alias_that_is_another_entitys_name_is_that_entity() -> None:
+    """The parent's list entry carries its Shanshan unit's name; the unit has its own entry
+    under that name and wins it. The same letters with another legal form ('Gotion' and
+    'Gotion Inc.') are not another entity's name."""
+    unit = "Hoshine Silicon Industry (Shanshan) Co., Ltd."
+    m = Matcher([
+        Entry("hoshine", "Hoshine Silicon Industry Co., Ltd.", "CN",
+              ["Hoshine Silicon Industry Co., Ltd.", unit], store=False),
+        Entry("hoshine_shanshan", unit, "CN", [unit], store=False),
+        Entry("gotion", "Gotion High-tech Co., Ltd.", "CN",
+              ["Gotion High-tech Co., Ltd.", "Gotion"]),
+        Entry("gotion_inc", "Gotion Inc.", "US", ["Gotion Inc."]),
+    ])
+    for q in ("HOSHINE SILICON INDUSTRY (SHANSHAN) CO LTD", "HOSHINE SILICON SHANSHAN"):
+        assert m.candidates(q, "CN")[0].id == "hoshine_shanshan", q
+    assert m.candidates("HOSHINE SILICON INDUSTRY CO LTD", "CN")[0].id == "hoshine"
+    assert m.candidates("GOTION", "CN")[0].id == "gotion"
+    assert m.candidates("GOTION INC", "US")[0].id == "gotion_inc"
+
+
+def test_siblings_in_the_reference_network(ref: Network) -> None:
+    res = screen(ref, [{"name": "GANFENG LITHIUM CO., LTD.", "country": "CN"},
+                       {"name": "HOSHINE SILICON SHANSHAN", "country": "CN"}])
+    assert [r["match"] for r in res] == ["ganfeng", None]
+    assert [r["decision"] for r in res] == ["match", "match"]
+    assert res[1]["lists"][0]["entry"] == "hoshine_shanshan"
+
+
+def test_hangul_letter_names_are_the_letters() -> None:
+    """Initialisms written in Hangul by the names of their letters ('에스디아이' SDI) are the
+    letters; a name in Hangul with other letters than an indexed one is not that name."""
+    assert normalize("삼성에스디아이").tokens == normalize("삼성SDI").tokens
+    assert normalize("에스케이이노베이션").compact == normalize("SK이노베이션").compact
+    m = Matcher([Entry("ecopro", "EcoPro Co., Ltd.", "KR", ["EcoPro Co., Ltd.", "에코프로"]),
+                 Entry("ecopro_bm", "EcoPro BM Co., Ltd.", "KR",
+                       ["EcoPro BM Co., Ltd.", "에코프로비엠"])])
+    assert m.candidates("에코프로비엠", "KR")[0].id == "ecopro_bm"
+    assert m.candidates("에코프로BM", "KR")[0].id == "ecopro_bm"
+
+
+def test_hangul_renderings_of_foreign_names_by_sound() -> None:
+    """A Chinese or English name written in Hangul after its sound ('닝더스다이' for Ningde
+    Shidai, '포스코케미칼' for POSCO Chemical) links to the one name that sounds so; a short
+    sound ('궈쉬안', Guoxuan) or one that several entries share links nothing."""
+    m = Matcher([
+        Entry("catl", "Contemporary Amperex Technology Co., Limited", "CN",
+              ["Contemporary Amperex Technology Co., Limited", "Ningde Shidai"]),
+        Entry("posco_fm", "POSCO Future M Co., Ltd.", "KR",
+              ["POSCO Future M Co., Ltd.", "POSCO Chemical"]),
+        Entry("gotion", "Gotion High-tech Co., Ltd.", "CN", ["Guoxuan"]),
+        Entry("a", "Tianqi Lithium", "CN", ["Tianqi Lithium"]),
+        Entry("b", "Tianqi Lithium Energy Australia", "AU", ["Tianqi Lithium"]),
+    ])
+    for q, want in (("닝더스다이", "catl"), ("포스코케미칼", "posco_fm")):
+        best = m.candidates(q, "KR")[0]
+        assert (best.id, best.decision) == (want, "match"), (q, best)
+    assert all(c.decision == "no_match" for c in m.candidates("궈쉬안", "KR"))
+    assert all(c.decision == "no_match" for c in m.candidates("톈치리튬", "KR"))
+    assert all(c.decision == "no_match" for c in m.candidates("롯데케미칼", "KR"))
+
+
+def test_japanese_is_read_as_japanese() -> None:
+    """Kana, and Chinese characters of a Japanese company, are read in Japanese (cutlet):
+    loanwords in their own spelling ('エナジー' energy), long vowels once ('kogyo'), as an ERP
+    writes them; without cutlet the name keeps its own script and nothing breaks."""
+    pytest.importorskip("cutlet")
+    assert normalize("LGエナジーソリューション").tokens == normalize("LG Energy Solution").tokens
+    assert normalize("本田技研工業", japanese=True).tokens == normalize("HONDA GIKEN KOGYO").tokens
+    m = Matcher([Entry("honda", "Honda Motor Co., Ltd.", "JP",
+                       ["Honda Motor Co., Ltd.", "本田技研工業"]),
+                 Entry("hitachi", "Hitachi, Ltd.", "JP", ["Hitachi, Ltd.", "日立製作所"])])
+    best = m.candidates("HONDA GIKEN KOGYO KK", "JP")[0]
+    assert (best.id, best.decision) == ("honda", "match"), best
+    assert m.candidates("本田技研工業", "JP")[0].id == "honda"
+
+
+def test_japanese_without_cutlet(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore.compliance import names
+
+    monkeypatch.setattr(names, "_cutlet", lambda: None)
+    names.normalize.cache_clear()
+    try:
+        n = names.normalize("LGエナジーソリューション")
+        assert n.native == "エナジーソリューション" and n.tokens  # as before: its own script
+        m = names.Matcher([names.Entry("lges", "LG Energy Solution", "KR",
+                                       ["LG Energy Solution", "LGエナジーソリューション"])])
+        assert m.candidates("LGエナジーソリューション", "KR")[0].decision == "match"
+    finally:
+        names.normalize.cache_clear()

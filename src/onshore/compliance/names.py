@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -31,6 +32,8 @@ MATCH = 0.86
 """Scores at or above this are a match."""
 REVIEW = 0.70
 """Scores at or above this (and below MATCH) go to a reviewer."""
+SOUND_SCORE = 0.95
+"""The score of a Hangul name that sounds like one indexed name only (see ``_sound``)."""
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]+")
@@ -89,10 +92,54 @@ def _t2s() -> object:
     return opencc.OpenCC("t2s")
 
 
+@functools.cache
+def _table_words() -> frozenset[str]:
+    """Every word of ``words.csv`` (legal forms, abbreviations, business words)."""
+    legal, abbr, stop, _, struct = _words()
+    return legal | set(abbr) | stop | struct
+
+
 def _pinyin(s: str) -> str:
+    """Chinese letters in pinyin, one word per run of letters, with the business words and
+    legal forms the word table knows in pinyin ('cailiao', 'keji', 'gufen') set apart:
+    '天赐材料' -> 'tianci cailiao', as an ERP writes it, so both meet in the same tokens."""
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(s))
+    return _runs(lazy_pinyin(s))
+
+
+def _runs(pieces: Sequence[str], apart: Sequence[bool] = (), least: int = 2) -> str:
+    """Pieces (syllables, words) joined into words: ``least`` or more pieces that together
+    spell a word of the word table, and the pieces marked ``apart``, stand alone; the rest
+    run together (one pinyin syllable is too short to be a word of its own)."""
+    known = _table_words()
+    out: list[str] = []
+    run: list[str] = []
+    i = 0
+    while i < len(pieces):
+        if i < len(apart) and apart[i]:
+            j = i + 1
+        else:
+            j = next(
+                (
+                    j
+                    for j in range(min(len(pieces), i + 5), i + least - 1, -1)
+                    if "".join(pieces[i:j]) in known
+                ),
+                0,
+            )
+        if j:
+            if run:
+                out.append("".join(run))
+                run = []
+            out.append("".join(pieces[i:j]))
+            i = j
+        else:
+            run.append(pieces[i])
+            i += 1
+    if run:
+        out.append("".join(run))
+    return " ".join(out)
 
 
 def _hangul(s: str) -> str:
@@ -100,6 +147,124 @@ def _hangul(s: str) -> str:
     from hangul_romanize.rule import academic
 
     return str(Transliter(academic).translit(s))
+
+
+# The Korean names of the Latin letters, as initialisms are written in Hangul ('에스케이' SK,
+# '에스디아이' SDI, '엘지' LG). 이 (E), 오 (O) and 유 (U) are left out: they are everyday
+# syllables ('이노베이션', innovation) far more often than letters.
+_LETTER_NAMES = {
+    "에이": "a",
+    "비": "b",
+    "씨": "c",
+    "디": "d",
+    "에프": "f",
+    "지": "g",
+    "에이치": "h",
+    "아이": "i",
+    "제이": "j",
+    "케이": "k",
+    "엘": "l",
+    "엠": "m",
+    "엔": "n",
+    "피": "p",
+    "큐": "q",
+    "알": "r",
+    "에스": "s",
+    "티": "t",
+    "브이": "v",
+    "더블유": "w",
+    "엑스": "x",
+    "와이": "y",
+    "제트": "z",
+}
+
+
+def _letter_names(word: str) -> str:
+    """A Hangul word with its runs of two or more letter names in Latin letters:
+    '삼성에스디아이' -> '삼성 sdi ', '에스케이이노베이션' -> ' sk 이노베이션'."""
+    out: list[str] = []
+    run: list[str] = []
+    i = 0
+    while i <= len(word):
+        for n in (3, 2, 1):
+            if i + n <= len(word) and word[i : i + n] in _LETTER_NAMES:
+                run.append(word[i : i + n])
+                i += n
+                break
+        else:
+            if len(run) >= 2:
+                out.append(" " + "".join(_LETTER_NAMES[x] for x in run) + " ")
+            else:
+                out.extend(run)
+            run = []
+            if i < len(word):
+                out.append(word[i])
+            i += 1
+    return "".join(out)
+
+
+def _sound(letters: str) -> str:
+    """A coarse key of how a romanised name sounds, for names written in Hangul after their
+    pinyin or English sound ('닝더스다이' for Ningde Shidai, '포스코케미칼' for POSCO
+    Chemical): vowels, h, w and y dropped; consonants in the classes that Korean writing of
+    foreign words merges (k g c q; s x j z; t d; p b f v; l r); runs of one class once."""
+    s = re.sub(r"[^a-z]", "", letters)
+    for a, b in (("ph", "p"), ("sh", "s"), ("zh", "s"), ("ch", "k"), ("ck", "k"), ("th", "t")):
+        s = s.replace(a, b)
+    out: list[str] = []
+    for ch in s:
+        c = _SOUND.get(ch, "")
+        if c and (not out or out[-1] != c):
+            out.append(c)
+    return "".join(out)
+
+
+_SOUND = {
+    **dict.fromkeys("kgcq", "K"),
+    **dict.fromkeys("sxjz", "S"),
+    **dict.fromkeys("td", "T"),
+    **dict.fromkeys("pbfv", "P"),
+    **dict.fromkeys("lr", "L"),
+    "m": "M",
+    "n": "N",
+}
+SOUND_MIN = 5
+"""Sound keys shorter than this are too common to link anything."""
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
+
+
+@functools.cache
+def _cutlet() -> Any:
+    """cutlet's romaji converter with loanwords in their own spelling, or None when the
+    ``ja`` extra (cutlet, unidic-lite) is not installed."""
+    try:
+        import cutlet
+
+        return cutlet.Cutlet(use_foreign_spelling=True)
+    except (ImportError, RuntimeError):  # not installed, or no dictionary for fugashi
+        return None
+
+
+def _romaji(s: str) -> str | None:
+    """Japanese in romaji as an ERP writes it: loanwords in their own spelling ('エナジー' ->
+    'energy'), long vowels written once ('工業' -> 'kogyo', not 'kougyou'); None without
+    cutlet."""
+    k = _cutlet()
+    if k is None:
+        return None
+    from cutlet.cutlet import has_foreign_lemma
+
+    pieces, apart = [], []
+    for w in k.tagger(s):
+        r = str(k.romaji_word(w)).casefold()
+        foreign = bool(has_foreign_lemma(w))
+        if not foreign:
+            r = re.sub(r"o[ou]|uu", lambda m: m.group(0)[0], r)  # Hepburn without macrons
+        pieces.append(r)
+        apart.append(foreign)
+    return _runs(pieces, apart, least=1)
 
 
 def identifier(text: str) -> str | None:
@@ -140,13 +305,16 @@ class Name:
 
 
 @functools.lru_cache(maxsize=200_000)
-def normalize(name: str) -> Name:
+def normalize(name: str, japanese: bool = False) -> Name:
     """A comparable form of a company name.
 
     Parameters
     ----------
     name : str
         As written anywhere: 'GUOXUAN HI-TECH', '寧德時代', 'Samsung SDI Co., Ltd.'.
+    japanese : bool
+        Read Chinese characters as Japanese ('本田技研工業' -> 'honda giken kogyo'), as a
+        name with kana always is (with cutlet installed; else as Chinese).
 
     Returns
     -------
@@ -157,12 +325,16 @@ def normalize(name: str) -> Name:
 
     legal, abbr = _words()[:2]
     s = unicodedata.normalize("NFKC", str(name)).casefold().strip()
-    if _CJK.search(s):
+    ja = (japanese or bool(_KANA.search(s))) and _cutlet() is not None
+    if _CJK.search(s) and not ja:
         s = _t2s().convert(s)  # type: ignore[attr-defined]
     s = _CJK_LEGAL.sub(" ", s)
+    s = _HANGUL.sub(lambda m: _letter_names(m.group(0)), s)
     native = "".join(
         m.group(0) for m in re.finditer(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]+", s)
     )
+    if ja:
+        s = _JAPANESE.sub(lambda m: f" {_romaji(m.group(0))} ", s)
     s = _CJK.sub(lambda m: f" {_pinyin(m.group(0))} ", s)
     s = _HANGUL.sub(lambda m: f" {_hangul(m.group(0))} ", s)
     s = s.replace("&", " and ")
@@ -181,11 +353,17 @@ def normalize(name: str) -> Name:
             run = []
         if w:
             toks.append(w)
-    out = [abbr.get(w, w) for w in toks if w not in legal]
+    out = [x for w in toks if w not in legal for x in abbr.get(w, w).split()]
     if not out and toks:
-        out = [abbr.get(w, w) for w in toks]  # a name made only of legal words keeps them
+        # a name made only of legal words keeps them
+        out = [x for w in toks for x in abbr.get(w, w).split()]
     compact = "".join(out)
     return Name(str(name), tuple(out), compact, native, tuple(out))
+
+
+def _spelled(name: str) -> str:
+    """A name as spelled, legal form included; case, spacing and punctuation aside."""
+    return re.sub(r"\W+", "", unicodedata.normalize("NFKC", name).casefold())
 
 
 def _subseq(short: str, long: str) -> bool:
@@ -256,6 +434,7 @@ class Matcher:
         self.names: list[tuple[int, Name]] = []
         self.minor: set[int] = set()
         self.by_ident: dict[str, set[int]] = {}
+        again = 0
         for k, e in enumerate(self.entries):
             for n in e.names:
                 ident = identifier(n)
@@ -263,14 +442,30 @@ class Matcher:
                     e.identifiers.add(ident)
                     continue
                 for v in _variants(n, e.store):
-                    nm = normalize(v)
-                    if nm.tokens or nm.native:
-                        if n in e.secondary:
-                            self.minor.add(len(self.names))
-                        self.names.append((k, nm))
+                    forms = [normalize(v)]
+                    if e.country == "JP" and _CJK.search(v):
+                        forms.append(normalize(v, japanese=True))  # read as Japanese too
+                        again += len(set(forms)) - 1  # one name, not two, for word weights
+                    for nm in dict.fromkeys(forms):
+                        if nm.tokens or nm.native:
+                            if n in e.secondary:
+                                self.minor.add(len(self.names))
+                            self.names.append((k, nm))
             for ident in e.identifiers:
                 self.by_ident.setdefault(ident, set()).add(k)
         self.stop, self.places, self.struct = _words()[2:]
+        # names that are another entry's own name, legal form and all: 'Hoshine Silicon
+        # Industry (Shanshan) Co., Ltd.' among the parent's names is the name of the Shanshan
+        # unit, a legal entity of its own ('Gotion' is not 'Gotion Inc.')
+        own: dict[str, set[int]] = {}
+        for k, e in enumerate(self.entries):
+            own.setdefault(_spelled(e.label), set()).add(k)
+        self.foreign = {
+            j
+            for j, (k, nm) in enumerate(self.names)
+            if own.get(_spelled(nm.text), set()) - {k}
+            and k not in own.get(_spelled(nm.text), set())
+        }
         df: dict[str, int] = {}
         self.by_token: dict[str, set[int]] = {}
         self.by_compact: dict[str, set[int]] = {}
@@ -278,28 +473,47 @@ class Matcher:
         for j, (_k, nm) in enumerate(self.names):
             generic = all(t in self.stop or t in self.places for t in nm.tokens)
             for t in set(nm.tokens):
-                df[t] = df.get(t, 0) + 1
+                if not nm.native:
+                    # how common a word is, counted over names written in Latin letters: a
+                    # name in its own script is another spelling of a name the entry has,
+                    # and its words in pinyin would count twice
+                    df[t] = df.get(t, 0) + 1
                 if generic or (t not in self.stop and t not in self.places):
                     self.by_token.setdefault(t, set()).add(j)
             self.by_compact.setdefault(nm.compact, set()).add(j)
             if nm.native:
                 self.by_native.setdefault(nm.native, set()).add(j)
-        size = max(len(self.names), 1)
+        # names in Latin letters by how they sound, for queries written in Hangul; a key
+        # that several entries share links none of them
+        sound: dict[str, set[int]] = {}
+        for j, (k, nm) in enumerate(self.names):
+            if not nm.native:
+                key = _sound(nm.compact)
+                if len(key) >= SOUND_MIN:
+                    sound.setdefault(key, set()).add(j)
+        self.by_sound = {
+            key: js for key, js in sound.items() if len({self.names[j][0] for j in js}) == 1
+        }
+        size = max(len(self.names) - again, 1)
         self.idf = {t: math.log(1 + size / c) for t, c in df.items()}
         self.max_idf = math.log(1 + size)
         self.vocab = [t for t in self.by_token if len(t) >= 5]
         self._near: dict[str, list[tuple[str, float]]] = {}
+        self._weights: dict[str, float] = {}
 
     # ------------------------------------------------------------------ weights
     def weight(self, t: str) -> float:
         """How much a token says: rarer says more; shared business words and places little."""
-        w = self.idf.get(t, self.max_idf)
-        if t in self.stop:
-            return 0.25 * w if t not in ("group", "holding") else 0.4 * w
-        if t in self.places:
-            return 0.15 * w
-        if len(t) <= 2:
-            return 0.6 * w
+        w = self._weights.get(t)
+        if w is None:
+            w = self.idf.get(t, self.max_idf)
+            if t in self.stop:
+                w *= 0.25 if t not in ("group", "holding") else 0.4
+            elif t in self.places:
+                w *= 0.15
+            elif len(t) <= 2:
+                w *= 0.6
+            self._weights[t] = w
         return w
 
     def near(self, t: str) -> list[tuple[str, float]]:
@@ -332,7 +546,7 @@ class Matcher:
     def pair(self, q: Name, n: Name) -> tuple[float, dict[str, float | str]]:
         """Score one query name against one indexed name."""
         feats: dict[str, float | str] = {}
-        if q.native and q.native == n.native and len(q.native) >= 2:
+        if q.native and q.native == n.native and len(q.native) >= 2 and q.compact == n.compact:
             feats["exact"] = "native"
             return 1.0, feats
         if q.compact and q.compact == n.compact:
@@ -342,15 +556,16 @@ class Matcher:
                 return 0.9, feats
             return 1.0, feats
         qt, nt = list(dict.fromkeys(q.tokens)), list(dict.fromkeys(n.tokens))
+        qset = set(qt)
         matched_n: dict[str, float] = {}
         used_q: dict[str, float] = {}
         for t in nt:
-            if t in qt:
+            if t in qset:
                 matched_n[t], used_q[t] = 1.0, 1.0
                 continue
             best, via = 0.0, ""
             for u in qt:
-                if u in used_q or min(len(u), len(t)) < 5:
+                if u in used_q or u[0] != t[0] or min(len(u), len(t)) < 5:
                     continue
                 r = fuzz.ratio(u, t) / 100.0
                 if r >= 0.85 and r > best and u[0] == t[0]:
@@ -395,11 +610,17 @@ class Matcher:
         extra = [u for u in qt if u not in used_q]
         extra_distinct = [u for u in extra if u not in self.stop and u not in self.places]
         extra_trade = [u for u in extra if u in self.stop and u not in self.struct]
+        left = [
+            t for t in nt if t not in matched_n and t not in self.struct and t not in self.places
+        ]
         feats.update(
             cover_name=round(cover_n, 3),
             cover_query=round(cover_q, 3),
             evidence=round(evidence, 2),
+            explained=" ".join(sorted(used_q)),
         )
+        if left:
+            feats["left"] = " ".join(left)
         if extra:
             feats["extra"] = " ".join(extra)
         if not distinct:
@@ -421,8 +642,8 @@ class Matcher:
             if any(u not in self.places for u in rest) and not generic:
                 score -= 0.2
                 feats["short"] = 1.0
-        r = fuzz.token_sort_ratio(q.key, n.key) / 100.0
-        if r >= 0.92 and len(q.compact) >= 8 and r > score:
+        r = fuzz.token_sort_ratio(q.key, n.key) / 100.0 if len(q.compact) >= 8 else 0.0
+        if r >= 0.92 and r > score:
             feats["spelling"] = round(r, 3)
             score = r * 0.97
         return max(0.0, min(score, 1.0)), feats
@@ -463,13 +684,24 @@ class Matcher:
                 best[k] = (1.0, own, {"exact": "identifier"})
         else:
             q = normalize(name)
-            for j in self.block(q):
-                k, n = self.names[j]
-                s, f = self.pair(q, n)
-                if j in self.minor:
-                    f = {**f, "subsidiary": 1.0}
-                if k not in best or s > best[k][0]:
-                    best[k] = (s, n.text, f)
+            forms = [q]
+            if (country or "").strip().upper() == "JP" and _CJK.search(name):
+                forms.append(normalize(name, japanese=True))  # read as Japanese too
+            for qf in dict.fromkeys(forms):
+                for j in self.block(qf):
+                    k, n = self.names[j]
+                    s, f = self.pair(qf, n)
+                    if j in self.minor:
+                        f = {**f, "subsidiary": 1.0}
+                    if j in self.foreign:
+                        f = {**f, "other_entity": 1.0}
+                    if k not in best or s > best[k][0]:
+                        best[k] = (s, n.text, f)
+            if _HANGUL.search(q.native) and max((b[0] for b in best.values()), default=0) < MATCH:
+                for j in self.by_sound.get(_sound(q.compact), ()):
+                    k, n = self.names[j]
+                    if k not in best or best[k][0] < SOUND_SCORE:
+                        best[k] = (SOUND_SCORE, n.text, {"exact": "sound"})
         cc = (country or "").strip().upper() or None
         out = []
         for k, (s, nm, f) in best.items():
@@ -492,7 +724,49 @@ class Matcher:
                 continue
             out.append(Candidate(e.id, nm, round(s, 3), decide(s), f, _reasons(nm, s, f)))
         out.sort(key=lambda c: (-c.score, c.id))
-        return out[:limit]
+        return _siblings(out)[:limit]
+
+
+SIBLING_GAP = 0.1
+"""Candidates this close to the best that explain the same words of the input are siblings
+(a parent and its subsidiary, two units of one group): the order among them is decided by
+what else their names say, not by a few hundredths of score."""
+
+
+def _sibling_key(c: Candidate) -> tuple[int, int]:
+    """Among siblings, first the entry whose own name it is, then the name that adds fewest
+    words of its own beyond the input's (business words and distinctive words; words about
+    the shape of a group, places and legal forms aside): 'Ganfeng Lithium Co., Ltd.' is
+    'Ganfeng Lithium Group' rather than 'Ganfeng Lithium Battery'. The country is in the
+    score already."""
+    left = str(c.features.get("left", ""))
+    return (1 if c.features.get("other_entity") else 0, len(left.split()))
+
+
+def _siblings(out: list[Candidate]) -> list[Candidate]:
+    """``out`` (best first) with the best of the top candidate's siblings put first."""
+    if not out or out[0].score < REVIEW:
+        return out
+    top = out[0]
+    sig = (top.features.get("exact"), top.features.get("explained"))
+    group = [
+        c
+        for c in out
+        if c.score >= top.score - SIBLING_GAP
+        and (c.features.get("exact"), c.features.get("explained")) == sig
+    ]
+    win = min(group, key=_sibling_key)  # min keeps the best score among equals
+    if win is top:
+        return out
+    demoted = Candidate(
+        top.id,
+        top.name,
+        top.score,
+        top.decision,
+        {**top.features, "sibling_of": win.id},
+        (*top.reasons, f"'{win.name}' ({win.id}) says the same with fewer words of its own"),
+    )
+    return [win, demoted, *(c for c in out[1:] if c is not win)]
 
 
 def _reasons(name: str, score: float, f: dict[str, float | str]) -> tuple[str, ...]:
@@ -502,6 +776,8 @@ def _reasons(name: str, score: float, f: dict[str, float | str]) -> tuple[str, .
         out.append(f"same identifier {name}")
     elif ex == "native":
         out.append(f"same name in its own script as '{name}'")
+    elif ex == "sound":
+        out.append(f"written in Hangul as '{name}' sounds")
     elif ex == "letters":
         out.append(f"same name as '{name}' once legal forms, case and spacing are set aside")
     else:
