@@ -76,6 +76,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/tables/facilities?limit=2", "read", {}),
     ("POST", "/api/import", "write",
      {"files": [("files", ("companies.csv", b"id,name,country\nnewco,New Co,US\n"))]}),
+    ("POST", "/api/tables/facilities/delete", "write", {"json": {"keys": ["no_such_plant"]}}),
     ("GET", f"/api/trace/{PRODUCT}", "read", {}),
     ("GET", f"/api/trace/{PRODUCT}/explain?stage=mine", "read", {}),
     ("GET", "/api/owners/gotion", "read", {}),
@@ -345,3 +346,62 @@ def test_dashboard_pages_are_served(local: TestClient) -> None:
         assert "http://" not in r.text and "https://" not in r.text
     assert local.get(f"/product/{PRODUCT}").status_code == 200
     assert local.get("/", follow_redirects=False).headers["location"] == "/network"
+
+
+def test_cached_answers_follow_every_write(reference_store: Path, tmp_path: Path) -> None:
+    """check and the product page are answered from a cache of the current data; an import, a
+    review decision and a delete each change the answer, and the next request shows it (a
+    cache keyed by anything less than every write would serve the old verdict)."""
+    p = tmp_path / "store.duckdb"
+    shutil.copy(reference_store, p)
+    q = {"buyer": "dod", "on": "2027-10-01"}
+    paths = ("/api/check/look_cell", "/api/product/look_cell")
+    with TestClient(create_app(p, ServerSettings(local=True))) as c:
+
+        def s154(path: str) -> dict[str, Any]:
+            r = c.get(path, params=q)
+            assert r.status_code == 200, r.text
+            (v,) = [v for v in r.json()["verdicts"] if v["rule_id"] == "US-NDAA24-154"]
+            return v  # type: ignore[no-any-return]
+
+        def imported(*files: tuple[str, bytes]) -> None:
+            r = c.post("/api/import", files=[("files", f) for f in files])
+            assert r.status_code == 200, r.text
+
+        imported(("companies.csv", b"id,name,country\nlook_co,Hanseong Cell Works Ltd,KR\n"),
+                 ("facilities.csv", (b"id,company,name,country,stage,material\n"
+                                     b"look_cell,look_co,Look Cell,KR,cell,cell_nmc622\n")))
+        for path in paths * 2:  # the second round is answered from the cache
+            assert s154(path)["verdict"] == "ALLOWED", path
+        # an import renames the maker like CATL: its identity is for a reviewer to settle
+        imported(("companies.csv",
+                  b"id,name,country\nlook_co,Contemporary Amperex Technologies Ltd,KR\n"))
+        for path in paths:
+            v = s154(path)
+            assert v["verdict"] == "UNKNOWN" and "resembles" in v["reason"], (path, v)
+        # the pair is queued (as `onshore screen` or an import with screening would queue it)
+        # and a reviewer judges it 'different': the maker is not CATL
+        import re
+
+        from onshore.compliance.screen import query_key
+        from onshore.store.reviews import ReviewQueue
+
+        listed = re.search(r"review the pair '(.+)' / look_co", " ".join(v["settle"] +
+                                                                          [v["reason"]]))
+        assert listed, v
+        state = c.app.state.onshore  # type: ignore[attr-defined]
+        with state.db() as store:
+            ReviewQueue(store.con).add([{"key": query_key(listed[1]), "input": listed[1],
+                                         "candidate": "look_co", "name": "look", "score": 0.9}])
+        (pair,) = [x for x in c.get("/api/reviews").json()["rows"] if x["candidate"] == "look_co"]
+        r = c.post(f"/api/reviews/{pair['seq']}", json={"decision": "different"})
+        assert r.status_code == 200, r.text
+        for path in paths:
+            assert s154(path)["verdict"] == "ALLOWED", path
+        # a delete removes the plant: neither answer outlives it
+        r = c.post("/api/tables/facilities/delete", json={"keys": ["look_cell"]})
+        assert r.status_code == 200 and r.json()["removed"] == 1, r.text
+        for path in paths:
+            assert c.get(path, params=q).status_code == 404, path
+        refused = c.post("/api/tables/companies/delete", json={"keys": ["catl"]})
+        assert refused.status_code == 422 and "refer" in refused.json()["detail"]

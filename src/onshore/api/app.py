@@ -30,6 +30,7 @@ from onshore.errors import (
 )
 
 PROBLEM = "application/problem+json"
+CACHE_MAX = 20_000  # cached results (per data version) before the oldest half goes
 
 
 @dataclass
@@ -79,6 +80,10 @@ class State:
         self.jobs = Jobs()
         self.cache: dict[Any, Any] = {}
         self._net: Any = None
+        # what the cache is keyed by: (snapshot hash, write generation) of the loaded network;
+        # None while no network is loaded (after a write), so nothing cached is found
+        self._version: tuple[str, int] | None = None
+        self.generation = 0
         # verdict audit rows, appended in batches by one writer (each commit syncs the file)
         self._pending: list[dict[str, Any]] = []
         self._plock = threading.Lock()
@@ -147,33 +152,44 @@ class State:
             yield self.store
 
     def network(self) -> Any:
+        """The network of the store (loaded once, again after a write)."""
         with self.lock:
             if self._net is None:
                 from onshore.network import Network
 
                 self._net = Network.from_store(self.store)
                 self.cache.clear()
+                self._version = (self._net.snapshot, self.generation)
             return self._net
 
     def reload(self) -> None:
+        """Forget the network and every cached result: called by every write (import,
+        delete, review decision), before it answers, so no later request is served a result
+        of the data before the write."""
         with self.lock:
             self._net = None
+            self._version = None
+            self.generation += 1
             self.cache.clear()
 
     def peek(self, key: Any) -> Any:
-        """A cached value of the current snapshot, or None; takes no lock (for the event
+        """A cached value of the current data, or None; takes no lock (for the event
         loop's fast path)."""
-        net = self._net
-        return None if net is None else self.cache.get((net.snapshot, key))
+        version = self._version
+        return None if version is None else self.cache.get((version, key))
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The value of ``key`` for the current data: computed once (under the lock) and
+        kept until the next write. The oldest half is dropped when the cache is full."""
         with self.lock:
-            net = self.network()
-            k = (net.snapshot, key)
+            self.network()
+            k = (self._version, key)
             if k not in self.cache:
-                if len(self.cache) > 2000:
-                    self.cache.clear()
-                self.cache[k] = make()
+                value = make()
+                if len(self.cache) >= CACHE_MAX:
+                    for old in list(self.cache)[: CACHE_MAX // 2]:
+                        del self.cache[old]
+                self.cache[k] = value
             return self.cache[k]
 
     def close(self) -> None:

@@ -64,8 +64,10 @@ def pages() -> Any:
         return RedirectResponse("/network")
 
     def page(name: str) -> Any:
-        def view() -> HTMLResponse:
-            return HTMLResponse(shell(name))
+        text = shell(name)  # a page's shell is the same for every request
+
+        async def view() -> HTMLResponse:
+            return HTMLResponse(text)
 
         return view
 
