@@ -72,6 +72,7 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/whoami", "read", {}),
     ("GET", "/api/info", "read", {}),
     ("GET", "/api/overview", "read", {}),
+    ("GET", "/api/map?stage=cell", "read", {}),
     ("GET", "/api/tables", "read", {}),
     ("GET", "/api/tables/facilities?limit=2", "read", {}),
     ("POST", "/api/import", "write",
@@ -210,6 +211,35 @@ def test_info_tables_and_filters(local: TestClient) -> None:
     assert local.get("/api/tables/secrets").status_code == 422
     assert local.get("/api/tables/facilities", params={"limit": 100000}).status_code == 422
     assert local.get("/api/tables/facilities", params={"order": "1; DROP"}).status_code == 422
+
+
+def test_map(local: TestClient) -> None:
+    every = local.get("/api/map").json()
+    assert every["plants"] == every["shown"] > every["located"] == len(every["points"]) > 100
+    p = every["points"][0]
+    assert {"lat", "lon", "stage", "status", "country", "control"} <= set(p)
+    assert "market" not in {o["value"] for o in every["options"]["stage"]}
+    # the controlling country is the library's, not the plant's country
+    from onshore.network import Network
+    from onshore.owners import controlling_country
+
+    ctrl = controlling_country(Network.reference())
+    assert all(x["control"] == ctrl[x["company"]] for x in every["points"])
+    assert any(x["control"] != x["country"] for x in every["points"])
+    cn = local.get("/api/map", params={"stage": "cell", "control": "CN"}).json()
+    assert 0 < cn["shown"] < every["shown"]
+    assert {(x["stage"], x["control"]) for x in cn["points"]} == {("cell", "CN")}
+    shares = {}
+    for r in cn["capacity_by_control"]["rows"]:
+        shares[(r["stage"], r["unit"])] = shares.get((r["stage"], r["unit"]), 0) + r["share"]
+    assert shares and all(abs(v - 1) < 1e-9 for v in shares.values())
+    assert {r["country"] for r in cn["capacity_by_control"]["rows"]} == {"CN"}
+    assert cn["capacity_by_control"]["countries"] == ["CN"]
+    by_place = every["capacity_by_country"]
+    assert set(by_place["countries"]) == {r["country"] for r in by_place["rows"]}
+    assert local.get("/api/map", params={"control": "china"}).status_code == 422
+    none = local.get("/api/map", params={"status": "closed"}).json()
+    assert none["shown"] == 0 and none["points"] == [] and none["capacity_by_country"]["rows"] == []
 
 
 def test_trace_explain_owners(local: TestClient) -> None:

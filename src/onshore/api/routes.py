@@ -151,11 +151,59 @@ def overview(request: Request, c: Reader) -> dict[str, Any]:
                 "index": [str(i) for i in counts.index],
                 "columns": [str(c) for c in counts.columns],
                 "values": [[int(x) for x in row] for row in counts.to_numpy()],
+                # per stage, the facilities of every country after the first twelve
+                "other": [int(x) for x in counts.iloc[:, 12:].sum(axis=1)],
             },
         }
 
     out: dict[str, Any] = s.cached("overview", make)
     return out
+
+
+@router.get("/map", summary="Plants on the world map (stage, status, controlling country), "
+            "filtered; capacity by stage and country, and by controlling country")
+def network_map(
+    request: Request,
+    c: Reader,
+    stage: Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$")] = None,
+    status: Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$")] = None,
+    control: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$",
+                                         description="Controlling country (ISO alpha-2)")] = None,
+) -> Response:
+    from onshore.overview import capacity_by_stage_country, countries_by_share, facility_map
+
+    s = st(request)
+
+    def make() -> bytes:
+        net = s.network()
+        every = s.cached("map.every", lambda: facility_map(net))
+        shown = every
+        for col, value in (("stage", stage), ("status", status), ("control", control)):
+            if value:
+                shown = shown[shown[col] == value]
+
+        def options(col: str) -> list[dict[str, Any]]:
+            counts = every[col].value_counts()
+            first = list(dict.fromkeys(every[col])) if col == "stage" else \
+                list(counts.index)
+            return [{"value": str(v), "plants": int(counts[v])} for v in first]
+
+        located = shown[shown["lat"].notna() & shown["lon"].notna()]
+        return encoded({
+            "filters": {"stage": stage, "status": status, "control": control},
+            "options": {k: options(k) for k in ("stage", "status", "control")},
+            "plants": len(every),
+            "shown": len(shown),
+            "located": len(located),
+            "points": rows_of(located),
+            **{f"capacity_by_{by}": {"rows": rows_of(cap), "countries": countries_by_share(cap)}
+               for by in ("country", "control")
+               for cap in [capacity_by_stage_country(shown, by)]},
+        })
+
+    with s.lock:
+        body: bytes = s.cached(("map", stage, status, control), make)
+    return Response(body, media_type="application/json")
 
 
 # --- tables and import -----------------------------------------------------------------------
