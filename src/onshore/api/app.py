@@ -4,6 +4,7 @@ with roles), errors as application/problem+json, and the routes (:mod:`onshore.a
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -160,6 +161,7 @@ class State:
                 self._net = Network.from_store(self.store)
                 self.cache.clear()
                 self._version = (self._net.snapshot, self.generation)
+                _settle()
             return self._net
 
     def reload(self) -> None:
@@ -171,6 +173,7 @@ class State:
             self._version = None
             self.generation += 1
             self.cache.clear()
+            gc.unfreeze()  # what was kept may now be garbage: let the collector see it again
 
     def peek(self, key: Any) -> Any:
         """A cached value of the current data, or None; takes no lock (for the event
@@ -189,7 +192,9 @@ class State:
                 if len(self.cache) >= CACHE_MAX:
                     for old in list(self.cache)[: CACHE_MAX // 2]:
                         del self.cache[old]
+                    gc.unfreeze()
                 self.cache[k] = value
+                _settle()
             return self.cache[k]
 
     def close(self) -> None:
@@ -199,6 +204,14 @@ class State:
                 self.flush_audit()
                 self._store.close()
             self._store = None
+
+
+def _settle() -> None:
+    """Take what the process holds now (the network, cached results) out of the cyclic
+    garbage collector's view: they live until the next write, and a full collection
+    traversing them stalls every request for a good part of a second under load. Objects
+    freed by reference counting are still freed; the next write unfreezes (``reload``)."""
+    gc.freeze()
 
 
 def problem(
