@@ -435,3 +435,25 @@ def test_cached_answers_follow_every_write(reference_store: Path, tmp_path: Path
             assert c.get(path, params=q).status_code == 404, path
         refused = c.post("/api/tables/companies/delete", json={"keys": ["catl"]})
         assert refused.status_code == 422 and "refer" in refused.json()["detail"]
+
+
+def test_answers_from_the_cache_still_ask_for_a_live_key(keyed: Any) -> None:
+    """The same check asked again is answered from the app's answer cache, but only to a
+    caller with a live key: none, a bad one or a revoked one is refused as on a first call."""
+    c, keys = keyed
+    admin = {"X-API-Key": keys["admin"]}
+    secret = c.post("/api/keys", headers=admin, json={"name": "soon-gone", "role": "read"})
+    secret = secret.json()["key"]
+    path = f"/api/check/{PRODUCT}?buyer=dod&on=2027-10-01&period=2025"
+    first = c.get(path, headers={"X-API-Key": secret})
+    assert first.status_code == 200 and first.json()["period"] == "2025"
+    again = c.get(path, headers={"Authorization": f"Bearer {secret}"})
+    assert again.status_code == 200 and again.content == first.content
+    for headers in ({}, {"X-API-Key": "onk_not_a_key"}):
+        assert c.get(path, headers=headers).status_code == 401
+    assert c.delete("/api/keys/soon-gone", headers=admin).status_code == 200
+    assert c.get(path, headers={"X-API-Key": secret}).status_code == 401
+    before = c.get("/api/audit", headers=admin, params={"limit": 1}).json()["total"]
+    assert c.get(path, headers=admin).status_code == 200
+    after = c.get("/api/audit", headers=admin, params={"limit": 1}).json()["total"]
+    assert after == before + len(first.json()["verdicts"])  # audited from the cache too

@@ -521,16 +521,18 @@ def _check_answer(s: State, product: str, buyer: str, day: dt.date,
     return out
 
 
-async def _answer(s: State, key: tuple[Any, ...], make: Callable[..., Answer],
+async def _answer(request: Request, key: tuple[Any, ...], make: Callable[..., Answer],
                   *args: Any) -> Response:
     """A cached answer sent from the event loop (computed in a worker thread when missing),
-    its verdicts audited."""
+    its verdicts audited; remembered under this exact path and query for the app's answer
+    cache (:class:`onshore.api.app.AnswerCache`)."""
     from starlette.concurrency import run_in_threadpool
 
-    hit: Answer | None = s.peek(key)
+    s = st(request)
+    version, hit = s.lookup(key)
     if hit is None:
-        made: Answer = await run_in_threadpool(make, s, *args)
-        hit = made
+        version, hit = await run_in_threadpool(s.versioned, make, s, *args)
+    s.remember(version, request.scope["path"], request.scope["query_string"], hit)
     body, rows = hit
     s.audit(rows)
     return Response(body, media_type="application/json")
@@ -543,7 +545,7 @@ async def check_one(
     period: PeriodQ = None,
 ) -> Response:
     day = _on(on)
-    return await _answer(st(request), ("check.json", product, buyer, day, period),
+    return await _answer(request, ("check.json", product, buyer, day, period),
                          _check_answer, product, buyer, day, period)
 
 
@@ -655,7 +657,7 @@ async def product_page(
     period: PeriodQ = None,
 ) -> Response:
     day = _on(on)
-    return await _answer(st(request), ("page.json", product, buyer, day, period),
+    return await _answer(request, ("page.json", product, buyer, day, period),
                          _page_answer, product, buyer, day, period)
 
 
