@@ -182,10 +182,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         cases = (("1 client (service time)", 0.0, 1), ("closed loop", 0.0, CLIENTS),
                  ("think time 1 s", 1.0, CLIENTS))
         for case, think, n in cases:
+            before = os.getloadavg()[0]
             res = asyncio.run(_load(base, products, seconds if n > 1 else min(seconds, 5.0),
                                     think, clients=n))
             detail = (
-                f"{n} clients, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, "
+                f"{n} clients, load average {before:.1f} before, {os.getloadavg()[0]:.1f} after "
+                f"(1 min) on {os.cpu_count()} cores, "
                 f"{res['wall']:.0f} s, {res['requests']} requests "
                 f"({res['throughput']:.0f}/s), {len(res['errors'])} errors; p50 check "
                 f"{res['p50']['check'] * 1e3:.0f} ms, page {res['p50']['product'] * 1e3:.0f} ms"
