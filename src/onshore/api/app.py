@@ -163,7 +163,7 @@ class State:
                 self._net = Network.from_store(self.store)
                 self.cache.clear()
                 self._version = (self._net.snapshot, self.generation)
-                _settle()
+                _settle(collect=True)
             return self._net
 
     def reload(self) -> None:
@@ -231,6 +231,10 @@ class State:
                 self.flush_audit()
                 self._store.close()
             self._store = None
+            self._net, self._version = None, None
+            self.cache.clear()
+            self.answers.clear()
+            gc.unfreeze()
 
 
 class AnswerCache:
@@ -294,11 +298,14 @@ class AnswerCache:
         await send({"type": "http.response.body", "body": body})
 
 
-def _settle() -> None:
+def _settle(collect: bool = False) -> None:
     """Take what the process holds now (the network, cached results) out of the cyclic
     garbage collector's view: they live until the next write, and a full collection
     traversing them stalls every request for a good part of a second under load. Objects
-    freed by reference counting are still freed; the next write unfreezes (``reload``)."""
+    freed by reference counting are still freed; the next write unfreezes (``reload``), as
+    does closing the app. ``collect``: collect the garbage first (when a network is loaded)."""
+    if collect:
+        gc.collect()
     gc.freeze()
 
 

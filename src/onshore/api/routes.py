@@ -353,6 +353,7 @@ def delete_rows(request: Request, c: Writer, table: TableName, body: DeleteRows)
         keys.append(tuple(parts + [None] * (len(spec.key) - len(parts))))
     s = st(request)
     with s.db() as store:
+        s.flush_audit()  # the verdicts given so far come before the delete in the log
         try:
             n = store.delete(table, keys)
         finally:
