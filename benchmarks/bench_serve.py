@@ -73,44 +73,82 @@ def _start(store: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start")
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection of one client: a request, then its whole answer
+    (status and a body of Content-Length bytes). Lighter than a general client, so that on a
+    small machine the load generator takes as little CPU from the server as it can."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                          "Accept: */*\r\n\r\n".encode("ascii"))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = next((int(x.split(b":", 1)[1]) for x in lines[1:]
+                       if x.lower().startswith(b"content-length:")), None)
+        if length is None:
+            raise ValueError("an answer without Content-Length")
+        body = await self.reader.readexactly(length)
+        if any(x.lower() == b"connection: close" for x in lines[1:]):
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def _load(base: str, products: list[str], seconds: float, think: float,
                 seed: int = 0, clients: int = CLIENTS) -> dict[str, Any]:
-    import httpx
+    from urllib.parse import quote, urlsplit
 
+    url = urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", int(url.port or 80)
     lat: dict[str, list[float]] = {"check": [], "product": []}
     errors: list[str] = []
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    query = f"?buyer=dod&on={ON}"
 
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as c:
-
-        async def client(k: int) -> None:
-            rng = random.Random(seed * 1000 + k)
-            await asyncio.sleep(rng.random() * min(think, 1.0))
-            while time.perf_counter() < stop:
-                p = rng.choice(products)
-                kind = "check" if rng.random() < 0.5 else "product"
-                t0 = time.perf_counter()
-                try:
-                    if kind == "check":
-                        r = await c.get(f"/api/check/{p}", params={"buyer": "dod", "on": ON})
-                        ok = r.status_code == 200
-                    else:
-                        r1 = await c.get(f"/product/{p}")
-                        r = await c.get(f"/api/product/{p}", params={"buyer": "dod", "on": ON})
-                        ok = r1.status_code == 200 and r.status_code == 200
-                    if not ok:
-                        errors.append(f"{kind} {p}: HTTP {r.status_code}")
-                except httpx.HTTPError as e:
-                    errors.append(f"{kind} {p}: {type(e).__name__}")
+    async def client(k: int) -> None:
+        rng = random.Random(seed * 1000 + k)
+        conn = _Connection(host, port)
+        await asyncio.sleep(rng.random() * min(think, 1.0))
+        while time.perf_counter() < stop:
+            p = quote(rng.choice(products), safe="")
+            kind = "check" if rng.random() < 0.5 else "product"
+            t0 = time.perf_counter()
+            try:
+                if kind == "check":
+                    status, body = await conn.get(f"/api/check/{p}{query}")
+                    ok = status == 200 and body.startswith(b"{")
                 else:
-                    lat[kind].append(time.perf_counter() - t0)
-                if think:
-                    await asyncio.sleep(think)
+                    s1, page = await conn.get(f"/product/{p}")
+                    status, body = await conn.get(f"/api/product/{p}{query}")
+                    ok = s1 == 200 and page.startswith(b"<!doctype") and status == 200 \
+                        and body.startswith(b"{")
+                if not ok:
+                    errors.append(f"{kind} {p}: HTTP {status}")
+            except (OSError, ValueError, asyncio.IncompleteReadError) as e:
+                errors.append(f"{kind} {p}: {type(e).__name__}")
+                conn.close()
+            else:
+                lat[kind].append(time.perf_counter() - t0)
+            if think:
+                await asyncio.sleep(think)
+        conn.close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(client(k) for k in range(clients)))
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    wall = time.perf_counter() - t0
     n = sum(len(v) for v in lat.values())
     return {
         "wall": wall,
@@ -144,10 +182,12 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         cases = (("1 client (service time)", 0.0, 1), ("closed loop", 0.0, CLIENTS),
                  ("think time 1 s", 1.0, CLIENTS))
         for case, think, n in cases:
+            before = os.getloadavg()[0]
             res = asyncio.run(_load(base, products, seconds if n > 1 else min(seconds, 5.0),
                                     think, clients=n))
             detail = (
-                f"{n} clients, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, "
+                f"{n} clients, load average {before:.1f} before, {os.getloadavg()[0]:.1f} after "
+                f"(1 min) on {os.cpu_count()} cores, "
                 f"{res['wall']:.0f} s, {res['requests']} requests "
                 f"({res['throughput']:.0f}/s), {len(res['errors'])} errors; p50 check "
                 f"{res['p50']['check'] * 1e3:.0f} ms, page {res['p50']['product'] * 1e3:.0f} ms"

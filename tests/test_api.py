@@ -72,10 +72,12 @@ ENDPOINTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/whoami", "read", {}),
     ("GET", "/api/info", "read", {}),
     ("GET", "/api/overview", "read", {}),
+    ("GET", "/api/map?stage=cell", "read", {}),
     ("GET", "/api/tables", "read", {}),
     ("GET", "/api/tables/facilities?limit=2", "read", {}),
     ("POST", "/api/import", "write",
      {"files": [("files", ("companies.csv", b"id,name,country\nnewco,New Co,US\n"))]}),
+    ("POST", "/api/tables/facilities/delete", "write", {"json": {"keys": ["no_such_plant"]}}),
     ("GET", f"/api/trace/{PRODUCT}", "read", {}),
     ("GET", f"/api/trace/{PRODUCT}/explain?stage=mine", "read", {}),
     ("GET", "/api/owners/gotion", "read", {}),
@@ -209,6 +211,35 @@ def test_info_tables_and_filters(local: TestClient) -> None:
     assert local.get("/api/tables/secrets").status_code == 422
     assert local.get("/api/tables/facilities", params={"limit": 100000}).status_code == 422
     assert local.get("/api/tables/facilities", params={"order": "1; DROP"}).status_code == 422
+
+
+def test_map(local: TestClient) -> None:
+    every = local.get("/api/map").json()
+    assert every["plants"] == every["shown"] > every["located"] == len(every["points"]) > 100
+    p = every["points"][0]
+    assert {"lat", "lon", "stage", "status", "country", "control"} <= set(p)
+    assert "market" not in {o["value"] for o in every["options"]["stage"]}
+    # the controlling country is the library's, not the plant's country
+    from onshore.network import Network
+    from onshore.owners import controlling_country
+
+    ctrl = controlling_country(Network.reference())
+    assert all(x["control"] == ctrl[x["company"]] for x in every["points"])
+    assert any(x["control"] != x["country"] for x in every["points"])
+    cn = local.get("/api/map", params={"stage": "cell", "control": "CN"}).json()
+    assert 0 < cn["shown"] < every["shown"]
+    assert {(x["stage"], x["control"]) for x in cn["points"]} == {("cell", "CN")}
+    shares = {}
+    for r in cn["capacity_by_control"]["rows"]:
+        shares[(r["stage"], r["unit"])] = shares.get((r["stage"], r["unit"]), 0) + r["share"]
+    assert shares and all(abs(v - 1) < 1e-9 for v in shares.values())
+    assert {r["country"] for r in cn["capacity_by_control"]["rows"]} == {"CN"}
+    assert cn["capacity_by_control"]["countries"] == ["CN"]
+    by_place = every["capacity_by_country"]
+    assert set(by_place["countries"]) == {r["country"] for r in by_place["rows"]}
+    assert local.get("/api/map", params={"control": "china"}).status_code == 422
+    none = local.get("/api/map", params={"status": "closed"}).json()
+    assert none["shown"] == 0 and none["points"] == [] and none["capacity_by_country"]["rows"] == []
 
 
 def test_trace_explain_owners(local: TestClient) -> None:
@@ -345,3 +376,84 @@ def test_dashboard_pages_are_served(local: TestClient) -> None:
         assert "http://" not in r.text and "https://" not in r.text
     assert local.get(f"/product/{PRODUCT}").status_code == 200
     assert local.get("/", follow_redirects=False).headers["location"] == "/network"
+
+
+def test_cached_answers_follow_every_write(reference_store: Path, tmp_path: Path) -> None:
+    """check and the product page are answered from a cache of the current data; an import, a
+    review decision and a delete each change the answer, and the next request shows it (a
+    cache keyed by anything less than every write would serve the old verdict)."""
+    p = tmp_path / "store.duckdb"
+    shutil.copy(reference_store, p)
+    q = {"buyer": "dod", "on": "2027-10-01"}
+    paths = ("/api/check/look_cell", "/api/product/look_cell")
+    with TestClient(create_app(p, ServerSettings(local=True))) as c:
+
+        def s154(path: str) -> dict[str, Any]:
+            r = c.get(path, params=q)
+            assert r.status_code == 200, r.text
+            (v,) = [v for v in r.json()["verdicts"] if v["rule_id"] == "US-NDAA24-154"]
+            return v  # type: ignore[no-any-return]
+
+        def imported(*files: tuple[str, bytes]) -> None:
+            r = c.post("/api/import", files=[("files", f) for f in files])
+            assert r.status_code == 200, r.text
+
+        imported(("companies.csv", b"id,name,country\nlook_co,Hanseong Cell Works Ltd,KR\n"),
+                 ("facilities.csv", (b"id,company,name,country,stage,material\n"
+                                     b"look_cell,look_co,Look Cell,KR,cell,cell_nmc622\n")))
+        for path in paths * 2:  # the second round is answered from the cache
+            assert s154(path)["verdict"] == "ALLOWED", path
+        # an import renames the maker like CATL: its identity is for a reviewer to settle
+        imported(("companies.csv",
+                  b"id,name,country\nlook_co,Contemporary Amperex Technologies Ltd,KR\n"))
+        for path in paths:
+            v = s154(path)
+            assert v["verdict"] == "UNKNOWN" and "resembles" in v["reason"], (path, v)
+        # the pair is queued (as `onshore screen` or an import with screening would queue it)
+        # and a reviewer judges it 'different': the maker is not CATL
+        import re
+
+        from onshore.compliance.screen import query_key
+        from onshore.store.reviews import ReviewQueue
+
+        listed = re.search(r"review the pair '(.+)' / look_co", " ".join(v["settle"] +
+                                                                          [v["reason"]]))
+        assert listed, v
+        state = c.app.state.onshore  # type: ignore[attr-defined]
+        with state.db() as store:
+            ReviewQueue(store.con).add([{"key": query_key(listed[1]), "input": listed[1],
+                                         "candidate": "look_co", "name": "look", "score": 0.9}])
+        (pair,) = [x for x in c.get("/api/reviews").json()["rows"] if x["candidate"] == "look_co"]
+        r = c.post(f"/api/reviews/{pair['seq']}", json={"decision": "different"})
+        assert r.status_code == 200, r.text
+        for path in paths:
+            assert s154(path)["verdict"] == "ALLOWED", path
+        # a delete removes the plant: neither answer outlives it
+        r = c.post("/api/tables/facilities/delete", json={"keys": ["look_cell"]})
+        assert r.status_code == 200 and r.json()["removed"] == 1, r.text
+        for path in paths:
+            assert c.get(path, params=q).status_code == 404, path
+        refused = c.post("/api/tables/companies/delete", json={"keys": ["catl"]})
+        assert refused.status_code == 422 and "refer" in refused.json()["detail"]
+
+
+def test_answers_from_the_cache_still_ask_for_a_live_key(keyed: Any) -> None:
+    """The same check asked again is answered from the app's answer cache, but only to a
+    caller with a live key: none, a bad one or a revoked one is refused as on a first call."""
+    c, keys = keyed
+    admin = {"X-API-Key": keys["admin"]}
+    secret = c.post("/api/keys", headers=admin, json={"name": "soon-gone", "role": "read"})
+    secret = secret.json()["key"]
+    path = f"/api/check/{PRODUCT}?buyer=dod&on=2027-10-01&period=2025"
+    first = c.get(path, headers={"X-API-Key": secret})
+    assert first.status_code == 200 and first.json()["period"] == "2025"
+    again = c.get(path, headers={"Authorization": f"Bearer {secret}"})
+    assert again.status_code == 200 and again.content == first.content
+    for headers in ({}, {"X-API-Key": "onk_not_a_key"}):
+        assert c.get(path, headers=headers).status_code == 401
+    assert c.delete("/api/keys/soon-gone", headers=admin).status_code == 200
+    assert c.get(path, headers={"X-API-Key": secret}).status_code == 401
+    before = c.get("/api/audit", headers=admin, params={"limit": 1}).json()["total"]
+    assert c.get(path, headers=admin).status_code == 200
+    after = c.get("/api/audit", headers=admin, params={"limit": 1}).json()["total"]
+    assert after == before + len(first.json()["verdicts"])  # audited from the cache too

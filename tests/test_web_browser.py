@@ -78,6 +78,32 @@ def test_network_page(page: Any, base: str) -> None:
     page.wait_for_url("**/product/**")
 
 
+def test_network_map(page: Any, base: str) -> None:
+    """The world map draws every located plant on the shapes the package ships (a fetch from
+    the web would fail the page fixture), and a filter redraws it with fewer plants."""
+    page.goto(f"{base}/network")
+    page.wait_for_selector("#map path.point")
+    assert page.locator("#map .countries path").count() > 0
+    every = page.locator("#map path.point").count()
+    assert every > 100
+    assert page.inner_text("#mapcount").startswith(f"{every} plants on the map")
+    page.wait_for_selector("#capmap .main-svg")
+    page.select_option("#mf [name=control]", "KR")
+    page.wait_for_selector("#map[data-query='control=KR'] .main-svg")
+    korea = page.locator("#map path.point").count()
+    assert 0 < korea < every
+    assert page.inner_text("#mapcount").startswith(f"{korea} plants on the map")
+    page.select_option("#mf [name=stage]", "cell")
+    page.wait_for_selector("#map[data-query='stage=cell&control=KR'] .main-svg")
+    assert 0 < page.locator("#map path.point").count() < korea
+    page.wait_for_selector("#capmap .main-svg")
+    shot(page, "network-map")
+    page.select_option("#mf [name=status]", "cancelled")
+    page.wait_for_selector("#map[data-query='stage=cell&status=cancelled&control=KR'] .state")
+    assert "No located plant" in page.inner_text("#map")
+    assert "No plant with a recorded capacity" in page.inner_text("#capmap")
+
+
 def test_product_page(page: Any, base: str) -> None:
     page.goto(f"{base}/product/ses_chungju?buyer=dod&on=2027-10-01")
     page.wait_for_selector("#verdicts table")

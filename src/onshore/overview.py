@@ -101,3 +101,130 @@ def facilities_by_stage_country(network: Network) -> pd.DataFrame:
     f = network.facilities
     pivot = pd.crosstab(f["stage"], f["country"])
     return pivot[pivot.sum().sort_values(ascending=False).index]
+
+
+MAP_COLUMNS = ["id", "name", "company", "stage", "status", "country", "control", "lat", "lon",
+               "material", "capacity", "unit"]
+
+
+def facility_map(
+    network: Network,
+    stage: str | None = None,
+    status: str | None = None,
+    control: str | None = None,
+) -> pd.DataFrame:
+    """The plants of a network with where they are and who controls them, for a map.
+
+    Market pools (stage ``market``: a country's unidentified supply) are not plants and are
+    left out; plants without coordinates are kept (``lat`` and ``lon`` empty), so that counts
+    and capacities do not depend on which plants were located.
+
+    Parameters
+    ----------
+    network : Network
+    stage, status : str, optional
+        Keep only plants of this stage, or of this status (operating, construction, ...).
+    control : str, optional
+        Keep only plants whose company's ultimate controller is of this country
+        (:func:`onshore.owners.controlling_country`).
+
+    Returns
+    -------
+    DataFrame
+        ``id, name, company, stage, status, country, control, lat, lon, material, capacity,
+        unit``: ``control`` the controlling country, ``capacity`` per year in the display
+        unit of its dimension (t, GWh, m2, cells, packs), ``unit`` that unit; in stage order
+        (mine to device), then by id.
+    """
+    from onshore.owners import controlling_country
+
+    f = network.facilities
+    f = f[f["stage"].astype(str) != "market"]
+    ctrl = controlling_country(network)
+    out = pd.DataFrame(
+        {
+            "id": f["id"].astype(str),
+            "name": f["name"].astype(str),
+            "company": f["company"].astype(str),
+            "stage": f["stage"].astype(str),
+            "status": f["status"].astype(str),
+            "country": f["country"].astype(str),
+            "control": [ctrl.get(str(c), str(k)) for c, k in
+                        zip(f["company"], f["country"], strict=True)],
+            "lat": f["lat"].astype(float),
+            "lon": f["lon"].astype(float),
+            "material": f["material"].astype(object).where(f["material"].notna(), ""),
+        }
+    )
+    caps, shown = [], []
+    for cap, unit in zip(f["capacity"], f["unit"], strict=True):
+        if pd.isna(cap) or pd.isna(unit):
+            caps.append(float("nan"))
+            shown.append("")
+            continue
+        target = DISPLAY_UNIT[units.dimension(str(unit))]
+        caps.append(units.convert(float(cap), str(unit), target))
+        shown.append(target)
+    out["capacity"], out["unit"] = caps, shown
+    for col, value in (("stage", stage), ("status", status), ("control", control)):
+        if value:
+            out = out[out[col] == value]
+    order = {s: i for i, s in enumerate(STAGE_ORDER)}
+    out = out.assign(_rank=out["stage"].map(order).fillna(len(order)))
+    return out.sort_values(["_rank", "id"]).drop(columns="_rank").reset_index(drop=True)[
+        MAP_COLUMNS
+    ]
+
+
+def capacity_by_stage_country(plants: pd.DataFrame, by: str = "country") -> pd.DataFrame:
+    """Yearly capacity per stage and country of plants such as :func:`facility_map` gives.
+
+    Parameters
+    ----------
+    plants : DataFrame
+        With columns ``stage``, ``unit``, ``capacity`` and ``by``.
+    by : str
+        ``country`` (where the plants are) or ``control`` (their controlling country).
+
+    Returns
+    -------
+    DataFrame
+        ``stage, unit, country, capacity, plants, share``: summed capacity in ``unit``, the
+        number of plants with a capacity, and the share of the stage's capacity in that unit
+        (0..1); in stage order, then by descending capacity.
+    """
+    p = plants[plants["capacity"].notna() & (plants["unit"] != "")]
+    cols = ["stage", "unit", "country", "capacity", "plants", "share"]
+    if p.empty:
+        return pd.DataFrame(columns=cols)
+    g = (
+        p.groupby(["stage", "unit", by], as_index=False)
+        .agg(capacity=("capacity", "sum"), plants=("capacity", "size"))
+        .rename(columns={by: "country"})
+    )
+    total = g.groupby(["stage", "unit"])["capacity"].transform("sum")
+    g["share"] = (g["capacity"] / total.where(total > 0)).fillna(0.0)
+    order = {s: i for i, s in enumerate(STAGE_ORDER)}
+    g = g.assign(_rank=g["stage"].map(order).fillna(len(order)))
+    g = g.sort_values(["_rank", "unit", "capacity"], ascending=[True, True, False])
+    return g.drop(columns="_rank").reset_index(drop=True)[cols]
+
+
+def countries_by_share(capacity: pd.DataFrame) -> list[str]:
+    """The countries of :func:`capacity_by_stage_country`, the largest first: by the sum of
+    their shares over the stages (a country holding half of two stages comes before one
+    holding 90 % of one), ties by name.
+
+    Parameters
+    ----------
+    capacity : DataFrame
+        With columns ``country`` and ``share``.
+
+    Returns
+    -------
+    list of str
+    """
+    if capacity.empty:
+        return []
+    total = capacity.groupby("country")["share"].sum()
+    return sorted(total.index.astype(str), key=lambda c: (-float(total[c]), c))

@@ -4,6 +4,7 @@ with roles), errors as application/problem+json, and the routes (:mod:`onshore.a
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,6 +31,7 @@ from onshore.errors import (
 )
 
 PROBLEM = "application/problem+json"
+CACHE_MAX = 20_000  # cached results (per data version) before the oldest half goes
 
 
 @dataclass
@@ -79,6 +81,12 @@ class State:
         self.jobs = Jobs()
         self.cache: dict[Any, Any] = {}
         self._net: Any = None
+        # what the cache is keyed by: (snapshot hash, write generation) of the loaded network;
+        # None while no network is loaded (after a write), so nothing cached is found
+        self._version: tuple[str, int] | None = None
+        self.generation = 0
+        # (version, path, query string) -> (JSON bytes, audit rows) of a GET answered before
+        self.answers: dict[tuple[Any, str, bytes], tuple[bytes, list[dict[str, Any]]]] = {}
         # verdict audit rows, appended in batches by one writer (each commit syncs the file)
         self._pending: list[dict[str, Any]] = []
         self._plock = threading.Lock()
@@ -147,33 +155,73 @@ class State:
             yield self.store
 
     def network(self) -> Any:
+        """The network of the store (loaded once, again after a write)."""
         with self.lock:
             if self._net is None:
                 from onshore.network import Network
 
                 self._net = Network.from_store(self.store)
                 self.cache.clear()
+                self._version = (self._net.snapshot, self.generation)
+                _settle(collect=True)
             return self._net
 
     def reload(self) -> None:
+        """Forget the network and every cached result: called by every write (import,
+        delete, review decision), before it answers, so no later request is served a result
+        of the data before the write."""
         with self.lock:
             self._net = None
+            self._version = None
+            self.generation += 1
             self.cache.clear()
+            self.answers.clear()
+            gc.unfreeze()  # what was kept may now be garbage: let the collector see it again
 
     def peek(self, key: Any) -> Any:
-        """A cached value of the current snapshot, or None; takes no lock (for the event
+        """A cached value of the current data, or None; takes no lock (for the event
         loop's fast path)."""
-        net = self._net
-        return None if net is None else self.cache.get((net.snapshot, key))
+        version = self._version
+        return None if version is None else self.cache.get((version, key))
+
+    def lookup(self, key: Any) -> tuple[tuple[str, int] | None, Any]:
+        """The current data version and the value cached for ``key`` in it (or None); takes
+        no lock, and the pair is consistent: the value was computed from that version."""
+        version = self._version
+        return version, None if version is None else self.cache.get((version, key))
+
+    def versioned(self, make: Callable[..., Any], *args: Any) -> tuple[tuple[str, int], Any]:
+        """``make(*args)`` under the lock, with the data version it was computed from."""
+        with self.lock:
+            value = make(*args)
+            self.network()
+            assert self._version is not None
+            return self._version, value
+
+    def remember(self, version: tuple[str, int] | None, path: str, query: bytes,
+                 answer: tuple[bytes, list[dict[str, Any]]]) -> None:
+        """Keep the answer (JSON bytes and its audit rows) a GET of ``path`` and ``query``
+        received from the data of ``version``, for :class:`AnswerCache`."""
+        if version is None:
+            return
+        if len(self.answers) >= CACHE_MAX:
+            self.answers.clear()
+        self.answers[(version, path, query)] = answer
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The value of ``key`` for the current data: computed once (under the lock) and
+        kept until the next write. The oldest half is dropped when the cache is full."""
         with self.lock:
-            net = self.network()
-            k = (net.snapshot, key)
+            self.network()
+            k = (self._version, key)
             if k not in self.cache:
-                if len(self.cache) > 2000:
-                    self.cache.clear()
-                self.cache[k] = make()
+                value = make()
+                if len(self.cache) >= CACHE_MAX:
+                    for old in list(self.cache)[: CACHE_MAX // 2]:
+                        del self.cache[old]
+                    gc.unfreeze()
+                self.cache[k] = value
+                _settle()
             return self.cache[k]
 
     def close(self) -> None:
@@ -183,6 +231,82 @@ class State:
                 self.flush_audit()
                 self._store.close()
             self._store = None
+            self._net, self._version = None, None
+            self.cache.clear()
+            self.answers.clear()
+            gc.unfreeze()
+
+
+class AnswerCache:
+    """In front of the app: a GET whose exact path and query string the API answered before
+    from the current data (see :meth:`State.remember`: the check of one product and the
+    product page's data) is answered with the same bytes, its verdicts audited again, without
+    routing, parameter parsing or a handler; and the dashboard's page shells, the same for
+    every request, are sent as they are. Anything else, a caller without a known key
+    (outside local mode), and every answer after a write go through the app as usual.
+
+    Parameters
+    ----------
+    app : ASGI app
+    state : State
+    """
+
+    def __init__(self, app: Any, state: State) -> None:
+        from onshore.web import PAGES, shell
+
+        self.app, self.state = app, state
+        self.pages = {f"/{p}": shell(p).encode("utf-8") for p in PAGES}
+        self.json = [(b"content-type", b"application/json")]
+        self.html = [(b"content-type", b"text/html; charset=utf-8")]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            if path.startswith("/api/"):
+                state = self.state
+                version = state._version
+                hit = None if version is None else \
+                    state.answers.get((version, path, scope["query_string"]))
+                if hit is not None and self._known(scope):
+                    state.audit(hit[1])
+                    return await self._send(send, hit[0], self.json)
+            else:
+                page = self.pages.get(path)
+                if page is None and path.startswith("/product/") and "/" not in path[9:] \
+                        and len(path) > 9:
+                    page = self.pages["/product"]
+                if page is not None:
+                    return await self._send(send, page, self.html)
+        await self.app(scope, receive, send)
+
+    def _known(self, scope: Any) -> bool:
+        """Local mode, or a key the app has already found live (every key reads)."""
+        if self.state.settings.local:
+            return True
+        secret = ""
+        for k, v in scope["headers"]:
+            if k == b"x-api-key":
+                secret = v.decode("latin-1")
+            elif k == b"authorization" and not secret and v[:7].lower() == b"bearer ":
+                secret = v[7:].decode("latin-1").strip()
+        return bool(secret) and self.state.key_cache.get(secret) is not None
+
+    @staticmethod
+    async def _send(send: Any, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _settle(collect: bool = False) -> None:
+    """Take what the process holds now (the network, cached results) out of the cyclic
+    garbage collector's view: they live until the next write, and a full collection
+    traversing them stalls every request for a good part of a second under load. Objects
+    freed by reference counting are still freed; the next write unfreezes (``reload``), as
+    does closing the app. ``collect``: collect the garbage first (when a network is loaded)."""
+    if collect:
+        gc.collect()
+    gc.freeze()
 
 
 def problem(
@@ -287,6 +411,7 @@ def create_app(store_path: str | Path | None = None, settings: ServerSettings | 
     )
     app.state.onshore = state
 
+    app.add_middleware(AnswerCache, state=state)
     if cfg.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -6,12 +6,13 @@ import dataclasses
 import datetime as dt
 import math
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from onshore.api.app import PROBLEM, Caller, State, job_error, need
@@ -38,6 +39,10 @@ Product = Annotated[str, PathParam(pattern=PRODUCT, description="A facility id (
                                    "FACILITY:MATERIAL)")]
 Buyer = Annotated[str, Query(pattern=r"^[a-z0-9_]{1,64}$", description="A buyer scope")]
 On = Annotated[dt.date | None, Query(description="Evaluation date YYYY-MM-DD (default today)")]
+PERIOD = r"^[0-9]{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+PeriodQ = Annotated[str | None, Query(pattern=PERIOD, description="Decide from the flows of "
+                                      "this period (2025, 2025-Q1, 2025-03); default every "
+                                      "period pooled")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 TAGS = ("raw", "stage", "country", "controlling_country", "company", "facility")
@@ -146,11 +151,59 @@ def overview(request: Request, c: Reader) -> dict[str, Any]:
                 "index": [str(i) for i in counts.index],
                 "columns": [str(c) for c in counts.columns],
                 "values": [[int(x) for x in row] for row in counts.to_numpy()],
+                # per stage, the facilities of every country after the first twelve
+                "other": [int(x) for x in counts.iloc[:, 12:].sum(axis=1)],
             },
         }
 
     out: dict[str, Any] = s.cached("overview", make)
     return out
+
+
+@router.get("/map", summary="Plants on the world map (stage, status, controlling country), "
+            "filtered; capacity by stage and country, and by controlling country")
+def network_map(
+    request: Request,
+    c: Reader,
+    stage: Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$")] = None,
+    status: Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$")] = None,
+    control: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$",
+                                         description="Controlling country (ISO alpha-2)")] = None,
+) -> Response:
+    from onshore.overview import capacity_by_stage_country, countries_by_share, facility_map
+
+    s = st(request)
+
+    def make() -> bytes:
+        net = s.network()
+        every = s.cached("map.every", lambda: facility_map(net))
+        shown = every
+        for col, value in (("stage", stage), ("status", status), ("control", control)):
+            if value:
+                shown = shown[shown[col] == value]
+
+        def options(col: str) -> list[dict[str, Any]]:
+            counts = every[col].value_counts()
+            first = list(dict.fromkeys(every[col])) if col == "stage" else \
+                list(counts.index)
+            return [{"value": str(v), "plants": int(counts[v])} for v in first]
+
+        located = shown[shown["lat"].notna() & shown["lon"].notna()]
+        return encoded({
+            "filters": {"stage": stage, "status": status, "control": control},
+            "options": {k: options(k) for k in ("stage", "status", "control")},
+            "plants": len(every),
+            "shown": len(shown),
+            "located": len(located),
+            "points": rows_of(located),
+            **{f"capacity_by_{by}": {"rows": rows_of(cap), "countries": countries_by_share(cap)}
+               for by in ("country", "control")
+               for cap in [capacity_by_stage_country(shown, by)]},
+        })
+
+    with s.lock:
+        body: bytes = s.cached(("map", stage, status, control), make)
+    return Response(body, media_type="application/json")
 
 
 # --- tables and import -----------------------------------------------------------------------
@@ -278,6 +331,37 @@ async def import_tables(
     }
 
 
+class DeleteRows(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keys: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        min_length=1, max_length=1000,
+        description="The keys of the rows: an id, or the key columns joined by ':' "
+        "(ownership OWNER:OWNED; flows SUPPLIER:CUSTOMER:MATERIAL:PERIOD)")
+
+
+@router.post("/tables/{table}/delete", summary="Remove rows by key, all-or-nothing and audited; "
+             "refused while other rows refer to them")
+def delete_rows(request: Request, c: Writer, table: TableName, body: DeleteRows) -> dict[str, Any]:
+    from onshore.records.model import TABLES
+
+    spec = TABLES[table]
+    keys: list[tuple[object, ...]] = []
+    for k in body.keys:
+        parts: list[object] = [x or None for x in k.split(":", len(spec.key) - 1)]
+        if len(parts) > len(spec.key) or (len(parts) < len(spec.key) and len(spec.key) < 3):
+            raise InputError(f"{k!r}: a {table} key is {':'.join(spec.key).upper()}")
+        keys.append(tuple(parts + [None] * (len(spec.key) - len(parts))))
+    s = st(request)
+    with s.db() as store:
+        s.flush_audit()  # the verdicts given so far come before the delete in the log
+        try:
+            n = store.delete(table, keys)
+        finally:
+            s.reload()  # refused or not: nothing cached outlives a write attempt
+        s.keys.log_write(c.name, "delete", {"table": table, "keys": body.keys, "rows": n})
+    return {"table": table, "removed": n}
+
+
 # --- trace and owners ------------------------------------------------------------------------
 def _by(by: str) -> list[str]:
     fields = [b.strip() for b in by.split(",") if b.strip()]
@@ -375,57 +459,95 @@ def rules_show(c: Reader, rule_id: Annotated[str, PathParam(pattern=ID)]) -> dic
     return d
 
 
-def _check(s: State, product: str, buyer: str, on: dt.date) -> list[Any]:
-    """Verdicts of one product (computed once per snapshot), each call audited."""
+def _verdicts(s: State, product: str, buyer: str, on: dt.date, period: str | None) -> list[Any]:
+    """Verdicts of one product for the current data (computed once until the next write)."""
     from onshore.compliance import check
-    from onshore.compliance.evaluate import _audit_row
 
     with s.lock:
-        vs: list[Any] = s.cached(("check", product, buyer, on),
-                                 lambda: check(s.network(), product, buyer, on))
+        vs: list[Any] = s.cached(("check", product, buyer, on, period),
+                                 lambda: check(s.network(), product, buyer, on, period=period))
+    return vs
+
+
+def _check(s: State, product: str, buyer: str, on: dt.date,
+           period: str | None = None) -> list[Any]:
+    """Verdicts of one product, each call audited."""
+    from onshore.compliance.evaluate import _audit_row
+
+    vs = _verdicts(s, product, buyer, on, period)
     s.audit([_audit_row(v) for v in vs])
     return vs
 
 
-def _check_body(s: State, product: str, buyer: str, day: dt.date) -> dict[str, Any]:
+def _check_body(s: State, product: str, buyer: str, day: dt.date,
+                period: str | None) -> dict[str, Any]:
     from onshore.compliance import data_basis
     from onshore.compliance.verdicts import worst
 
     def make() -> dict[str, Any]:
-        vs: list[Any] = s.cached(("check", product, buyer, day),
-                                 lambda: check(s.network(), product, buyer, day))
-        basis = s.cached(("basis", product), lambda: data_basis(s.network(), product))
-        return {"product": product, "buyer": buyer, "on": day.isoformat(),
+        vs = _verdicts(s, product, buyer, day, period)
+        basis = s.cached(("basis", product, period),
+                         lambda: data_basis(s.network(), product, period=period))
+        return {"product": product, "buyer": buyer, "on": day.isoformat(), "period": period,
                 "worst": worst(vs).value, "data_basis": basis.get("text", ""),
                 "verdicts": [verdict(v) for v in vs]}
 
-    from onshore.compliance import check
-
     with s.lock:
-        body: dict[str, Any] = s.cached(("body", product, buyer, day), make)
+        body: dict[str, Any] = s.cached(("body", product, buyer, day, period), make)
     return body
 
 
-async def _checked(s: State, product: str, buyer: str, day: dt.date) -> dict[str, Any]:
-    """The check's answer (from the cache without a thread when it is there), audited."""
-    from starlette.concurrency import run_in_threadpool
+def encoded(body: Any) -> bytes:
+    """A JSON body as the bytes sent (as Starlette's JSONResponse writes them)."""
+    import json
 
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode("utf-8")
+
+
+Answer = tuple[bytes, list[dict[str, Any]]]  # the bytes of a response and its audit rows
+
+
+def _check_answer(s: State, product: str, buyer: str, day: dt.date,
+                  period: str | None) -> Answer:
     from onshore.compliance.evaluate import _audit_row
 
-    body = s.peek(("body", product, buyer, day))
-    if body is None:
-        body = await run_in_threadpool(_check_body, s, product, buyer, day)
-    s.audit([_audit_row(v) for v in s.peek(("check", product, buyer, day)) or []])
-    out: dict[str, Any] = body
+    def make() -> Answer:
+        body = _check_body(s, product, buyer, day, period)
+        vs = _verdicts(s, product, buyer, day, period)
+        return encoded(body), [_audit_row(v) for v in vs]
+
+    with s.lock:
+        out: Answer = s.cached(("check.json", product, buyer, day, period), make)
     return out
+
+
+async def _answer(request: Request, key: tuple[Any, ...], make: Callable[..., Answer],
+                  *args: Any) -> Response:
+    """A cached answer sent from the event loop (computed in a worker thread when missing),
+    its verdicts audited; remembered under this exact path and query for the app's answer
+    cache (:class:`onshore.api.app.AnswerCache`)."""
+    from starlette.concurrency import run_in_threadpool
+
+    s = st(request)
+    version, hit = s.lookup(key)
+    if hit is None:
+        version, hit = await run_in_threadpool(s.versioned, make, s, *args)
+    s.remember(version, request.scope["path"], request.scope["query_string"], hit)
+    body, rows = hit
+    s.audit(rows)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/check/{product}", summary="May BUYER buy PRODUCT on a date (audited)",
             response_model=None)
 async def check_one(
-    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None
-) -> JSONResponse:
-    return JSONResponse(await _checked(st(request), product, buyer, _on(on)))
+    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None,
+    period: PeriodQ = None,
+) -> Response:
+    day = _on(on)
+    return await _answer(request, ("check.json", product, buyer, day, period),
+                         _check_answer, product, buyer, day, period)
 
 
 class BatchCheck(BaseModel):
@@ -433,6 +555,7 @@ class BatchCheck(BaseModel):
     products: list[Annotated[str, Field(pattern=PRODUCT)]] = Field(min_length=1, max_length=1000)
     buyer: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] = "dod"
     on: dt.date | None = None
+    period: Annotated[str | None, Field(pattern=PERIOD)] = None
 
 
 @router.post("/check", summary="Check a batch of products for one buyer and date (audited)")
@@ -445,16 +568,17 @@ def check_batch(request: Request, c: Reader, body: BatchCheck) -> dict[str, Any]
                          "product use POST /api/jobs/check-all")
     out = []
     for p in dict.fromkeys(body.products):
-        vs = _check(s, p, body.buyer, _on(body.on))
+        vs = _check(s, p, body.buyer, _on(body.on), body.period)
         w = worst(vs)
         out.append({"product": p, "verdict": w.value,
                     "rules": [v.rule_id for v in vs if v.verdict == w],
                     "reason": next((v.reason for v in vs if v.verdict == w), "")})
-    return {"buyer": body.buyer, "on": _on(body.on).isoformat(), "products": out}
+    return {"buyer": body.buyer, "on": _on(body.on).isoformat(), "period": body.period,
+            "products": out}
 
 
-def _timeline(s: State, product: str, buyer: str, on: dt.date) -> list[dict[str, Any]]:
-    from onshore.compliance import check
+def _timeline(s: State, product: str, buyer: str, on: dt.date,
+              period: str | None) -> list[dict[str, Any]]:
     from onshore.compliance.verdicts import worst
     from onshore.rules import bundled
 
@@ -468,7 +592,7 @@ def _timeline(s: State, product: str, buyer: str, on: dt.date) -> list[dict[str,
                     dates.add(d)
         out, prev = [], None
         for d in sorted(dates):
-            vs = check(s.network(), product, buyer, d)
+            vs = _verdicts(s, product, buyer, d, period)
             state = {v.rule_id: v.verdict.value for v in vs}
             changed = ([k for k in state if prev is None or prev.get(k) != state[k]])
             out.append({"date": d.isoformat(), "worst": worst(vs).value,
@@ -479,7 +603,7 @@ def _timeline(s: State, product: str, buyer: str, on: dt.date) -> list[dict[str,
         return out
 
     with s.lock:
-        res: list[dict[str, Any]] = s.cached(("timeline", product, buyer, on), make)
+        res: list[dict[str, Any]] = s.cached(("timeline", product, buyer, on, period), make)
     return res
 
 
@@ -514,23 +638,28 @@ def _product_facts(s: State, product: str) -> dict[str, Any]:
     return out
 
 
+def _page_answer(s: State, product: str, buyer: str, day: dt.date, period: str | None) -> Answer:
+    def make() -> Answer:
+        base = _check_body(s, product, buyer, day, period)
+        _, rows = _check_answer(s, product, buyer, day, period)
+        facts = _product_facts(s, product)
+        tl = _timeline(s, product, buyer, day, period)
+        return encoded({**base, **facts, "timeline": tl}), rows
+
+    with s.lock:
+        out: Answer = s.cached(("page.json", product, buyer, day, period), make)
+    return out
+
+
 @router.get("/product/{product}", summary="Everything the product page shows (verdicts audited)",
             response_model=None)
 async def product_page(
-    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None
-) -> JSONResponse:
-    from starlette.concurrency import run_in_threadpool
-
-    s = st(request)
+    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None,
+    period: PeriodQ = None,
+) -> Response:
     day = _on(on)
-    base = await _checked(s, product, buyer, day)
-    f = s.peek(("productfacts", product))
-    if f is None:
-        f = await run_in_threadpool(_product_facts, s, product)
-    tl = s.peek(("timeline", product, buyer, day))
-    if tl is None:
-        tl = await run_in_threadpool(_timeline, s, product, buyer, day)
-    return JSONResponse({**base, **f, "timeline": tl})
+    return await _answer(request, ("page.json", product, buyer, day, period),
+                         _page_answer, product, buyer, day, period)
 
 
 @router.get("/products", summary="The products (cell and pack plants) of the store")

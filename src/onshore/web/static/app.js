@@ -82,7 +82,7 @@ function plot(el, data, layout) {
     paper_bgcolor: "#fff", plot_bgcolor: "#fff", height: 340 };
   el.innerHTML = "";
   Plotly.newPlot(el, data, Object.assign(base, layout || {}),
-    { displaylogo: false, responsive: true });
+    { displaylogo: false, responsive: true, topojsonURL: "/static/vendor/topojson/" });
 }
 
 function csvDownload(rows, cols, name) {
@@ -132,11 +132,96 @@ async function buyerSelect(selected) {
 /* --- pages -------------------------------------------------------------------------------- */
 const pages = {};
 
+/* stage colours, fixed by the stage's place in the chain (the API lists stages in that order) */
+const STAGE_COLOURS = ["#8c564b", "#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf",
+  "#9467bd", "#1f77b4", "#e377c2", "#7f7f7f", "#393b79", "#637939"];
+
+function mapCard() {
+  return `<div class="card"><h2>World map of the plants</h2>
+  <form class="bar" id="mf"><label>Stage<select name="stage"><option value="">every stage</option></select></label>
+  <label>Status<select name="status"><option value="">every status</option></select></label>
+  <label>Controlling country<select name="control"><option value="">every country</option></select></label>
+  <span class="muted" id="mapcount"></span></form>
+  <div id="map" class="chart map"></div>
+  <p class="muted">Each point is a plant at its recorded coordinates, coloured by stage; the controlling
+  country is that of the plant's ultimate controller (ownership and control, not the plant's location).
+  Market pools (a country's unidentified supply) are not plants and are not shown.</p></div>
+  <div class="card"><h2>Capacity by stage and country</h2>
+  <form class="bar" id="cbf"><label>Country of<select name="by"><option value="country">the plant's location</option>
+  <option value="control">the controlling company</option></select></label><span class="muted">for the plants the map shows</span></form>
+  <div id="capmap" class="chart"></div><p class="muted" id="capnote"></p></div>`;
+}
+
+async function networkMap() {
+  const form = $("#mf"), colours = {};
+  let first = true, data = null;
+  const opt = (o) => `<option value="${esc(o.value)}">${esc(o.value)} (${fmt(o.plants)})</option>`;
+  const drawCapacity = () => {
+    const cap = $("#cbf [name=by]").value === "control" ? data.capacity_by_control : data.capacity_by_country;
+    const rows = cap.rows;
+    if (!rows.length) { $("#capmap").innerHTML = empty("No plant with a recorded capacity fits these filters."); $("#capnote").textContent = ""; return; }
+    const stages = [...new Set(rows.map((r) => `${r.stage} (${r.unit})`))];
+    const countries = cap.countries.slice(0, 30);
+    const cell = {}; rows.forEach((r) => { cell[`${r.stage} (${r.unit})|${r.country}`] = r; });
+    const at = (s, c) => cell[`${s}|${c}`];
+    plot($("#capmap"), [{ type: "heatmap", x: countries, y: stages, zmin: 0, zmax: 100,
+      colorscale: [[0, "#dbe8f5"], [0.25, "#8db4da"], [1, "#0b3c6f"]], xgap: 1, ygap: 1,
+      z: stages.map((s) => countries.map((c) => (at(s, c) ? 100 * at(s, c).share : null))),
+      text: stages.map((s) => countries.map((c) => (at(s, c) ? `${fmt(at(s, c).capacity)} ${at(s, c).unit}/yr, ${at(s, c).plants} plant(s)` : ""))),
+      hovertemplate: "%{y} in %{x}: %{z:.1f} % of the stage's capacity<br>%{text}<extra></extra>",
+      colorbar: { title: { text: "% of stage" }, thickness: 12 } }],
+    { height: Math.max(260, 70 + 26 * stages.length), margin: { l: 150, r: 20, t: 10, b: 60 },
+      xaxis: { type: "category", tickangle: 0 }, yaxis: { autorange: "reversed", type: "category" } });
+    const more = cap.countries.length - countries.length;
+    $("#capnote").textContent = "Share of each stage's yearly capacity (per unit) by country, the largest " +
+      "countries first; hover for the capacity." +
+      (more > 0 ? ` ${more} smaller ${more === 1 ? "country is" : "countries are"} not shown.` : "");
+  };
+  const load = () => into($("#map"), "the map", async () => {
+    const q = new URLSearchParams();
+    for (const k of ["stage", "status", "control"]) { const v = form.elements[k].value; if (v) q.set(k, v); }
+    data = await api(`/api/map?${q}`);
+    if (first) {
+      for (const k of ["stage", "status", "control"]) form.elements[k].innerHTML += data.options[k].map(opt).join("");
+      data.options.stage.forEach((o, i) => { colours[o.value] = STAGE_COLOURS[i % STAGE_COLOURS.length]; });
+      first = false;
+    }
+    const unlocated = data.shown - data.located;
+    $("#mapcount").textContent = `${fmt(data.located)} plants on the map` +
+      (unlocated ? ` (${fmt(unlocated)} more without coordinates)` : "") + ` of ${fmt(data.plants)}`;
+    const stages = [...new Set(data.points.map((p) => p.stage))];
+    const traces = stages.map((st) => {
+      const pts = data.points.filter((p) => p.stage === st);
+      return { type: "scattergeo", mode: "markers", name: st, lon: pts.map((p) => p.lon), lat: pts.map((p) => p.lat),
+        marker: { size: 7, color: colours[st], opacity: 0.85, line: { width: 0.5, color: "#fff" } },
+        customdata: pts.map((p) => [p.name, p.company, p.status, p.country, p.control,
+          p.capacity === null ? "capacity not recorded" : `${fmt(p.capacity)} ${p.unit}/yr`]),
+        hovertemplate: "<b>%{customdata[0]}</b><br>%{customdata[1]} · " + st +
+          " · %{customdata[2]}<br>in %{customdata[3]}, controlled from %{customdata[4]}<br>%{customdata[5]}<extra></extra>" };
+    });
+    if (!traces.length) {
+      traces.push({ type: "scattergeo", mode: "markers", lon: [], lat: [], showlegend: false });
+    }
+    plot($("#map"), traces, { height: 440, margin: { l: 0, r: 0, t: 0, b: 0 }, showlegend: true,
+      legend: { x: 0, y: 0.5, yanchor: "middle", bgcolor: "rgba(255,255,255,.8)", title: { text: "stage" } },
+      geo: { projection: { type: "natural earth" }, showcountries: true, countrycolor: "#b9c3cf",
+        showland: true, landcolor: "#eef1ec", showocean: true, oceancolor: "#f4f8fc", showlakes: false,
+        coastlinecolor: "#9aa5b1", showframe: false, lataxis: { range: [-57, 84] } } });
+    if (!data.points.length) {
+      $("#map").insertAdjacentHTML("afterbegin", `<p class="state">No located plant fits these filters.</p>`);
+    }
+    drawCapacity();
+    $("#map").dataset.query = q.toString();  /* what is drawn (for tests and bookmarks) */
+  });
+  form.onchange = load;
+  $("#cbf [name=by]").onchange = () => { if (data) drawCapacity(); };
+  await load();
+}
+
 pages.network = async () => {
   main().innerHTML = `<h1>Network</h1><div id="kpis" class="kpis">${loading("the store")}</div>
-  <div class="grid"><div class="card"><h2>Facilities by stage and country</h2><div id="c1" class="chart"></div></div>
-  <div class="card"><h2>Capacity by country</h2><form class="bar" id="capf"><label>Stage<select name="stage"></select></label></form>
-  <div id="c2" class="chart"></div><p class="muted" id="capnote"></p></div></div>
+  ${mapCard()}
+  <div class="card"><h2>Facilities by stage and country</h2><div id="c1" class="chart"></div></div>
   <div class="card"><h2>Facilities</h2>
   <form class="bar" id="ff"><label>Search<input name="q" placeholder="id, name, company…"></label>
   <label>Stage<select name="stage"><option value="">every stage</option></select></label>
@@ -150,42 +235,24 @@ pages.network = async () => {
     ["ownership links", c.ownership]].map(([k, v]) =>
     `<div class="kpi"><b>${fmt(v)}</b><span>${k}</span></div>`).join("");
   if (!c.facilities) {
-    $("#ft").innerHTML = empty("The store is empty: import files (POST /api/import) or run " +
+    $("#map").innerHTML = empty("The store is empty: import files (POST /api/import) or run " +
       "`onshore import --reference`.");
+    $("#ft").innerHTML = empty("No facility yet.");
     return;
   }
   const stages = Object.keys(info.stages);
   $("#ff [name=stage]").innerHTML += stages.map((s) => `<option>${esc(s)}</option>`).join("");
+  networkMap().catch((e) => { $("#map").innerHTML = problemText(e); });
   into($("#c1"), "the chart", async () => {
     const o = await api("/api/overview");
     const f = o.facilities, top = f.columns.slice(0, 12);
     const data = top.map((country, j) => ({ type: "bar", name: country, x: f.index,
       y: f.values.map((row) => row[j]) }));
-    const rest = f.values.map((row) => row.slice(12).reduce((a, b) => a + b, 0));
-    if (f.columns.length > 12) data.push({ type: "bar", name: "other", x: f.index, y: rest });
+    if (f.columns.length > 12) {
+      data.push({ type: "bar", name: "other", x: f.index, y: f.other, marker: { color: "#b0b7c0" } });
+    }
     plot($("#c1"), data, { barmode: "stack", yaxis: { title: "facilities" },
       legend: { orientation: "h", y: -0.2 } });
-    const cap = o.capacity;
-    const capStages = [...new Set(cap.map((r) => r.stage))];
-    const sel = $("#capf [name=stage]");
-    sel.innerHTML = capStages.map((s) => `<option${s === "cell" ? " selected" : ""}>${esc(s)}</option>`).join("");
-    const draw = () => {
-      const all = cap.filter((r) => r.stage === sel.value);
-      const units = {}; all.forEach((r) => { units[r.unit] = (units[r.unit] || 0) + 1; });
-      const unit = Object.keys(units).sort((a, b) => units[b] - units[a])[0];
-      const rows = all.filter((r) => r.unit === unit);
-      const others = Object.keys(units).filter((u) => u !== unit);
-      $("#capnote").textContent = others.length ? `in ${unit}; capacity given in ${others.join(", ")} is left out of this chart` : `in ${unit}`;
-      const by = {};
-      rows.forEach((r) => { const k = r.material; (by[k] = by[k] || {})[r.country] = (by[k][r.country] || 0) + r.capacity; });
-      const countries = [...new Set(rows.map((r) => r.country))].sort((a, b) =>
-        rows.filter((r) => r.country === b).reduce((s, r) => s + r.capacity, 0) -
-        rows.filter((r) => r.country === a).reduce((s, r) => s + r.capacity, 0));
-      plot($("#c2"), Object.entries(by).map(([m, v]) => ({ type: "bar", name: m, x: countries,
-        y: countries.map((k) => v[k] || 0) })), { barmode: "stack", yaxis: { title: `capacity per year (${unit})` },
-        legend: { orientation: "h", y: -0.2 } });
-    };
-    sel.onchange = draw; draw();
   });
   let offset = 0;
   const load = () => into($("#ft"), "facilities", async () => {
