@@ -121,8 +121,38 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
                     )
                 )
 
+    errors += _check_deletions(batch)
     errors += _check_owners(batch, ex)
     errors += _check_units(batch, ex)
+    return errors
+
+
+def _check_deletions(batch: Batch) -> list[RowError]:
+    """A row an import retires is retired once and not also written by the same import."""
+    errors: list[RowError] = []
+    for name, todo in batch.deletions.items():
+        if not todo:
+            continue
+        spec = TABLES[name]
+        df = batch.frame(name)
+        written: dict[tuple[object, ...], tuple[str, int]] = {}
+        if len(df):
+            kdf = df[list(spec.key)].astype(object).where(df[list(spec.key)].notna(), None)
+            at = zip(df["_file"].astype(str), df["_row"], strict=True)
+            written = dict(zip(kdf.itertuples(index=False, name=None), at, strict=True))
+        seen: dict[tuple[object, ...], Origin] = {}
+        for key, origin in todo:
+            shown = ":".join("" if v is None else str(v) for v in key)
+            other = written.get(key)
+            first = seen.setdefault(key, origin)
+            if other is not None:
+                where = f"{other[0]}, row {other[1]}"
+                why = f"a {name} row either deleted or written, not both ({where} writes it)"
+            elif first is not origin:
+                why = f"a {name} row deleted once (also at {first.file}, row {first.row})"
+            else:
+                continue
+            errors.append(RowError(origin.file, origin.row, ":".join(spec.key), shown, why))
     return errors
 
 
@@ -137,6 +167,8 @@ def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
         (o.owner, o.owned): {f: getattr(o, f) for f in cols} for o in ex.ownership
     }
     merged.update({k: v[0] for k, v in new.items()})
+    for key, _ in batch.deletions["ownership"]:
+        merged.pop((str(key[0]), str(key[1])), None)
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (_, owned), o in merged.items():
         for f in ("equity", "voting", "board"):

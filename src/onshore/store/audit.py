@@ -80,40 +80,47 @@ class AuditLog:
             return 0
         self.con.execute("BEGIN TRANSACTION")
         try:
-            last = self.con.execute(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
-            ).fetchall()
-            seq, prev = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
-            now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-            out = []
-            for r in rows:
-                seq += 1
-                row: dict[str, Any] = {
-                    "seq": seq,
-                    "recorded_at": now,
-                    "rule_id": str(r["rule_id"]),
-                    "rule_version": int(r["rule_version"]),
-                    "snapshot": str(r.get("snapshot") or ""),
-                    "evaluated_on": str(r["evaluated_on"]),
-                    "buyer": str(r["buyer"]),
-                    "product": str(r["product"]),
-                    "verdict": str(r["verdict"]),
-                    "reason": str(r["reason"]),
-                    "inputs": json.dumps(
-                        r.get("inputs", {}), sort_keys=True, default=str, ensure_ascii=False
-                    ),
-                    "prev_hash": prev,
-                }
-                row["hash"] = prev = _digest(prev, row)
-                out.append(row)
-            df = pd.DataFrame(out, columns=list(COLUMNS))
-            self.con.register("_audit_in", df)
-            self.con.execute(f"INSERT INTO audit SELECT {', '.join(COLUMNS)} FROM _audit_in")
-            self.con.unregister("_audit_in")
+            n = self.insert(rows)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        return n
+
+    def insert(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Append verdict rows inside the caller's open transaction (a store write that
+        records what it did in the same transaction); returns how many were written."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        last = self.con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+        seq, prev = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        out = []
+        for r in rows:
+            seq += 1
+            row: dict[str, Any] = {
+                "seq": seq,
+                "recorded_at": now,
+                "rule_id": str(r["rule_id"]),
+                "rule_version": int(r["rule_version"]),
+                "snapshot": str(r.get("snapshot") or ""),
+                "evaluated_on": str(r["evaluated_on"]),
+                "buyer": str(r["buyer"]),
+                "product": str(r["product"]),
+                "verdict": str(r["verdict"]),
+                "reason": str(r["reason"]),
+                "inputs": json.dumps(
+                    r.get("inputs", {}), sort_keys=True, default=str, ensure_ascii=False
+                ),
+                "prev_hash": prev,
+            }
+            row["hash"] = prev = _digest(prev, row)
+            out.append(row)
+        df = pd.DataFrame(out, columns=list(COLUMNS))
+        self.con.register("_audit_in", df)
+        self.con.execute(f"INSERT INTO audit SELECT {', '.join(COLUMNS)} FROM _audit_in")
+        self.con.unregister("_audit_in")
         return len(out)
 
     def rows(self, rule_id: str | None = None, product: str | None = None) -> pd.DataFrame:
@@ -187,8 +194,10 @@ class AuditLog:
                 f"(the newest {seq - last} row(s) were removed)"
             )
         elif seq and row[0][0] != want:
-            problems.append(f"row {seq}: its hash differs from the anchored head (the row or an "
-                            "earlier one was replaced)")
+            problems.append(
+                f"row {seq}: its hash differs from the anchored head (the row or an "
+                "earlier one was replaced)"
+            )
         return problems
 
     def _chain(self) -> list[str]:
