@@ -100,3 +100,25 @@ def test_export_import_round_trip_property(batch: Batch, fmt: str, tmp_path_fact
         for t in ("companies", "facilities", "flows", "ownership", "materials"):
             assert b.arrow(t).equals(a.arrow(t)), t
         assert a.snapshot_hash() == b.snapshot_hash()
+
+
+def test_a_bulk_load_keeps_every_key(store: DuckDBStore, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large first import of a table fills it and then builds its primary key: the table
+    # ends up with the same keys as one created with it
+    import onshore.store.duckdb as ddb
+
+    monkeypatch.setattr(ddb, "BULK_ROWS", 1)
+    import_files(store, tiny_files(tiny_dir))
+    kinds = {(t, k) for t, k in store.con.execute(
+        "SELECT table_name, constraint_type FROM duckdb_constraints() WHERE table_name = 'flows'"
+    ).fetchall()}
+    assert {("flows", "PRIMARY KEY"), ("flows", "FOREIGN KEY")} <= kinds
+    with pytest.raises(duckdb.ConstraintException):
+        store.con.execute("INSERT INTO flows (supplier, customer, material, quantity, unit, period) "
+                          "VALUES ('ghost', 'ref1', 'lioh', 1, 't', '2025')")
+    with pytest.raises(duckdb.ConstraintException):
+        store.con.execute("INSERT INTO flows (supplier, customer, material, quantity, unit, period) "
+                          "VALUES ('mine1', 'ref1', 'spodumene', 1, 't', '2025')")
+    first = store.snapshot_hash()
+    import_files(store, tiny_files(tiny_dir))  # an update by key of every row
+    assert store.snapshot_hash() == first and store.counts()["flows"] == 2

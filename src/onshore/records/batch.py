@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from onshore.errors import RowWarning
 from onshore.records.model import TABLES, Record
@@ -80,6 +81,8 @@ def typed_frame(table: str, data: dict[str, Any], file: Any, row: Any) -> pd.Dat
             cols[c] = pd.Series(v).astype(bool)
         elif kind == "int":
             cols[c] = pd.array(v, dtype="Int64")
+        elif isinstance(v, pa.Array):
+            cols[c] = pd.array(v, dtype="str")
         else:
             s = pd.Series(v, dtype=object)
             cols[c] = s

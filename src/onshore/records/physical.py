@@ -228,6 +228,22 @@ def _describe(status: str, window: tuple[float, float] | None) -> str:
     return f"status {status}, producing {' '.join(p for p in (lo, hi) if p) or 'always'}"
 
 
+def _positions(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """The position of each value in ``ids`` (-1 when not there), by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pac
+
+    arr = pa.array(values.astype(str), from_pandas=True)
+    at = pac.index_in(arr, value_set=pa.array(ids.tolist(), type=arr.type))
+    return np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _codes(values: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of the kept values and the distinct values (as text)."""
+    codes, uniq = pd.factorize(values)
+    return codes[keep], np.asarray([str(u) for u in uniq], dtype=object)
+
+
 def _groups(*codes: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
     """Distinct combinations of integer codes (each with its number of values): the first
     row of each group and each row's group."""
@@ -271,12 +287,12 @@ def check_physical(
         return out
     fac = _facility_table(facilities, materials)
     f = _flows_in_material_units(flows, materials)
-    si = fac.ids.get_indexer(f["supplier"].to_numpy(dtype=object))
-    ci = fac.ids.get_indexer(f["customer"].to_numpy(dtype=object))
+    si = _positions(f["supplier"], fac.ids)
+    ci = _positions(f["customer"], fac.ids)
     keep = (si >= 0) & (ci >= 0)
     si, ci = si[keep], ci[keep]
-    pc, periods = pd.factorize(f["period"].to_numpy(dtype=object)[keep])
-    mc, mats = pd.factorize(f["material"].to_numpy(dtype=object)[keep])
+    pc, periods = _codes(f["period"], keep)
+    mc, mats = _codes(f["material"], keep)
     qty = f["qty"].to_numpy(dtype=float)[keep]
     months = np.array([period_months(str(p)) for p in periods], dtype=float).reshape(-1, 2)
     first, last = months[pc, 0], months[pc, 1]

@@ -64,8 +64,13 @@ def _referenced(spec: Table) -> bool:
     return any(target == spec.name for t in TABLES.values() for target in t.refs.values())
 
 
-def ddl(spec: Table) -> str:
-    """CREATE TABLE for one record type, with its primary key and foreign keys.
+BULK_ROWS = 50_000
+"""From this many incoming rows, an empty table is filled before its primary key is built."""
+
+
+def ddl(spec: Table, key: bool = True) -> str:
+    """CREATE TABLE for one record type, with its primary key and foreign keys (without
+    ``key``: no primary key, for one added after a bulk load).
 
     DuckDB cannot update a foreign-key column of a row that other rows refer to (an update
     there is a delete plus an insert), so a table that is itself referenced (facilities)
@@ -76,8 +81,11 @@ def ddl(spec: Table) -> str:
     for name, f in spec.record.model_fields.items():
         null = " NOT NULL" if f.is_required() else ""
         cols.append(f'"{name}" {_sql_type(f.annotation)}{null}')
-    key = ", ".join(spec.key)
-    cols.append(f"UNIQUE ({key})" if _nullable_key(spec) else f"PRIMARY KEY ({key})")
+    keys = ", ".join(spec.key)
+    if _nullable_key(spec):
+        cols.append(f"UNIQUE ({keys})")
+    elif key:
+        cols.append(f"PRIMARY KEY ({keys})")
     if not _referenced(spec):
         for col, target in spec.refs.items():
             cols.append(f'FOREIGN KEY ("{col}") REFERENCES {target}(id)')
@@ -187,6 +195,8 @@ class DuckDBStore:
                     self.con.execute(
                         f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
                     )
+                elif self._bulk_load(name, spec, n, collist):
+                    pass
                 elif not self._overlaps(name, spec):
                     # nothing to update (e.g. a first import): a plain insert is much faster
                     self.con.execute(
@@ -420,6 +430,21 @@ class DuckDBStore:
         if rows:
             snap = self.snapshot_hash()
             AuditLog(self.con).insert({**r, "snapshot": snap} for r in rows)
+
+    def _bulk_load(self, name: str, spec: Table, n: int, collist: str) -> bool:
+        """Fill an empty table nothing refers to from ``_incoming`` with its primary key
+        built once after the rows are in (much faster than keeping the index up to date row
+        by row), inside the caller's transaction; False when the table is not such a table
+        or the batch is small."""
+        if n < BULK_ROWS or _referenced(spec) or _nullable_key(spec):
+            return False
+        if self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchall()[0][0]:
+            return False
+        self.con.execute(f"DROP TABLE {name}")
+        self.con.execute(ddl(spec, key=False))
+        self.con.execute(f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming")
+        self.con.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(spec.key)})")
+        return True
 
     def _overlaps(self, name: str, spec: Table) -> bool:
         """Whether any incoming row (in ``_incoming``) has a key the table already holds."""
