@@ -112,19 +112,20 @@ def check_run(db: str, product: str | None = None) -> dict[str, Any]:
                 "SELECT id FROM facilities WHERE stage = 'cell' ORDER BY id LIMIT 1"
             ).fetchall()
             product = str(row[0][0])
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), _cpu()
         net, log = Network.from_store(store), AuditLog(store.con)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), _cpu()
         period = latest_year(net, product)
         vs = check(net, product, BUYER, ON, audit=log, period=period)
         basis = data_basis(net, product, period)["text"]
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), _cpu()
     return {
         "seconds": time.perf_counter() - t0,
         "cpu_s": _cpu() - c0,
         "imports_s": t1 - t0,
         "load_s": t2 - t1,
         "check_s": t3 - t2,
+        "cpu_steps": [c1 - c0, c2 - c1, c3 - c2],
         "product": product,
         "period": period,
         "verdicts": len(vs),
@@ -143,7 +144,9 @@ def _check_rows(db: str, ref_db: str, big: bool) -> list[dict[str, Any]]:
     def steps(r: dict[str, Any]) -> str:
         return (
             f"modules {r['imports_s']:.1f} s, load {r['load_s']:.1f} s, check and data basis "
-            f"{r['check_s']:.1f} s, CPU {r['cpu_s']:.1f} s"
+            f"{r['check_s']:.1f} s; CPU {r['cpu_s']:.1f} s (modules, load, check: "
+            + ", ".join(f"{x:.1f}" for x in r["cpu_steps"])
+            + ")"
         )
 
     return [
