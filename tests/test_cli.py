@@ -158,6 +158,17 @@ def test_delete_is_all_or_nothing_audited_and_refused_while_referred_to(db: Path
     assert runner.invoke(app, ["delete", "nosuch", "x"]).exit_code == 2
 
 
+def test_import_with_a_deleted_column_says_what_it_removed(db: Path, tiny_dir: Path) -> None:
+    runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))])
+    f = tiny_dir / "flows_gone.csv"
+    f.write_text("supplier,customer,material,period,deleted\nref1,cell1,lioh,2025,yes\n")
+    r = runner.invoke(app, ["import", str(f)])
+    assert r.exit_code == 0, r.output
+    assert "deleted 1 rows" in r.output and "flows" in r.output
+    r = runner.invoke(app, ["import", str(f)])
+    assert r.exit_code == 2 and "row 2" in r.output and "Traceback" not in r.output
+
+
 def test_check_decides_per_period_and_says_which(db: Path, tiny_dir: Path) -> None:
     from onshore.compliance import check
     from onshore.compliance.context import context

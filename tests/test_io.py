@@ -196,3 +196,88 @@ def test_xlsx_errors_name_sheet_and_row(store: DuckDBStore, tmp_path: Path) -> N
     with pytest.raises(DataError) as exc:
         import_files(store, [tmp_path / "book.xlsx"])
     assert str(exc.value.errors[0]).startswith(f"{tmp_path / 'book.xlsx'}[companies], row 3, column 'country'")
+
+
+# a `deleted` column retires rows in the same all-or-nothing, audited import -----------------
+
+
+def _audited(store: DuckDBStore) -> list[str]:
+    from onshore.store.audit import AuditLog
+
+    return AuditLog(store.con).rows(rule_id="store.delete")["product"].tolist()
+
+
+def test_a_deleted_column_retires_rows_with_the_rest_of_the_import(loaded: DuckDBStore, tmp_path: Path) -> None:
+    # the facility, the flows that refer to it and an ownership stake go in one import, which
+    # also writes a new row; every deleted row is audited
+    flows = _write(tmp_path / "flows.csv", "supplier,customer,material,quantity,unit,period,deleted\n"
+                   "mine1,ref1,spodumene,,,2025,yes\n"
+                   "ref1,cell1,lioh,4,kt,2025,\n")
+    facilities = _write(tmp_path / "facilities.csv", "id,company,name,country,stage,Deleted\n"
+                        "mine1,,,,,X\n")
+    ownership = _write(tmp_path / "ownership.csv", "owner,owned,equity,deleted\nstate_a,refco,,TRUE\n"
+                       "minerco,refco,0.25,false\n")
+    result = import_files(loaded, [flows, facilities, ownership])
+    assert result.deleted == {"facilities": 1, "ownership": 1, "flows": 1}
+    assert set(loaded.read("facilities")["id"]) == {"ref1", "cell1"}
+    assert loaded.read("flows")[["supplier", "quantity"]].values.tolist() == [["ref1", 4.0]]
+    assert loaded.read("ownership")[["owner", "equity"]].values.tolist() == [["minerco", 0.25]]
+    assert _audited(loaded) == ["flows:mine1:ref1:spodumene:2025", "ownership:state_a:refco",
+                                "facilities:mine1"]
+    # the audit rows carry the snapshot the import left
+    snap = loaded.con.execute("SELECT DISTINCT snapshot FROM audit").fetchall()
+    assert snap == [(loaded.snapshot_hash(),)]
+
+
+def test_deleting_a_row_that_does_not_exist_names_the_row(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "flows.csv", "supplier,customer,material,period,deleted\n"
+               "mine1,ref1,spodumene,2025,1\nmine1,ref1,spodumene,2019,1\n")
+    errors = _refused(loaded, [f])
+    assert errors == [f"{f}, row 3, column 'supplier:customer:material:period': got "
+                      "'mine1:ref1:spodumene:2019'; expected the key of a flows row in the store to "
+                      "delete (there is none with supplier:customer:material:period)"]
+    assert _audited(loaded) == []
+
+
+def test_a_bad_deleted_value_is_refused_naming_file_row_column_and_value(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "id,name,country,deleted\ncellco,Cellco,KR,maybe\n"
+               "refco,Refco,CN,no\n")
+    assert _refused(loaded, [f]) == [f"{f}, row 2, column 'deleted': got 'maybe'; expected true, yes, "
+                                     "1 or x to delete the row; blank (or false, no, 0) to keep it"]
+
+
+def test_a_retired_row_still_referred_to_refuses_the_whole_import(loaded: DuckDBStore, tmp_path: Path) -> None:
+    # mine1 still ships to ref1 (that flow is not deleted): nothing is written, not even the
+    # new company of the same import
+    comp = _write(tmp_path / "companies.csv", "id,name,country\nnewco,New Co,US\n")
+    fac = _write(tmp_path / "facilities.csv", "id,deleted\nmine1,true\n")
+    before = loaded.snapshot_hash()
+    with pytest.raises(DataError) as exc:
+        import_files(loaded, [comp, fac])
+    (err,) = exc.value.errors
+    assert str(err).startswith(f"{fac}, row 2, column 'id': got 'mine1'; expected a facilities row "
+                               "nothing else refers to (flows (supplier=mine1, customer=ref1, "
+                               "material=spodumene, period=2025) refers to it by supplier)")
+    assert loaded.snapshot_hash() == before and _audited(loaded) == []
+
+
+def test_a_row_both_written_and_deleted_is_refused(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "companies.csv", "id,name,country,deleted\ncellco,Cellco,KR,\ncellco,,,x\n")
+    (err,) = _refused(loaded, [f])
+    assert err == (f"{f}, row 3, column 'id': got 'cellco'; expected a companies row either deleted "
+                   f"or written, not both ({f}, row 2 writes it)")
+
+
+def test_a_deletion_needs_the_key_columns_only(loaded: DuckDBStore, tmp_path: Path) -> None:
+    f = _write(tmp_path / "ownership.csv", "owned,deleted\nrefco,x\n")
+    (err,) = _refused(loaded, [f])
+    assert err.startswith(f"{f}, row 1, column 'owner': got no such column; expected a column named "
+                          "'owner': the ownership key")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "flows"
+    ws.append(["Supplier", "Customer", "Material", "Period", "Deleted"])
+    ws.append(["ref1", "cell1", "lioh", 2025, True])
+    wb.save(tmp_path / "gone.xlsx")
+    assert import_files(loaded, [tmp_path / "gone.xlsx"]).deleted == {"flows": 1}
+    assert _audited(loaded) == ["flows:ref1:cell1:lioh:2025"]

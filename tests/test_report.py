@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -112,3 +113,57 @@ def test_cli_check_rules_owners(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["report", "kr_cell", "--on", "2027-10-01", "--db", str(db), "-o", str(tmp_path / "k.html")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "k.html").exists()
+
+
+def test_report_content_is_of_the_period_it_decides_from(tmp_path: Path) -> None:
+    """A supplier used only in an earlier period is not in the later period's report: not
+    in the upstream plants, the Sankey, the estimated flows or the data basis."""
+    import shutil
+
+    from onshore.cli.app import app
+    from onshore.compliance.dossier import dossier
+    from onshore.network import Network
+
+    src = Path(__file__).resolve().parent.parent / "src" / "onshore" / "data" / "examples" / "tiny"
+    d = tmp_path / "tiny"
+    shutil.copytree(src, d)
+    with (d / "companies.csv").open("a") as f:
+        f.write("oldco,Old Mining Co,,CL,CL,company,test,true,\n")
+    with (d / "facilities.csv").open("a") as f:
+        f.write("mine2,oldco,Old Mine Two,CL,,,mine,spodumene,100,kt,operating,2010,,test,true,\n")
+    with (d / "flows.csv").open("a") as f:
+        f.write("mine2,ref1,spodumene,50,kt,2024,test,true,\n"
+                "ref1,cell1,lioh,3,kt,2024,test,true,\n")
+    db = tmp_path / "s.duckdb"
+    files = [d / f"{t}.csv" for t in ("companies", "materials", "facilities", "ownership", "boms",
+                                      "flows")]
+    runner = CliRunner()
+    r = runner.invoke(app, ["import", *map(str, files), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    html = {}
+    for period in (None, "2024"):
+        out = tmp_path / f"r{period}.html"
+        r = runner.invoke(app, ["report", "cell1", "--on", "2026-01-01", "--db", str(db), "-o", str(out),
+                                *(["--period", period] if period else [])])
+        assert r.exit_code == 0, r.output
+        html[period] = out.read_text(encoding="utf-8")
+    # the default is the latest period with flows, and the report says so
+    assert re.search(r'id="period">flows of 2025 \(the latest year', html[None])
+    assert 'id="period">flows of 2024' in html["2024"]
+    for later in ("mine2", "Old Mine Two", "mine · CL"):
+        assert later not in html[None], later
+        assert later in html["2024"], later
+    net = Network.load(db)
+    vs = check(net, "cell1", "dod", "2026-01-01", period="2025")
+    late, early = dossier(net, "cell1", vs, period="2025"), dossier(net, "cell1", vs, period="2024")
+    assert late.period == "2025" and late.title["period"] == "flows of 2025"
+    assert not any("mine2" in s["what"] or "Old Mine" in s["what"] for s in late.data_sources)
+    assert any("Old Mine" in s["what"] for s in early.data_sources)
+    assert not any("CL" in lab for lab in late.links["labels"])
+    assert any("CL" in lab for lab in early.links["labels"])
+    assert not any("mine2" in f for f in late.estimates["flows"])
+    pooled = dossier(net, "cell1", vs)
+    assert late.data_basis.startswith("2 upstream plant(s)")  # ref1, mine1
+    assert pooled.data_basis.startswith("3 upstream plant(s)")  # and mine2
+    assert pooled.title["period"] == "flows of every period pooled"
+    assert any("Old Mine" in s["what"] for s in pooled.data_sources)

@@ -323,6 +323,8 @@ def report_cmd(
         reviewed_by=reviewed_by,
         signed_on=dt.date.today().isoformat() if prepared_by else "",
         audit=entry,
+        period=used,
+        period_text=how,
     )
     for p in written:
         typer.echo(f"wrote {p}")

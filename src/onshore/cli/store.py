@@ -72,7 +72,8 @@ def import_(
     """Import tables into the store, all-or-nothing: any bad row and nothing is written.
 
     Files are named after their table: companies, ownership, facilities, materials, boms,
-    flows, licences (e.g. facilities.csv, flows_2025.parquet). Re-importing updates by id.
+    flows, licences (e.g. facilities.csv, flows_2025.parquet). Re-importing updates by id;
+    a `deleted` column (true, yes, 1 or x) retires rows by key in the same import, audited.
     What was interpreted (51% as 0.51, an encoding) or ignored (a notes sheet) is listed.
     """
     from onshore.io.load import import_files, reference_files
@@ -119,6 +120,12 @@ def import_(
         Format.table,
         title=f"imported {sum(written.values())} rows",
     )
+    if written.deleted:
+        emit(
+            [{"table": t, "rows deleted": n} for t, n in written.deleted.items()],
+            Format.table,
+            title=f"deleted {sum(written.deleted.values())} rows (recorded in the audit log)",
+        )
     shown = [f for f in written.findings if f.level in ("error", "warning")]
     if shown:
         console.print(

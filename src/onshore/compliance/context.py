@@ -581,12 +581,16 @@ def _build(network: Network, period: str | None = None) -> Context:
     fl = network.flows
     if period is not None:
         fl = fl[fl["period"].astype(str).str.startswith(str(period))]
-    s = fl["supplier"].astype(str).map(fidx)
-    c = fl["customer"].astype(str).map(fidx)
-    ok = s.notna() & c.notna()
+    if fac.index.is_unique:
+        s = fac.index.get_indexer(fl["supplier"].astype(str))
+        c = fac.index.get_indexer(fl["customer"].astype(str))
+    else:  # a repeated id: the last row of it, as fidx holds
+        s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
+        c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
+    ok = (s >= 0) & (c >= 0)
     n = len(fac)
     g = sp.csr_matrix(
-        (np.ones(int(ok.sum())), (c[ok].to_numpy(dtype=np.int64), s[ok].to_numpy(dtype=np.int64))),
+        (np.ones(int(ok.sum())), (c[ok].astype(np.int64), s[ok].astype(np.int64))),
         shape=(n, n),
     )
     names = dict(

@@ -124,7 +124,7 @@ class Dossier:
     first), ``source``, ``target``, ``value``."""
     links_note: str
     title: dict[str, str] = field(default_factory=dict)
-    """``product``, ``maker``, ``buyer``, ``date``, ``snapshot`` in words."""
+    """``product``, ``maker``, ``buyer``, ``date``, ``snapshot``, ``period`` in words."""
     rules: list[RuleEvidence] = field(default_factory=list)
     estimates: dict[str, Any] = field(default_factory=dict)
     """``flows`` and ``stakes`` (lists of text), ``flows_cut``, ``stakes_cut``, totals."""
@@ -140,6 +140,9 @@ class Dossier:
     """``prepared_by``, ``reviewed_by``, ``date`` (blank lines to fill when not given)."""
     audit: dict[str, Any] | None = None
     """The audit entries the verdicts were appended as: ``first``, ``last``, ``hash``."""
+    period: str | None = None
+    """The period of the flows behind the verdicts and the rest of the report (None: every
+    period pooled); ``title["period"]`` says it in words."""
 
 
 def _date_words(on: dt.date | str) -> str:
@@ -151,9 +154,12 @@ def _date_words(on: dt.date | str) -> str:
     return f"{on.day} {on.strftime('%B %Y')}"
 
 
-def stage_links(network: Network, product: str) -> tuple[dict[str, Any], str]:
+def stage_links(
+    network: Network, product: str, period: str | None = None
+) -> tuple[dict[str, Any], str]:
     """Links for a Sankey of ``product``: nodes are (stage, country), links the traced flows
-    between them, mine -> refine -> ... -> the product.
+    between them, mine -> refine -> ... -> the product, over the flows of ``period`` (every
+    period pooled when None).
 
     The trace gives ``y``, the units of every node in one unit of the product, and the input
     coefficients ``A``; the flow from node ``u`` into node ``v`` per unit of product is
@@ -165,15 +171,16 @@ def stage_links(network: Network, product: str) -> tuple[dict[str, Any], str]:
     from onshore.trace.tags import leontief_row
 
     try:
-        g, p = find_product(network, product)
+        g, p = find_product(network, product, period)
         y = leontief_row(g, p)
     except OnshoreError as e:
-        return _recorded_links(network, product, f"the trace could not be computed: {e}")
+        why = f"the trace could not be computed: {e}"
+        return _recorded_links(network, product, why, period)
     A = g.A.tocoo()
     q = A.data * y[A.row]
     keep = (q > 0) & (A.row != A.col)
     if not keep.any():
-        return _recorded_links(network, product, "the trace found no inputs")
+        return _recorded_links(network, product, "the trace found no inputs", period)
     v, u, q = A.row[keep], A.col[keep], q[keep]
     price = np.asarray(g.price, dtype=float)[u]
     priced = np.isfinite(price)
@@ -219,10 +226,20 @@ def stage_links(network: Network, product: str) -> tuple[dict[str, Any], str]:
     return links, note
 
 
-def _recorded_links(network: Network, product: str, why: str) -> tuple[dict[str, Any], str]:
-    ctx = context(network)
-    up = [str(ctx.ids[i]) for i in ctx.upstream(product)]
+def _flows_of(network: Network, period: str | None) -> pd.DataFrame:
+    """The flows whose period starts with ``period`` (every flow when None)."""
     f = network.flows
+    if period is None:
+        return f
+    return f[f["period"].astype(str).str.startswith(str(period)).to_numpy()]
+
+
+def _recorded_links(
+    network: Network, product: str, why: str, period: str | None = None
+) -> tuple[dict[str, Any], str]:
+    ctx = context(network, period)
+    up = [str(ctx.ids[i]) for i in ctx.upstream(product)]
+    f = _flows_of(network, period)
     f = f[f["supplier"].astype(str).isin(up) & f["customer"].astype(str).isin(up)]
     node = {p: f"{ctx.fac.loc[p, 'stage']} · {ctx.fac.loc[p, 'country']}" for p in up}
     node[product] = f"{node[product]} (this product)"
@@ -250,9 +267,11 @@ def _recorded_links(network: Network, product: str, why: str) -> tuple[dict[str,
     )
 
 
-def origin_links(network: Network, product: str) -> tuple[dict[str, Any], str]:
+def origin_links(
+    network: Network, product: str, period: str | None = None
+) -> tuple[dict[str, Any], str]:
     """The Sankey links of ``product`` (see :func:`stage_links`)."""
-    return stage_links(network, product)
+    return stage_links(network, product, period)
 
 
 def _names(network: Network) -> dict[str, str]:
@@ -320,13 +339,19 @@ def _targets(v: Verdict, maker: str, companies: set[str]) -> list[str]:
 
 
 def cost_table(
-    network: Network, product: str, stages: tuple[str, ...], verdict: Verdict
+    network: Network,
+    product: str,
+    stages: tuple[str, ...],
+    verdict: Verdict,
+    period: str | None = None,
 ) -> dict[str, Any]:
     """The component cost of ``product`` by stage, plant and supplier with FEOC flags: the
-    cost-weighted trace over ``stages`` and the per-facility FEOC test."""
+    cost-weighted trace over ``stages`` (of the flows of ``period``; every period pooled when
+    None) and the per-facility FEOC test."""
     names = _names(network)
+    by = ("stage", "country", "company", "facility")
     try:
-        df = trace(network, product, by=("stage", "country", "company", "facility"), weight="cost")
+        df = trace(network, product, by=by, weight="cost", period=period)
     except OnshoreError as e:
         return {
             "rows": [],
@@ -393,10 +418,12 @@ def cost_table(
     }
 
 
-def _estimates(network: Network, product: str, chain_companies: set[str]) -> dict[str, Any]:
-    ctx = context(network)
+def _estimates(
+    network: Network, product: str, chain_companies: set[str], period: str | None = None
+) -> dict[str, Any]:
+    ctx = context(network, period)
     plants = set(ctx.ids[ctx.upstream(product)])
-    f = network.flows
+    f = _flows_of(network, period)
     inside = f["customer"].astype(str).isin(plants) & f["supplier"].astype(str).isin(plants)
     ef = f[inside & f["estimate"].fillna(False).astype(bool)]
     flows = [
@@ -441,8 +468,14 @@ def dossier(
     reviewed_by: str = "",
     signed_on: str = "",
     audit: dict[str, Any] | None = None,
+    period: str | None = None,
+    period_text: str = "",
 ) -> Dossier:
     """Gather the facts a report of ``verdicts`` on ``product`` shows.
+
+    Everything that depends on the flows (upstream plants and their sources, the Sankey,
+    the cost tables, the estimated flows, the data basis) is of the flows of ``period``,
+    the period the verdicts were decided from.
 
     Parameters
     ----------
@@ -456,13 +489,19 @@ def dossier(
         The sign-off block (blank lines to fill by hand when empty).
     audit : dict, optional
         The audit entries the verdicts were appended as (``first``, ``last``, ``hash``).
+    period : str, optional
+        The period of the flows the verdicts were decided from (``2025``); every period
+        pooled when None, as :func:`~onshore.compliance.check` does.
+    period_text : str
+        How the period was chosen, in words, for the report (default: said from
+        ``period``).
 
     Returns
     -------
     Dossier
     """
     rules = rules or bundled()
-    ctx = context(network)
+    ctx = context(network, period)
     names = _names(network)
     i = ctx.fidx[facility_of(product)]
     maker = str(ctx.company[i])
@@ -530,15 +569,15 @@ def dossier(
             )
         if kind == "feoc_content" and v.verdict != Outcome.NOT_APPLICABLE and rule is not None:
             stages = tuple(getattr(rule.test, "component_stages", ()))
-            re_.cost = cost_table(network, product, stages, v)
+            re_.cost = cost_table(network, product, stages, v, period)
         evidence.append(re_)
 
-    links, note = origin_links(network, product)
+    links, note = origin_links(network, product, period)
     first = verdicts[0] if verdicts else None
     buyer = first.buyer if first else ""
     on = first.on if first else ""
     owners_rows = own_df.to_dict("records")
-    est = _estimates(network, product, chain_companies)
+    est = _estimates(network, product, chain_companies, period)
     cuts = [
         f"{r.verdict.rule_id}: {r.evidence_cut} evidence line(s) beyond the first {EVIDENCE_CAP}"
         for r in evidence
@@ -581,6 +620,8 @@ def dossier(
             f"{len(network.companies)} companies and {len(network.flows)} supply flows "
             "(not from a store)"
         ),
+        "period": period_text
+        or (f"flows of {period}" if period is not None else "flows of every period pooled"),
     }
     return Dossier(
         product=product,
@@ -599,7 +640,7 @@ def dossier(
         owners_cut=max(0, len(owners_rows) - LIST_CAP),
         data_sources=data_sources[: 2 * LIST_CAP],
         data_sources_cut=max(0, len(data_sources) - 2 * LIST_CAP),
-        data_basis=data_basis(network, product)["text"],
+        data_basis=data_basis(network, product, period)["text"],
         links=links,
         links_note=note,
         title=title,
@@ -608,4 +649,5 @@ def dossier(
         cuts=cuts,
         signoff={"prepared_by": prepared_by, "reviewed_by": reviewed_by, "date": signed_on},
         audit=audit,
+        period=period,
     )

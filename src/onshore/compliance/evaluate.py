@@ -156,7 +156,7 @@ def check(
     """
     on = _date(on)
     rules = rules or bundled()
-    if facility_of(product) not in context(network).fidx:
+    if facility_of(product) not in context(network, period).fidx:  # every plant, any period
         raise NotFound(
             f"no facility {facility_of(product)!r} in the store (a product is named by the plant "
             "that makes it, FACILITY or FACILITY:MATERIAL; `onshore products` lists them)"

@@ -460,6 +460,7 @@ def check_table(rt: RawTable) -> Checked:
                 sample += [u for u in uniq if isinstance(u, str) and ("," in u or "." in u)]
         decimal = decimal_mark(sample)
     rows = np.asarray(rt.row_numbers)
+    texts: dict[str, tuple[np.ndarray, pa.Array]] = {}
     for c in rt.columns:
         check = fast.get(c) if fast else None
         values = rt.data[c]
@@ -518,6 +519,13 @@ def check_table(rt: RawTable) -> Checked:
                 )
         if fast:
             norm[c] = u_norm[codes]
+            if _KINDS.get(c) == "text" and m:
+                strings = [u if isinstance(u, str) else None for u in u_norm]
+                if any(u is not None for u in strings) and all(
+                    u is None or isinstance(u, str) for u in u_norm
+                ):
+                    # the column's distinct values once, spread to the rows by Arrow
+                    texts[c] = (codes, pa.array(strings, type=pa.string()))
     if fast:
         missing = [c for c in fast if c not in norm and c not in rt.columns]
         for c in missing:
@@ -534,6 +542,8 @@ def check_table(rt: RawTable) -> Checked:
             status = np.where((status == OK) & bad, SLOW, status)
         good = status == OK
         data = {c: (v[good] if len(v) == n else v) for c, v in norm.items()}
+        for c, (codes, uniq_text) in texts.items():
+            data[c] = uniq_text.take(pa.array(codes[good]))
         file = rt.file
         out.frame = typed_frame(rt.table, data, file, rows[good])
         out.slow = [int(i) for i in np.flatnonzero(~good)]

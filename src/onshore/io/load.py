@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from onshore.errors import DataError, RowError, RowWarning
 from onshore.io import cells
-from onshore.io.readers import RawTable, ReadFailure, column_name, read_file
+from onshore.io.readers import DELETED, RawTable, ReadFailure, column_name, read_file
 from onshore.records.batch import Batch, Origin
 from onshore.records.model import TABLES, FieldProblem
 from onshore.records.physical import Finding, check_physical
@@ -157,6 +157,10 @@ def parse_tables(
     for rt in raw:
         batch.warnings.extend(rt.warnings)
         spec = TABLES[rt.table]
+        if DELETED in rt.columns:
+            rt = _retired(rt, batch, errors)
+            if not len(rt):
+                continue
         missing = [c for c in spec.required if c not in rt.columns]
         for c in missing:
             from onshore.records.integrity import suggest
@@ -190,6 +194,107 @@ def parse_tables(
                 skip = checked.cell_errors.get(i, set())
                 errors.extend(_row_errors(rt, row, checked.row_cells(i), e, skip))
     return batch, errors
+
+
+DELETE_WORDS = {"true": True, "yes": True, "1": True, "x": True}
+KEEP_WORDS = {"": False, "false": False, "no": False, "0": False}
+_DELETED_EXPECTED = "true, yes, 1 or x to delete the row; blank (or false, no, 0) to keep it"
+
+
+def deleted_flag(v: Any) -> bool | None:
+    """A ``deleted`` cell: True (true, yes, 1, x, in any case), False (blank, false, no,
+    0), or None when it is neither."""
+    if v is None or (isinstance(v, float) and v != v):  # noqa: PLR0124  (NaN: a blank cell)
+        return False
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return True if v == 1 else False if v == 0 else None
+    text = str(v).strip().lower()
+    return DELETE_WORDS.get(text, KEEP_WORDS.get(text))
+
+
+def _take(rt: RawTable, rows: Any, columns: list[str]) -> RawTable:
+    """The rows at positions ``rows`` of ``rt``, with ``columns`` only."""
+    import numpy as np
+    import pyarrow as pa
+
+    idx = np.asarray(rows, dtype=np.int64)
+    data: dict[str, Any] = {}
+    for c in columns:
+        v = rt.data[c]
+        data[c] = v.take(pa.array(idx)) if isinstance(v, pa.Array) else [v[i] for i in idx]
+    return RawTable(
+        rt.file,
+        rt.table,
+        columns,
+        data,
+        np.asarray(rt.row_numbers)[idx],
+        ignored=rt.ignored,
+        delimiter=rt.delimiter,
+        header_row=rt.header_row,
+    )
+
+
+def _retired(rt: RawTable, batch: Batch, errors: list[RowError]) -> RawTable:
+    """Split off the rows of ``rt`` whose ``deleted`` cell is true: their keys go to
+    ``batch.deletions`` (the rest of such a row is not read), the other rows are returned
+    without the column. A cell that is neither true nor blank/false is an error."""
+    import numpy as np
+    import pyarrow as pa
+
+    spec = TABLES[rt.table]
+    values = rt.data[DELETED]
+    vals = values.to_pylist() if not isinstance(values, list) else values
+    codes, uniq = cells._factorize(vals)
+    flags = [deleted_flag(u) for u in uniq]
+    rows = np.asarray(rt.row_numbers)
+    for k, f in enumerate(flags):
+        if f is None:
+            for i in np.flatnonzero(codes == k):
+                errors.append(RowError(rt.file, int(rows[i]), DELETED, uniq[k], _DELETED_EXPECTED))
+    gone = np.asarray([f is True for f in flags], dtype=bool)[codes] if len(uniq) else codes > 0
+    keep = [c for c in rt.columns if c != DELETED]
+    if gone.any():
+        required = [c for c in spec.key if spec.record.model_fields[c].is_required()]
+        absent = [c for c in required if c not in rt.columns]
+        for c in absent:
+            errors.append(
+                RowError(
+                    rt.file,
+                    rt.header_row,
+                    c,
+                    None,
+                    f"a column named {c!r}: the {rt.table} key "
+                    f"({', '.join(spec.key)}) says which row to delete",
+                    got="no such column",
+                )
+            )
+        if not absent:
+            from onshore.records import model as M
+
+            for i in np.flatnonzero(gone):
+                key = []
+                for c in spec.key:
+                    col = rt.data.get(c)
+                    v: Any = None if col is None else col[int(i)]
+                    if isinstance(v, pa.Scalar):
+                        v = v.as_py()
+                    t = M._to_str(v)
+                    t = t.strip() if isinstance(t, str) else t
+                    if t in (None, "") and c in required:
+                        errors.append(
+                            RowError(
+                                rt.file,
+                                int(rows[i]),
+                                c,
+                                v,
+                                f"the {c} of the {rt.table} row to delete",
+                            )
+                        )
+                    key.append(None if t in (None, "") else str(t))
+                batch.delete(rt.table, tuple(key), Origin(rt.file, int(rows[i])))
+    return _take(rt, np.flatnonzero(~gone), keep)
 
 
 def read_files(
@@ -232,18 +337,21 @@ def read_files(
 
 
 class ImportResult(dict[str, int]):
-    """Rows written per table, with the ``warnings`` of what was interpreted or ignored and
-    the physical ``findings`` (capacity, producing periods, recipes) of the import."""
+    """Rows written per table, with the ``warnings`` of what was interpreted or ignored, the
+    physical ``findings`` (capacity, producing periods, recipes) of the import and the rows
+    ``deleted`` per table (a ``deleted`` column)."""
 
     def __init__(
         self,
         written: dict[str, int],
         warnings: list[RowWarning],
         findings: list[Finding] | None = None,
+        deleted: dict[str, int] | None = None,
     ) -> None:
         super().__init__(written)
         self.warnings = warnings
         self.findings = findings or []
+        self.deleted = deleted or {}
 
 
 def load_files(paths: Sequence[str | Path], strict: bool = False) -> Batch:
@@ -280,7 +388,12 @@ def physical_findings(store: Any, batch: Batch) -> list[Finding]:
         new = batch.frame(t)[list(cols)]
         old = store.read(t) if store is not None else new.iloc[0:0]
         both = pd.concat([old[cols], new], ignore_index=True) if len(old) else new
-        frames[t] = both.drop_duplicates(subset=list(spec.key), keep="last")
+        both = both.drop_duplicates(subset=list(spec.key), keep="last")
+        if batch.deletions[t]:
+            key = both[list(spec.key)].astype(object).where(both[list(spec.key)].notna(), None)
+            gone = {k for k, _ in batch.deletions[t]}
+            both = both[[tuple(r) not in gone for r in key.itertuples(index=False)]]
+        frames[t] = both
     return check_physical(
         frames["facilities"], frames["flows"], frames["boms"], frames["materials"]
     )
@@ -342,10 +455,13 @@ def import_files(
     if progress:
         progress(f"checking {len(batch):,} rows against the store")
     errors += check_batch(batch, store.existing())
+    for t, todo in batch.deletions.items():
+        if todo:
+            errors += store.missing_errors(t, [k for k, _ in todo], [o for _, o in todo])
     if errors:
         raise DataError(errors, warnings=batch.warnings)
     findings: list[Finding] = []
-    if physical != "off" and any(batch.rows(t) for t in PHYSICAL_TABLES):
+    if physical != "off" and any(batch.rows(t) or batch.deletions[t] for t in PHYSICAL_TABLES):
         if progress:
             progress("checking capacities, producing periods and recipes")
         findings = physical_findings(store, batch)
@@ -356,7 +472,7 @@ def import_files(
     if progress:
         progress(f"writing {len(batch):,} rows")
     written: dict[str, int] = store.write(batch)
-    return ImportResult(written, batch.warnings, findings)
+    return ImportResult(written, batch.warnings, findings, batch.deleted())
 
 
 def reference_files() -> list[Path]:

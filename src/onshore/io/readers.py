@@ -28,6 +28,9 @@ HEADER_SCAN = 20
 FAST_CSV_BYTES = 1_000_000
 """CSV files from this size on are parsed with pyarrow (columns, not rows of dicts)."""
 DELIMITERS = (",", ";", "\t", "|")
+DELETED = "deleted"
+"""A column every table may have in a file: true retires the row with that key (see
+:func:`onshore.io.load.parse_tables`); it is not stored."""
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 Column: TypeAlias = list[Any] | pa.Array
@@ -137,8 +140,13 @@ def read_file(path: str | Path) -> list[RawTable]:
     return tables
 
 
+def file_columns(table: str) -> list[str]:
+    """The columns a file of ``table`` may have: the table's, and ``deleted``."""
+    return [*TABLES[table].columns, DELETED]
+
+
 def _header_match(values: Sequence[object], table: str) -> int:
-    known = set(TABLES[table].columns)
+    known = set(file_columns(table))
     return sum(1 for v in values if column_name(v) in known)
 
 
@@ -181,7 +189,7 @@ def _columns(
                 f"header found at row {header_row}; {above} above it skipped (a title?)",
             )
         )
-    known = TABLES[table].columns
+    known = file_columns(table)
     keep: list[tuple[int, str]] = []
     ignored: list[str] = []
     renamed = []
@@ -212,7 +220,7 @@ def _ignored_warnings(
     cols = TABLES[table].columns
     out = []
     for name in ignored:
-        hint = did_you_mean(column_name(name), cols)
+        hint = did_you_mean(column_name(name), file_columns(table))
         out.append(
             RowWarning(
                 file,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from onshore.errors import RowWarning
 from onshore.records.model import TABLES, Record
@@ -80,6 +81,8 @@ def typed_frame(table: str, data: dict[str, Any], file: Any, row: Any) -> pd.Dat
             cols[c] = pd.Series(v).astype(bool)
         elif kind == "int":
             cols[c] = pd.array(v, dtype="Int64")
+        elif isinstance(v, pa.Array):
+            cols[c] = pd.array(v, dtype="str")
         else:
             s = pd.Series(v, dtype=object)
             cols[c] = s
@@ -104,6 +107,10 @@ class Batch:
         default_factory=lambda: {t: [] for t in TABLES}
     )
     warnings: list[RowWarning] = field(default_factory=list)
+    deletions: dict[str, list[tuple[tuple[object, ...], Origin]]] = field(
+        default_factory=lambda: {t: [] for t in TABLES}
+    )
+    """Per table, the keys of rows the import retires (a ``deleted`` column), with origins."""
 
     def add(self, record: Record, origin: Origin) -> None:
         """Add one checked record."""
@@ -113,6 +120,14 @@ class Batch:
         """Add checked records, numbered from 1 as rows of ``file``."""
         for i, r in enumerate(records, start=1):
             self.add(r, Origin(file, i))
+
+    def delete(self, table: str, key: tuple[object, ...], origin: Origin) -> None:
+        """Retire the row of ``table`` with this key (in the table's key order)."""
+        self.deletions[table].append((key, origin))
+
+    def deleted(self) -> dict[str, int]:
+        """Rows retired per table (tables with none left out)."""
+        return {t: len(d) for t, d in self.deletions.items() if d}
 
     def add_frame(self, table: str, df: pd.DataFrame) -> None:
         """Add checked rows of ``table`` already in batch-frame form (see :func:`typed_frame`)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from onshore.errors import MAX_ERRORS, RowError, UnitError
 from onshore.records import units
@@ -69,15 +70,15 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
         keycols = list(spec.key)
         new_ids: set[object] = set()
         if len(df):
-            kdf = df[keycols].astype(object).where(df[keycols].notna(), None)
-            dup = kdf.duplicated(keep="first").to_numpy()
+            group = _key_groups(df, keycols)
+            keys, first_at = np.unique(group, return_index=True)
+            dup = np.ones(len(df), dtype=bool)
+            dup[first_at] = False
             if dup.any():
-                group = kdf.groupby(keycols, dropna=False, sort=False).ngroup().to_numpy()
-                _, first_at = np.unique(group, return_index=True)
                 files, rows = df["_file"].astype(str).to_numpy(), df["_row"].to_numpy()
                 for i in np.flatnonzero(dup):
-                    j = first_at[group[i]]
-                    k = tuple(kdf.iloc[i])
+                    j = first_at[np.searchsorted(keys, group[i])]
+                    k = tuple(_none(df[c].iloc[i]) for c in keycols)
                     shown = ", ".join(
                         f"{c}={v}" for c, v in zip(spec.key, k, strict=True) if v is not None
                     )
@@ -102,7 +103,7 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
             continue
         for col, target in spec.refs.items():
             values = df[col]
-            bad = (values.notna() & ~values.isin(ids[target])).to_numpy()
+            bad = values.notna().to_numpy() & ~_isin(values, ids[target])
             if not bad.any():
                 continue
             files, rows = df["_file"].astype(str).to_numpy(), df["_row"].to_numpy()
@@ -121,9 +122,70 @@ def check_batch(batch: Batch, existing: Existing | None) -> list[RowError]:
                     )
                 )
 
+    errors += _check_deletions(batch)
     errors += _check_owners(batch, ex)
     errors += _check_units(batch, ex)
     return errors
+
+
+def _check_deletions(batch: Batch) -> list[RowError]:
+    """A row an import retires is retired once and not also written by the same import."""
+    errors: list[RowError] = []
+    for name, todo in batch.deletions.items():
+        if not todo:
+            continue
+        spec = TABLES[name]
+        df = batch.frame(name)
+        written: dict[tuple[object, ...], tuple[str, int]] = {}
+        if len(df):
+            kdf = df[list(spec.key)].astype(object).where(df[list(spec.key)].notna(), None)
+            at = zip(df["_file"].astype(str), df["_row"], strict=True)
+            written = dict(zip(kdf.itertuples(index=False, name=None), at, strict=True))
+        seen: dict[tuple[object, ...], Origin] = {}
+        for key, origin in todo:
+            shown = ":".join("" if v is None else str(v) for v in key)
+            other = written.get(key)
+            first = seen.setdefault(key, origin)
+            if other is not None:
+                where = f"{other[0]}, row {other[1]}"
+                why = f"a {name} row either deleted or written, not both ({where} writes it)"
+            elif first is not origin:
+                why = f"a {name} row deleted once (also at {first.file}, row {first.row})"
+            else:
+                continue
+            errors.append(RowError(origin.file, origin.row, ":".join(spec.key), shown, why))
+    return errors
+
+
+def _key_groups(df: pd.DataFrame, keycols: list[str]) -> np.ndarray:
+    """Each row's key as one integer, equal for equal keys (blanks equal to blanks)."""
+    group = np.zeros(len(df), dtype=np.int64)
+    size = 1
+    for c in keycols:
+        codes, uniq = pd.factorize(df[c], use_na_sentinel=False)
+        if size * (len(uniq) + 1) >= 2**62:
+            group = pd.factorize(group)[0]
+            size = int(group.max()) + 1
+        group = group * (len(uniq) + 1) + codes
+        size *= len(uniq) + 1
+    return group
+
+
+def _isin(values: pd.Series, ids: set[object]) -> np.ndarray:
+    """``values.isin(ids)`` as a boolean array, by Arrow for text (pandas' ``isin`` of Arrow
+    strings makes a scalar of every id)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = None
+    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        known = pa.array([i for i in ids if isinstance(i, str)], type=arr.type)
+        hit = pc.is_in(arr, value_set=known)
+        return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(values.isin(list(ids)).to_numpy(), dtype=bool)
 
 
 def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
@@ -137,6 +199,8 @@ def _check_owners(batch: Batch, ex: Existing) -> list[RowError]:
         (o.owner, o.owned): {f: getattr(o, f) for f in cols} for o in ex.ownership
     }
     merged.update({k: v[0] for k, v in new.items()})
+    for key, _ in batch.deletions["ownership"]:
+        merged.pop((str(key[0]), str(key[1])), None)
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (_, owned), o in merged.items():
         for f in ("equity", "voting", "board"):
@@ -168,6 +232,8 @@ def _closed_cycles(
     companies of a cycle whose shares from inside the cycle add up to 100 % each have no
     outside owner at all, and effective ownership ``(I - S)^-1`` has no value. Each new row of
     such a cycle is an error naming the cycle's rows."""
+    if not new:
+        return []
     import scipy.sparse as sp
     from scipy.sparse.csgraph import connected_components
 
@@ -226,11 +292,14 @@ def _check_units(batch: Batch, ex: Existing) -> list[RowError]:
     errors = []
     flows = batch.frame("flows")
     if len(flows):
-        want = flows["material"].map(mat_dim)
-        dims = {u: units.dimension(u) for u in flows["unit"].dropna().unique()}
-        got = flows["unit"].map(dims)
-        bad = (want.notna() & (want != got)).to_numpy()
-        files, rows = flows["_file"].astype(str).to_numpy(), flows["_row"].to_numpy()
+        # per distinct material and unit (a code of -1, a blank, picks the trailing None)
+        mc, mu = pd.factorize(flows["material"])
+        uc, uu = pd.factorize(flows["unit"])
+        want = np.array([*(mat_dim.get(m) for m in mu), None], dtype=object)[mc]
+        got = np.array([*(units.dimension(u) for u in uu), None], dtype=object)[uc]
+        bad = np.array([w is not None for w in want], dtype=bool) & (want != got)
+        if bad.any():
+            files, rows = flows["_file"].to_numpy(), flows["_row"].to_numpy()
         for i in np.flatnonzero(bad):
             m, u = flows["material"].iloc[i], flows["unit"].iloc[i]
             mu = mat_units[m]

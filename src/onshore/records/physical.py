@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from onshore.errors import UnitError
@@ -144,37 +145,71 @@ def _flows_in_material_units(flows: pd.DataFrame, materials: pd.DataFrame) -> pd
     for c in ("supplier", "customer", "material", "unit", "period"):
         f[c] = f[c].astype(str)
     pairs = f[["unit", "material"]].drop_duplicates()
-    fac = {
-        (u, m): (_factor(u, mu[m]) if m in mu else None)
+    pairs["factor"] = [
+        math.nan if (x := _factor(u, mu[m]) if m in mu else None) is None else x
         for u, m in zip(pairs["unit"], pairs["material"], strict=True)
-    }
-    f["qty"] = f["quantity"].astype(float) * [
-        fac[(u, m)] if fac[(u, m)] is not None else math.nan
-        for u, m in zip(f["unit"], f["material"], strict=True)
     ]
+    factor = f[["unit", "material"]].merge(pairs, on=["unit", "material"], how="left")["factor"]
+    f["qty"] = f["quantity"].astype(float).to_numpy() * factor.to_numpy(dtype=float)
     return f
 
 
-def _facility_table(facilities: pd.DataFrame, materials: pd.DataFrame) -> pd.DataFrame:
+@dataclass
+class _Plants:
+    """Per facility (by position): id, material, status, producing window and yearly
+    capacity in the material's unit (NaN when not known)."""
+
+    ids: pd.Index
+    material: np.ndarray
+    status: np.ndarray
+    window: list[tuple[float, float] | None]
+    lo: np.ndarray
+    hi: np.ndarray
+    cap: np.ndarray
+
+    def overlap(self, i: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Months of ``first..last`` that plants ``i`` produce in (:func:`_overlap`)."""
+        lo = np.maximum(self.lo[i], first)
+        hi = np.minimum(self.hi[i], last)
+        with np.errstate(invalid="ignore"):
+            n = np.where(hi >= lo, hi - lo + 1, 0.0)
+        return n.astype(np.int64)
+
+
+def _facility_table(facilities: pd.DataFrame, materials: pd.DataFrame) -> _Plants:
     """Per facility: material, producing window and yearly capacity in the material's unit."""
     mu = dict(zip(materials["id"].astype(str), materials["unit"].astype(str), strict=True))
-    rows = []
-    for r in facilities.itertuples(index=False):
-        mat = None if _blank(r.material) else str(r.material)
-        cap = None
-        if mat is not None and not _blank(r.capacity) and mat in mu:
-            f = _factor(r.unit, mu[mat])
-            cap = None if f is None else float(r.capacity) * f
-        rows.append(
-            {
-                "id": str(r.id),
-                "material": mat,
-                "status": "operating" if _blank(r.status) else str(r.status),
-                "window": producing_months(r.status, r.since, r.until),
-                "cap": cap,
-            }
-        )
-    return pd.DataFrame(rows, columns=["id", "material", "status", "window", "cap"]).set_index("id")
+    n = len(facilities)
+
+    def col(c: str) -> np.ndarray:
+        return facilities[c].astype(object).to_numpy() if c in facilities else np.full(n, None)
+
+    material = np.array([None if _blank(m) else str(m) for m in col("material")], dtype=object)
+    status = np.array(["operating" if _blank(s) else str(s) for s in col("status")], dtype=object)
+    since, until = col("since"), col("until")
+    windows: dict[tuple[object, object, object], tuple[float, float] | None] = {}
+    window = []
+    for st, a, b in zip(status, since, until, strict=True):
+        key = (st, None if _blank(a) else str(a), None if _blank(b) else str(b))
+        if key not in windows:
+            windows[key] = producing_months(*key)
+        window.append(windows[key])
+    lo = np.array([math.inf if w is None else w[0] for w in window], dtype=float)
+    hi = np.array([-math.inf if w is None else w[1] for w in window], dtype=float)
+    capacity, unit = col("capacity"), col("unit")
+    factors: dict[tuple[object, str], float | None] = {}
+    cap = np.full(n, math.nan)
+    for i, (m, c, u) in enumerate(zip(material, capacity, unit, strict=True)):
+        if m is None or _blank(c) or m not in mu:
+            continue
+        k = (u, m)
+        if k not in factors:
+            factors[k] = _factor(u, mu[m])
+        fk = factors[k]
+        if fk is not None:
+            cap[i] = float(c) * fk
+    ids = pd.Index(facilities["id"].astype(str).to_numpy(dtype=object), dtype=object)
+    return _Plants(ids, material, status, window, lo, hi, cap)
 
 
 def _fmt(x: float) -> str:
@@ -191,6 +226,37 @@ def _describe(status: str, window: tuple[float, float] | None) -> str:
     lo = "" if math.isinf(window[0]) else f"from {m(window[0])}"
     hi = "" if math.isinf(window[1]) else f"until {m(window[1])}"
     return f"status {status}, producing {' '.join(p for p in (lo, hi) if p) or 'always'}"
+
+
+def _positions(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """The position of each value in ``ids`` (-1 when not there), by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pac
+
+    arr = pa.array(values.astype(str), from_pandas=True)
+    at = pac.index_in(arr, value_set=pa.array(ids.tolist(), type=arr.type))
+    return np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _codes(values: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of the kept values and the distinct values (as text)."""
+    codes, uniq = pd.factorize(values)
+    return codes[keep], np.asarray([str(u) for u in uniq], dtype=object)
+
+
+def _groups(*codes: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct combinations of integer codes (each with its number of values): the first
+    row of each group and each row's group."""
+    key = np.zeros(len(codes[0][0]), dtype=np.int64)
+    for c, n in codes:
+        key = key * n + c
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return first, inv.ravel()
+
+
+def _sums(inv: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    """Per group, the sum of ``values`` with NaN counted as 0 (as pandas sums)."""
+    return np.bincount(inv, weights=np.where(np.isnan(values), 0.0, values), minlength=n)
 
 
 def check_physical(
@@ -221,84 +287,97 @@ def check_physical(
         return out
     fac = _facility_table(facilities, materials)
     f = _flows_in_material_units(flows, materials)
-    f = f[f["supplier"].isin(fac.index) & f["customer"].isin(fac.index)]
-    months = {p: period_months(p) for p in f["period"].unique()}
-    f["first"] = f["period"].map(lambda p: months[p][0])
-    f["last"] = f["period"].map(lambda p: months[p][1])
-    f["year"] = f["period"].str[:4]
+    si = _positions(f["supplier"], fac.ids)
+    ci = _positions(f["customer"], fac.ids)
+    keep = (si >= 0) & (ci >= 0)
+    si, ci = si[keep], ci[keep]
+    pc, periods = _codes(f["period"], keep)
+    mc, mats = _codes(f["material"], keep)
+    qty = f["qty"].to_numpy(dtype=float)[keep]
+    months = np.array([period_months(str(p)) for p in periods], dtype=float).reshape(-1, 2)
+    first, last = months[pc, 0], months[pc, 1]
+    nf, npe = len(fac.ids), len(periods)
+    ids = fac.ids.to_numpy()
 
     # 2. producing --------------------------------------------------------------------
-    win = fac["window"].to_dict()
-    status = fac["status"].to_dict()
-    for (sup, per), _g in f.groupby(["supplier", "period"], sort=True):
-        a, b = months[per]
-        if _overlap(win[sup], a, b) == 0:
+    for who, level, verb in ((si, "error", "ships"), (ci, "warning", "receives")):
+        rows, _ = _groups((who, nf), (pc, npe))
+        idle = rows[fac.overlap(who[rows], first[rows], last[rows]) == 0]
+        for name, per, p in sorted((str(ids[who[r]]), str(periods[pc[r]]), who[r]) for r in idle):
             out.append(
                 Finding(
-                    "error",
+                    level,
                     "producing",
-                    sup,
-                    f"ships in {per} but was not producing then "
-                    f"({_describe(status[sup], win[sup])})",
-                )
-            )
-    for (cus, per), _g in f.groupby(["customer", "period"], sort=True):
-        a, b = months[per]
-        if _overlap(win[cus], a, b) == 0:
-            out.append(
-                Finding(
-                    "warning",
-                    "producing",
-                    cus,
-                    f"receives in {per} but was not producing then "
-                    f"({_describe(status[cus], win[cus])})",
+                    name,
+                    f"{verb} in {per} but was not producing then "
+                    f"({_describe(fac.status[p], fac.window[p])})",
                 )
             )
 
     # 1. capacity -----------------------------------------------------------------------
-    main = f[f["material"].to_numpy() == fac["material"].reindex(f["supplier"]).to_numpy()]
-    cap = fac["cap"].to_dict()
-    shipped = main.groupby(["supplier", "period"], sort=True)["qty"].sum()
-    for (sup, per), q in shipped.items():
-        c = cap.get(sup)
-        if c is None or math.isnan(q):
-            continue
-        a, b = months[per]
-        active = _overlap(win[sup], a, b)
-        limit = c * active / 12
-        if active and q > limit * (1 + CAPACITY_TOLERANCE):
-            out.append(
+    main = np.asarray(mats[mc] == fac.material[si], dtype=bool)
+    ms, mp, mq = si[main], pc[main], qty[main]
+    rows, inv = _groups((ms, nf), (mp, npe))
+    shipped = _sums(inv, len(rows), mq)
+    sup, per = ms[rows], mp[rows]
+    active = fac.overlap(sup, months[per, 0], months[per, 1])
+    limit = fac.cap[sup] * active / 12
+    over = (active > 0) & (shipped > limit * (1 + CAPACITY_TOLERANCE))
+    found = []
+    for g in np.flatnonzero(over):
+        s, p = int(sup[g]), str(periods[per[g]])
+        found.append(
+            (
+                (str(ids[s]), p),
                 Finding(
                     "error",
                     "capacity",
-                    sup,
-                    f"ships {_fmt(q)} {fac.at[sup, 'material']} in {per}, more than its capacity "
-                    f"for the period ({_fmt(limit)}: {_fmt(c)} a year x {active}/12 months)",
-                )
+                    str(ids[s]),
+                    f"ships {_fmt(shipped[g])} {fac.material[s]} in {p}, more than its "
+                    f"capacity for the period ({_fmt(limit[g])}: {_fmt(fac.cap[s])} a year x "
+                    f"{active[g]}/12 months)",
+                ),
             )
-    per_year = main.groupby(["supplier", "year"], sort=True).agg(
-        qty=("qty", "sum"), periods=("period", "nunique")
-    )
-    for (sup, yr), r in per_year[per_year["periods"] > 1].iterrows():
-        c = cap.get(sup)
-        if c is None:
+        )
+    out += [x for _, x in sorted(found, key=lambda t: t[0])]
+    years = np.array([int(str(p)[:4]) for p in periods], dtype=np.int64)
+    my = years[mp]
+    y0 = int(my.min()) if len(my) else 0
+    yrows, yinv = _groups((ms, nf), (my - y0, int(my.max()) - y0 + 1 if len(my) else 1))
+    yqty = _sums(yinv, len(yrows), mq)
+    # distinct periods per (supplier, year): the (supplier, period) groups of each
+    pyear = _groups((ms[rows], nf), (my[rows] - y0, int(my.max()) - y0 + 1 if len(my) else 1))[1]
+    nper = np.bincount(pyear, minlength=len(yrows))
+    found = []
+    for g in np.flatnonzero(nper > 1):
+        s, yr = int(ms[yrows[g]]), int(my[yrows[g]])
+        c = fac.cap[s]
+        if math.isnan(c):
             continue
-        y = int(yr) * 12
-        active = _overlap(win[sup], y, y + 11)
-        limit = c * active / 12
-        if r["qty"] > limit * (1 + CAPACITY_TOLERANCE):
-            out.append(
-                Finding(
-                    "error",
-                    "capacity",
-                    sup,
-                    f"ships {_fmt(r['qty'])} in {yr} over its periods, more than its capacity "
-                    f"for the year ({_fmt(limit)})",
+        act = int(fac.overlap(np.array([s]), np.array([yr * 12.0]), np.array([yr * 12.0 + 11]))[0])
+        lim = c * act / 12
+        if yqty[g] > lim * (1 + CAPACITY_TOLERANCE):
+            found.append(
+                (
+                    (str(ids[s]), str(yr)),
+                    Finding(
+                        "error",
+                        "capacity",
+                        str(ids[s]),
+                        f"ships {_fmt(yqty[g])} in {yr} over its periods, more than its "
+                        f"capacity for the year ({_fmt(lim)})",
+                    ),
                 )
             )
+    out += [x for _, x in sorted(found, key=lambda t: t[0])]
 
     # 3. recipe -------------------------------------------------------------------------
-    out += _check_recipes(fac, f, boms, materials, months, tolerance)
+    shipped_at = dict(
+        zip(zip(sup.tolist(), per.tolist(), strict=True), shipped.tolist(), strict=True)
+    )
+    out += _check_recipes(
+        fac, ci, pc, mc, qty, periods, mats, months, shipped_at, boms, materials, tolerance
+    )
     return out
 
 
@@ -322,55 +401,78 @@ def _recipes(
 
 
 def _check_recipes(
-    fac: pd.DataFrame,
-    f: pd.DataFrame,
+    fac: _Plants,
+    ci: np.ndarray,
+    pc: np.ndarray,
+    mc: np.ndarray,
+    qty: np.ndarray,
+    periods: np.ndarray,
+    mats: np.ndarray,
+    months: np.ndarray,
+    shipped: dict[tuple[int, int], float],
     boms: pd.DataFrame,
     materials: pd.DataFrame,
-    months: dict[str, tuple[int, int]],
     tol: float,
 ) -> list[Finding]:
-    out: list[Finding] = []
     rec = _recipes(boms, materials)
-    main_mat = fac["material"].to_dict()
-    is_main = f["material"].to_numpy() == fac["material"].reindex(f["supplier"]).to_numpy()
-    shipped = f[is_main].groupby(["supplier", "period"])["qty"].sum().to_dict()
-    received = f.groupby(["customer", "period", "material"])["qty"].sum()
-    cap = fac["cap"].to_dict()
-    win = fac["window"].to_dict()
-    for (cus, per, mat), q in received.items():
-        m = main_mat.get(cus)
-        if m is None or math.isnan(q):
-            continue
-        recipe = rec.get((cus, m)) or rec.get((None, m)) or {}
-        if mat not in recipe:
-            continue
-        k = recipe[mat]
-        a, b = months[per]
-        active = _overlap(win[cus], a, b)
-        if active == 0:
-            continue  # reported by the producing check
-        c = cap.get(cus)
-        if c is not None:
-            most = k * c * active / 12
-            if q > most * (1 + tol):
-                out.append(
+    ids = fac.ids.to_numpy()
+    rows, inv = _groups((ci, len(ids)), (pc, len(periods)), (mc, len(mats)))
+    received = _sums(inv, len(rows), qty)
+    cus, per, mat = ci[rows], pc[rows], mc[rows]
+    main = fac.material[cus]
+    # the quantity of each input per unit of output: the plant's own recipe, else the general
+    mat_ix = {str(m): i for i, m in enumerate(mats)}
+    outputs = sorted({o for _, o in rec})
+    out_ix = {o: i for i, o in enumerate(outputs)}
+    general = np.full((len(outputs) + 1, len(mats)), math.nan)
+    for (where, o), inputs in rec.items():
+        if where is None:
+            for i, q in inputs.items():
+                if i in mat_ix:
+                    general[out_ix[o], mat_ix[i]] = q
+    oc = np.array([out_ix.get(m, len(outputs)) if m is not None else len(outputs) for m in main])
+    k = general[oc, mat] if len(rows) else np.zeros(0)
+    own = {(where, o) for where, o in rec if where is not None}
+    if own:
+        for g in np.flatnonzero([(str(ids[c]), m) in own for c, m in zip(cus, main, strict=True)]):
+            recipe = rec[(str(ids[cus[g]]), str(main[g]))]
+            k[g] = recipe.get(str(mats[mat[g]]), math.nan)
+    active = fac.overlap(cus, months[per, 0], months[per, 1])
+    most = k * fac.cap[cus] * active / 12
+    s = np.array([shipped.get((int(c), int(p)), 0.0) for c, p in zip(cus, per, strict=True)])
+    with np.errstate(invalid="ignore"):
+        known = ~np.isnan(k) & (active > 0)
+        too_much = known & (received > most * (1 + tol))
+        too_little = known & (s > 0) & (received < k * s * (1 - tol))
+    found = []
+    for g in np.flatnonzero(too_much | too_little):
+        c, p, m = str(ids[cus[g]]), str(periods[per[g]]), str(mats[mat[g]])
+        q = received[g]
+        if too_much[g]:
+            found.append(
+                (
+                    (c, p, m, 0),
                     Finding(
                         "error",
                         "recipe",
-                        cus,
-                        f"receives {_fmt(q)} {mat} in {per}, more than its capacity can use "
-                        f"({_fmt(most)} = {_fmt(k)} per unit x capacity for the period)",
-                    )
-                )
-        s = shipped.get((cus, per), 0.0)
-        if s > 0 and q < k * s * (1 - tol):
-            out.append(
-                Finding(
-                    "warning",
-                    "recipe",
-                    cus,
-                    f"receives {_fmt(q)} {mat} in {per}, less than its recorded output needs "
-                    f"({_fmt(k * s)} = {_fmt(k)} per unit x {_fmt(s)} {m} shipped)",
+                        c,
+                        f"receives {_fmt(q)} {m} in {p}, more than its capacity can use "
+                        f"({_fmt(most[g])} = {_fmt(k[g])} per unit x capacity for the period)",
+                    ),
                 )
             )
-    return out
+        if too_little[g]:
+            found.append(
+                (
+                    (c, p, m, 1),
+                    Finding(
+                        "warning",
+                        "recipe",
+                        c,
+                        f"receives {_fmt(q)} {m} in {p}, less than its recorded output needs "
+                        f"({_fmt(k[g] * s[g])} = {_fmt(k[g])} per unit x {_fmt(s[g])} "
+                        f"{main[g]} shipped)",
+                    ),
+                )
+            )
+    return [x for _, x in sorted(found, key=lambda t: t[0])]

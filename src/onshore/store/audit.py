@@ -75,7 +75,23 @@ class AuditLog:
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Append verdict rows (keys: rule_id, rule_version, snapshot, evaluated_on, buyer,
-        product, verdict, reason, inputs); returns how many were written."""
+        product, verdict, reason, inputs) in their own transaction; returns how many were
+        written."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            n = self.insert(rows)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return n
+
+    def insert(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Append verdict rows inside the caller's open transaction (a store write that
+        records what it did in the same transaction); returns how many were written."""
         rows = list(rows)
         if not rows:
             return 0
@@ -99,38 +115,28 @@ class AuditLog:
                     enc(r.get("inputs", {})),
                 ]
                 static[id(r)] = values, ", ".join(enc(v) for v in values)
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            last = self.con.execute(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
-            ).fetchall()
-            seq, prev = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
-            now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-            now_json = enc(now)
-            cols: list[list[Any]] = [[] for _ in COLUMNS]
-            for r in rows:
-                seq += 1
-                values, tail = static[id(r)]
-                digest = hashlib.sha256(
-                    f"{prev}[{seq}, {now_json}, {tail}]".encode()
-                ).hexdigest()
-                for col, v in zip(cols, [seq, now, *values, prev, digest], strict=True):
-                    col.append(v)
-                prev = digest
-            table = pa.table(
-                dict(zip(COLUMNS, cols, strict=True)),
-                schema=pa.schema(
-                    [(c, pa.int64() if c in ("seq", "rule_version") else pa.string())
-                     for c in COLUMNS]
-                ),
-            )
-            self.con.register("_audit_in", table)
-            self.con.execute(f"INSERT INTO audit SELECT {', '.join(COLUMNS)} FROM _audit_in")
-            self.con.unregister("_audit_in")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+        last = self.con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+        seq, prev = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        now_json = enc(now)
+        cols: list[list[Any]] = [[] for _ in COLUMNS]
+        for r in rows:
+            seq += 1
+            values, tail = static[id(r)]
+            digest = hashlib.sha256(f"{prev}[{seq}, {now_json}, {tail}]".encode()).hexdigest()
+            for col, v in zip(cols, [seq, now, *values, prev, digest], strict=True):
+                col.append(v)
+            prev = digest
+        table = pa.table(
+            dict(zip(COLUMNS, cols, strict=True)),
+            schema=pa.schema(
+                [(c, pa.int64() if c in ("seq", "rule_version") else pa.string())
+                 for c in COLUMNS]
+            ),
+        )
+        self.con.register("_audit_in", table)
+        self.con.execute(f"INSERT INTO audit SELECT {', '.join(COLUMNS)} FROM _audit_in")
+        self.con.unregister("_audit_in")
         return len(rows)
 
     def rows(self, rule_id: str | None = None, product: str | None = None) -> pd.DataFrame:
@@ -204,8 +210,10 @@ class AuditLog:
                 f"(the newest {seq - last} row(s) were removed)"
             )
         elif seq and row[0][0] != want:
-            problems.append(f"row {seq}: its hash differs from the anchored head (the row or an "
-                            "earlier one was replaced)")
+            problems.append(
+                f"row {seq}: its hash differs from the anchored head (the row or an "
+                "earlier one was replaced)"
+            )
         return problems
 
     def _chain(self) -> list[str]:

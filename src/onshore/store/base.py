@@ -9,7 +9,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from onshore.records.batch import Batch
+    from onshore.errors import RowError
+    from onshore.records.batch import Batch, Origin
     from onshore.records.integrity import Existing
 
 
@@ -21,7 +22,14 @@ class Store(Protocol):
         ...
 
     def write(self, batch: Batch) -> dict[str, int]:
-        """Upsert every record of the batch in one transaction; returns rows written per table."""
+        """Upsert every record of the batch and remove the rows it retires, in one
+        transaction; returns rows written per table."""
+        ...
+
+    def missing_errors(
+        self, name: str, keys: list[tuple[object, ...]], origins: list[Origin]
+    ) -> list[RowError]:
+        """A RowError for each key to retire that no row of the table has."""
         ...
 
     def existing(self) -> Existing:

@@ -15,8 +15,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from onshore.errors import StoreError
-from onshore.records.batch import Batch
+from onshore.errors import RowError, StoreError
+from onshore.records.batch import Batch, Origin
 from onshore.records.integrity import Existing
 from onshore.records.model import TABLES, Ownership, Table
 
@@ -31,8 +31,7 @@ def _open_error(path: str, e: Exception) -> StoreError:
         m = re.search(r"PID (\d+)", msg)
         pid = f" (pid {m.group(1)})" if m else ""
         return StoreError(
-            f"the store {path} is in use by another process{pid}; "
-            "try again when it has finished"
+            f"the store {path} is in use by another process{pid}; try again when it has finished"
         )
     return StoreError(f"cannot open the store {path}: {msg}")
 
@@ -65,8 +64,13 @@ def _referenced(spec: Table) -> bool:
     return any(target == spec.name for t in TABLES.values() for target in t.refs.values())
 
 
-def ddl(spec: Table) -> str:
-    """CREATE TABLE for one record type, with its primary key and foreign keys.
+BULK_ROWS = 50_000
+"""From this many incoming rows, an empty table is filled before its primary key is built."""
+
+
+def ddl(spec: Table, key: bool = True) -> str:
+    """CREATE TABLE for one record type, with its primary key and foreign keys (without
+    ``key``: no primary key, for one added after a bulk load).
 
     DuckDB cannot update a foreign-key column of a row that other rows refer to (an update
     there is a delete plus an insert), so a table that is itself referenced (facilities)
@@ -77,8 +81,11 @@ def ddl(spec: Table) -> str:
     for name, f in spec.record.model_fields.items():
         null = " NOT NULL" if f.is_required() else ""
         cols.append(f'"{name}" {_sql_type(f.annotation)}{null}')
-    key = ", ".join(spec.key)
-    cols.append(f"UNIQUE ({key})" if _nullable_key(spec) else f"PRIMARY KEY ({key})")
+    keys = ", ".join(spec.key)
+    if _nullable_key(spec):
+        cols.append(f"UNIQUE ({keys})")
+    elif key:
+        cols.append(f"PRIMARY KEY ({keys})")
     if not _referenced(spec):
         for col, target in spec.refs.items():
             cols.append(f'FOREIGN KEY ("{col}") REFERENCES {target}(id)')
@@ -166,6 +173,8 @@ class DuckDBStore:
 
     # writing -------------------------------------------------------------------------
     def write(self, batch: Batch) -> dict[str, int]:
+        """Upsert the batch's rows by key and remove the rows it retires (its
+        ``deletions``), in one transaction; returns rows written per table."""
         written: dict[str, int] = {}
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -186,6 +195,8 @@ class DuckDBStore:
                     self.con.execute(
                         f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming"
                     )
+                elif self._bulk_load(name, spec, n, collist):
+                    pass
                 elif not self._overlaps(name, spec):
                     # nothing to update (e.g. a first import): a plain insert is much faster
                     self.con.execute(
@@ -199,7 +210,8 @@ class DuckDBStore:
                     )
                 self.con.unregister("_incoming")
                 written[name] = n
-            if written:
+            self._retire(batch)
+            if written or batch.deleted():
                 # when the network last changed: a restore refuses to replace a newer store
                 now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
                 self.con.execute(
@@ -211,84 +223,228 @@ class DuckDBStore:
             raise
         return written
 
+    def _retire(self, batch: Batch) -> None:
+        """Remove the rows the batch retires, inside the write's transaction: referring
+        tables first, each as :meth:`delete` does, audited with the snapshot after the
+        whole import."""
+        going = {t for t, d in batch.deletions.items() if d}
+        removed: list[dict[str, Any]] = []
+        for name in reversed(TABLES):
+            todo = batch.deletions[name]
+            if not todo:
+                continue
+            spec = TABLES[name]
+            rebuild = not _referenced(spec) and any(t in going for t in spec.refs.values())
+            keys, origins = [k for k, _ in todo], [o for _, o in todo]
+            removed += self._remove(name, keys, origins, rebuild=rebuild)
+        self._audit_removed(removed)
+
     def delete(self, name: str, keys: list[tuple[object, ...]]) -> int:
         """Remove the rows of ``name`` with these keys, all-or-nothing.
 
         Refused (nothing removed) when a key is not in the table or when rows of other
         tables still refer to one of them; the error names those rows. Each removed row is
         appended to the audit log (``rule_id`` ``store.delete``, the table and key as
-        ``product``, the row as ``inputs``).
+        ``product``, the row as ``inputs``) in the same transaction. An import retires rows
+        the same way (a ``deleted`` column, see :meth:`write`).
 
         Returns
         -------
         int
             The number of rows removed.
         """
-        from onshore.errors import InputError, NotFound
-        from onshore.store.audit import AuditLog
+        from onshore.errors import InputError
 
-        spec = TABLES.get(name)
-        if spec is None:
+        if name not in TABLES:
             raise InputError(f"no table {name!r}; the tables are {', '.join(TABLES)}")
-        df = self.read(name)
-        kdf = df[list(spec.key)].astype(object).where(df[list(spec.key)].notna(), None)
-        have = {tuple(r): i for i, r in enumerate(kdf.itertuples(index=False, name=None))}
-        missing = [k for k in keys if k not in have]
-        if missing:
-            shown = ", ".join(":".join("" if v is None else str(v) for v in k) for k in missing)
-            raise NotFound(
-                f"no {name} row with {':'.join(spec.key)} = {shown}; nothing was removed"
-            )
-        blocking: list[str] = []
-        if len(spec.key) == 1:
-            ids = {k[0] for k in keys}
-            for other, ospec in TABLES.items():
-                for col, target in ospec.refs.items():
-                    if target != name:
-                        continue
-                    odf = self.read(other)
-                    hit = odf[odf[col].isin(ids)]
-                    if other == name:
-                        hit = hit[~hit[spec.key[0]].isin(ids)]
-                    for r in hit[list(ospec.key)].itertuples(index=False, name=None):
-                        shown = ", ".join(
-                            f"{c}={v}" for c, v in zip(ospec.key, r, strict=True) if not _na(v)
-                        )
-                        blocking.append(f"{other} ({shown}) refers to it by {col}")
-        if blocking:
-            more = f" and {len(blocking) - 20} more" if len(blocking) > 20 else ""
-            raise InputError(
-                f"cannot remove from {name}: other rows still refer to "
-                f"{', '.join(str(k[0]) for k in keys)}; remove or change them first (or in "
-                f"the same import, with deleted=true): {'; '.join(blocking[:20])}{more}; "
-                "nothing was removed"
-            )
-        rows = df.iloc[[have[k] for k in keys]]
-        match = " AND ".join(f'"{k}" IS NOT DISTINCT FROM ?' for k in spec.key)
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for k in keys:
-                self.con.execute(f"DELETE FROM {name} WHERE {match}", list(k))
+            self._audit_removed(self._remove(name, keys))
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        snap = self.snapshot_hash()
-        AuditLog(self.con).append(
+        return len(keys)
+
+    def missing(self, name: str, keys: list[tuple[object, ...]]) -> list[int]:
+        """The positions in ``keys`` of keys that no row of ``name`` has."""
+        spec = TABLES[name]
+        if not keys:
+            return []
+        self._register_keys(spec, keys)
+        match = " AND ".join(f't."{c}" IS NOT DISTINCT FROM k."{c}"' for c in spec.key)
+        rows = self.con.execute(
+            f"SELECT k._i FROM _keys k WHERE NOT EXISTS (SELECT 1 FROM {name} t WHERE {match}) "
+            "ORDER BY k._i"
+        ).fetchall()
+        self.con.unregister("_keys")
+        return [int(r[0]) for r in rows]
+
+    def missing_errors(
+        self, name: str, keys: list[tuple[object, ...]], origins: list[Origin]
+    ) -> list[RowError]:
+        """A RowError for each key to remove that is not in the table, naming its row."""
+        spec = TABLES[name]
+        return [
+            RowError(
+                origins[i].file,
+                origins[i].row,
+                ":".join(spec.key),
+                _shown_key(keys[i]),
+                f"the key of a {name} row in the store to delete (there is none"
+                f"{'' if len(spec.key) == 1 else ' with ' + ':'.join(spec.key)})",
+            )
+            for i in self.missing(name, keys)
+        ]
+
+    def _register_keys(self, spec: Table, keys: list[tuple[object, ...]]) -> None:
+        data: dict[str, list[object]] = {
+            c: [None if _na(k[j]) else str(k[j]) for k in keys] for j, c in enumerate(spec.key)
+        }
+        data["_i"] = list(range(len(keys)))
+        arrow = pa.table(
+            {c: pa.array(v, type=pa.int64() if c == "_i" else pa.string()) for c, v in data.items()}
+        )
+        self.con.register("_keys", arrow)
+
+    def _remove(
+        self,
+        name: str,
+        keys: list[tuple[object, ...]],
+        origins: list[Origin] | None = None,
+        rebuild: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Remove rows by key inside the caller's transaction; their audit rows.
+
+        A key that is not in the table, or a row other rows still refer to, is refused: as
+        :class:`~onshore.errors.NotFound` / :class:`~onshore.errors.InputError`, or, with
+        the ``origins`` of an import, as a DataError naming the file and row of each.
+        ``rebuild`` rewrites the table without the rows instead of deleting them: DuckDB
+        does not let a transaction that deleted rows of a table then delete the rows they
+        referred to, so a table whose parent rows go in the same import is rebuilt.
+        """
+        from onshore.errors import DataError, InputError, NotFound
+
+        spec = TABLES[name]
+        if origins is not None:
+            errors = self.missing_errors(name, keys, origins)
+            if errors:
+                raise DataError(errors)
+        else:
+            gone = self.missing(name, keys)
+            if gone:
+                shown = ", ".join(_shown_key(keys[i]) for i in gone)
+                raise NotFound(
+                    f"no {name} row with {':'.join(spec.key)} = {shown}; nothing was removed"
+                )
+        self._register_keys(spec, keys)
+        try:
+            blocking = self._referring(name, spec)
+            if blocking:
+                if origins is not None:
+                    at = {str(k[0]): o for k, o in zip(keys, origins, strict=True)}
+                    raise DataError(
+                        [
+                            RowError(
+                                at[v].file,
+                                at[v].row,
+                                spec.key[0],
+                                v,
+                                f"a {name} row nothing else refers to ({why}); delete those "
+                                "rows in the same import (deleted=true) or change them",
+                            )
+                            for v, why in blocking
+                        ]
+                    )
+                more = f" and {len(blocking) - 20} more" if len(blocking) > 20 else ""
+                raise InputError(
+                    f"cannot remove from {name}: other rows still refer to "
+                    f"{', '.join(str(k[0]) for k in keys)}; remove or change them first (or "
+                    f"in the same import, with deleted=true): "
+                    f"{'; '.join(why for _, why in blocking[:20])}{more}; nothing was removed"
+                )
+            match = " AND ".join(f't."{c}" IS NOT DISTINCT FROM k."{c}"' for c in spec.key)
+            rows = self.con.execute(
+                f"SELECT t.*, k._i FROM {name} t JOIN _keys k ON {match} ORDER BY k._i"
+            ).df()
+            if rebuild:
+                self.con.execute(
+                    f"CREATE TEMP TABLE _kept AS SELECT * FROM {name} t "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM _keys k WHERE {match})"
+                )
+                self.con.execute(f"DROP TABLE {name}")
+                self.con.execute(ddl(spec))
+                collist = ", ".join(f'"{c}"' for c in spec.columns)
+                self.con.execute(f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _kept")
+                self.con.execute("DROP TABLE _kept")
+            else:
+                self.con.execute(
+                    f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM _keys k WHERE {match})"
+                )
+        finally:
+            self.con.unregister("_keys")
+        cols = spec.columns
+        return [
             {
                 "rule_id": "store.delete",
                 "rule_version": 1,
-                "snapshot": snap,
                 "evaluated_on": dt.date.today().isoformat(),
                 "buyer": "",
-                "product": f"{name}:" + ":".join("" if v is None else str(v) for v in k),
+                "product": f"{name}:" + _shown_key(k),
                 "verdict": "DELETED",
                 "reason": f"removed from {name}",
-                "inputs": {c: v for c, v in r.items() if not _na(v)},
+                "inputs": {c: v for c, v in r.items() if c in cols and not _na(v)},
             }
             for k, (_, r) in zip(keys, rows.iterrows(), strict=True)
-        )
-        return len(keys)
+        ]
+
+    def _referring(self, name: str, spec: Table) -> list[tuple[str, str]]:
+        """Rows of other tables that refer to the keys in ``_keys``: (key, in words)."""
+        if len(spec.key) != 1:
+            return []
+        k0 = spec.key[0]
+        out: list[tuple[str, str]] = []
+        for other, ospec in TABLES.items():
+            for col, target in ospec.refs.items():
+                if target != name:
+                    continue
+                keycols = ", ".join(f't."{c}"' for c in ospec.key)
+                same = f' AND t."{k0}" NOT IN (SELECT "{k0}" FROM _keys)' if other == name else ""
+                hits = self.con.execute(
+                    f'SELECT t."{col}", {keycols} FROM {other} t '
+                    f'WHERE t."{col}" IN (SELECT "{k0}" FROM _keys){same} '
+                    f"ORDER BY {keycols}"
+                ).fetchall()
+                for v, *r in hits:
+                    shown = ", ".join(
+                        f"{c}={x}" for c, x in zip(ospec.key, r, strict=True) if not _na(x)
+                    )
+                    out.append((str(v), f"{other} ({shown}) refers to it by {col}"))
+        return out
+
+    def _audit_removed(self, rows: list[dict[str, Any]]) -> None:
+        """Append the audit rows of removed rows, with the snapshot they leave, inside the
+        caller's transaction."""
+        from onshore.store.audit import AuditLog
+
+        if rows:
+            snap = self.snapshot_hash()
+            AuditLog(self.con).insert({**r, "snapshot": snap} for r in rows)
+
+    def _bulk_load(self, name: str, spec: Table, n: int, collist: str) -> bool:
+        """Fill an empty table nothing refers to from ``_incoming`` with its primary key
+        built once after the rows are in (much faster than keeping the index up to date row
+        by row), inside the caller's transaction; False when the table is not such a table
+        or the batch is small."""
+        if n < BULK_ROWS or _referenced(spec) or _nullable_key(spec):
+            return False
+        if self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchall()[0][0]:
+            return False
+        self.con.execute(f"DROP TABLE {name}")
+        self.con.execute(ddl(spec, key=False))
+        self.con.execute(f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _incoming")
+        self.con.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(spec.key)})")
+        return True
 
     def _overlaps(self, name: str, spec: Table) -> bool:
         """Whether any incoming row (in ``_incoming``) has a key the table already holds."""
@@ -323,12 +479,71 @@ class DuckDBStore:
         return out
 
     def snapshot_hash(self) -> str:
+        """SHA-256 over every table in key order: the table's name, then each row as
+        ``repr(sorted(row.items()))`` of its Python values (built column-wise, see
+        :func:`rows_text`)."""
         h = hashlib.sha256()
         for name in TABLES:
             h.update(name.encode())
-            for row in self.arrow(name).to_pylist():
-                h.update(repr(sorted(row.items())).encode())
+            h.update(rows_text(self.arrow(name)))
         return h.hexdigest()
+
+
+def rows_text(table: pa.Table) -> bytes:
+    """Every row's ``repr(sorted(row.items()))``, one after the other, UTF-8 encoded.
+
+    The same bytes as joining that text over ``table.to_pylist()``, built by column: the
+    ``repr`` of each distinct text once (then spread by Arrow), of each number, and the
+    pieces of every row joined by Arrow, so a store of a million flows hashes in seconds.
+    """
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return b""
+    cols = sorted(table.column_names)
+    parts: list[Any] = []
+    text = pa.large_string()
+    for i, c in enumerate(cols):
+        parts.append(pa.scalar(("[" if i == 0 else "), ") + f"({c!r}, ", type=text))
+        parts.append(_reprs(table.column(c)))
+    parts.append(pa.scalar(")]", type=text))
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("", type=text))
+    out = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+    out = out.cast(pa.large_string())
+    offsets = out.buffers()[1]
+    data = out.buffers()[2]
+    import numpy as np
+
+    at = np.frombuffer(offsets, dtype=np.int64)[out.offset : out.offset + len(out) + 1]
+    return bytes(memoryview(data)[int(at[0]) : int(at[-1])]) if data is not None else b""
+
+
+def _reprs(column: pa.ChunkedArray) -> pa.Array:
+    """``repr`` of each value of a column as Python sees it (None for a null), as text."""
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks()
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        enc = arr.dictionary_encode()
+        texts = pa.array([repr(v) for v in enc.dictionary.to_pylist()], type=pa.large_string())
+        out = texts.take(enc.indices)
+    elif pa.types.is_boolean(arr.type):
+        out = pc.if_else(arr, "True", "False").cast(pa.large_string())
+    elif pa.types.is_float64(arr.type) or pa.types.is_int64(arr.type):
+        import numpy as np
+
+        # each distinct value (by its bits: -0.0 is not 0.0) once; nulls after
+        floats = pa.types.is_float64(arr.type)
+        x = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
+        uniq, inv = np.unique(x.view(np.int64), return_inverse=True)
+        values = uniq.view(np.float64).tolist() if floats else uniq.tolist()
+        texts = pa.array([repr(v) for v in values], type=pa.large_string())
+        out = texts.take(pa.array(inv.ravel()))
+        if arr.null_count:
+            out = pc.if_else(arr.is_null(), pa.scalar("None", type=pa.large_string()), out)
+    else:
+        out = pa.array([repr(v) for v in arr.to_pylist()], type=pa.large_string())
+    return out.fill_null("None")
 
 
 def _cell(v: Any) -> str:
@@ -353,6 +568,11 @@ def write_csv(table: pa.Table, path: Path) -> None:
 def open_store(path: str | Path, create: bool = False) -> DuckDBStore:
     """Open the store file; with ``create`` make it when missing."""
     return DuckDBStore(path, create=create)
+
+
+def _shown_key(key: tuple[object, ...]) -> str:
+    """A key as the ``delete`` command takes it: its values joined by ':'."""
+    return ":".join("" if _na(v) else str(v) for v in key)
 
 
 def _na(v: Any) -> bool:

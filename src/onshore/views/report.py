@@ -41,6 +41,8 @@ def render(
     reviewed_by: str = "",
     signed_on: str = "",
     audit: dict[str, Any] | None = None,
+    period: str | None = None,
+    period_text: str = "",
 ) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     d = dossier(
@@ -51,6 +53,8 @@ def render(
         reviewed_by=reviewed_by,
         signed_on=signed_on,
         audit=audit,
+        period=period,
+        period_text=period_text,
     )
     try:
         version = metadata.version("onshore")
@@ -79,6 +83,8 @@ def write_report(
     reviewed_by: str = "",
     signed_on: str = "",
     audit: dict[str, Any] | None = None,
+    period: str | None = None,
+    period_text: str = "",
 ) -> list[Path]:
     """Write the HTML report (and the PDF; refused politely when no engine is installed).
 
@@ -94,6 +100,11 @@ def write_report(
     audit : dict, optional
         The audit entries the verdicts were appended as
         (:meth:`~onshore.store.audit.AuditLog.last`).
+    period : str, optional
+        The period the verdicts were decided from: the Sankey, cost tables, upstream plants
+        and estimated flows are of the same flows (every period pooled when None).
+    period_text : str
+        How the period was chosen, in words (stated in the report).
 
     Returns
     -------
@@ -102,7 +113,17 @@ def write_report(
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    html = render(network, product, verdicts, prepared_by, reviewed_by, signed_on, audit)
+    html = render(
+        network,
+        product,
+        verdicts,
+        prepared_by,
+        reviewed_by,
+        signed_on,
+        audit,
+        period=period,
+        period_text=period_text,
+    )
     out.write_text(html, encoding="utf-8")
     if pdf:
         return [out, html_to_pdf(out, out.with_suffix(".pdf"))]
