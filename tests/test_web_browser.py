@@ -72,7 +72,7 @@ def test_network_page(page: Any, base: str) -> None:
     page.wait_for_selector("#c1 .main-svg")
     page.select_option("#ff [name=stage]", "cell")
     page.click("#ff button")
-    page.wait_for_function("document.querySelector('#fp span')?.textContent.includes('of 143')")
+    page.wait_for_function("document.querySelector('#fp span')?.textContent.includes('of 146')")
     shot(page, "network")
     page.click("#ft a >> nth=0")
     page.wait_for_url("**/product/**")

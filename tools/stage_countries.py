@@ -1,0 +1,166 @@
+"""Countries of the bundled reference network per stage, against the world's leading countries.
+
+Run from the repository root::
+
+    PYTHONPATH=src python tools/stage_countries.py
+
+For each stage (and, for mines and refineries, each mineral) it lists the countries that
+have at least one plant row in ``facilities.csv`` (market-pool and country-production
+nodes and cancelled plants left out) and compares them with the leading countries of that
+stage named by a cited statistic (``RANKINGS`` below: source, year and basis of each). A
+ranking lists only as many countries as its source names, so some have fewer than five;
+stages without a cited ranking are reported as such. It also prints the coverage figure
+of SOURCES.md: operating cell rows with a capacity in GWh and a start (``since``) in or
+before 2024, against the ~3,000 GWh world cell capacity of 2024 (IEA).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REF = Path(__file__).resolve().parents[1] / "src" / "onshore" / "data" / "reference"
+
+WORLD_CELL_CAPACITY_2024_GWH = 3000.0  # IEA (secondary), see SOURCES.md
+
+# Minerals of the mine and refine stages, by the material ids of facilities.csv.
+MINERALS = {
+    "lithium": {"spodumene_concentrate", "lepidolite_concentrate", "lithium", "lithium_carbonate",
+                "lithium_hydroxide", "lithium_metal_foil"},
+    "nickel": {"nickel", "nickel_intermediate", "nickel_sulfate"},
+    "cobalt": {"cobalt_hydroxide", "cobalt_sulfate"},
+    "natural_graphite": {"natural_graphite"},
+    "manganese": {"manganese", "manganese_sulfate"},
+}
+
+# (stage, mineral or None): leading countries in rank order, with what the ranking measures.
+RANKINGS: dict[tuple[str, str | None], dict[str, object]] = {
+    ("mine", "lithium"): {
+        "countries": ["AU", "CL", "CN", "AR", "BR"], "year": 2023,
+        "basis": "mine production, t Li (USGS MCS 2024)",
+        "source": "https://wikimili.com/en/List_of_countries_by_lithium_production"},
+    ("mine", "nickel"): {
+        "countries": ["ID", "PH", "NC", "RU"], "year": 2023,
+        "basis": "mine production, t Ni (USGS; the source names four countries)",
+        "source": "https://databoks.katadata.co.id/index.php/pertambangan/statistik/78c11619e2e0aa2/"
+                  "indonesia-negara-penghasil-nikel-terbesar-di-dunia-pada-2023"},
+    ("mine", "cobalt"): {
+        "countries": ["CD"], "year": 2023,
+        "basis": "mine production share (~73 %, USGS-based; only the leader named)",
+        "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/"},
+    ("mine", "natural_graphite"): {
+        "countries": ["CN"], "year": 2023,
+        "basis": "mine production share (~72-77 %; only the leader named)",
+        "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/"},
+    ("refine", "lithium"): {
+        "countries": ["CN", "CL"], "year": 2023,
+        "basis": "refined lithium chemicals share (65 / 29 %)",
+        "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/"},
+    ("refine", "cobalt"): {
+        "countries": ["CN", "FI", "CA"], "year": 2023,
+        "basis": "refined cobalt share (74 / 10 / 4 %); USGS refinery capacity 2019: China 1st, Finland 2nd",
+        "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/ ; "
+                  "https://nationmaster.com/nmx/ranking/cobalt-refinery-capacity"},
+    ("refine", "nickel"): {
+        "countries": ["ID", "CN"], "year": 2023,
+        "basis": "refined nickel share (37 / 28 %, IEA Global Critical Minerals Outlook 2024)",
+        "source": "bjnickel.com report of the IEA outlook (see SOURCES.md, trade_priors)"},
+    ("cathode", None): {
+        "countries": ["CN", "KR", "JP"], "year": 2020,
+        "basis": "cathode manufacturing capacity share (74.3 / 18.9 / 5.5 %; Europe 0.3 %, "
+                 "North America 1 % as regions; Rystad Energy)",
+        "source": "https://www.ajot.com/news/the-electric-vehicle-market-is-getting-increasingly-reliant-on-chinas-battery-components"},
+    ("anode", None): {
+        "countries": ["CN", "JP", "KR"], "year": 2022,
+        "basis": "98 % of anode production by Chinese, Japanese and Korean companies "
+                 "(maker nationality, not plant location; Fraunhofer ISI)",
+        "source": "https://isi.fraunhofer.de/en/blog/themen/batterie-update/batterien-ausgangs-materialien-asiatsische-dominanz-bei-batteriekomponenten.html"},
+    ("separator", None): {
+        "countries": ["CN", "JP", "KR"], "year": 2022,
+        "basis": "98 % of separator production by Chinese, Japanese and Korean companies "
+                 "(maker nationality; Fraunhofer ISI)",
+        "source": "https://isi.fraunhofer.de/en/blog/themen/batterie-update/batterien-ausgangs-materialien-asiatsische-dominanz-bei-batteriekomponenten.html"},
+    ("electrolyte", None): {
+        "countries": ["CN", "JP", "KR"], "year": 2022,
+        "basis": "100 % of electrolyte production by Chinese, Japanese and Korean companies "
+                 "(maker nationality; Fraunhofer ISI)",
+        "source": "https://isi.fraunhofer.de/en/blog/themen/batterie-update/batterien-ausgangs-materialien-asiatsische-dominanz-bei-batteriekomponenten.html"},
+    ("cell", None): {
+        "countries": ["CN", "PL", "US", "HU", "DE"], "year": 2022,
+        "basis": "cell manufacturing capacity, GWh (BloombergNEF, via a reproduction of Visual Capitalist)",
+        "source": "https://www.zombietsunamihacks.com/where-are-clean-energy-technologies-manufactured.html"},
+}
+
+STAGES = ["mine", "refine", "precursor", "cathode", "anode", "electrolyte", "separator", "cell",
+          "pack", "recycle"]
+
+
+def _plants(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [r for r in rows if not r["id"].startswith(("market_", "pool_")) and r["status"] != "cancelled"]
+
+
+def mineral(material: str) -> str | None:
+    for name, ids in MINERALS.items():
+        if material in ids:
+            return name
+    return None
+
+
+def countries_by_key(plants: list[dict[str, str]]) -> dict[tuple[str, str | None], set[str]]:
+    out: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+    for r in plants:
+        key = (r["stage"], mineral(r["material"]) if r["stage"] in ("mine", "refine") else None)
+        out[key].add(r["country"])
+    return out
+
+
+def cell_coverage(path: Path) -> tuple[float, int, list[str]]:
+    """GWh of operating cell rows with a capacity in GWh and a start in or before 2024."""
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    total, n, blank = 0.0, 0, []
+    for r in rows:
+        if r["stage"] != "cell" or r["id"].startswith("market_") or r["status"] != "operating":
+            continue
+        if r["since"] and int(r["since"][:4]) > 2024:
+            continue
+        if not r["capacity"] or r["unit"] != "GWh":
+            blank.append(r["id"])
+            continue
+        total += float(r["capacity"])
+        n += 1
+    return total, n, blank
+
+
+def main() -> int:
+    plants = _plants(REF / "facilities.csv")
+    present = countries_by_key(plants)
+    print(f"{len(plants)} plant rows (not cancelled; market and country nodes left out)\n")
+    missing_any = False
+    keys = sorted(present, key=lambda k: (STAGES.index(k[0]) if k[0] in STAGES else 99, k[1] or ""))
+    for key in keys + [k for k in RANKINGS if k not in present]:
+        stage, mineral_ = key
+        label = stage + (f"/{mineral_}" if mineral_ else "")
+        have = sorted(present.get(key, set()))
+        rank = RANKINGS.get(key)
+        if rank is None:
+            print(f"{label:24s} present {','.join(have) or '-'}; no cited country ranking")
+            continue
+        top = list(rank["countries"])  # type: ignore[arg-type]
+        miss = [c for c in top if c not in have]
+        missing_any |= bool(miss)
+        print(f"{label:24s} leading {','.join(top)} ({rank['year']}): "
+              f"{'all present' if not miss else 'missing ' + ','.join(miss)}; present {','.join(have)}")
+    total, n, blank = cell_coverage(REF / "facilities.csv")
+    print(f"\ncell coverage: {total:,.1f} GWh in {n} operating cell rows with a capacity and a start "
+          f"<= 2024 = {100 * total / WORLD_CELL_CAPACITY_2024_GWH:.1f} % of {WORLD_CELL_CAPACITY_2024_GWH:,.0f} GWh; "
+          f"{len(blank)} such rows without a capacity in GWh: {', '.join(blank)}")
+    return 1 if missing_any else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
