@@ -88,10 +88,20 @@ def _verdicts(
     buyer: str,
     on: dt.date,
     urls: dict[str, list[str]],
+    orders: dict[tuple[Outcome, ...], list[int]] | None = None,
 ) -> list[Verdict]:
+    """The verdicts of product ``k``, most severe first (then by rule id); ``orders`` keeps
+    that order per combination of outcomes, which many products share."""
+    row = [found[rule.id][k] for rule in binding]
+    sig = tuple(f.outcome for f in row)
+    order = None if orders is None else orders.get(sig)
+    if order is None:
+        order = sorted(range(len(binding)), key=lambda j: (-SEVERITY[sig[j]], binding[j].id))
+        if orders is not None:
+            orders[sig] = order
     vs = []
-    for rule in binding:
-        f = found[rule.id][k]
+    for j in order:
+        rule, f = binding[j], row[j]
         vs.append(
             Verdict(
                 rule.id,
@@ -113,7 +123,6 @@ def _verdicts(
                 f.indicative,
             )
         )
-    vs.sort(key=lambda v: (-SEVERITY[v.verdict], v.rule_id))
     return vs
 
 
@@ -217,7 +226,11 @@ def check_all(
     binding = rules.for_buyer(buyer)
     found = findings(network, binding, ps, on, period=period)
     urls = {r.id: r.urls for r in binding}
-    out = {p: _verdicts(network, binding, found, k, p, buyer, on, urls) for k, p in enumerate(ps)}
+    orders: dict[tuple[Outcome, ...], list[int]] = {}
+    out = {
+        p: _verdicts(network, binding, found, k, p, buyer, on, urls, orders)
+        for k, p in enumerate(ps)
+    }
     if audit is not None:
         audit.append([_audit_row(v) for vs in out.values() for v in vs])
     return out
