@@ -360,7 +360,10 @@ class Context:
     # ---------------------------------------------------------------- the trace
     def graph(self) -> Graph:
         """The trace graph of the network and ``period`` (every period pooled when None)."""
-        return graph(self.network, self.period)
+        g: Graph | None = self.cache.get("graph")
+        if g is None:
+            g = self.cache["graph"] = graph(self.network, self.period)
+        return g
 
     def solve(self, B: sp.csr_matrix) -> np.ndarray:
         """``X = L B`` over every node of the trace graph."""
@@ -430,33 +433,28 @@ class Context:
             g = self.graph()
             A = g.A.tocoo()
             nd = g.nodes
-            fac = nd["facility"].astype(str).to_numpy()
-            mat = nd["material"].astype(str).to_numpy()
             f = self.network.flows
             est = (
                 f["estimate"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
                 if "estimate" in f
                 else pd.Series(False, index=f.index)
             ).to_numpy()
-            fl = pd.DataFrame(
-                {
-                    "cus": f["customer"].astype(str).to_numpy(),
-                    "sup": f["supplier"].astype(str).to_numpy(),
-                    "mat": f["material"].astype(str).to_numpy(),
-                    "est": est,
-                }
-            )
-            per = fl.groupby(["cus", "sup", "mat"], sort=False)["est"].all().reset_index()
-            nsup = per.groupby(["cus", "mat"], sort=False)["sup"].transform("nunique")
-            keys = per[per["est"].to_numpy() & (nsup.to_numpy() > 1)]
-            shared = set(zip(keys["cus"], keys["sup"], keys["mat"], strict=True))
+            # (customer, supplier, material) as one integer over shared codes of the names
+            n_nd, n_fl = len(nd), len(f)
+            fcode, nfac = _codes(nd["facility"], f["customer"], f["supplier"])
+            mcode, nmat = _codes(nd["material"], f["material"])
+            fac, cus, sup = fcode[:n_nd], fcode[n_nd : n_nd + n_fl], fcode[n_nd + n_fl :]
+            mat, fmat = mcode[:n_nd], mcode[n_nd:]
+            triple = (cus * nfac + sup) * nmat + fmat
+            per, inv = np.unique(triple, return_inverse=True)
+            n_sure = np.bincount(inv.ravel(), weights=(~est).astype(float), minlength=len(per))
+            all_est = n_sure == 0
+            pair = per // (nfac * nmat) * nmat + per % nmat  # (customer, material)
+            _, pinv, pcount = np.unique(pair, return_inverse=True, return_counts=True)
+            shared = per[all_est & (pcount[pinv.ravel()] > 1)]
             prior = self.prior_nodes()
-            mask = prior[A.col] | np.array(
-                [
-                    (fac[p], fac[u], mat[u]) in shared
-                    for p, u in zip(A.row.tolist(), A.col.tolist(), strict=True)
-                ],
-                dtype=bool,
+            mask = prior[A.col] | np.isin(
+                (fac[A.row] * nfac + fac[A.col]) * nmat + mat[A.col], shared
             )
             self.cache["estimate_edges"] = sp.csr_matrix(
                 (A.data[mask], (A.row[mask], A.col[mask])), shape=A.shape
@@ -498,21 +496,54 @@ class Context:
         """One supply path carrying ``b`` into ``node``: the heaviest branch of ``X = L b`` at each
         step."""
         g = self.graph()
-        A = g.A
+        step, weight = self._steps(X, b)
         u, w, walk = node, 1.0, [node]
         while len(walk) < 64:
-            lo, hi = A.indptr[u], A.indptr[u + 1]
-            cols = A.indices[lo:hi]
-            cand = A.data[lo:hi] * X[cols]
-            if not cand.size or b[u] >= cand.max():
+            nxt = step[u]
+            if nxt < 0:
                 break
-            k = int(np.argmax(cand))
-            w *= float(A.data[lo + k])
-            u = int(cols[k])
+            w *= weight[u]
+            u = nxt
             walk.append(u)
         if "labels" not in self.cache:
-            self.cache["labels"] = np.array(g.labels(), dtype=object)
-        return f"path ({w * b[u]:.3g}): {' -> '.join(self.cache['labels'][walk[::-1]])}"
+            self.cache["labels"] = g.labels()
+        labels = self.cache["labels"]
+        return f"path ({w * b[u]:.3g}): {' -> '.join(labels[v] for v in walk[::-1])}"
+
+    def _steps(self, X: np.ndarray, b: np.ndarray) -> tuple[list[int], list[float]]:
+        """Per node, the next node of :meth:`path` (the heaviest branch ``A[u, v] X[v]``, the
+        first of equal ones; -1 where the node's own ``b`` is at least as heavy or it has no
+        input) and the entry of ``A`` taken; kept for the last ``(X, b)``."""
+        last = self.cache.get("path_steps")
+        if last is not None and last[0] is X and last[1] is b:
+            out: tuple[list[int], list[float]] = last[2]
+            return out
+        A = self.graph().A
+        n = A.shape[0]
+        cand = A.data * X[A.indices]
+        lens = np.diff(A.indptr)
+        rows = np.repeat(np.arange(n), lens)
+        step = np.full(n, -1, dtype=np.int64)
+        weight = np.ones(n)
+        has = lens > 0
+        if cand.size:
+            if np.isnan(cand).any():  # NaN: compare one node at a time, as a walk would
+                best = np.array(
+                    [cand[A.indptr[u] : A.indptr[u + 1]].max() if has[u] else 0.0 for u in range(n)]
+                )
+            else:
+                best = np.zeros(n)
+                best[has] = np.maximum.reduceat(cand, A.indptr[:-1][has])
+            first = np.full(n, -1, dtype=np.int64)
+            at = np.flatnonzero((cand == best[rows]) | np.isnan(cand))
+            r, k = np.unique(rows[at], return_index=True)
+            first[r] = at[k]
+            go = has & ~(b >= best) & (first >= 0)
+            step[go] = A.indices[first[go]]
+            weight[go] = A.data[first[go]]
+        got = (step.tolist(), weight.tolist())
+        self.cache["path_steps"] = (X, b, got)
+        return got
 
     def material_keywords(self, keywords: tuple[str, ...]) -> np.ndarray:
         """Facilities whose material's bill-of-materials closure names a keyword."""
@@ -541,6 +572,14 @@ class Context:
             if len(self.material)
             else np.zeros(0, dtype=bool)
         )
+
+
+def _codes(*cols: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of the values (as strings) of several columns, shared across them, and
+    how many distinct values there are."""
+    vals = np.concatenate([c.astype(str).to_numpy(dtype=object) for c in cols])
+    codes, uniq = pd.factorize(vals)
+    return codes.astype(np.int64), max(len(uniq), 1)
 
 
 def facility_of(product: str) -> str:
@@ -640,13 +679,12 @@ class Products:
             fac = nd["facility"].astype(str).to_numpy()
             pos = pd.Series(np.flatnonzero(real), index=fac[real])
             single = pos[~pos.index.duplicated(keep=False)]
+            at = single.index.get_indexer(pd.Index(self.ids, dtype=object))
+            got = np.full(len(self.ids), -1, dtype=np.int64)
+            got[at >= 0] = single.to_numpy(dtype=np.int64)[at[at >= 0]]
+            g = self.ctx.graph()
             self._node = np.array(
-                [
-                    self.ctx.graph().node(p) if ":" in p else int(single[p])
-                    if p in single.index
-                    else -1
-                    for p in self.ids
-                ],
+                [g.node(p) if ":" in p else int(got[k]) for k, p in enumerate(self.ids)],
                 dtype=np.int64,
             )
         return self._node

@@ -109,6 +109,9 @@ def _traced(
     except OnshoreError:
         est = np.ones(X.shape[0])
     nodes = ps.nodes()
+    missing = (
+        (X[np.maximum(nodes, 0), ng:] > 0).tolist() if len(nodes) else []
+    )  # per product, which unpriced columns reach it
     out: list[Finding] = []
     for k in range(len(ps)):
         node = int(nodes[k])
@@ -116,7 +119,7 @@ def _traced(
             out.append(no_trace(ps.untraceable(k)))
             continue
         x = X[node]
-        miss = [m for j, m in enumerate(miss_names) if x[ng + j] > 0]
+        miss = [m for m, h in zip(miss_names, missing[k], strict=True) if h]
         if t.measure != "qualifying_country":
             real = [m for m in miss if m != "(unknown suppliers)"]
             miss = real or miss
