@@ -90,11 +90,7 @@ class Context:
         self.country = fac["country"].astype(str).to_numpy()
         self.material = fac["material"].astype(str).to_numpy()
         self.name = fac["name"].astype(str).to_numpy()
-        comp = self.network.companies
-        kinds = dict(zip(comp["id"].astype(str), comp["kind"].astype(str), strict=True))
-        self.unidentified = np.array(
-            [kinds.get(c) == "unidentified" for c in self.company], dtype=bool
-        )
+        self.unidentified = _company_is(self.network, self.company, "unidentified")
         """Plants of producers that are not identified (market-pool origins): no entity test
         can clear them."""
 
@@ -406,17 +402,10 @@ class Context:
         if "prior_nodes" not in self.cache:
             g = self.graph()
             nd = g.nodes
-            kinds = dict(
-                zip(
-                    self.network.companies["id"].astype(str),
-                    self.network.companies["kind"].astype(str),
-                    strict=True,
-                )
-            )
             comp = nd["company"].astype(str).to_numpy()
-            self.cache["prior_nodes"] = (nd["stage"].astype(str).to_numpy() == "market") | np.array(
-                [kinds.get(c) == "unidentified" for c in comp], dtype=bool
-            )
+            self.cache["prior_nodes"] = (
+                nd["stage"].astype(str).to_numpy() == "market"
+            ) | _company_is(self.network, comp, "unidentified")
         out: np.ndarray = self.cache["prior_nodes"]
         return out
 
@@ -574,6 +563,21 @@ class Context:
         )
 
 
+def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
+    """Per company id, whether the companies table gives it ``kind`` (the last row of an id)."""
+    comp = network.companies
+    kinds = dict(
+        zip(comp["id"].astype(str).tolist(), comp["kind"].astype(str).tolist(), strict=True)
+    )
+    of_kind = {c for c, k in kinds.items() if k == kind}
+    if not of_kind:
+        return np.zeros(len(company), dtype=bool)
+    out: np.ndarray = np.fromiter(
+        (c in of_kind for c in np.asarray(company).tolist()), dtype=bool, count=len(company)
+    )
+    return out
+
+
 def _codes(*cols: pd.Series) -> tuple[np.ndarray, int]:
     """Integer codes of the values (as strings) of several columns, shared across them, and
     how many distinct values there are."""
@@ -620,16 +624,21 @@ def _build(network: Network, period: str | None = None) -> Context:
     fl = network.flows
     if period is not None:
         fl = fl[fl["period"].astype(str).str.startswith(str(period))]
-    s = fl["supplier"].astype(str).map(fidx)
-    c = fl["customer"].astype(str).map(fidx)
-    ok = s.notna() & c.notna()
+    if fac.index.is_unique:
+        s = fac.index.get_indexer(fl["supplier"].astype(str))
+        c = fac.index.get_indexer(fl["customer"].astype(str))
+    else:  # the last of equal ids, as ``fidx`` holds it
+        s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
+        c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
+    ok = (s >= 0) & (c >= 0)
     n = len(fac)
     g = sp.csr_matrix(
-        (np.ones(int(ok.sum())), (c[ok].to_numpy(dtype=np.int64), s[ok].to_numpy(dtype=np.int64))),
+        (np.ones(int(ok.sum())), (c[ok].astype(np.int64), s[ok].astype(np.int64))),
         shape=(n, n),
     )
+    comp = network.companies
     names = dict(
-        zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True)
+        zip(comp["id"].astype(str).tolist(), comp["name"].astype(str).tolist(), strict=True)
     )
     return Context(network, owners(network), fac, fidx, g, names, period)
 
