@@ -130,24 +130,61 @@ class Context:
         out: pd.DataFrame = self.cache["feoc"]
         return out
 
+    def _per_company(
+        self, what: str, company: np.ndarray, make: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """``make()`` for a per-company array; kept when ``company`` is the facilities' or the
+        trace nodes' company array (the arrays the kinds pass)."""
+        fields = self.cache.get("fields")
+        of = (
+            "facilities"
+            if company is self.company
+            else "nodes"
+            if fields is not None and company is fields["company"]
+            else None
+        )
+        if of is None:
+            return make()
+        key = (what, of)
+        if key not in self.cache:
+            self.cache[key] = make()
+        out: np.ndarray = self.cache[key]
+        return out
+
     def feoc_flag(self, company: np.ndarray) -> np.ndarray:
         """Per company id, whether it is a FEOC."""
-        flags: np.ndarray = (
-            pd.Series(company)
-            .map(self.feoc()["feoc"].astype(object))
-            .fillna(False)
-            .astype(bool)
-            .to_numpy()
-        )
-        return flags
+
+        def make() -> np.ndarray:
+            flags: np.ndarray = (
+                pd.Series(company)
+                .map(self.feoc()["feoc"].astype(object))
+                .fillna(False)
+                .astype(bool)
+                .to_numpy()
+            )
+            return flags
+
+        return self._per_company("feoc_flag", company, make)
 
     def feoc_unsure(self, company: np.ndarray) -> np.ndarray:
         """Per company id, whether it may be a FEOC but is not one on the recorded stakes
         (a blank stake could give a covered government its share)."""
-        f = self.feoc()
-        unsure = (f["possible"] & ~f["feoc"]).astype(object)
-        flags: np.ndarray = pd.Series(company).map(unsure).fillna(False).astype(bool).to_numpy()
-        return flags
+
+        def make() -> np.ndarray:
+            f = self.feoc()
+            unsure = (f["possible"] & ~f["feoc"]).astype(object)
+            flags: np.ndarray = pd.Series(company).map(unsure).fillna(False).astype(bool).to_numpy()
+            return flags
+
+        return self._per_company("feoc_unsure", company, make)
+
+    def control_text(self, company: str) -> str:
+        """The control chain of a company in words (``a <- b <- c``; kept per company)."""
+        key = ("control_text", company)
+        if key not in self.cache:
+            self.cache[key] = " <- ".join(self.owners.control_chain(company))
+        text: str = self.cache[key]
+        return text
 
     def pfe(
         self, ids: list[str], single: float = 0.25, together: float = 0.40, debt: float = 0.15
@@ -535,7 +572,15 @@ class Context:
         return got
 
     def material_keywords(self, keywords: tuple[str, ...]) -> np.ndarray:
-        """Facilities whose material's bill-of-materials closure names a keyword."""
+        """Facilities whose material's bill-of-materials closure names a keyword (kept per
+        keywords)."""
+        key = ("material_keywords", tuple(keywords))
+        if key not in self.cache:
+            self.cache[key] = self._material_keywords(keywords)
+        out: np.ndarray = self.cache[key]
+        return out
+
+    def _material_keywords(self, keywords: tuple[str, ...]) -> np.ndarray:
         net = self.network
         bm = net.boms
         inputs: dict[str, set[str]] = {}
@@ -643,6 +688,10 @@ def _build(network: Network, period: str | None = None) -> Context:
     return Context(network, owners(network), fac, fidx, g, names, period)
 
 
+FEW = 8
+"""Up to this many products, :meth:`Products.nearest` reads each product's own upstream."""
+
+
 @dataclass
 class Products:
     """The products of one evaluation: their ids, facility positions and trace nodes.
@@ -666,10 +715,21 @@ class Products:
         return a[self.pidx]
 
     def nearest(self, mask: np.ndarray) -> np.ndarray:
-        """Per product, the position of the nearest plant of ``mask`` upstream (-1: none)."""
+        """Per product, the position of the nearest plant of ``mask`` upstream (-1: none).
+
+        For a few products, the first marked plant of each one's upstream order (by flow hops,
+        then position, as :meth:`Context.nearest` decides); else one search over every plant."""
+        out = np.full(len(self.pidx), -1, dtype=np.int64)
         if not mask.any():
-            return np.full(len(self.pidx), -1, dtype=np.int64)
-        return self.at(self.ctx.nearest(mask))
+            return out
+        if len(self.pidx) > FEW:
+            return self.at(self.ctx.nearest(mask))
+        for k, p in enumerate(self.ids):
+            up = self.ctx.upstream(p)
+            hit = up[mask[up]]
+            if hit.size:
+                out[k] = hit[0]
+        return out
 
     def upstream_marked(self, k: int, mask: np.ndarray) -> list[int]:
         """Positions of the plants of ``mask`` in product ``k``'s supply chain, nearest first."""

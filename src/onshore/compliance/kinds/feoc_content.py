@@ -58,14 +58,20 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     out: list[Finding | None] = [None] * len(ps)
     # final assembly by a FEOC (company flag, else operating in a covered nation)
     plants = np.isin(ctx.stage, t.final_assembly_stages)
-    flag = ctx.feoc_flag(ctx.company)
-    reason = f["reason"].astype(object)
-    why = np.where(
-        flag,
-        _lookup(reason, ctx.company, ""),
-        np.array([f"operates in {c}" if c in covered else "" for c in ctx.country], dtype=object),
-    )
-    bad = plants & np.array([bool(w) for w in why], dtype=bool)
+    key = ("feoc_content.why",)
+    if key not in ctx.cache:  # per plant, why it is a FEOC ('' when it is not)
+        flag = ctx.feoc_flag(ctx.company)
+        reason = f["reason"].astype(object)
+        why = np.where(
+            flag,
+            _lookup(reason, ctx.company, ""),
+            np.array(
+                [f"operates in {c}" if c in covered else "" for c in ctx.country], dtype=object
+            ),
+        )
+        ctx.cache[key] = (why, np.array([bool(w) for w in why], dtype=bool))
+    why, is_feoc = ctx.cache[key]
+    bad = plants & is_feoc
     near = ps.nearest(bad)
     for k in map(int, np.flatnonzero(near >= 0)):
         i = int(near[k])

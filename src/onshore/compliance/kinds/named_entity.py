@@ -80,12 +80,9 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         for st, hf in zip(ctx.stage[ps.pidx].tolist(), has_first.tolist(), strict=True)
     ]
     named_ids = sorted(named)
-    chains: dict[str, str] = {}
 
     def chain_line(c: str) -> str:
-        if c not in chains:
-            chains[c] = f"control chain of {c}: {' <- '.join(ctx.owners.control_chain(c))}"
-        return chains[c]
+        return f"control chain of {c}: {ctx.control_text(c)}"
 
     near_l, nu_l, anon_l, nr_l, np_l = (a.tolist() for a in (near, nu, anon, nr, np_))
     out: list[Finding] = []
