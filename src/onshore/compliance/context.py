@@ -479,9 +479,11 @@ class Context:
             _, pinv, pcount = np.unique(pair, return_inverse=True, return_counts=True)
             shared = per[all_est & (pcount[pinv.ravel()] > 1)]
             prior = self.prior_nodes()
-            mask = prior[A.col] | np.isin(
-                (fac[A.row] * nfac + fac[A.col]) * nmat + mat[A.col], shared
-            )
+            entry = (fac[A.row] * nfac + fac[A.col]) * nmat + mat[A.col]
+            at = np.searchsorted(shared, entry)  # ``shared`` is sorted (np.unique)
+            hit = at < len(shared)
+            hit[hit] = shared[at[hit]] == entry[hit]
+            mask = prior[A.col] | hit
             self.cache["estimate_edges"] = sp.csr_matrix(
                 (A.data[mask], (A.row[mask], A.col[mask])), shape=A.shape
             )
@@ -623,10 +625,22 @@ def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
+def _strings(col: pd.Series) -> np.ndarray:
+    """``col.astype(str)`` as an object array; a categorical without missing values through its
+    categories (each converted once)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            cats: np.ndarray = col.cat.categories.astype(str).to_numpy(dtype=object)
+            return cats[codes] if len(cats) else np.zeros(0, dtype=object)
+    out: np.ndarray = col.astype(str).to_numpy(dtype=object)
+    return out
+
+
 def _codes(*cols: pd.Series) -> tuple[np.ndarray, int]:
     """Integer codes of the values (as strings) of several columns, shared across them, and
     how many distinct values there are."""
-    vals = np.concatenate([c.astype(str).to_numpy(dtype=object) for c in cols])
+    vals = np.concatenate([_strings(c) for c in cols])
     codes, uniq = pd.factorize(vals)
     return codes.astype(np.int64), max(len(uniq), 1)
 

@@ -109,9 +109,8 @@ def _traced(
     except OnshoreError:
         est = np.ones(X.shape[0])
     nodes = ps.nodes()
-    missing = (
-        (X[np.maximum(nodes, 0), ng:] > 0).tolist() if len(nodes) else []
-    )  # per product, which unpriced columns reach it
+    missing = X[np.maximum(nodes, 0), ng:] > 0  # per product, the unpriced columns reaching it
+    any_missing = missing.any(axis=1).tolist()
     out: list[Finding] = []
     for k in range(len(ps)):
         node = int(nodes[k])
@@ -119,7 +118,11 @@ def _traced(
             out.append(no_trace(ps.untraceable(k)))
             continue
         x = X[node]
-        miss = [m for m, h in zip(miss_names, missing[k], strict=True) if h]
+        miss = (
+            [m for m, h in zip(miss_names, missing[k].tolist(), strict=True) if h]
+            if any_missing[k]
+            else []
+        )
         if t.measure != "qualifying_country":
             real = [m for m in miss if m != "(unknown suppliers)"]
             miss = real or miss
