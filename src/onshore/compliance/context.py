@@ -90,6 +90,7 @@ class Context:
         self.country = fac["country"].astype(str).to_numpy()
         self.material = fac["material"].astype(str).to_numpy()
         self.name = fac["name"].astype(str).to_numpy()
+        self._described: list[str | None] = [None] * self.n
         self.unidentified = _company_is(self.network, self.company, "unidentified")
         """Plants of producers that are not identified (market-pool origins): no entity test
         can clear them."""
@@ -97,14 +98,13 @@ class Context:
     # ---------------------------------------------------------------- facilities
     def describe(self, i: int) -> str:
         """Facility position ``i`` in words: stage, id, name, country and company."""
-        key = ("describe", int(i))
-        if key not in self.cache:
+        text = self._described[i]
+        if text is None:
             c = self.company[i]
-            self.cache[key] = (
+            text = self._described[i] = (
                 f"{self.stage[i]} plant {self.ids[i]} ({self.name[i]}, {self.country[i]}) of "
                 f"{self.names.get(c, c)} [{c}]"
             )
-        text: str = self.cache[key]
         return text
 
     def upstream(self, product: str) -> np.ndarray:
@@ -625,6 +625,18 @@ def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
+def _positions(index: pd.Index, col: pd.Series) -> np.ndarray:
+    """Positions of ``col.astype(str)``'s values in a unique ``index`` (-1 when absent); a
+    categorical without missing values through its categories."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            at = index.get_indexer(col.cat.categories.astype(str))
+            out: np.ndarray = at[codes] if len(at) else np.zeros(0, dtype=np.int64)
+            return out
+    return np.asarray(index.get_indexer(col.astype(str)))
+
+
 def _strings(col: pd.Series) -> np.ndarray:
     """``col.astype(str)`` as an object array; a categorical without missing values through its
     categories (each converted once)."""
@@ -684,8 +696,8 @@ def _build(network: Network, period: str | None = None) -> Context:
     if period is not None:
         fl = fl[fl["period"].astype(str).str.startswith(str(period))]
     if fac.index.is_unique:
-        s = fac.index.get_indexer(fl["supplier"].astype(str))
-        c = fac.index.get_indexer(fl["customer"].astype(str))
+        s = _positions(fac.index, fl["supplier"])
+        c = _positions(fac.index, fl["customer"])
     else:  # the last of equal ids, as ``fidx`` holds it
         s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
         c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)

@@ -109,8 +109,8 @@ def _traced(
     except OnshoreError:
         est = np.ones(X.shape[0])
     nodes = ps.nodes()
-    missing = X[np.maximum(nodes, 0), ng:] > 0  # per product, the unpriced columns reaching it
-    any_missing = missing.any(axis=1).tolist()
+    missing: np.ndarray = X[np.maximum(nodes, 0), ng:] > 0  # per product, unpriced columns
+    any_missing: list[bool] = np.asarray(missing.any(axis=1)).tolist()
     out: list[Finding] = []
     for k in range(len(ps)):
         node = int(nodes[k])
