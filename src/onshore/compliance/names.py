@@ -157,16 +157,14 @@ def normalize(name: str) -> Name:
 
     legal, abbr = _words()[:2]
     s = unicodedata.normalize("NFKC", str(name)).casefold().strip()
-    native = ""
-    if not s.isascii():  # CJK, Hangul and kana (none in an ASCII name)
-        if _CJK.search(s):
-            s = _t2s().convert(s)  # type: ignore[attr-defined]
-        s = _CJK_LEGAL.sub(" ", s)
-        native = "".join(
-            m.group(0) for m in re.finditer(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]+", s)
-        )
-        s = _CJK.sub(lambda m: f" {_pinyin(m.group(0))} ", s)
-        s = _HANGUL.sub(lambda m: f" {_hangul(m.group(0))} ", s)
+    if _CJK.search(s):
+        s = _t2s().convert(s)  # type: ignore[attr-defined]
+    s = _CJK_LEGAL.sub(" ", s)
+    native = "".join(
+        m.group(0) for m in re.finditer(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]+", s)
+    )
+    s = _CJK.sub(lambda m: f" {_pinyin(m.group(0))} ", s)
+    s = _HANGUL.sub(lambda m: f" {_hangul(m.group(0))} ", s)
     s = s.replace("&", " and ")
     s = re.sub(r"\bhi[\s-]*tech\b", "high tech", s)
     s = re.sub(r"[^\w\s]", " ", s)
