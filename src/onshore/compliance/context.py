@@ -90,25 +90,21 @@ class Context:
         self.country = fac["country"].astype(str).to_numpy()
         self.material = fac["material"].astype(str).to_numpy()
         self.name = fac["name"].astype(str).to_numpy()
-        comp = self.network.companies
-        kinds = dict(zip(comp["id"].astype(str), comp["kind"].astype(str), strict=True))
-        self.unidentified = np.array(
-            [kinds.get(c) == "unidentified" for c in self.company], dtype=bool
-        )
+        self._described: list[str | None] = [None] * self.n
+        self.unidentified = _company_is(self.network, self.company, "unidentified")
         """Plants of producers that are not identified (market-pool origins): no entity test
         can clear them."""
 
     # ---------------------------------------------------------------- facilities
     def describe(self, i: int) -> str:
         """Facility position ``i`` in words: stage, id, name, country and company."""
-        key = ("describe", int(i))
-        if key not in self.cache:
+        text = self._described[i]
+        if text is None:
             c = self.company[i]
-            self.cache[key] = (
+            text = self._described[i] = (
                 f"{self.stage[i]} plant {self.ids[i]} ({self.name[i]}, {self.country[i]}) of "
                 f"{self.names.get(c, c)} [{c}]"
             )
-        text: str = self.cache[key]
         return text
 
     def upstream(self, product: str) -> np.ndarray:
@@ -134,24 +130,61 @@ class Context:
         out: pd.DataFrame = self.cache["feoc"]
         return out
 
+    def _per_company(
+        self, what: str, company: np.ndarray, make: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """``make()`` for a per-company array; kept when ``company`` is the facilities' or the
+        trace nodes' company array (the arrays the kinds pass)."""
+        fields = self.cache.get("fields")
+        of = (
+            "facilities"
+            if company is self.company
+            else "nodes"
+            if fields is not None and company is fields["company"]
+            else None
+        )
+        if of is None:
+            return make()
+        key = (what, of)
+        if key not in self.cache:
+            self.cache[key] = make()
+        out: np.ndarray = self.cache[key]
+        return out
+
     def feoc_flag(self, company: np.ndarray) -> np.ndarray:
         """Per company id, whether it is a FEOC."""
-        flags: np.ndarray = (
-            pd.Series(company)
-            .map(self.feoc()["feoc"].astype(object))
-            .fillna(False)
-            .astype(bool)
-            .to_numpy()
-        )
-        return flags
+
+        def make() -> np.ndarray:
+            flags: np.ndarray = (
+                pd.Series(company)
+                .map(self.feoc()["feoc"].astype(object))
+                .fillna(False)
+                .astype(bool)
+                .to_numpy()
+            )
+            return flags
+
+        return self._per_company("feoc_flag", company, make)
 
     def feoc_unsure(self, company: np.ndarray) -> np.ndarray:
         """Per company id, whether it may be a FEOC but is not one on the recorded stakes
         (a blank stake could give a covered government its share)."""
-        f = self.feoc()
-        unsure = (f["possible"] & ~f["feoc"]).astype(object)
-        flags: np.ndarray = pd.Series(company).map(unsure).fillna(False).astype(bool).to_numpy()
-        return flags
+
+        def make() -> np.ndarray:
+            f = self.feoc()
+            unsure = (f["possible"] & ~f["feoc"]).astype(object)
+            flags: np.ndarray = pd.Series(company).map(unsure).fillna(False).astype(bool).to_numpy()
+            return flags
+
+        return self._per_company("feoc_unsure", company, make)
+
+    def control_text(self, company: str) -> str:
+        """The control chain of a company in words (``a <- b <- c``; kept per company)."""
+        key = ("control_text", company)
+        if key not in self.cache:
+            self.cache[key] = " <- ".join(self.owners.control_chain(company))
+        text: str = self.cache[key]
+        return text
 
     def pfe(
         self, ids: list[str], single: float = 0.25, together: float = 0.40, debt: float = 0.15
@@ -360,7 +393,10 @@ class Context:
     # ---------------------------------------------------------------- the trace
     def graph(self) -> Graph:
         """The trace graph of the network and ``period`` (every period pooled when None)."""
-        return graph(self.network, self.period)
+        g: Graph | None = self.cache.get("graph")
+        if g is None:
+            g = self.cache["graph"] = graph(self.network, self.period)
+        return g
 
     def solve(self, B: sp.csr_matrix) -> np.ndarray:
         """``X = L B`` over every node of the trace graph."""
@@ -403,17 +439,10 @@ class Context:
         if "prior_nodes" not in self.cache:
             g = self.graph()
             nd = g.nodes
-            kinds = dict(
-                zip(
-                    self.network.companies["id"].astype(str),
-                    self.network.companies["kind"].astype(str),
-                    strict=True,
-                )
-            )
             comp = nd["company"].astype(str).to_numpy()
-            self.cache["prior_nodes"] = (nd["stage"].astype(str).to_numpy() == "market") | np.array(
-                [kinds.get(c) == "unidentified" for c in comp], dtype=bool
-            )
+            self.cache["prior_nodes"] = (
+                nd["stage"].astype(str).to_numpy() == "market"
+            ) | _company_is(self.network, comp, "unidentified")
         out: np.ndarray = self.cache["prior_nodes"]
         return out
 
@@ -430,34 +459,31 @@ class Context:
             g = self.graph()
             A = g.A.tocoo()
             nd = g.nodes
-            fac = nd["facility"].astype(str).to_numpy()
-            mat = nd["material"].astype(str).to_numpy()
             f = self.network.flows
             est = (
                 f["estimate"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
                 if "estimate" in f
                 else pd.Series(False, index=f.index)
             ).to_numpy()
-            fl = pd.DataFrame(
-                {
-                    "cus": f["customer"].astype(str).to_numpy(),
-                    "sup": f["supplier"].astype(str).to_numpy(),
-                    "mat": f["material"].astype(str).to_numpy(),
-                    "est": est,
-                }
-            )
-            per = fl.groupby(["cus", "sup", "mat"], sort=False)["est"].all().reset_index()
-            nsup = per.groupby(["cus", "mat"], sort=False)["sup"].transform("nunique")
-            keys = per[per["est"].to_numpy() & (nsup.to_numpy() > 1)]
-            shared = set(zip(keys["cus"], keys["sup"], keys["mat"], strict=True))
+            # (customer, supplier, material) as one integer over shared codes of the names
+            n_nd, n_fl = len(nd), len(f)
+            fcode, nfac = _codes(nd["facility"], f["customer"], f["supplier"])
+            mcode, nmat = _codes(nd["material"], f["material"])
+            fac, cus, sup = fcode[:n_nd], fcode[n_nd : n_nd + n_fl], fcode[n_nd + n_fl :]
+            mat, fmat = mcode[:n_nd], mcode[n_nd:]
+            triple = (cus * nfac + sup) * nmat + fmat
+            per, inv = np.unique(triple, return_inverse=True)
+            n_sure = np.bincount(inv.ravel(), weights=(~est).astype(float), minlength=len(per))
+            all_est = n_sure == 0
+            pair = per // (nfac * nmat) * nmat + per % nmat  # (customer, material)
+            _, pinv, pcount = np.unique(pair, return_inverse=True, return_counts=True)
+            shared = per[all_est & (pcount[pinv.ravel()] > 1)]
             prior = self.prior_nodes()
-            mask = prior[A.col] | np.array(
-                [
-                    (fac[p], fac[u], mat[u]) in shared
-                    for p, u in zip(A.row.tolist(), A.col.tolist(), strict=True)
-                ],
-                dtype=bool,
-            )
+            entry = (fac[A.row] * nfac + fac[A.col]) * nmat + mat[A.col]
+            at = np.searchsorted(shared, entry)  # ``shared`` is sorted (np.unique)
+            hit = at < len(shared)
+            hit[hit] = shared[at[hit]] == entry[hit]
+            mask = prior[A.col] | hit
             self.cache["estimate_edges"] = sp.csr_matrix(
                 (A.data[mask], (A.row[mask], A.col[mask])), shape=A.shape
             )
@@ -498,24 +524,65 @@ class Context:
         """One supply path carrying ``b`` into ``node``: the heaviest branch of ``X = L b`` at each
         step."""
         g = self.graph()
-        A = g.A
+        step, weight = self._steps(X, b)
         u, w, walk = node, 1.0, [node]
         while len(walk) < 64:
-            lo, hi = A.indptr[u], A.indptr[u + 1]
-            cols = A.indices[lo:hi]
-            cand = A.data[lo:hi] * X[cols]
-            if not cand.size or b[u] >= cand.max():
+            nxt = step[u]
+            if nxt < 0:
                 break
-            k = int(np.argmax(cand))
-            w *= float(A.data[lo + k])
-            u = int(cols[k])
+            w *= weight[u]
+            u = nxt
             walk.append(u)
         if "labels" not in self.cache:
-            self.cache["labels"] = np.array(g.labels(), dtype=object)
-        return f"path ({w * b[u]:.3g}): {' -> '.join(self.cache['labels'][walk[::-1]])}"
+            self.cache["labels"] = g.labels()
+        labels = self.cache["labels"]
+        return f"path ({w * b[u]:.3g}): {' -> '.join(labels[v] for v in walk[::-1])}"
+
+    def _steps(self, X: np.ndarray, b: np.ndarray) -> tuple[list[int], list[float]]:
+        """Per node, the next node of :meth:`path` (the heaviest branch ``A[u, v] X[v]``, the
+        first of equal ones; -1 where the node's own ``b`` is at least as heavy or it has no
+        input) and the entry of ``A`` taken; kept for the last ``(X, b)``."""
+        last = self.cache.get("path_steps")
+        if last is not None and last[0] is X and last[1] is b:
+            out: tuple[list[int], list[float]] = last[2]
+            return out
+        A = self.graph().A
+        n = A.shape[0]
+        cand = A.data * X[A.indices]
+        lens = np.diff(A.indptr)
+        rows = np.repeat(np.arange(n), lens)
+        step = np.full(n, -1, dtype=np.int64)
+        weight = np.ones(n)
+        has = lens > 0
+        if cand.size:
+            if np.isnan(cand).any():  # NaN: compare one node at a time, as a walk would
+                best = np.array(
+                    [cand[A.indptr[u] : A.indptr[u + 1]].max() if has[u] else 0.0 for u in range(n)]
+                )
+            else:
+                best = np.zeros(n)
+                best[has] = np.maximum.reduceat(cand, A.indptr[:-1][has])
+            first = np.full(n, -1, dtype=np.int64)
+            at = np.flatnonzero((cand == best[rows]) | np.isnan(cand))
+            r, k = np.unique(rows[at], return_index=True)
+            first[r] = at[k]
+            go = has & ~(b >= best) & (first >= 0)
+            step[go] = A.indices[first[go]]
+            weight[go] = A.data[first[go]]
+        got = (step.tolist(), weight.tolist())
+        self.cache["path_steps"] = (X, b, got)
+        return got
 
     def material_keywords(self, keywords: tuple[str, ...]) -> np.ndarray:
-        """Facilities whose material's bill-of-materials closure names a keyword."""
+        """Facilities whose material's bill-of-materials closure names a keyword (kept per
+        keywords)."""
+        key = ("material_keywords", tuple(keywords))
+        if key not in self.cache:
+            self.cache[key] = self._material_keywords(keywords)
+        out: np.ndarray = self.cache[key]
+        return out
+
+    def _material_keywords(self, keywords: tuple[str, ...]) -> np.ndarray:
         net = self.network
         bm = net.boms
         inputs: dict[str, set[str]] = {}
@@ -541,6 +608,53 @@ class Context:
             if len(self.material)
             else np.zeros(0, dtype=bool)
         )
+
+
+def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
+    """Per company id, whether the companies table gives it ``kind`` (the last row of an id)."""
+    comp = network.companies
+    kinds = dict(
+        zip(comp["id"].astype(str).tolist(), comp["kind"].astype(str).tolist(), strict=True)
+    )
+    of_kind = {c for c, k in kinds.items() if k == kind}
+    if not of_kind:
+        return np.zeros(len(company), dtype=bool)
+    out: np.ndarray = np.fromiter(
+        (c in of_kind for c in np.asarray(company).tolist()), dtype=bool, count=len(company)
+    )
+    return out
+
+
+def _positions(index: pd.Index, col: pd.Series) -> np.ndarray:
+    """Positions of ``col.astype(str)``'s values in a unique ``index`` (-1 when absent); a
+    categorical without missing values through its categories."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            at = index.get_indexer(col.cat.categories.astype(str))
+            out: np.ndarray = at[codes] if len(at) else np.zeros(0, dtype=np.int64)
+            return out
+    return np.asarray(index.get_indexer(col.astype(str)))
+
+
+def _strings(col: pd.Series) -> np.ndarray:
+    """``col.astype(str)`` as an object array; a categorical without missing values through its
+    categories (each converted once)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            cats: np.ndarray = col.cat.categories.astype(str).to_numpy(dtype=object)
+            return cats[codes] if len(cats) else np.zeros(0, dtype=object)
+    out: np.ndarray = col.astype(str).to_numpy(dtype=object)
+    return out
+
+
+def _codes(*cols: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of the values (as strings) of several columns, shared across them, and
+    how many distinct values there are."""
+    vals = np.concatenate([_strings(c) for c in cols])
+    codes, uniq = pd.factorize(vals)
+    return codes.astype(np.int64), max(len(uniq), 1)
 
 
 def facility_of(product: str) -> str:
@@ -582,9 +696,9 @@ def _build(network: Network, period: str | None = None) -> Context:
     if period is not None:
         fl = fl[fl["period"].astype(str).str.startswith(str(period))]
     if fac.index.is_unique:
-        s = fac.index.get_indexer(fl["supplier"].astype(str))
-        c = fac.index.get_indexer(fl["customer"].astype(str))
-    else:  # a repeated id: the last row of it, as fidx holds
+        s = _positions(fac.index, fl["supplier"])
+        c = _positions(fac.index, fl["customer"])
+    else:  # the last of equal ids, as ``fidx`` holds it
         s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
         c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
     ok = (s >= 0) & (c >= 0)
@@ -593,10 +707,15 @@ def _build(network: Network, period: str | None = None) -> Context:
         (np.ones(int(ok.sum())), (c[ok].astype(np.int64), s[ok].astype(np.int64))),
         shape=(n, n),
     )
+    comp = network.companies
     names = dict(
-        zip(network.companies["id"].astype(str), network.companies["name"].astype(str), strict=True)
+        zip(comp["id"].astype(str).tolist(), comp["name"].astype(str).tolist(), strict=True)
     )
     return Context(network, owners(network), fac, fidx, g, names, period)
+
+
+FEW = 8
+"""Up to this many products, :meth:`Products.nearest` reads each product's own upstream."""
 
 
 @dataclass
@@ -622,10 +741,21 @@ class Products:
         return a[self.pidx]
 
     def nearest(self, mask: np.ndarray) -> np.ndarray:
-        """Per product, the position of the nearest plant of ``mask`` upstream (-1: none)."""
+        """Per product, the position of the nearest plant of ``mask`` upstream (-1: none).
+
+        For a few products, the first marked plant of each one's upstream order (by flow hops,
+        then position, as :meth:`Context.nearest` decides); else one search over every plant."""
+        out = np.full(len(self.pidx), -1, dtype=np.int64)
         if not mask.any():
-            return np.full(len(self.pidx), -1, dtype=np.int64)
-        return self.at(self.ctx.nearest(mask))
+            return out
+        if len(self.pidx) > FEW:
+            return self.at(self.ctx.nearest(mask))
+        for k, p in enumerate(self.ids):
+            up = self.ctx.upstream(p)
+            hit = up[mask[up]]
+            if hit.size:
+                out[k] = hit[0]
+        return out
 
     def upstream_marked(self, k: int, mask: np.ndarray) -> list[int]:
         """Positions of the plants of ``mask`` in product ``k``'s supply chain, nearest first."""
@@ -644,13 +774,12 @@ class Products:
             fac = nd["facility"].astype(str).to_numpy()
             pos = pd.Series(np.flatnonzero(real), index=fac[real])
             single = pos[~pos.index.duplicated(keep=False)]
+            at = single.index.get_indexer(pd.Index(self.ids, dtype=object))
+            got = np.full(len(self.ids), -1, dtype=np.int64)
+            got[at >= 0] = single.to_numpy(dtype=np.int64)[at[at >= 0]]
+            g = self.ctx.graph()
             self._node = np.array(
-                [
-                    self.ctx.graph().node(p) if ":" in p else int(single[p])
-                    if p in single.index
-                    else -1
-                    for p in self.ids
-                ],
+                [g.node(p) if ":" in p else int(got[k]) for k, p in enumerate(self.ids)],
                 dtype=np.int64,
             )
         return self._node

@@ -16,7 +16,10 @@ never disagree; ``check --all`` only caps the evidence to what decides.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 from onshore.compliance.context import Products, context, facility_of
@@ -63,15 +66,38 @@ def findings(
     dict
         Rule id -> one :class:`Finding` per product.
     """
-    ps = Products(context(network, period), products, full=full)
-    out: dict[str, list[Finding]] = {}
-    for rule in rules:
-        if not rule.in_force(on):
-            why = not_in_force(rule, on)
-            out[rule.id] = [Finding(why.outcome, why.reason) for _ in products]
-        else:
-            out[rule.id] = [firm(rule, f) for f in KINDS[rule.test.kind](ps, rule, on)]
+    with collector_paused():
+        ps = Products(context(network, period), products, full=full)
+        out: dict[str, list[Finding]] = {}
+        for rule in rules:
+            if not rule.in_force(on):
+                why = not_in_force(rule, on)
+                out[rule.id] = [Finding(why.outcome, why.reason) for _ in products]
+            else:
+                out[rule.id] = [firm(rule, f) for f in KINDS[rule.test.kind](ps, rule, on)]
     return out
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while an evaluation makes its many long-lived
+    objects (findings and verdicts of every product, per-plant texts).
+
+    Each full collection walks every tracked object of the loaded network and its caches, and
+    a ``check --all`` would trigger a dozen of them; what the evaluation leaves as cyclic
+    garbage is collected as usual once the collector runs again.
+
+    Yields
+    ------
+    None
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def evaluate(network: Network, rule: Rule, product: str, on: dt.date) -> Finding:
@@ -88,10 +114,20 @@ def _verdicts(
     buyer: str,
     on: dt.date,
     urls: dict[str, list[str]],
+    orders: dict[tuple[Outcome, ...], list[int]] | None = None,
 ) -> list[Verdict]:
+    """The verdicts of product ``k``, most severe first (then by rule id); ``orders`` keeps
+    that order per combination of outcomes, which many products share."""
+    row = [found[rule.id][k] for rule in binding]
+    sig = tuple(f.outcome for f in row)
+    order = None if orders is None else orders.get(sig)
+    if order is None:
+        order = sorted(range(len(binding)), key=lambda j: (-SEVERITY[sig[j]], binding[j].id))
+        if orders is not None:
+            orders[sig] = order
     vs = []
-    for rule in binding:
-        f = found[rule.id][k]
+    for j in order:
+        rule, f = binding[j], row[j]
         vs.append(
             Verdict(
                 rule.id,
@@ -113,7 +149,6 @@ def _verdicts(
                 f.indicative,
             )
         )
-    vs.sort(key=lambda v: (-SEVERITY[v.verdict], v.rule_id))
     return vs
 
 
@@ -155,25 +190,27 @@ def check(
     >>> check(Network.reference(), "ses_chungju", "dod", dt.date(2027, 10, 1))  # doctest: +SKIP
     """
     on = _date(on)
-    rules = rules or bundled()
-    if facility_of(product) not in context(network, period).fidx:  # every plant, any period
-        raise NotFound(
-            f"no facility {facility_of(product)!r} in the store (a product is named by the plant "
-            "that makes it, FACILITY or FACILITY:MATERIAL; `onshore products` lists them)"
+    with collector_paused():
+        rules = rules or bundled()
+        if facility_of(product) not in context(network, period).fidx:  # every plant
+            raise NotFound(
+                f"no facility {facility_of(product)!r} in the store (a product is named by the "
+                "plant that makes it, FACILITY or FACILITY:MATERIAL; `onshore products` lists "
+                "them)"
+            )
+        if ":" in product:
+            context(network).graph().node(product)  # a material the plant makes, or NotFound
+        binding = rules.for_buyer(buyer)
+        out = _verdicts(
+            network,
+            binding,
+            findings(network, binding, [product], on, full=True, period=period),
+            0,
+            product,
+            buyer,
+            on,
+            {r.id: r.urls for r in binding},
         )
-    if ":" in product:
-        context(network).graph().node(product)  # a material the plant makes, or NotFound
-    binding = rules.for_buyer(buyer)
-    out = _verdicts(
-        network,
-        binding,
-        findings(network, binding, [product], on, full=True, period=period),
-        0,
-        product,
-        buyer,
-        on,
-        {r.id: r.urls for r in binding},
-    )
     if audit is not None:
         audit.append([_audit_row(v) for v in out])
     return out
@@ -212,12 +249,17 @@ def check_all(
         Product id -> its verdicts, most severe first.
     """
     on = _date(on)
-    rules = rules or bundled()
-    ps = products(network, stages)
-    binding = rules.for_buyer(buyer)
-    found = findings(network, binding, ps, on, period=period)
-    urls = {r.id: r.urls for r in binding}
-    out = {p: _verdicts(network, binding, found, k, p, buyer, on, urls) for k, p in enumerate(ps)}
+    with collector_paused():
+        rules = rules or bundled()
+        ps = products(network, stages)
+        binding = rules.for_buyer(buyer)
+        found = findings(network, binding, ps, on, period=period)
+        urls = {r.id: r.urls for r in binding}
+        orders: dict[tuple[Outcome, ...], list[int]] = {}
+        out = {
+            p: _verdicts(network, binding, found, k, p, buyer, on, urls, orders)
+            for k, p in enumerate(ps)
+        }
     if audit is not None:
         audit.append([_audit_row(v) for vs in out.values() for v in vs])
     return out

@@ -49,7 +49,11 @@ def _company_entries(network: Network) -> list[Entry]:
     c = network.companies
     out = []
     for cid, name, aliases, country in zip(
-        c["id"].astype(str), c["name"].astype(str), c["aliases"], c["country"], strict=True
+        c["id"].astype(str).tolist(),
+        c["name"].astype(str).tolist(),
+        c["aliases"].tolist(),
+        c["country"].tolist(),
+        strict=True,
     ):
         names = [name]
         if isinstance(aliases, str):

@@ -20,7 +20,7 @@ tests built on it are in :mod:`onshore.owners.feoc`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -239,11 +239,24 @@ class Owners:
         NotFound
             When the company is not in the store.
         """
-        out, k = [self.idx(company)], self.parent[self.idx(company)]
+        parent, ids = self._chain_lists()
+        k = self.idx(company)
+        out = [k]
+        k = parent[k]
         while k >= 0 and k not in out:
-            out.append(int(k))
-            k = self.parent[k]
-        return [str(self.ids[k]) for k in out]
+            out.append(k)
+            k = parent[k]
+        return [ids[k] for k in out]
+
+    def _chain_lists(self) -> tuple[list[int], list[str]]:
+        """``parent`` and ``ids`` as Python lists (built once): walking a chain reads them
+        item by item."""
+        got = self.__dict__.get("_chain_lists_")
+        if got is None or len(got[0]) != len(self.parent):
+            got = ([int(k) for k in self.parent.tolist()], [str(c) for c in self.ids.tolist()])
+            self.__dict__["_chain_lists_"] = got
+        out: tuple[list[int], list[str]] = got
+        return out
 
     def controlled_by(self, company: str) -> list[str]:
         """Every company on whose control chain ``company`` stands (its subsidiaries).
@@ -346,6 +359,14 @@ def owners(network: Network, bound: Bound = "recorded") -> Owners:
     return network.cached(("owners", bound), lambda: _owners(network, bound))
 
 
+def _has_blank(own: pd.DataFrame) -> bool:
+    """Whether an ownership row records no stake (equity, voting and board all blank)."""
+    blank = np.ones(len(own), dtype=bool)
+    for col in ("equity", "voting", "board"):
+        blank &= np.isnan(_fill(own, col))
+    return bool(blank.any())
+
+
 def _possible(j: np.ndarray, known: np.ndarray, blank: np.ndarray, n: int) -> np.ndarray:
     """The remainder of each owned company not held by recorded stakes, on the blank rows."""
     held = np.bincount(j[~blank], weights=np.nan_to_num(known[~blank]), minlength=n)
@@ -354,6 +375,17 @@ def _possible(j: np.ndarray, known: np.ndarray, blank: np.ndarray, n: int) -> np
 
 
 def _owners(network: Network, bound: Bound = "recorded") -> Owners:
+    if bound == "possible" and not _has_blank(network.ownership):
+        # no blank stake: every stake is what is recorded, and a company may control only
+        # what it controls on the recorded stakes
+        recorded = owners(network)
+        ctl = recorded.parent >= 0
+        size = len(recorded.ids)
+        maybe = sp.csr_matrix(
+            (np.ones(int(ctl.sum())), (recorded.parent[ctl], np.flatnonzero(ctl))),
+            shape=(size, size),
+        )
+        return replace(recorded, bound="possible", maybe=maybe)
     comp = network.companies
     ids = comp["id"].astype(str).to_numpy()
     index = {c: k for k, c in enumerate(ids)}

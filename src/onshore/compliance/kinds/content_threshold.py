@@ -109,6 +109,8 @@ def _traced(
     except OnshoreError:
         est = np.ones(X.shape[0])
     nodes = ps.nodes()
+    missing: np.ndarray = X[np.maximum(nodes, 0), ng:] > 0  # per product, unpriced columns
+    any_missing: list[bool] = np.asarray(missing.any(axis=1)).tolist()
     out: list[Finding] = []
     for k in range(len(ps)):
         node = int(nodes[k])
@@ -116,7 +118,11 @@ def _traced(
             out.append(no_trace(ps.untraceable(k)))
             continue
         x = X[node]
-        miss = [m for j, m in enumerate(miss_names) if x[ng + j] > 0]
+        miss = (
+            [m for m, h in zip(miss_names, missing[k].tolist(), strict=True) if h]
+            if any_missing[k]
+            else []
+        )
         if t.measure != "qualifying_country":
             real = [m for m in miss if m != "(unknown suppliers)"]
             miss = real or miss

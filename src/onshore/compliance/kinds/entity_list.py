@@ -61,18 +61,21 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         e, rel, chain = rels[ctx.company[i]][0]
         return f"{ctx.describe(i)}: {REL[rel]} {listed[e].name}, on the {t.name} ({chain})"
 
+    listed_ids = sorted(listed)
+    hit_l, maybe_l, anon_l, rhit_l = (a.tolist() for a in (hit, maybe, anon, rhit))
+    no_supplier = (~ctx.has_supplier[ps.pidx] & (ctx.stage[ps.pidx] != "mine")).tolist()
     out: list[Finding] = []
     for k, p in enumerate(ps.ids):
         i = int(ps.pidx[k])
         inputs = {
             "plants": 1 if t.reach == "maker" else "the maker and its upstream",
-            "listed_companies": sorted(listed),
+            "listed_companies": list(listed_ids),
         }
-        if hit[k] >= 0:
+        if hit_l[k] >= 0:
             hits = (
                 [line(j) for j in ps.upstream_marked(k, mark)]
                 if ps.full and t.reach != "maker"
-                else [line(int(hit[k]))]
+                else [line(hit_l[k])]
             )
             out.append(
                 Finding(
@@ -84,24 +87,24 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             )
             continue
         settle, nts = [], list(notes)
-        if anon[k] >= 0:
+        if anon_l[k] >= 0:
             nts.append(
-                f"{ctx.describe(int(anon[k]))} stands for producers that are not "
+                f"{ctx.describe(anon_l[k])} stands for producers that are not "
                 f"identified, so entities on the {t.name} cannot be excluded"
             )
             settle.append("the actual suppliers in place of the market pool")
-        if maybe[k] >= 0:
-            e, rel, chain = urels[ctx.company[maybe[k]]][0]
+        if maybe_l[k] >= 0:
+            e, rel, chain = urels[ctx.company[maybe_l[k]]][0]
             nts.append(
-                f"{ctx.describe(int(maybe[k]))}: {REL[rel]} {listed[e].name}, "
+                f"{ctx.describe(maybe_l[k])}: {REL[rel]} {listed[e].name}, "
                 f"on the {t.name} ({chain})"
             )
             settle.append("the missing stakes named above")
-        if rhit[k] >= 0:
-            j = int(rhit[k])
+        if rhit_l[k] >= 0:
+            j = rhit_l[k]
             nts.append(review_line(ctx, j, rrels, review))
             settle.append("a reviewer's judgement of the pair (`onshore review`)")
-        if t.reach == "upstream" and not ctx.has_supplier[i] and ctx.stage[i] != "mine":
+        if t.reach == "upstream" and no_supplier[k]:
             settle.append(f"record the supplier flows into {p}")
             nts.append(f"no supplier of {p} is recorded, so listed suppliers cannot be excluded")
         if nts:

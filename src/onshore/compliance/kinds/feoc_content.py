@@ -58,14 +58,20 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     out: list[Finding | None] = [None] * len(ps)
     # final assembly by a FEOC (company flag, else operating in a covered nation)
     plants = np.isin(ctx.stage, t.final_assembly_stages)
-    flag = ctx.feoc_flag(ctx.company)
-    reason = f["reason"].astype(object)
-    why = np.where(
-        flag,
-        np.array([reason.get(c, "") for c in ctx.company], dtype=object),
-        np.array([f"operates in {c}" if c in covered else "" for c in ctx.country], dtype=object),
-    )
-    bad = plants & np.array([bool(w) for w in why], dtype=bool)
+    key = ("feoc_content.why",)
+    if key not in ctx.cache:  # per plant, why it is a FEOC ('' when it is not)
+        flag = ctx.feoc_flag(ctx.company)
+        reason = f["reason"].astype(object)
+        why = np.where(
+            flag,
+            _lookup(reason, ctx.company, ""),
+            np.array(
+                [f"operates in {c}" if c in covered else "" for c in ctx.country], dtype=object
+            ),
+        )
+        ctx.cache[key] = (why, np.array([bool(w) for w in why], dtype=bool))
+    why, is_feoc = ctx.cache[key]
+    bad = plants & is_feoc
     near = ps.nearest(bad)
     for k in map(int, np.flatnonzero(near >= 0)):
         i = int(near[k])
@@ -97,6 +103,15 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
         maybe = ps.nearest(plants & ctx.feoc_unsure(ctx.company) & ~bad)
         _content(ps, t, rest, out, maybe)
     return [x if x is not None else no_trace("the trace could not be computed") for x in out]
+
+
+def _lookup(values: pd.Series, keys: np.ndarray, default: object) -> np.ndarray:
+    """``values.get(key, default)`` for every key, as an object array."""
+    pos = values.index.get_indexer(keys)
+    out = np.full(len(keys), default, dtype=object)
+    hit = pos >= 0
+    out[hit] = values.to_numpy(dtype=object)[pos[hit]]
+    return out
 
 
 def _bound_by(ctx: Context, plants: np.ndarray, licence: pd.Series) -> np.ndarray:
@@ -155,18 +170,20 @@ def _content(
         est = ctx.estimated(cols[0], X[:, 0])
     except OnshoreError:
         est = X[:, 0].copy()  # cannot tell: all of it may rest on estimates
-    bcol = cols[1]
+    bcol, xfeoc = cols[1], X[:, 1]
     comp = "/".join(t.component_stages)
     nodes = ps.nodes()
+    at_nodes = X[np.maximum(nodes, 0)].tolist() if len(nodes) else []
     for k in rest:
         node, p = int(nodes[k]), ps.ids[k]
         if node < 0:
             out[k] = no_trace(ps.untraceable(k))
             continue
-        total, bd, unk = (float(X[node, j]) for j in range(3))
-        pf, pn, pu = (bool(X[node, j] > 0) for j in (4, 5, 6))
-        miss = [m for j, m in enumerate(mats) if X[node, 7 + j] > 0]
-        if not miss and X[node, 3] > 0:
+        x = at_nodes[k]
+        total, bd, unk = x[0], x[1], x[2]
+        pf, pn, pu = (x[j] > 0 for j in (4, 5, 6))
+        miss = [m for j, m in enumerate(mats) if x[7 + j] > 0]
+        if not miss and x[3] > 0:
             miss = ["(unknown suppliers)"]
         if total <= 0 and not miss:
             out[k] = Finding(
@@ -200,7 +217,7 @@ def _content(
         else:
             decided = (
                 ev
-                + ([ctx.path(node, X[:, 1], bcol)] if bd > 0 else [])
+                + ([ctx.path(node, xfeoc, bcol)] if bd > 0 else [])
                 + ps.capped("the shares and one FEOC supply path", k)
             )
         # with a limit of 0 any FEOC part of positive value fails, whatever the others cost

@@ -72,9 +72,22 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             else [line(nearest, rels)]
         )
 
+    # the first-stage gap depends on the product's stage only; its text on the product
+    rank_first = STAGE_RANK.get(first, 99)
+    ranks = {st: STAGE_RANK.get(st, 99) for st in set(ctx.stage[ps.pidx].tolist())}
+    gapped = [
+        ranks[st] > rank_first and not hf
+        for st, hf in zip(ctx.stage[ps.pidx].tolist(), has_first.tolist(), strict=True)
+    ]
+    named_ids = sorted(named)
+
+    def chain_line(c: str) -> str:
+        return f"control chain of {c}: {ctx.control_text(c)}"
+
+    near_l, nu_l, anon_l, nr_l, np_l = (a.tolist() for a in (near, nu, anon, nr, np_))
     out: list[Finding] = []
     for k, p in enumerate(ps.ids):
-        if near[k] < 0:
+        if near_l[k] < 0:
             out.append(
                 Finding(
                     Outcome.UNKNOWN,
@@ -83,18 +96,18 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                 )
             )
             continue
-        inputs = {"nearest_plant": ctx.ids[near[k]], "named_companies": sorted(named)}
-        unsure = lines(k, int(nu[k]), umark, urels)
-        if anon[k] >= 0:
+        inputs = {"nearest_plant": ctx.ids[near_l[k]], "named_companies": list(named_ids)}
+        unsure = lines(k, nu_l[k], umark, urels)
+        if anon_l[k] >= 0:
             unsure.append(
-                f"{ctx.describe(int(anon[k]))} stands for producers that are not "
+                f"{ctx.describe(anon_l[k])} stands for producers that are not "
                 "identified: a named entity among them cannot be excluded"
             )
-        if nr[k] >= 0:
-            shown_r = ps.upstream_marked(k, rmark) if ps.full else [int(nr[k])]
+        if nr_l[k] >= 0:
+            shown_r = ps.upstream_marked(k, rmark) if ps.full else [nr_l[k]]
             unsure += [review_line(ctx, i, rrels, review) for i in shown_r]
-        if np_[k] >= 0:
-            ev = lines(k, int(np_[k]), pmark, prels)
+        if np_l[k] >= 0:
+            ev = lines(k, np_l[k], pmark, prels)
             out.append(
                 Finding(
                     Outcome.PROHIBITED,
@@ -103,7 +116,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                     inputs=inputs,
                 )
             )
-        elif gap := named_gap(t, str(ctx.stage[ps.pidx[k]]), {first} if has_first[k] else set(), p):
+        elif gapped[k] and (gap := named_gap(t, str(ctx.stage[ps.pidx[k]]), set(), p)):
             out.append(
                 Finding(
                     Outcome.UNKNOWN,
@@ -132,12 +145,10 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                 )
             )
         else:
-            m = ctx.company[near[k]]
-            shown = ps.upstream_marked(k, plants) if ps.full else [int(near[k])]
+            m = ctx.company[near_l[k]]
+            shown = ps.upstream_marked(k, plants) if ps.full else [near_l[k]]
             makers = sorted({ctx.company[i] for i in shown})
-            ev = [ctx.describe(i) for i in shown] + [
-                f"control chain of {c}: {' <- '.join(ctx.owners.control_chain(c))}" for c in makers
-            ]
+            ev = [ctx.describe(i) for i in shown] + [chain_line(c) for c in makers]
             out.append(
                 Finding(
                     Outcome.ALLOWED,

@@ -42,7 +42,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     for i in ps.pidx:
         c = str(ctx.company[i])
         row = table.loc[c]
-        ev = [ctx.describe(int(i)), f"owner chain: {' <- '.join(o.control_chain(c))}"]
+        ev = [ctx.describe(int(i)), f"owner chain: {ctx.control_text(c)}"]
         if bool(row[flag_col]):
             out.append(
                 Finding(
