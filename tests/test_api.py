@@ -444,9 +444,9 @@ def test_answers_from_the_cache_still_ask_for_a_live_key(keyed: Any) -> None:
     admin = {"X-API-Key": keys["admin"]}
     secret = c.post("/api/keys", headers=admin, json={"name": "soon-gone", "role": "read"})
     secret = secret.json()["key"]
-    path = f"/api/check/{PRODUCT}?buyer=dod&on=2027-10-01&period=2025"
+    path = f"/api/check/{PRODUCT}?buyer=dod&on=2027-10-01&period=2026"
     first = c.get(path, headers={"X-API-Key": secret})
-    assert first.status_code == 200 and first.json()["period"] == "2025"
+    assert first.status_code == 200 and first.json()["period"] == "2026"
     again = c.get(path, headers={"Authorization": f"Bearer {secret}"})
     assert again.status_code == 200 and again.content == first.content
     for headers in ({}, {"X-API-Key": "onk_not_a_key"}):
@@ -457,3 +457,72 @@ def test_answers_from_the_cache_still_ask_for_a_live_key(keyed: Any) -> None:
     assert c.get(path, headers=admin).status_code == 200
     after = c.get("/api/audit", headers=admin, params={"limit": 1}).json()["total"]
     assert after == before + len(first.json()["verdicts"])  # audited from the cache too
+
+
+def test_a_missing_period_is_the_latest_as_on_the_command_line(tmp_path: Path) -> None:
+    """Without ``period`` the API decides from the latest year with flows in the product's
+    supply chain, as ``onshore check`` does, and says so; the product page's trace and Sankey
+    are of the same flows: a supplier used only in 2024 is not in the 2025 answer."""
+    import datetime as dt
+    import json
+
+    from typer.testing import CliRunner
+
+    import onshore.cli.check  # noqa: F401  (registers the commands)
+    from onshore.cli.app import app
+    from onshore.compliance import check
+    from onshore.network import Network
+
+    src = Path(__file__).resolve().parent.parent / "src" / "onshore" / "data" / "examples" / "tiny"
+    d = tmp_path / "tiny"
+    shutil.copytree(src, d)
+    with (d / "companies.csv").open("a") as f:
+        f.write("oldco,Old Mining Co,,CL,CL,company,test,true,\n")
+    with (d / "facilities.csv").open("a") as f:
+        f.write("mine2,oldco,Old Mine Two,CL,,,mine,spodumene,100,kt,operating,2010,,test,true,\n")
+    with (d / "flows.csv").open("a") as f:
+        f.write("mine2,ref1,spodumene,50,kt,2024,test,true,\n"
+                "ref1,cell1,lioh,3,kt,2024,test,true,\n")
+    db = tmp_path / "s.duckdb"
+    files = [d / f"{t}.csv" for t in ("companies", "materials", "facilities", "ownership", "boms",
+                                      "flows")]
+    runner = CliRunner()
+    r = runner.invoke(app, ["import", *map(str, files), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["check", "cell1", "--on", "2026-01-01", "--db", str(db),
+                            "--format", "json"])
+    assert r.exit_code == 0, r.output
+    cli = [(x["id"], x["verdict"], x["reason"]) for x in json.loads(r.stdout)]
+    lib = check(Network.load(db), "cell1", "dod", dt.date(2026, 1, 1), period="2025")
+    assert cli == [(v.rule_id, v.verdict.value, v.reason) for v in lib]
+    q = {"buyer": "dod", "on": "2026-01-01"}
+    with TestClient(create_app(db, ServerSettings(local=True))) as c:
+        one = c.get("/api/check/cell1", params=q)
+        assert one.status_code == 200, one.text
+        got = one.json()
+        assert got["period"] == "2025"
+        assert got["period_basis"].startswith(
+            "flows of 2025 (the latest year with flows in the product's supply chain")
+        assert [(v["rule_id"], v["verdict"], v["reason"]) for v in got["verdicts"]] == cli
+        assert not any("mine2" in e for v in got["verdicts"] for e in v["evidence"])
+        asked = c.get("/api/check/cell1", params={**q, "period": "2025"}).json()
+        assert asked["verdicts"] == got["verdicts"] and asked["period_basis"] == "flows of 2025"
+        batch = c.post("/api/check", json={"products": ["cell1"], **q})
+        assert batch.status_code == 200, batch.text
+        row = batch.json()["products"][0]
+        assert row["period"] == "2025" and row["period_basis"] == got["period_basis"]
+        pages = {}
+        for period in (None, "2024"):
+            r = c.get("/api/product/cell1", params={**q, **({"period": period} if period else {})})
+            assert r.status_code == 200, r.text
+            pages[period] = r.json()
+        late, early = pages[None], pages["2024"]
+        assert late["period"] == "2025" and early["period"] == "2024"
+        assert late["period_basis"] == got["period_basis"] and late["verdicts"] == got["verdicts"]
+        assert late["timeline"] and late["data_basis"].startswith("2 upstream plant(s)")
+        assert not any(row["country"] == "CL" for row in late["trace"])
+        assert any(row["country"] == "CL" for row in early["trace"])
+        assert not any("CL" in lab for lab in late["sankey"]["labels"])
+        assert any("CL" in lab for lab in early["sankey"]["labels"])
+        none = c.get("/api/check/cell1", params={**q, "period": "2023"})
+        assert none.status_code == 422 and "no flows in period '2023'" in none.text

@@ -113,6 +113,7 @@ def test_product_page(page: Any, base: str) -> None:
     assert "US-NDAA24-154" in text and "ALLOWED" in text
     page.click("#verdicts details summary >> nth=0")
     assert page.inner_text("#trace").count("cobalt") > 0
+    assert "the latest year with flows in the product's supply chain" in page.inner_text("#period")
     shot(page, "product")
 
 

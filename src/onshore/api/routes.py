@@ -41,8 +41,9 @@ Buyer = Annotated[str, Query(pattern=r"^[a-z0-9_]{1,64}$", description="A buyer 
 On = Annotated[dt.date | None, Query(description="Evaluation date YYYY-MM-DD (default today)")]
 PERIOD = r"^[0-9]{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
 PeriodQ = Annotated[str | None, Query(pattern=PERIOD, description="Decide from the flows of "
-                                      "this period (2025, 2025-Q1, 2025-03); default every "
-                                      "period pooled")]
+                                      "this period (2025, 2025-Q1, 2025-03); default the "
+                                      "latest year with flows in the product's supply chain, "
+                                      "as the command line decides")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 TAGS = ("raw", "stage", "country", "controlling_country", "company", "facility")
@@ -459,8 +460,25 @@ def rules_show(c: Reader, rule_id: Annotated[str, PathParam(pattern=ID)]) -> dic
     return d
 
 
+def _period(s: State, product: str, period: str | None) -> tuple[str | None, str]:
+    """The period to decide ``product`` from and how it was chosen, in words, as the command
+    line chooses it (:func:`~onshore.compliance.context.decision_period`: the latest year with
+    flows in the product's supply chain when none is asked for). It depends on the data only,
+    so it is kept per data version, as every answer built on it."""
+    from onshore.compliance.context import decision_period
+
+    def make() -> tuple[str | None, str]:
+        return decision_period(s.network(), period, product, choose="the period parameter "
+                               "to choose")
+
+    with s.lock:
+        out: tuple[str | None, str] = s.cached(("period", product, period), make)
+    return out
+
+
 def _verdicts(s: State, product: str, buyer: str, on: dt.date, period: str | None) -> list[Any]:
-    """Verdicts of one product for the current data (computed once until the next write)."""
+    """Verdicts of one product for the current data (computed once until the next write), of
+    the flows of ``period`` as resolved by :func:`_period`."""
     from onshore.compliance import check
 
     with s.lock:
@@ -485,12 +503,13 @@ def _check_body(s: State, product: str, buyer: str, day: dt.date,
     from onshore.compliance.verdicts import worst
 
     def make() -> dict[str, Any]:
-        vs = _verdicts(s, product, buyer, day, period)
-        basis = s.cached(("basis", product, period),
-                         lambda: data_basis(s.network(), product, period=period))
-        return {"product": product, "buyer": buyer, "on": day.isoformat(), "period": period,
-                "worst": worst(vs).value, "data_basis": basis.get("text", ""),
-                "verdicts": [verdict(v) for v in vs]}
+        used, how = _period(s, product, period)
+        vs = _verdicts(s, product, buyer, day, used)
+        basis = s.cached(("basis", product, used),
+                         lambda: data_basis(s.network(), product, period=used))
+        return {"product": product, "buyer": buyer, "on": day.isoformat(), "period": used,
+                "period_basis": how, "worst": worst(vs).value,
+                "data_basis": basis.get("text", ""), "verdicts": [verdict(v) for v in vs]}
 
     with s.lock:
         body: dict[str, Any] = s.cached(("body", product, buyer, day, period), make)
@@ -514,7 +533,7 @@ def _check_answer(s: State, product: str, buyer: str, day: dt.date,
 
     def make() -> Answer:
         body = _check_body(s, product, buyer, day, period)
-        vs = _verdicts(s, product, buyer, day, period)
+        vs = _verdicts(s, product, buyer, day, _period(s, product, period)[0])
         return encoded(body), [_audit_row(v) for v in vs]
 
     with s.lock:
@@ -560,6 +579,9 @@ class BatchCheck(BaseModel):
 
 @router.post("/check", summary="Check a batch of products for one buyer and date (audited)")
 def check_batch(request: Request, c: Reader, body: BatchCheck) -> dict[str, Any]:
+    """Each product is decided from ``period`` or, without one, from its own latest year with
+    flows; each row says which (``period``, ``period_basis``), the top ``period`` is the one
+    asked for."""
     from onshore.compliance.verdicts import worst
 
     s = st(request)
@@ -568,9 +590,10 @@ def check_batch(request: Request, c: Reader, body: BatchCheck) -> dict[str, Any]
                          "product use POST /api/jobs/check-all")
     out = []
     for p in dict.fromkeys(body.products):
-        vs = _check(s, p, body.buyer, _on(body.on), body.period)
+        used, how = _period(s, p, body.period)
+        vs = _check(s, p, body.buyer, _on(body.on), used)
         w = worst(vs)
-        out.append({"product": p, "verdict": w.value,
+        out.append({"product": p, "period": used, "period_basis": how, "verdict": w.value,
                     "rules": [v.rule_id for v in vs if v.verdict == w],
                     "reason": next((v.reason for v in vs if v.verdict == w), "")})
     return {"buyer": body.buyer, "on": _on(body.on).isoformat(), "period": body.period,
@@ -582,6 +605,8 @@ def _timeline(s: State, product: str, buyer: str, on: dt.date,
     from onshore.compliance.verdicts import worst
     from onshore.rules import bundled
 
+    used = _period(s, product, period)[0]
+
     def make() -> list[dict[str, Any]]:
         rules = bundled().for_buyer(buyer)
         lo, hi = dt.date(on.year - 4, 1, 1), dt.date(on.year + 6, 12, 31)
@@ -592,7 +617,7 @@ def _timeline(s: State, product: str, buyer: str, on: dt.date,
                     dates.add(d)
         out, prev = [], None
         for d in sorted(dates):
-            vs = _verdicts(s, product, buyer, d, period)
+            vs = _verdicts(s, product, buyer, d, used)
             state = {v.rule_id: v.verdict.value for v in vs}
             changed = ([k for k in state if prev is None or prev.get(k) != state[k]])
             out.append({"date": d.isoformat(), "worst": worst(vs).value,
@@ -603,11 +628,13 @@ def _timeline(s: State, product: str, buyer: str, on: dt.date,
         return out
 
     with s.lock:
-        res: list[dict[str, Any]] = s.cached(("timeline", product, buyer, on, period), make)
+        res: list[dict[str, Any]] = s.cached(("timeline", product, buyer, on, used), make)
     return res
 
 
-def _product_facts(s: State, product: str) -> dict[str, Any]:
+def _product_facts(s: State, product: str, period: str | None) -> dict[str, Any]:
+    """The plant, the trace and the Sankey of a product, of the flows its verdicts are decided
+    from (``period`` as resolved by :func:`_period`; the report's functions)."""
     from onshore.compliance.dossier import origin_links
 
     fid = product.split(":")[0]
@@ -620,11 +647,11 @@ def _product_facts(s: State, product: str) -> dict[str, Any]:
         node = product if ":" in product or not (fac and fac.get("material")) \
             else f"{fid}:{fac['material']}"
         try:
-            traced = net.trace(node)
+            traced = net.trace(node, period=period)
         except NotFound:
             node = product
-            traced = net.trace(node)
-        links, note = origin_links(net, node)
+            traced = net.trace(node, period=period)
+        links, note = origin_links(net, node, period)
         return {
             "facility": fac,
             "traced": node,
@@ -634,7 +661,7 @@ def _product_facts(s: State, product: str) -> dict[str, Any]:
         }
 
     with s.lock:
-        out: dict[str, Any] = s.cached(("productfacts", product), facts)
+        out: dict[str, Any] = s.cached(("productfacts", product, period), facts)
     return out
 
 
@@ -642,7 +669,7 @@ def _page_answer(s: State, product: str, buyer: str, day: dt.date, period: str |
     def make() -> Answer:
         base = _check_body(s, product, buyer, day, period)
         _, rows = _check_answer(s, product, buyer, day, period)
-        facts = _product_facts(s, product)
+        facts = _product_facts(s, product, _period(s, product, period)[0])
         tl = _timeline(s, product, buyer, day, period)
         return encoded({**base, **facts, "timeline": tl}), rows
 
@@ -681,14 +708,16 @@ def products_list(request: Request, c: Reader) -> list[dict[str, Any]]:
 @router.get("/report/{product}", summary="The HTML report of a product (audited)",
             response_class=HTMLResponse)
 def report(
-    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None
+    request: Request, c: Reader, product: Product, buyer: Buyer = "dod", on: On = None,
+    period: PeriodQ = None,
 ) -> HTMLResponse:
     from onshore.views.report import render
 
     s = st(request)
-    vs = _check(s, product, buyer, _on(on))
+    used, how = _period(s, product, period)
+    vs = _check(s, product, buyer, _on(on), used)
     with s.lock:
-        text = render(s.network(), product, vs)
+        text = render(s.network(), product, vs, period=used, period_text=how)
     return HTMLResponse(text)
 
 

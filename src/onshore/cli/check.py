@@ -74,20 +74,9 @@ def facility_of(product: str) -> str:
 
 def _period(net: Any, period: str | None, product: str | None) -> tuple[str | None, str]:
     """The period to decide from and how it was chosen, in words."""
-    from onshore.compliance.context import latest_year
+    from onshore.compliance.context import decision_period
 
-    if period:
-        if not net.flows["period"].astype(str).str.startswith(period).any():
-            from onshore.errors import InputError
-
-            raise InputError(f"no flows in period {period!r}; the store's flows are of "
-                             f"{', '.join(sorted(set(net.flows['period'].astype(str).str[:4])))}")
-        return period, f"flows of {period}"
-    latest = latest_year(net, product)
-    if latest is None:
-        return None, "no flows recorded"
-    where = "the product's supply chain" if product else "the store"
-    return latest, f"flows of {latest} (the latest year with flows in {where}; --period to choose)"
+    return decision_period(net, period, product)
 
 
 rules_app = typer.Typer(help="The rules as data: list them, show one.", no_args_is_help=True)

@@ -687,6 +687,35 @@ def latest_year(network: Network, product: str | None = None) -> str | None:
     return str(years.max()) if len(years) else None
 
 
+def decision_period(
+    network: Network,
+    period: str | None = None,
+    product: str | None = None,
+    choose: str = "--period to choose",
+) -> tuple[str | None, str]:
+    """The period to decide ``product`` from and how it was chosen, in words.
+
+    ``period`` when given (an :class:`~onshore.errors.InputError` when no flow is of it);
+    else :func:`latest_year` of the product's supply chain (of the whole network without a
+    product), or None when there are no flows. ``choose`` says how to pick another period
+    (``--period`` for the command line, the ``period`` parameter for the API)."""
+    if period:
+        years = network.flows["period"].astype(str)
+        if not years.str.startswith(period).any():
+            from onshore.errors import InputError
+
+            raise InputError(
+                f"no flows in period {period!r}; the store's flows are of "
+                f"{', '.join(sorted(set(years.str[:4])))}"
+            )
+        return period, f"flows of {period}"
+    latest = latest_year(network, product)
+    if latest is None:
+        return None, "no flows recorded"
+    where = "the product's supply chain" if product else "the store"
+    return latest, f"flows of {latest} (the latest year with flows in {where}; {choose})"
+
+
 def _build(network: Network, period: str | None = None) -> Context:
     fac = network.facilities.copy()
     fac["id"] = fac["id"].astype(str)

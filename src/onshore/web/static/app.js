@@ -305,6 +305,7 @@ pages.product = async () => {
       <div class="kpi"><b>${d.verdicts.length}</b><span>rules binding the buyer</span></div>
       <div class="kpi"><a href="${rep}" target="_blank">HTML report</a><span>&nbsp;with evidence and sources</span></div></div>
       <p class="muted">Data basis: ${esc(d.data_basis)}</p>
+      <p class="muted" id="period">Period: ${esc(d.period_basis || "")}; the verdicts, the origin and the trace are of these flows</p>
       <div class="card"><h2>Verdicts for ${esc(buyer)} on ${esc(d.on)}</h2><div id="verdicts"></div></div>
       <div class="grid"><div class="card"><h2>Origin (stage and country)</h2><div id="sankey" class="chart"></div>
       <p class="muted">${esc(d.sankey_note)}</p></div>
