@@ -276,6 +276,13 @@ def test_product_page_data(local: TestClient) -> None:
     d = local.get(f"/api/product/{PRODUCT}", params={"buyer": "dod", "on": "2027-10-01"}).json()
     assert d["facility"]["id"] == PRODUCT and d["trace"] and d["sankey"]["labels"]
     assert d["timeline"] and any(t["date"] == "2027-10-01" for t in d["timeline"])
+    # the heaviest paths of the largest origins: each tag's paths sum to its traced quantity
+    assert d["paths"] and all(t["paths"][-1]["residual"] for t in d["paths"])
+    for t in d["paths"]:
+        row = [r for r in d["trace"] if all(str(r[k]) == v for k, v in t["tag"].items())]
+        assert len(row) == 1 and t["quantity"] == pytest.approx(row[0]["quantity"], rel=1e-9)
+        assert sum(p["weight"] for p in t["paths"]) == pytest.approx(t["quantity"], rel=1e-9)
+        assert all(len(p["names"]) == len(p["nodes"]) for p in t["paths"])
 
 
 def test_rules_and_report(local: TestClient) -> None:

@@ -204,6 +204,23 @@ def test_paths_sum_to_traced_value() -> None:
     assert pk[-1].weight == pytest.approx(0.0, abs=1e-15)
 
 
+def test_heaviest_explains_the_largest_tags() -> None:
+    net = recycle_net()
+    df = T.trace(net, "c")
+    hv = T.heaviest(net, "c", tags=2, top=2)
+    largest = df.sort_values("quantity", ascending=False).head(2)
+    assert [tp.tag for tp in hv] == [
+        {k: str(r[k]) for k in ("raw", "stage", "country")} for _, r in largest.iterrows()
+    ]
+    for tp in hv:
+        assert tp.quantity == pytest.approx(q(df, **tp.tag), rel=1e-12)
+        assert len(tp.paths) <= 3 and tp.paths[-1].residual
+        assert sum(p.weight for p in tp.paths) == pytest.approx(tp.quantity, rel=1e-12)
+    mined = T.heaviest(net, "c", tags=5, top=1, stages=("mine",))
+    assert mined and {tp.tag["stage"] for tp in mined} == {"mine"}
+    assert len(mined) == min(5, int((df["stage"] == "mine").sum()))
+
+
 def test_cost_weighting() -> None:
     net = pack_net(prices=True)
     t = T.trace(net, "pus", by=("stage", "country"), weight="cost")

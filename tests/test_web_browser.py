@@ -114,6 +114,8 @@ def test_product_page(page: Any, base: str) -> None:
     page.click("#verdicts details summary >> nth=0")
     assert page.inner_text("#trace").count("cobalt") > 0
     assert "the latest year with flows in the product's supply chain" in page.inner_text("#period")
+    paths = page.inner_text("#paths")
+    assert "Chungju" in paths and "→" in paths and "(the other paths)" in paths
     shot(page, "product")
 
 

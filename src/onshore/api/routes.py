@@ -636,6 +636,7 @@ def _product_facts(s: State, product: str, period: str | None) -> dict[str, Any]
     """The plant, the trace and the Sankey of a product, of the flows its verdicts are decided
     from (``period`` as resolved by :func:`_period`; the report's functions)."""
     from onshore.compliance.dossier import origin_links
+    from onshore.trace import heaviest
 
     fid = product.split(":")[0]
 
@@ -652,12 +653,23 @@ def _product_facts(s: State, product: str, period: str | None) -> dict[str, Any]
             node = product
             traced = net.trace(node, period=period)
         links, note = origin_links(net, node, period)
+        names = dict(zip(net.facilities["id"].astype(str), net.facilities["name"].astype(str),
+                         strict=True))
         return {
             "facility": fac,
             "traced": node,
             "trace": rows_of(traced),
             "sankey": _clean(links),
             "sankey_note": note,
+            "paths": [
+                {"tag": tp.tag, "quantity": _clean(tp.quantity), "paths": [
+                    {"nodes": list(p.nodes),
+                     "names": [names.get(n.split(":")[0], n) for n in p.nodes],
+                     "weight": _clean(p.weight), "residual": p.residual}
+                    for p in tp.paths]}
+                for tp in heaviest(net, node, tags=3, top=3, period=period,
+                                   stages=("mine", "refine"))
+            ],
         }
 
     with s.lock:

@@ -57,8 +57,7 @@ def trace_command(
 ) -> None:
     """Print the trace of one product (and with ``explain`` the heaviest paths of its largest
     tags)."""
-    from onshore.trace import explain as explain_paths
-    from onshore.trace import trace
+    from onshore.trace import heaviest, trace
 
     network = open_network(db)
     fields = tuple(f.strip() for f in by.split(",") if f.strip())
@@ -77,13 +76,12 @@ def trace_command(
         )
     )
     if explain:
-        tags = [c for c in df.columns if c not in ("quantity", "share")]
-        for _, r in df.sort_values("quantity", ascending=False).head(top).iterrows():
-            tag = {c: str(r[c]) for c in tags}
+        for tp in heaviest(network, product, tags=top, top=top, by=fields, weight=weight,
+                           period=period):
             console.print(
-                f"[bold]{', '.join(f'{k}={v}' for k, v in tag.items())}[/]: {r['quantity']:.4g}"
+                f"[bold]{', '.join(f'{k}={v}' for k, v in tp.tag.items())}[/]: {tp.quantity:.4g}"
             )
-            for p in explain_paths(network, product, tag, top=top, weight=weight, period=period):
+            for p in tp.paths:
                 path = "(other paths)" if p.residual else " -> ".join(p.nodes)
                 console.print(f"  {p.weight:12.4g}  {path}", highlight=False)
 

@@ -15,7 +15,8 @@ Modules, bottom up:
 * :mod:`~onshore.trace.tags`: solve plans, raw content ``C = L E`` and tag values per node;
 * :mod:`~onshore.trace.origin`: :func:`trace`, one product by tag; :func:`trace_products`,
   many, one backward solve per batch;
-* :mod:`~onshore.trace.paths`: :func:`explain`, the heaviest upstream paths behind a number;
+* :mod:`~onshore.trace.paths`: :func:`explain`, the heaviest upstream paths behind a number, and
+  :func:`heaviest`, those of a product's largest tags;
 * :mod:`~onshore.trace.allnodes`: :func:`solve_all`, every node, streamed to Parquet;
 * :mod:`~onshore.trace.conservation`: :func:`validate`, the mass-balance checks.
 """
@@ -26,7 +27,7 @@ from onshore.trace.conservation import material_content, validate
 from onshore.trace.graph import Graph, find_product, graph, per_product, products
 from onshore.trace.leontief import TOL, Plan, plan, solve
 from onshore.trace.origin import trace, trace_products
-from onshore.trace.paths import SupplyPath, explain
+from onshore.trace.paths import SupplyPath, TagPaths, explain, heaviest
 from onshore.trace.tags import (
     backward_plan,
     content,
@@ -44,6 +45,7 @@ __all__ = [
     "Graph",
     "Plan",
     "SupplyPath",
+    "TagPaths",
     "backward_plan",
     "content",
     "direct_parent_country",
@@ -51,6 +53,7 @@ __all__ = [
     "find_product",
     "forward_plan",
     "graph",
+    "heaviest",
     "leontief_row",
     "material_content",
     "per_product",

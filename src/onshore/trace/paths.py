@@ -128,3 +128,70 @@ def explain(
     listed = sum(x.weight for x in paths)
     paths.append(SupplyPath([], float(total - listed), residual=True))
     return paths
+
+
+@dataclass(frozen=True)
+class TagPaths:
+    """The heaviest paths behind one traced tag of a product (see :func:`heaviest`)."""
+
+    tag: dict[str, str]
+    quantity: float
+    paths: list[SupplyPath]
+
+
+def heaviest(
+    network: Network,
+    product: str,
+    tags: int = 3,
+    top: int = 3,
+    by: tuple[str, ...] = ("raw", "stage", "country"),
+    weight: str = "mass",
+    period: str | None = None,
+    stages: tuple[str, ...] | None = None,
+) -> list[TagPaths]:
+    """The largest traced tags of a product, each with its heaviest upstream paths.
+
+    The product is traced by ``by``; the ``tags`` rows with the largest quantity are explained
+    by :func:`explain` (an ``unknown`` field is a tag like any other).
+
+    Parameters
+    ----------
+    network : Network
+    product : str
+        ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
+    tags : int
+        How many of the largest tags are explained.
+    top : int
+        The most paths listed per tag (then one residual entry).
+    by : tuple of str
+        The tag fields, as :func:`~onshore.trace.origin.trace`.
+    weight : {"mass", "cost"}
+        Units of raw material, or USD, per unit of product.
+    period : str, optional
+        Flows whose period starts with this.
+    stages : tuple of str, optional
+        Only tags of these stages (``by`` must hold ``stage``), e.g. ``("mine", "refine")``
+        for where the minerals were mined and refined.
+
+    Returns
+    -------
+    list of TagPaths
+        Largest tag first; each tag's paths sum to its quantity.
+
+    Raises
+    ------
+    NotFound
+        When the product is not in the network.
+    """
+    from onshore.trace.origin import trace
+
+    df = trace(network, product, by=by, weight=weight, period=period)  # type: ignore[arg-type]
+    fields = [c for c in by if c in df.columns]
+    if stages is not None:
+        df = df[df["stage"].astype(str).isin(stages)]
+    out: list[TagPaths] = []
+    for _, r in df.sort_values("quantity", ascending=False, kind="stable").head(tags).iterrows():
+        tag = {c: str(r[c]) for c in fields}
+        paths = explain(network, product, tag, top=top, weight=weight, period=period)
+        out.append(TagPaths(tag=tag, quantity=float(r["quantity"]), paths=paths))
+    return out

@@ -310,7 +310,8 @@ pages.product = async () => {
       <div class="grid"><div class="card"><h2>Origin (stage and country)</h2><div id="sankey" class="chart"></div>
       <p class="muted">${esc(d.sankey_note)}</p></div>
       <div class="card"><h2>Verdicts at each rule date</h2><div id="tl" class="chart"></div></div></div>
-      <div class="card"><h2>Trace: origin of one unit by raw material, stage and country</h2><div id="trace"></div></div>`;
+      <div class="card"><h2>Trace: origin of one unit by raw material, stage and country</h2><div id="trace"></div></div>
+      <div class="card"><h2>Heaviest paths from the largest mining and refining origins</h2><div id="paths"></div></div>`;
     $("#verdicts").innerHTML = table(d.verdicts, [["verdict", "verdict"], ["rule_id", "rule"], ["reason", "reason"], ["settle", "what would settle it"]], {
       empty: "No rule binds this buyer.", cell: {
         verdict: (v) => badge(v),
@@ -335,6 +336,9 @@ pages.product = async () => {
       changes: t.changed.map((c) => `${c.rule_id} → ${c.verdict}`).join("; ") })), ["date", "worst", "changes"],
     { height: 180, cell: { worst: (v) => badge(v) } }));
     $("#trace").innerHTML = table(d.trace, ["raw", "stage", "country", "quantity", "share"], { empty: "Nothing traced." });
+    $("#paths").innerHTML = (d.paths || []).length ? (d.paths || []).map((t) => `<h3>${esc(Object.entries(t.tag).map(([k, v]) => `${k} ${v}`).join(", "))}: ${esc(fmt(t.quantity))} per unit</h3>` +
+      table(t.paths.map((p) => ({ weight: p.weight, path: p.residual ? "(the other paths)" : p.names.join(" → ") })), ["weight", "path"])).join("")
+      : empty("No traced origin to explain.");
   });
 };
 
