@@ -433,6 +433,7 @@ class Matcher:
         country: str | None = None,
         ids: Iterable[str] = (),
         limit: int = 3,
+        block: Iterable[int] | None = None,
     ) -> list[Candidate]:
         """Scored candidates for one query, best first.
 
@@ -447,6 +448,11 @@ class Matcher:
             Tickers or registry numbers of the query: an identical identifier is a match.
         limit : int
             How many candidates to return.
+        block : iterable of int, optional
+            The positions in ``names`` to score when the blocking was done elsewhere (the
+            Spark engine joins the query's keys with the index); default :meth:`block`.
+            They are scored in position order, so the result does not depend on how the
+            block was gathered.
 
         Returns
         -------
@@ -463,7 +469,7 @@ class Matcher:
                 best[k] = (1.0, own, {"exact": "identifier"})
         else:
             q = normalize(name)
-            for j in self.block(q):
+            for j in sorted(self.block(q) if block is None else set(block)):
                 k, n = self.names[j]
                 s, f = self.pair(q, n)
                 if j in self.minor:
