@@ -1,7 +1,8 @@
 """The Spark engine in local mode: parity with the local engine (trace of every node, effective
-ownership, concentration) on random networks, cyclic ones included, and on the reference
-network, to 1e-9 relative. Marked ``spark`` (``-m 'not spark'`` skips them); skipped when
-PySpark or Java is missing. One SparkSession (local[2], 2 shuffle partitions) for the session."""
+ownership, concentration, screening) on random networks, cyclic ones included, and on the
+reference network, to 1e-9 relative. Marked ``spark`` (``-m 'not spark'`` skips them);
+skipped when PySpark or Java is missing. One SparkSession (local[2], 2 shuffle partitions)
+for the session."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from onshore import synthetic
-from onshore.engines import concentration_table, effective_ownership, get, trace_all
+from onshore.engines import concentration_table, effective_ownership, get, screen, trace_all
 from onshore.errors import EngineUnavailable, InputError
 from onshore.network import Network
 
 pytestmark = pytest.mark.spark
 REL = 1e-9
+PAIRS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "screening_pairs.csv"
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +165,54 @@ def test_missing_extra_names_the_install_line(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(EngineUnavailable, match=r"pip install 'onshore\[spark\]'"):
         get("spark")
+
+
+def _screen_rows(reference: Network, n: int = 300) -> list[dict[str, str]]:
+    """A seeded sample of the screening pairs, every company and list entry of the reference
+    index under its own label, and rows that take the identifier paths."""
+    from onshore.compliance.screen import build_index
+
+    pairs = pd.read_csv(PAIRS, dtype=str, keep_default_na=False).sample(n=n, random_state=16)
+    rows = [{"name": r["input"], "country": r["country"]} for r in pairs.to_dict("records")]
+    rows += [{"name": e.label, "country": e.country or ""} for e in build_index(reference).entries]
+    rows += [
+        {"name": "NYSE: ALB", "country": ""},  # a ticker as the name: an exact key
+        {"name": "Some Trading House", "country": "CN", "id": "catl"},  # the company id
+        {"name": "Zzyzx Quux Widgets", "country": "US"},  # no candidate at all
+        {"name": "", "country": ""},
+    ]
+    return rows
+
+
+def test_screen_blocks_and_candidates_equal_the_local_matcher(
+    engine: Any, reference: Network
+) -> None:
+    """The join-based blocking finds the local block of every name; the candidates scored
+    over partitions are the local scorer's, score for score."""
+    from onshore.compliance.names import identifier, normalize
+    from onshore.compliance.screen import build_index, row_key
+
+    idx = build_index(reference)
+    rows = _screen_rows(reference)
+    names = [r["name"] for r in rows if not identifier(r["name"])]
+    assert engine.blocks(idx, names) == [idx.block(normalize(n)) for n in names]
+    keys = list(dict.fromkeys(row_key(r) for r in rows))
+    spk = engine.candidates(idx, keys)
+    loc = [idx.candidates(n, c, [i] if i else []) for n, c, i in keys]
+    assert len(spk) == len(loc) == len(keys)
+    assert spk == loc
+
+
+def test_screen_parity_on_the_screening_pairs(engine: Any, reference: Network) -> None:
+    """Per row: the same decision, company id, list hits, runners-up and reasons; the same
+    score (to 1e-9, in fact identical: one scorer)."""
+    rows = _screen_rows(reference)
+    loc = screen(reference, rows)
+    spk = screen(reference, rows, engine=engine)
+    assert len(loc) == len(spk) == len(rows)
+    for a, b in zip(loc, spk, strict=True):
+        assert (a["input"], a["decision"], a["match"]) == (b["input"], b["decision"], b["match"])
+        assert abs(a["score"] - b["score"]) <= REL
+        assert a == b
+    decisions = {r["decision"] for r in loc}
+    assert decisions == {"match", "review", "no_match"}  # the sample exercises all three
