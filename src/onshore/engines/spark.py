@@ -69,8 +69,10 @@ EVERY = 4
 CHECKPOINT = 2
 DRIVER_MAX = 200_000
 """Cyclic nodes of one level up to which the level's cycles are solved on the driver: the
-right-hand sides of those nodes (nodes x tags of the level) are collected, solved by one
-sparse LU of ``I - A_cc`` and sent back; beyond it Jacobi sweeps run on the executors."""
+right-hand sides of those nodes (nodes x tags of the level) are collected, solved as the local
+engine solves them (:func:`onshore.trace.leontief.solve_cycle`: LU factors for small
+components, Gauss-Seidel with Anderson acceleration otherwise) and sent back; beyond it
+Jacobi sweeps run on the executors."""
 """Jacobi sweeps between checkpoints (the lineage of an iterate is at most this deep)."""
 
 
@@ -363,9 +365,9 @@ class SparkEngine(Engine):
 
     def _solve_on_driver(self, R: Any, c: Any) -> Any:
         """``Y = (I - M)^-1 R`` on the rows of a level's cyclic nodes, the others as they are."""
-        import scipy.sparse as sp
         from pyspark.sql import functions as F
-        from scipy.sparse.linalg import splu
+
+        from onshore.trace.leontief import solve_cycle
 
         spark = self.spark
         idx = np.asarray(c.idx, dtype=np.int64)
@@ -378,8 +380,10 @@ class SparkEngine(Engine):
         tags, col = np.unique(Rc["tag"].to_numpy(), return_inverse=True)
         B = np.zeros((len(idx), len(tags)))
         np.add.at(B, (local[Rc["node"].to_numpy()].to_numpy(), col), Rc["x"].to_numpy())
-        lu = c.lu if c.lu is not None else splu(sp.csc_matrix(sp.identity(len(idx)) - c.M))
-        Y = lu.solve(B)
+        # the local engine's own cycle solve: its factors when the plan made them (small
+        # components), else Gauss-Seidel with Anderson acceleration (a sparse LU of a large
+        # strongly connected component fills in far beyond the memory and time of a sweep)
+        Y = solve_cycle(c, B, None)
         ii, jj = np.nonzero(Y)
         back = pd.DataFrame({"node": idx[ii], "tag": tags[jj].astype(np.int64), "x": Y[ii, jj]})
         return rest.unionByName(spark.createDataFrame(back))
