@@ -1,10 +1,12 @@
 """The Spark engine in local mode: parity with the local engine (trace of every node, effective
-ownership, concentration) on random networks, cyclic ones included, and on the reference
-network, to 1e-9 relative. Marked ``spark`` (``-m 'not spark'`` skips them); skipped when
-PySpark or Java is missing. One SparkSession (local[2], 2 shuffle partitions) for the session."""
+ownership, concentration, screening) on random networks, cyclic ones included, and on the
+reference network, to 1e-9 relative; the CLI's ``--engine spark`` against the local engine's
+output. Marked ``spark`` (``-m 'not spark'`` skips them); skipped when PySpark or Java is
+missing. One SparkSession (local[2], 2 shuffle partitions) for the session."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +19,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from onshore import synthetic
-from onshore.engines import concentration_table, effective_ownership, get, trace_all
+from onshore.engines import concentration_table, effective_ownership, get, screen, trace_all
 from onshore.errors import EngineUnavailable, InputError
 from onshore.network import Network
 
 pytestmark = pytest.mark.spark
 REL = 1e-9
+PAIRS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "screening_pairs.csv"
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +166,133 @@ def test_missing_extra_names_the_install_line(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(EngineUnavailable, match=r"pip install 'onshore\[spark\]'"):
         get("spark")
+
+
+def _screen_rows(reference: Network, n: int = 300) -> list[dict[str, str]]:
+    """A seeded sample of the screening pairs, every company and list entry of the reference
+    index under its own label, and rows that take the identifier paths."""
+    from onshore.compliance.screen import build_index
+
+    pairs = pd.read_csv(PAIRS, dtype=str, keep_default_na=False).sample(n=n, random_state=16)
+    rows = [{"name": r["input"], "country": r["country"]} for r in pairs.to_dict("records")]
+    rows += [{"name": e.label, "country": e.country or ""} for e in build_index(reference).entries]
+    rows += [
+        {"name": "NYSE: ALB", "country": ""},  # a ticker as the name: an exact key
+        {"name": "Some Trading House", "country": "CN", "id": "catl"},  # the company id
+        {"name": "Zzyzx Quux Widgets", "country": "US"},  # no candidate at all
+        {"name": "", "country": ""},
+    ]
+    return rows
+
+
+def test_screen_blocks_and_candidates_equal_the_local_matcher(
+    engine: Any, reference: Network
+) -> None:
+    """The join-based blocking finds the local block of every name; the candidates scored
+    over partitions are the local scorer's, score for score."""
+    from onshore.compliance.names import identifier, normalize
+    from onshore.compliance.screen import build_index, row_key
+
+    idx = build_index(reference)
+    rows = _screen_rows(reference)
+    names = [r["name"] for r in rows if not identifier(r["name"])]
+    assert engine.blocks(idx, names) == [idx.block(normalize(n)) for n in names]
+    keys = list(dict.fromkeys(row_key(r) for r in rows))
+    spk = engine.candidates(idx, keys)
+    loc = [idx.candidates(n, c, [i] if i else []) for n, c, i in keys]
+    assert len(spk) == len(loc) == len(keys)
+    assert spk == loc
+
+
+def test_screen_parity_on_the_screening_pairs(engine: Any, reference: Network) -> None:
+    """Per row: the same decision, company id, list hits, runners-up and reasons; the same
+    score (to 1e-9, in fact identical: one scorer)."""
+    rows = _screen_rows(reference)
+    loc = screen(reference, rows)
+    spk = screen(reference, rows, engine=engine)
+    assert len(loc) == len(spk) == len(rows)
+    for a, b in zip(loc, spk, strict=True):
+        assert (a["input"], a["decision"], a["match"]) == (b["input"], b["decision"], b["match"])
+        assert abs(a["score"] - b["score"]) <= REL
+        assert a == b
+    decisions = {r["decision"] for r in loc}
+    assert decisions == {"match", "review", "no_match"}  # the sample exercises all three
+
+
+# ------------------------------------------------------------------------------------ CLI
+@pytest.fixture(scope="module")
+def reference_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from onshore.io.load import import_files, reference_files
+    from onshore.store.duckdb import open_store
+
+    p = tmp_path_factory.mktemp("ref") / "reference.duckdb"
+    with open_store(p, create=True) as s:
+        import_files(s, reference_files(), physical="error")
+    return p
+
+
+def _cli(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    from onshore.cli import app
+
+    r = CliRunner().invoke(app, list(args))
+    assert r.exit_code == 0, r.output
+    return str(r.stdout)
+
+
+def _rows_close(a: list[dict[str, Any]], b: list[dict[str, Any]], key: list[str]) -> None:
+    """Equal rows (matched on ``key``): numbers to 1e-9 relative, everything else exactly."""
+    assert len(a) == len(b)
+    ib = {tuple(r[k] for k in key): r for r in b}
+    assert len(ib) == len(b)
+    for ra in a:
+        rb = ib[tuple(ra[k] for k in key)]
+        assert ra.keys() == rb.keys()
+        for c, v in ra.items():
+            w = rb[c]
+            if isinstance(v, float) and isinstance(w, float | int):
+                assert abs(v - w) <= REL * max(abs(v), abs(w), 1e-300), (c, v, w)
+            else:
+                assert v == w, (c, v, w)
+
+
+def test_cli_engine_spark_equals_local(
+    engine: Any, reference: Network, reference_db: Path, tmp_path: Path
+) -> None:
+    """trace --all, owners, risk and screen with --engine spark print (or write) what the
+    local engine does on the reference network."""
+    from onshore.trace import read_all
+
+    db = ["--db", str(reference_db)]
+    for e in ("local", "spark"):
+        _cli("trace", "--all", "--engine", e, "--out", str(tmp_path / f"trace_{e}"), *db)
+    a, b = (read_all(tmp_path / f"trace_{e}") for e in ("local", "spark"))
+    keys = ["node", "product", "raw", "stage", "country"]
+    a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+    assert len(a) > 1000 and a[keys].equals(b[keys])
+    assert _close(a["quantity"], b["quantity"]) <= REL
+
+    out = {e: tmp_path / f"owners_{e}.parquet" for e in ("local", "spark")}
+    shown = {e: json.loads(_cli("owners", "--engine", e, "-f", "json", *db)) for e in out}
+    for e, p in out.items():
+        assert f"wrote {p}" in _cli("owners", "--engine", e, "--out", str(p), *db)
+    _rows_close(shown["local"], shown["spark"], ["owner", "owned"])
+    held = {e: pd.read_parquet(p).to_dict("records") for e, p in out.items()}
+    assert len(held["local"]) > 10
+    _rows_close(held["local"], held["spark"], ["owner", "owned"])
+
+    risk = {
+        e: json.loads(_cli("risk", "--engine", e, "-f", "json", *db)) for e in ("local", "spark")
+    }
+    assert len(risk["local"]) > 10
+    _rows_close(risk["local"], risk["spark"], ["material", "stage", "basis"])
+
+    sup = tmp_path / "suppliers.csv"
+    pd.DataFrame(_screen_rows(reference, n=100)).to_csv(sup, index=False)
+    got = {
+        e: json.loads(_cli("screen", str(sup), "--engine", e, "--no-queue", "-f", "json", *db))
+        for e in ("local", "spark")
+    }
+    assert len(got["local"]) > 100
+    assert got["local"] == got["spark"]

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from onshore.cli.app import DbOption, Format, FormatOption, app, console, emit, handle_errors
+from onshore.cli.app import (
+    DbOption,
+    EngineOption,
+    Format,
+    FormatOption,
+    app,
+    console,
+    emit,
+    handle_errors,
+)
 from onshore.errors import OnshoreError
 
 
@@ -59,20 +68,21 @@ def screen(
     queue: Annotated[
         bool, typer.Option("--queue/--no-queue", help="Add undecided pairs to the review queue.")
     ] = True,
+    engine: EngineOption = "local",
     db: DbOption = None,
 ) -> None:
     """Link each supplier row to a company in the store and to the restricted lists, or say
     that it cannot: match, score (0..1), decision (match, review, no_match), lists and reasons."""
     from onshore.cli.app import open_db
     from onshore.compliance.screen import pending_pairs
-    from onshore.compliance.screen import screen as run
+    from onshore.engines import screen as run
     from onshore.network import Network
     from onshore.store.reviews import ReviewQueue
 
     rows = read_supplier_list(file)
     with open_db(db) as store:
         net = Network.from_store(store)
-        out = run(net, rows)
+        out = run(net, rows, engine=engine)
         added = ReviewQueue(store.con).add(pending_pairs(out)) if queue else 0
     cols = ["input", "match", "name", "score", "decision", "lists", "reasons"]
     emit([_flat(r, format) for r in out], format, title=f"screened {len(out)} rows", columns=cols)

@@ -654,6 +654,7 @@ class Matcher:
         country: str | None = None,
         ids: Iterable[str] = (),
         limit: int = 3,
+        block: Iterable[int] | None = None,
     ) -> list[Candidate]:
         """Scored candidates for one query, best first.
 
@@ -668,6 +669,11 @@ class Matcher:
             Tickers or registry numbers of the query: an identical identifier is a match.
         limit : int
             How many candidates to return.
+        block : iterable of int, optional
+            The positions in ``names`` to score when the blocking was done elsewhere (the
+            Spark engine joins the query's keys with the index); default :meth:`block`.
+            They are scored in position order, so the result does not depend on how the
+            block was gathered.
 
         Returns
         -------
@@ -687,8 +693,10 @@ class Matcher:
             forms = [q]
             if (country or "").strip().upper() == "JP" and _CJK.search(name):
                 forms.append(normalize(name, japanese=True))  # read as Japanese too
-            for qf in dict.fromkeys(forms):
-                for j in self.block(qf):
+            for i, qf in enumerate(dict.fromkeys(forms)):
+                # a block found elsewhere (the Spark engine's) is that of the name as written;
+                # the Japanese reading of a JP name is blocked here
+                for j in sorted(set(block) if block is not None and i == 0 else self.block(qf)):
                     k, n = self.names[j]
                     s, f = self.pair(qf, n)
                     if j in self.minor:

@@ -226,6 +226,25 @@ def apply_reviews(
     return out, notes
 
 
+def row_key(row: Mapping[str, Any]) -> tuple[str, str | None, str]:
+    """What a supplier row is screened by: (name, country upper-cased or None, id).
+
+    Parameters
+    ----------
+    row : mapping
+        With ``name``; optional ``country`` and ``id``.
+
+    Returns
+    -------
+    tuple of (str, str or None, str)
+    """
+    return (
+        _text(row.get("name")),
+        _text(row.get("country")).upper() or None,
+        _text(row.get("id")),
+    )
+
+
 def _rule_ids(rules: RuleSet | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if rules is None:
@@ -245,6 +264,7 @@ def screen(
     lists: Mapping[str, RestrictedList] | None = None,
     rules: RuleSet | None = None,
     on: dt.date | None = None,
+    scored: Mapping[tuple[str, str | None, str], list[Candidate]] | None = None,
 ) -> list[dict[str, Any]]:
     """Link every row of a supplier list to a company and to the restricted lists.
 
@@ -261,6 +281,10 @@ def screen(
         To name the rules each list entry feeds (default: the bundled rules).
     on : datetime.date, optional
         Show only list entries in effect on this date (default: every entry not withdrawn).
+    scored : mapping, optional
+        The candidates of each :func:`row_key`, as :meth:`Matcher.candidates` of
+        :func:`build_index` gives them, when they were scored elsewhere (the Spark engine);
+        rows whose key is missing are scored here.
 
     Returns
     -------
@@ -285,12 +309,12 @@ def screen(
     memo: dict[tuple[str, str | None, str], list[Candidate]] = {}
     out = []
     for r in recs:
-        name = _text(r.get("name"))
-        country = _text(r.get("country")).upper() or None
-        rid = _text(r.get("id"))
-        k = (name, country, rid)
+        k = name, country, rid = row_key(r)
         if k not in memo:
-            cands = idx.candidates(name, country, [rid] if rid else [])
+            if scored is not None and k in scored:
+                cands = list(scored[k])
+            else:
+                cands = idx.candidates(name, country, [rid] if rid else [])
             if rid and rid in ids_in_store and all(c.id != rid for c in cands):
                 known = idx.by_id[rid]
                 cands.insert(
@@ -449,5 +473,6 @@ __all__ = [
     "link_batch",
     "pending_pairs",
     "query_key",
+    "row_key",
     "screen",
 ]

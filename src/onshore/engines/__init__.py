@@ -2,9 +2,9 @@
 
 ``local`` (NumPy / SciPy in this process, the default) and ``spark`` (PySpark DataFrames, the
 ``[spark]`` extra). Each engine states which analyses it runs (:data:`ANALYSES`:
-``trace_all``, ``owners``, ``concentration``) and computes the same tables with the same
-columns as the library's functions; :func:`trace_all`, :func:`effective_ownership` and
-:func:`concentration_table` take ``engine=``. A missing extra is refused with
+``trace_all``, ``owners``, ``concentration``, ``screen``) and computes the same tables with
+the same columns as the library's functions; :func:`trace_all`, :func:`effective_ownership`,
+:func:`concentration_table` and :func:`screen` take ``engine=``. A missing extra is refused with
 :class:`~onshore.errors.EngineUnavailable` naming the exact install line
 (``pip install 'onshore[spark]'``). :mod:`onshore.engines.tables` moves the model's tables
 between the DuckDB store (through Arrow), partitioned Parquet and Spark.
@@ -12,6 +12,7 @@ between the DuckDB store (through Arrow), partitioned Parquet and Spark.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -160,6 +161,37 @@ def concentration_table(
     return e.concentration_table(network, control=control, stage=stage, period=period, out=out)
 
 
+def screen(
+    network: Network,
+    rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    lists: Mapping[str, Any] | None = None,
+    rules: Any = None,
+    on: dt.date | None = None,
+    engine: str | Engine = "local",
+) -> list[dict[str, Any]]:
+    """A supplier list screened on an engine, as :func:`onshore.compliance.screen.screen`.
+
+    On Spark the candidate blocking (the query's keys joined with the index) and the scoring
+    (the local scorer applied to each query's block) are DataFrame jobs; the rows are then
+    put together as locally.
+
+    Parameters
+    ----------
+    network : Network
+    rows, lists, rules, on
+        As :func:`onshore.compliance.screen.screen`.
+    engine : {"local", "spark"} or Engine
+
+    Returns
+    -------
+    list of dict
+        The same rows as the local screener's.
+    """
+    e = get(engine)
+    e.require("screen")
+    return e.screen(network, rows, lists=lists, rules=rules, on=on)
+
+
 __all__ = [
     "ANALYSES",
     "ENGINES",
@@ -170,6 +202,7 @@ __all__ = [
     "concentration_table",
     "effective_ownership",
     "get",
+    "screen",
     "supports",
     "trace_all",
 ]

@@ -9,6 +9,7 @@ line.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -18,11 +19,13 @@ import pandas as pd
 from onshore.errors import InputError
 from onshore.network import Network
 
-Analysis = Literal["trace_all", "owners", "concentration"]
-ANALYSES: tuple[Analysis, ...] = ("trace_all", "owners", "concentration")
+Analysis = Literal["trace_all", "owners", "concentration", "screen"]
+ANALYSES: tuple[Analysis, ...] = ("trace_all", "owners", "concentration", "screen")
 """``trace_all``: every node traced (:func:`onshore.trace.solve_all`); ``owners``: effective
 ownership ``(I - S)^-1`` (:func:`onshore.owners.effective_ownership`); ``concentration``: HHI
-by material, stage and country (:func:`onshore.risk.concentration_table`)."""
+by material, stage and country (:func:`onshore.risk.concentration_table`); ``screen``: a
+supplier list linked to companies and the restricted lists
+(:func:`onshore.compliance.screen.screen`)."""
 
 
 class Engine:
@@ -69,4 +72,16 @@ class Engine:
     ) -> pd.DataFrame:
         """HHI per (material, stage) as :func:`onshore.risk.concentration_table`."""
         self.require("concentration")
+        raise NotImplementedError
+
+    def screen(
+        self,
+        network: Network,
+        rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
+        lists: Mapping[str, Any] | None = None,
+        rules: Any = None,
+        on: dt.date | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of :func:`onshore.compliance.screen.screen`."""
+        self.require("screen")
         raise NotImplementedError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -55,3 +56,15 @@ class LocalEngine(Engine):
         if out is not None:
             df.to_parquet(out, index=False)
         return df
+
+    def screen(
+        self,
+        network: Network,
+        rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
+        lists: Mapping[str, Any] | None = None,
+        rules: Any = None,
+        on: dt.date | None = None,
+    ) -> list[dict[str, Any]]:
+        from onshore.compliance.screen import screen
+
+        return screen(network, rows, lists=lists, rules=rules, on=on)

@@ -20,6 +20,15 @@ result and every iterate is checkpointed, so lineage never grows beyond one step
 frontier with ``S``, until the frontier is empty (no cycle) or its largest entry is at most
 ``tol`` (cross-holding cycles, whose gain is < 1); the diagonal is dropped as locally.
 
+**Screening**: the supplier rows are a DataFrame; their blocking keys (the normalised
+name's letters, native script and tokens, and the index tokens spelled like each token) come
+from :func:`onshore.compliance.names.normalize` and :meth:`Matcher.near` applied over
+partitions (``mapInPandas``), and are joined with the index's postings to give each row its
+block; each block is then scored by :meth:`Matcher.candidates` (the local scorer, one
+implementation) over partitions. The index (the store's companies and the restricted lists)
+is built on the driver and broadcast; the rows come back to the driver to be put together
+as :func:`onshore.compliance.screen.screen` does (reviews, lists, reasons).
+
 **Concentration**: the rows of :mod:`onshore.risk.concentration` (capacity and flows per
 material, stage and country) are summed, shared and squared in Spark; the few rows per
 market come back to the driver for the HHI's rounding and the leaders' wording.
@@ -31,11 +40,14 @@ starts one from ``ONSHORE_SPARK_MASTER`` (default ``local[*]``) and
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import pickle
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,6 +55,9 @@ import pandas as pd
 from onshore.engines.base import ANALYSES, Engine
 from onshore.errors import EngineUnavailable, TraceError
 from onshore.network import Network
+
+if TYPE_CHECKING:
+    from onshore.compliance.names import Candidate, Matcher
 
 INSTALL = "pip install 'onshore[spark]'"
 """The exact line that installs the Spark engine."""
@@ -54,8 +69,10 @@ EVERY = 4
 CHECKPOINT = 2
 DRIVER_MAX = 200_000
 """Cyclic nodes of one level up to which the level's cycles are solved on the driver: the
-right-hand sides of those nodes (nodes x tags of the level) are collected, solved by one
-sparse LU of ``I - A_cc`` and sent back; beyond it Jacobi sweeps run on the executors."""
+right-hand sides of those nodes (nodes x tags of the level) are collected, solved as the local
+engine solves them (:func:`onshore.trace.leontief.solve_cycle`: LU factors for small
+components, Gauss-Seidel with Anderson acceleration otherwise) and sent back; beyond it
+Jacobi sweeps run on the executors."""
 """Jacobi sweeps between checkpoints (the lineage of an iterate is at most this deep)."""
 
 
@@ -100,6 +117,9 @@ def session(master: str | None = None, partitions: int | None = None) -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    # Python workers (screening's mapInPandas) run this interpreter and find this package
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    here = str(Path(__file__).resolve().parents[2])
     parts = partitions or int(os.environ.get("ONSHORE_SPARK_PARTITIONS", "8"))
     b = (
         SparkSession.builder.appName("onshore")
@@ -108,8 +128,10 @@ def session(master: str | None = None, partitions: int | None = None) -> Any:
         .config("spark.default.parallelism", str(parts))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.driver.memory", os.environ.get("ONSHORE_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.executorEnv.PYTHONPATH", here)
     )
     spark = b.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
@@ -343,9 +365,9 @@ class SparkEngine(Engine):
 
     def _solve_on_driver(self, R: Any, c: Any) -> Any:
         """``Y = (I - M)^-1 R`` on the rows of a level's cyclic nodes, the others as they are."""
-        import scipy.sparse as sp
         from pyspark.sql import functions as F
-        from scipy.sparse.linalg import splu
+
+        from onshore.trace.leontief import solve_cycle
 
         spark = self.spark
         idx = np.asarray(c.idx, dtype=np.int64)
@@ -358,8 +380,10 @@ class SparkEngine(Engine):
         tags, col = np.unique(Rc["tag"].to_numpy(), return_inverse=True)
         B = np.zeros((len(idx), len(tags)))
         np.add.at(B, (local[Rc["node"].to_numpy()].to_numpy(), col), Rc["x"].to_numpy())
-        lu = c.lu if c.lu is not None else splu(sp.csc_matrix(sp.identity(len(idx)) - c.M))
-        Y = lu.solve(B)
+        # the local engine's own cycle solve: its factors when the plan made them (small
+        # components), else Gauss-Seidel with Anderson acceleration (a sparse LU of a large
+        # strongly connected component fills in far beyond the memory and time of a sweep)
+        Y = solve_cycle(c, B, None)
         ii, jj = np.nonzero(Y)
         back = pd.DataFrame({"node": idx[ii], "tag": tags[jj].astype(np.int64), "x": Y[ii, jj]})
         return rest.unionByName(spark.createDataFrame(back))
@@ -442,6 +466,163 @@ class SparkEngine(Engine):
             res.write.mode("overwrite").parquet(str(out))
         pdf = res.toPandas()
         return pdf.sort_values(["owner", "owned"]).reset_index(drop=True)[cols]
+
+    # ------------------------------------------------------------------------------ screen
+    def screen(
+        self,
+        network: Network,
+        rows: Sequence[Mapping[str, Any]] | pd.DataFrame,
+        lists: Mapping[str, Any] | None = None,
+        rules: Any = None,
+        on: dt.date | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of :func:`onshore.compliance.screen.screen`, each distinct (name, country,
+        id) blocked and scored as Spark jobs (:meth:`candidates`)."""
+        from onshore.compliance.screen import build_index, row_key
+        from onshore.compliance.screen import screen as assemble
+
+        recs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+        idx = build_index(network, lists)
+        keys = list(dict.fromkeys(row_key(r) for r in recs))
+        scored = dict(zip(keys, self.candidates(idx, keys), strict=True))
+        return assemble(network, recs, lists=lists, rules=rules, on=on, scored=scored)
+
+    def blocks(self, matcher: Matcher, names: Sequence[str]) -> list[set[int]]:
+        """The block of each name (positions in ``matcher.names``) as the Spark join finds
+        it; :meth:`Matcher.block` finds the same set locally.
+
+        Parameters
+        ----------
+        matcher : Matcher
+        names : sequence of str
+
+        Returns
+        -------
+        list of set of int
+        """
+        queries = [(n, None, "") for n in names]
+        q, bm = self._queries(matcher, queries)
+        got = {
+            int(r["qid"]): {int(j) for j in r["js"]}
+            for r in self._block_frame(matcher, q, bm).collect()
+        }
+        return [got.get(i, set()) for i in range(len(names))]
+
+    def candidates(
+        self, matcher: Matcher, queries: Sequence[tuple[str, str | None, str]]
+    ) -> list[list[Candidate]]:
+        """The candidates of each (name, country, id), as ``matcher.candidates(name, country,
+        [id])`` gives them, blocked by joins and scored over partitions.
+
+        Parameters
+        ----------
+        matcher : Matcher
+            The index (broadcast to the executors).
+        queries : sequence of (str, str or None, str)
+            :func:`onshore.compliance.screen.row_key` of the rows.
+
+        Returns
+        -------
+        list of list of Candidate
+            In the order of ``queries``.
+        """
+        from pyspark.sql import functions as F
+
+        if not queries:
+            return []
+        q, bm = self._queries(matcher, queries)
+        scored = q.join(self._block_frame(matcher, q, bm), "qid", "left")
+
+        def score(it: Any) -> Any:
+            m = bm.value
+            for pdf in it:
+                out = []
+                for name, country, rid, js in zip(
+                    pdf["name"], pdf["country"], pdf["rid"], pdf["js"], strict=True
+                ):
+                    block = [] if js is None else [int(j) for j in js]
+                    c = m.candidates(name, country or None, [rid] if rid else [], block=block)
+                    out.append(pickle.dumps(c))
+                yield pd.DataFrame({"qid": pdf["qid"], "cands": out})
+
+        res = (
+            scored.select("qid", "name", "country", "rid", F.col("js"))
+            .mapInPandas(score, "qid long, cands binary")
+            .toPandas()
+        )
+        by_qid = dict(zip(res["qid"].astype(int), res["cands"], strict=True))
+        return [pickle.loads(by_qid[i]) for i in range(len(queries))]
+
+    def _queries(
+        self, matcher: Matcher, queries: Sequence[tuple[str, str | None, str]]
+    ) -> tuple[Any, Any]:
+        """The queries as a DataFrame (qid, name, country, rid) and the broadcast index."""
+        spark = self.spark
+        q = pd.DataFrame(
+            {
+                "qid": np.arange(len(queries), dtype=np.int64),
+                "name": [k[0] for k in queries],
+                "country": [k[1] or "" for k in queries],
+                "rid": [k[2] for k in queries],
+            }
+        )
+        return spark.createDataFrame(q), spark.sparkContext.broadcast(matcher)
+
+    def _block_frame(self, matcher: Matcher, q: Any, bm: Any) -> Any:
+        """``qid, js``: the positions in ``matcher.names`` that share a key with each query
+        (as :meth:`Matcher.block`), by joins of the queries' keys with the index's postings."""
+        from pyspark.sql import functions as F
+
+        spark = self.spark
+        kind, key, pos = [], [], []
+        for k, postings in (
+            ("c", matcher.by_compact),
+            ("n", matcher.by_native),
+            ("t", matcher.by_token),
+        ):
+            for word, js in postings.items():
+                kind += [k] * len(js)
+                key += [word] * len(js)
+                pos += sorted(js)
+        post = spark.createDataFrame(
+            pd.DataFrame({"kind": kind, "key": key, "j": np.asarray(pos, dtype=np.int64)})
+        )
+
+        def keys(it: Any) -> Any:
+            from onshore.compliance.names import identifier, normalize
+
+            for pdf in it:
+                qid, kk, kv = [], [], []
+                for i, name in zip(pdf["qid"], pdf["name"], strict=True):
+                    if identifier(name):
+                        continue  # an identifier is an exact key, never blocked as a name
+                    n = normalize(name)
+                    ks = [("c", n.compact)]
+                    if n.native:
+                        ks.append(("n", n.native))
+                    ks += [("t", t) for t in set(n.tokens)]
+                    qid += [int(i)] * len(ks)
+                    kk += [a for a, _ in ks]
+                    kv += [b for _, b in ks]
+                yield pd.DataFrame({"qid": np.asarray(qid, dtype=np.int64), "kind": kk, "key": kv})
+
+        def near(it: Any) -> Any:
+            m = bm.value
+            for pdf in it:
+                src, dst = [], []
+                for t in pdf["key"]:
+                    for v, _ in m.near(t):
+                        src.append(t)
+                        dst.append(v)
+                yield pd.DataFrame({"key": src, "near": dst})
+
+        k = q.select("qid", "name").mapInPandas(keys, "qid long, kind string, key string")
+        k = _checkpoint(k)
+        toks = k.filter(F.col("kind") == "t")
+        nr = toks.select("key").distinct().mapInPandas(near, "key string, near string")
+        spelled = toks.join(nr, "key").select("qid", "kind", F.col("near").alias("key"))
+        pairs = k.unionByName(spelled).join(post, ["kind", "key"]).select("qid", "j").distinct()
+        return pairs.groupBy("qid").agg(F.collect_list("j").alias("js"))
 
     # ----------------------------------------------------------------------- concentration
     def concentration(
