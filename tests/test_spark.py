@@ -149,8 +149,23 @@ def test_tables_through_parquet(engine: Any, tmp_path: Path, reference: Network)
 
 
 def test_unknown_engine_and_unsupported() -> None:
+    from onshore.engines.base import ANALYSES, Engine
+
     with pytest.raises(InputError):
         get("dask")
+
+    class ScreenOnly(Engine):
+        name = "screen-only"
+
+        def screen(self, *a: Any, **k: Any) -> list[dict[str, Any]]:
+            return []
+
+    assert ScreenOnly.supports == {"screen"}
+    assert get("local").supports == get("spark").supports == set(ANALYSES)
+    with pytest.raises(InputError, match=r"does not run trace_all \(it runs: screen\)"):
+        ScreenOnly().trace_all(Network.reference())
+    with pytest.raises(InputError, match="does not run owners"):
+        ScreenOnly().require("owners")
 
 
 def test_missing_extra_names_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,19 +28,40 @@ supplier list linked to companies and the restricted lists
 (:func:`onshore.compliance.screen.screen`)."""
 
 
+METHODS: dict[Analysis, str] = {
+    "trace_all": "trace_all",
+    "owners": "effective_ownership",
+    "concentration": "concentration_table",
+    "screen": "screen",
+}
+"""The :class:`Engine` method that runs each analysis."""
+
+
 class Engine:
-    """One way to run the analyses; subclasses override the analyses they support."""
+    """One way to run the analyses; a subclass overrides the methods of the analyses it runs,
+    and :attr:`supports` is derived from which it overrides."""
 
     name: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset()
+    """The analyses this engine runs: those whose method the subclass overrides."""
     extra: ClassVar[str | None] = None
     """The optional dependency group that installs it (``pip install 'onshore[EXTRA]'``)."""
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        cls.supports = frozenset(
+            a for a, m in METHODS.items() if getattr(cls, m) is not getattr(Engine, m)
+        )
 
     def require(self, analysis: str) -> None:
         """Raise :class:`~onshore.errors.InputError` unless this engine runs ``analysis``."""
         if analysis not in self.supports:
-            runs = ", ".join(sorted(self.supports)) or "nothing"
-            raise InputError(f"the {self.name} engine does not run {analysis} (it runs: {runs})")
+            raise self.unsupported(analysis)
+
+    def unsupported(self, analysis: str) -> InputError:
+        """The error for an analysis this engine does not run, naming those it does."""
+        runs = ", ".join(sorted(self.supports)) or "nothing"
+        return InputError(f"the {self.name} engine does not run {analysis} (it runs: {runs})")
 
     def trace_all(
         self,
@@ -52,15 +73,13 @@ class Engine:
         **kw: Any,
     ) -> pd.DataFrame | Path:
         """Every node traced: the table (or directory) of :func:`onshore.trace.solve_all`."""
-        self.require("trace_all")
-        raise NotImplementedError
+        raise self.unsupported("trace_all")
 
     def effective_ownership(
         self, network: Network, kind: str = "equity", out: str | Path | None = None
     ) -> pd.DataFrame:
         """``owner, owned, share`` as :func:`onshore.owners.effective_ownership`."""
-        self.require("owners")
-        raise NotImplementedError
+        raise self.unsupported("owners")
 
     def concentration_table(
         self,
@@ -71,8 +90,7 @@ class Engine:
         out: str | Path | None = None,
     ) -> pd.DataFrame:
         """HHI per (material, stage) as :func:`onshore.risk.concentration_table`."""
-        self.require("concentration")
-        raise NotImplementedError
+        raise self.unsupported("concentration")
 
     def screen(
         self,
@@ -83,5 +101,4 @@ class Engine:
         on: dt.date | None = None,
     ) -> list[dict[str, Any]]:
         """The rows of :func:`onshore.compliance.screen.screen`."""
-        self.require("screen")
-        raise NotImplementedError
+        raise self.unsupported("screen")

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 
 import pandas as pd
 
-from onshore.engines.base import ANALYSES, Engine
+from onshore.engines.base import Engine
 from onshore.network import Network
 
 
@@ -17,7 +17,6 @@ class LocalEngine(Engine):
     """NumPy / SciPy in one process; ``trace_all`` with ``out`` forks worker processes."""
 
     name: ClassVar[str] = "local"
-    supports: ClassVar[frozenset[str]] = frozenset(ANALYSES)
 
     def trace_all(
         self,

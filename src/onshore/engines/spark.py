@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-from onshore.engines.base import ANALYSES, Engine
+from onshore.engines.base import Engine
 from onshore.errors import EngineUnavailable, TraceError
 from onshore.network import Network
 
@@ -150,7 +150,6 @@ class SparkEngine(Engine):
     """PySpark DataFrames: trace of every node, effective ownership, concentration."""
 
     name: ClassVar[str] = "spark"
-    supports: ClassVar[frozenset[str]] = frozenset(ANALYSES)
     extra: ClassVar[str | None] = "spark"
 
     def __init__(self, spark: Any = None) -> None:
