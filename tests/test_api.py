@@ -466,7 +466,7 @@ def test_answers_from_the_cache_still_ask_for_a_live_key(keyed: Any) -> None:
     assert after == before + len(first.json()["verdicts"])  # audited from the cache too
 
 
-def test_a_missing_period_is_the_latest_as_on_the_command_line(tmp_path: Path) -> None:
+def test_a_missing_period_is_the_latest_as_on_the_command_line(two_period_db: Path) -> None:
     """Without ``period`` the API decides from the latest year with flows in the product's
     supply chain, as ``onshore check`` does, and says so; the product page's trace and Sankey
     are of the same flows: a supplier used only in 2024 is not in the 2025 answer."""
@@ -480,22 +480,8 @@ def test_a_missing_period_is_the_latest_as_on_the_command_line(tmp_path: Path) -
     from onshore.compliance import check
     from onshore.network import Network
 
-    src = Path(__file__).resolve().parent.parent / "src" / "onshore" / "data" / "examples" / "tiny"
-    d = tmp_path / "tiny"
-    shutil.copytree(src, d)
-    with (d / "companies.csv").open("a") as f:
-        f.write("oldco,Old Mining Co,,CL,CL,company,test,true,\n")
-    with (d / "facilities.csv").open("a") as f:
-        f.write("mine2,oldco,Old Mine Two,CL,,,mine,spodumene,100,kt,operating,2010,,test,true,\n")
-    with (d / "flows.csv").open("a") as f:
-        f.write("mine2,ref1,spodumene,50,kt,2024,test,true,\n"
-                "ref1,cell1,lioh,3,kt,2024,test,true,\n")
-    db = tmp_path / "s.duckdb"
-    files = [d / f"{t}.csv" for t in ("companies", "materials", "facilities", "ownership", "boms",
-                                      "flows")]
+    db = two_period_db
     runner = CliRunner()
-    r = runner.invoke(app, ["import", *map(str, files), "--db", str(db)])
-    assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["check", "cell1", "--on", "2026-01-01", "--db", str(db),
                             "--format", "json"])
     assert r.exit_code == 0, r.output

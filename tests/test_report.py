@@ -115,31 +115,17 @@ def test_cli_check_rules_owners(tmp_path: Path) -> None:
     assert (tmp_path / "k.html").exists()
 
 
-def test_report_content_is_of_the_period_it_decides_from(tmp_path: Path) -> None:
+def test_report_content_is_of_the_period_it_decides_from(
+    tmp_path: Path, two_period_db: Path
+) -> None:
     """A supplier used only in an earlier period is not in the later period's report: not
     in the upstream plants, the Sankey, the estimated flows or the data basis."""
-    import shutil
-
     from onshore.cli.app import app
     from onshore.compliance.dossier import dossier
     from onshore.network import Network
 
-    src = Path(__file__).resolve().parent.parent / "src" / "onshore" / "data" / "examples" / "tiny"
-    d = tmp_path / "tiny"
-    shutil.copytree(src, d)
-    with (d / "companies.csv").open("a") as f:
-        f.write("oldco,Old Mining Co,,CL,CL,company,test,true,\n")
-    with (d / "facilities.csv").open("a") as f:
-        f.write("mine2,oldco,Old Mine Two,CL,,,mine,spodumene,100,kt,operating,2010,,test,true,\n")
-    with (d / "flows.csv").open("a") as f:
-        f.write("mine2,ref1,spodumene,50,kt,2024,test,true,\n"
-                "ref1,cell1,lioh,3,kt,2024,test,true,\n")
-    db = tmp_path / "s.duckdb"
-    files = [d / f"{t}.csv" for t in ("companies", "materials", "facilities", "ownership", "boms",
-                                      "flows")]
+    db = two_period_db
     runner = CliRunner()
-    r = runner.invoke(app, ["import", *map(str, files), "--db", str(db)])
-    assert r.exit_code == 0, r.output
     html = {}
     for period in (None, "2024"):
         out = tmp_path / f"r{period}.html"
