@@ -345,13 +345,7 @@ class DeleteRows(BaseModel):
 def delete_rows(request: Request, c: Writer, table: TableName, body: DeleteRows) -> dict[str, Any]:
     from onshore.records.model import TABLES
 
-    spec = TABLES[table]
-    keys: list[tuple[object, ...]] = []
-    for k in body.keys:
-        parts: list[object] = [x or None for x in k.split(":", len(spec.key) - 1)]
-        if len(parts) > len(spec.key) or (len(parts) < len(spec.key) and len(spec.key) < 3):
-            raise InputError(f"{k!r}: a {table} key is {':'.join(spec.key).upper()}")
-        keys.append(tuple(parts + [None] * (len(spec.key) - len(parts))))
+    keys = [TABLES[table].parse_key(k) for k in body.keys]
     s = st(request)
     with s.db() as store:
         s.flush_audit()  # the verdicts given so far come before the delete in the log

@@ -157,12 +157,7 @@ def delete(
     spec = TABLES.get(table)
     if spec is None:
         raise InputError(f"no table {table!r}; the tables are {', '.join(TABLES)}")
-    keys: list[tuple[object, ...]] = []
-    for i in ids:
-        parts: list[object] = [p or None for p in i.split(":", len(spec.key) - 1)]
-        if len(parts) > len(spec.key) or (len(parts) < len(spec.key) and len(spec.key) < 3):
-            raise InputError(f"{i!r}: a {table} key is {':'.join(spec.key).upper()}")
-        keys.append(tuple(parts + [None] * (len(spec.key) - len(parts))))
+    keys = [spec.parse_key(i) for i in ids]
     with open_db(db) as store:
         n = store.delete(table, keys)
     console.print(f"removed {n} row(s) from {table} (recorded in the audit log)")

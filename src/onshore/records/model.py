@@ -396,6 +396,23 @@ class Table:
     def required(self) -> list[str]:
         return [n for n, f in self.record.model_fields.items() if f.is_required()]
 
+    def parse_key(self, text: str) -> tuple[str | None, ...]:
+        """A row's key written as its parts joined by ':' ('owner:owned'); a blank part is
+        None, and the trailing parts of a key of three or more parts may be left out.
+
+        Raises
+        ------
+        InputError
+            When ``text`` has more parts than the key, or too few for a short key.
+        """
+        from onshore.errors import InputError
+
+        n = len(self.key)
+        parts = [p or None for p in text.split(":", n - 1)]
+        if len(parts) > n or (len(parts) < n < 3):
+            raise InputError(f"{text!r}: a {self.name} key is {':'.join(self.key).upper()}")
+        return tuple(parts + [None] * (n - len(parts)))
+
 
 # In dependency order: a table only refers to tables before it.
 TABLES: dict[str, Table] = {
