@@ -178,12 +178,6 @@ class State:
             self.answers.clear()
             gc.unfreeze()  # what was kept may now be garbage: let the collector see it again
 
-    def peek(self, key: Any) -> Any:
-        """A cached value of the current data, or None; takes no lock (for the event
-        loop's fast path)."""
-        version = self._version
-        return None if version is None else self.cache.get((version, key))
-
     def lookup(self, key: Any) -> tuple[tuple[str, int] | None, Any]:
         """The current data version and the value cached for ``key`` in it (or None); takes
         no lock, and the pair is consistent: the value was computed from that version."""

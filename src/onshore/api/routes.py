@@ -521,14 +521,20 @@ def encoded(body: Any) -> bytes:
 Answer = tuple[bytes, list[dict[str, Any]]]  # the bytes of a response and its audit rows
 
 
-def _check_answer(s: State, product: str, buyer: str, day: dt.date,
-                  period: str | None) -> Answer:
+def _audit_rows(s: State, product: str, buyer: str, day: dt.date,
+                period: str | None) -> list[dict[str, Any]]:
+    """The audit rows of a product's verdicts (of the period :func:`_period` decides)."""
     from onshore.compliance.evaluate import _audit_row
 
+    used = _period(s, product, period)[0]
+    return [_audit_row(v) for v in _verdicts(s, product, buyer, day, used)]
+
+
+def _check_answer(s: State, product: str, buyer: str, day: dt.date,
+                  period: str | None) -> Answer:
     def make() -> Answer:
         body = _check_body(s, product, buyer, day, period)
-        vs = _verdicts(s, product, buyer, day, _period(s, product, period)[0])
-        return encoded(body), [_audit_row(v) for v in vs]
+        return encoded(body), _audit_rows(s, product, buyer, day, period)
 
     with s.lock:
         out: Answer = s.cached(("check.json", product, buyer, day, period), make)
@@ -674,10 +680,10 @@ def _product_facts(s: State, product: str, period: str | None) -> dict[str, Any]
 def _page_answer(s: State, product: str, buyer: str, day: dt.date, period: str | None) -> Answer:
     def make() -> Answer:
         base = _check_body(s, product, buyer, day, period)
-        _, rows = _check_answer(s, product, buyer, day, period)
         facts = _product_facts(s, product, _period(s, product, period)[0])
         tl = _timeline(s, product, buyer, day, period)
-        return encoded({**base, **facts, "timeline": tl}), rows
+        return encoded({**base, **facts, "timeline": tl}), _audit_rows(s, product, buyer, day,
+                                                                         period)
 
     with s.lock:
         out: Answer = s.cached(("page.json", product, buyer, day, period), make)

@@ -149,10 +149,10 @@ def trace_products(
     for members in groups.values():
         g = found[members[0]][0]
         step = max(min(int(batch), BATCH_CELLS // max(g.n, 1)), 1)
+        bp = backward_plan(g)
         for a in range(0, len(members), step):
             chunk = members[a : a + step]
             nodes = np.array([found[i][1] for i in chunk], dtype=np.int64)
-            bp = backward_plan(g)
             e = sp.csr_matrix(
                 (np.ones(len(nodes)), (bp.pos[nodes], np.arange(len(nodes)))),
                 shape=(g.n, len(nodes)),
@@ -176,7 +176,7 @@ def trace_products(
 BATCH_CELLS = 1 << 26
 """Nodes x products of one backward solve of :func:`trace_products` (512 MiB of float64)."""
 TABLE_CELLS = 1 << 24
-"""Tags x products summed at once by :func:`_table_batch` (128 MiB of float64)."""
+"""Tags x products summed at once by :func:`trace_products` (128 MiB of float64)."""
 
 
 def _tag_columns(
@@ -204,14 +204,12 @@ def _tag_columns(
     return cols
 
 
-def _code_order_is_value_order(g: Graph, cols: list[tuple[str, np.ndarray, np.ndarray]]) -> bool:
+def _code_order_is_value_order(cols: list[tuple[str, np.ndarray, np.ndarray]]) -> bool:
     """Whether rows in the order of their combined codes are sorted by their values already
     (every column's values sorted; raw's trailing ``""`` is never a code of a row with a raw),
     so that a stable sort by the values would keep the order and can be skipped."""
     for name, _, u in cols:
         v = u[:-1] if name == "raw" else u
-        if name == "_p":
-            v = np.asarray(v)
         if len(v) > 1 and not bool(np.all(v[:-1] <= v[1:])):
             return False
     return True
@@ -250,7 +248,7 @@ def _tag_matrix(
             uk, inv = np.unique(key, return_inverse=True)
         W = sp.csr_matrix((val, (inv.ravel(), n_id)), shape=(len(uk), g.n))
         named = [(name, u) for name, _, u in cols]
-        g.cache[ckey] = (W, uk, named, _code_order_is_value_order(g, cols), {})
+        g.cache[ckey] = (W, uk, named, _code_order_is_value_order(cols), {})
     W, uk, named, ordered, by_order = g.cache[ckey]
     if order is not None:
         okey = id(order)
