@@ -107,12 +107,7 @@ MAP_COLUMNS = ["id", "name", "company", "stage", "status", "country", "control",
                "material", "capacity", "unit"]
 
 
-def facility_map(
-    network: Network,
-    stage: str | None = None,
-    status: str | None = None,
-    control: str | None = None,
-) -> pd.DataFrame:
+def facility_map(network: Network) -> pd.DataFrame:
     """The plants of a network with where they are and who controls them, for a map.
 
     Market pools (stage ``market``: a country's unidentified supply) are not plants and are
@@ -122,11 +117,6 @@ def facility_map(
     Parameters
     ----------
     network : Network
-    stage, status : str, optional
-        Keep only plants of this stage, or of this status (operating, construction, ...).
-    control : str, optional
-        Keep only plants whose company's ultimate controller is of this country
-        (:func:`onshore.owners.controlling_country`).
 
     Returns
     -------
@@ -166,14 +156,40 @@ def facility_map(
         caps.append(units.convert(float(cap), str(unit), target))
         shown.append(target)
     out["capacity"], out["unit"] = caps, shown
-    for col, value in (("stage", stage), ("status", status), ("control", control)):
-        if value:
-            out = out[out[col] == value]
     order = {s: i for i, s in enumerate(STAGE_ORDER)}
     out = out.assign(_rank=out["stage"].map(order).fillna(len(order)))
     return out.sort_values(["_rank", "id"]).drop(columns="_rank").reset_index(drop=True)[
         MAP_COLUMNS
     ]
+
+
+def filter_plants(
+    plants: pd.DataFrame,
+    stage: str | None = None,
+    status: str | None = None,
+    control: str | None = None,
+) -> pd.DataFrame:
+    """The plants of :func:`facility_map` of one stage, status and controlling country.
+
+    Parameters
+    ----------
+    plants : DataFrame
+        As :func:`facility_map` gives.
+    stage, status : str, optional
+        Keep only plants of this stage, or of this status (operating, construction, ...).
+    control : str, optional
+        Keep only plants whose company's ultimate controller is of this country
+        (:func:`onshore.owners.controlling_country`).
+
+    Returns
+    -------
+    DataFrame
+        The rows kept, in the same order.
+    """
+    for col, value in (("stage", stage), ("status", status), ("control", control)):
+        if value:
+            plants = plants[plants[col] == value]
+    return plants
 
 
 def capacity_by_stage_country(plants: pd.DataFrame, by: str = "country") -> pd.DataFrame:

@@ -171,17 +171,19 @@ def network_map(
     control: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$",
                                          description="Controlling country (ISO alpha-2)")] = None,
 ) -> Response:
-    from onshore.overview import capacity_by_stage_country, countries_by_share, facility_map
+    from onshore.overview import (
+        capacity_by_stage_country,
+        countries_by_share,
+        facility_map,
+        filter_plants,
+    )
 
     s = st(request)
 
     def make() -> bytes:
         net = s.network()
         every = s.cached("map.every", lambda: facility_map(net))
-        shown = every
-        for col, value in (("stage", stage), ("status", status), ("control", control)):
-            if value:
-                shown = shown[shown[col] == value]
+        shown = filter_plants(every, stage, status, control)
 
         def options(col: str) -> list[dict[str, Any]]:
             counts = every[col].value_counts()
