@@ -597,3 +597,25 @@ def test_trace_products_in_column_chunks_and_by_place(monkeypatch: pytest.Monkey
             pd.testing.assert_frame_equal(mine.drop(columns=["quantity", "share"]), want.drop(columns=["quantity", "share"]))
             assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)
             assert np.allclose(mine["share"], want["share"], rtol=1e-12, atol=0)
+
+
+def test_plan_pickles_with_its_sparse_lu() -> None:
+    """A plan sent to other processes (Spark's workers): its sparse LU factors, which do not
+    pickle, are made again on arrival, and the solve is the same."""
+    import pickle
+
+    from onshore import synthetic
+    from onshore.trace.allnodes import prepare
+    from onshore.trace.leontief import solve_permuted
+
+    net = synthetic.network(300, n_flows=1500, seed=5, recycling=0.3)
+    _, fp, blocks, _ = prepare(net, ("raw", "stage", "country"), "mass", None, None)
+    cyc = [lv.cyc for lv in fp.levels if lv.cyc is not None]
+    assert cyc and all(c.lu is not None for c in cyc)
+    back = pickle.loads(pickle.dumps(fp))
+    assert all(lv.cyc.lu is not None and lv.cyc.lu is not True for lv in back.levels if lv.cyc)
+    rows, col, val, _ = max(blocks, key=lambda b: len(b[0]))
+    B = sp.csr_matrix((val, (fp.pos[rows], col)), shape=(fp.n, int(col.max()) + 1))
+    a, b = solve_permuted(fp, B), solve_permuted(back, B)
+    assert np.abs(a).max() > 0
+    np.testing.assert_allclose(b, a, rtol=1e-12, atol=0)

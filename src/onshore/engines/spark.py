@@ -3,18 +3,20 @@
 Install with ``pip install 'onshore[spark]'`` (PySpark; a Java 17 runtime must be on the
 machine). The results have the columns and meaning of the local engine's.
 
-**Trace** (``X = A X + B`` over (node, tag) rows). The strong components of ``A`` and the
-levels of their condensation are computed on the driver (:func:`onshore.trace.forward_plan`):
-that needs only the node graph (one int per node and edge, 12 bytes an edge, ~12 GB at 1 B
-edges; in practice far less, since flows between the same two nodes are one edge), it is
-linear in its size, and it is what orders the distributed work; the right-hand sides and
-the solution, which are nodes x tags and dominate the memory, stay on the executors. Then per
-level: ``X_k = B_k + A_{k,<k} X_{<k}`` is one join of the level's edges with the rows
-already solved and one aggregation by (node, tag); a level that holds cyclic components
-iterates ``Y <- R_k + A_kk Y`` (Jacobi) and stops when the change times ``rho / (1 - rho)``
-(``rho`` the plan's upper bound of the component's spectral radius, so a bound of the
-remaining error) is at most ``tol`` of the largest right-hand side per tag. Every level's
-result and every iterate is checkpointed, so lineage never grows beyond one step.
+**Trace** (``X = A X + B``, every node, tags by raw, stage and place). The graph, its strong
+components and the levels of their condensation are computed on the driver
+(:func:`onshore.trace.forward_plan`); that plan and the right-hand sides are broadcast, and
+the columns are distributed: one task per (raw, stage) block of tag columns (a block of
+more than :data:`CELLS` nodes x columns split into tasks of fewer columns, each also solving
+the block's total for the share cut), solved by the local engine's own solver
+(:func:`onshore.trace.leontief.solve_permuted`: sweep in level order, cycles by their LU or
+Gauss-Seidel with Anderson acceleration) and its values kept as locally
+(:func:`onshore.trace.allnodes.kept`). One Spark job, no shuffle: with ``out`` each task
+writes its Parquet file (``values/task_NNNNN.parquet``, through :mod:`pyarrow.fs`, so a
+local, ``hdfs://``, ``s3://`` or ``gs://`` directory) and reports its rows; without it the
+values come back through Arrow. Propagating (node, tag) rows by DataFrame joins, one level
+after another, made one Spark row per multiply-add of the solve (~1.4 B at 1 M flows) and did
+not finish at 1 M flows in 30 min; the columns are independent, so the work splits by them.
 
 **Ownership**: ``E = S + S^2 + ...`` (``(I - S)^-1 - I``) by iterated joins of the walk
 frontier with ``S``, until the frontier is empty (no cycle) or its largest entry is at most
@@ -62,18 +64,129 @@ if TYPE_CHECKING:
 INSTALL = "pip install 'onshore[spark]'"
 """The exact line that installs the Spark engine."""
 TOL = 1e-13
-"""Bound of the relative error at which cyclic solves and ownership walks stop."""
+"""Bound of the relative error at which ownership walks stop."""
 MAX_ITER = 5_000
-EVERY = 4
-"""Jacobi sweeps between convergence checks (a check is one more join and an action)."""
-CHECKPOINT = 2
-DRIVER_MAX = 200_000
-"""Cyclic nodes of one level up to which the level's cycles are solved on the driver: the
-right-hand sides of those nodes (nodes x tags of the level) are collected, solved as the local
-engine solves them (:func:`onshore.trace.leontief.solve_cycle`: LU factors for small
-components, Gauss-Seidel with Anderson acceleration otherwise) and sent back; beyond it
-Jacobi sweeps run on the executors."""
-"""Jacobi sweeps between checkpoints (the lineage of an iterate is at most this deep)."""
+CELLS = 2**25
+"""Nodes x tag columns of the dense solution one trace task holds at most (256 MiB): a
+(raw, stage) block with more is split into tasks of fewer columns."""
+
+
+class Labels:
+    """Node ids -> ``facility:material`` names for the solver's errors (picklable, unlike a
+    closure over the graph)."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.labels = np.asarray(labels, dtype=object)
+
+    def __call__(self, idx: Any) -> list[str]:
+        return [str(x) for x in self.labels[np.asarray(idx, dtype=np.int64)]]
+
+
+def tasks(blocks: Sequence[Any], n: int, cells: int = CELLS) -> list[tuple[int, int, int]]:
+    """The trace's tasks: ``(block, first column, end column)``, largest first.
+
+    A block of ``k`` tag columns is one task when ``n x k <= cells``, else split into tasks
+    of at most ``max(1, cells // n - 1)`` columns (each solves one more: the block's total).
+    The order (most columns first, then most right-hand-side entries: a task's work is about
+    its columns times the nonzeros of ``A``) lets the longest tasks start first.
+
+    Parameters
+    ----------
+    blocks : sequence of (rows, cols, values, base)
+        :func:`onshore.trace.allnodes.prepare`'s blocks.
+    n : int
+        Nodes.
+    cells : int
+
+    Returns
+    -------
+    list of (int, int, int)
+    """
+    out: list[tuple[int, int, int, int, int]] = []
+    for i, (rows, col, _, _) in enumerate(blocks):
+        k = int(col.max(initial=-1)) + 1
+        if k == 0:
+            continue
+        step = k if n * k <= cells else max(1, cells // max(n, 1) - 1)
+        counts = np.bincount(col, minlength=k)
+        for lo in range(0, k, step):
+            hi = min(k, lo + step)
+            out.append((i, lo, hi, hi - lo + (step < k), int(counts[lo:hi].sum())))
+    out.sort(key=lambda t: (-t[3], -t[4]))
+    return [(b, lo, hi) for b, lo, hi, _, _ in out]
+
+
+def _uri(path: Path) -> str:
+    """A local directory as a URI for :meth:`pyarrow.fs.FileSystem.from_uri` (created)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve().as_uri()
+
+
+def _clear(values: Path) -> None:
+    """Remove the value files of an earlier run from an output directory."""
+    if values.is_dir():
+        for f in values.iterdir():
+            if f.is_file():
+                f.unlink()
+
+
+def solve_task(job: Mapping[str, Any], t: int, stats: dict[str, float]) -> Any:
+    """Solve task ``t`` of a trace job (on an executor).
+
+    With ``job["dir"]`` the kept values (``node`` int32, ``tag``, ``quantity``) are written
+    to ``task_NNNNN.parquet`` there, as :func:`onshore.trace.solve_all` writes its blocks
+    (a task run again writes the same file again), and nothing is yielded; else the frames
+    of kept values are yielded, with ``share``. ``stats["sweeps"]`` is increased by the
+    Gauss-Seidel sweeps made and ``stats["rows"]`` by the values kept."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import scipy.sparse as sp
+
+    from onshore.trace.allnodes import kept
+    from onshore.trace.leontief import solve_permuted
+
+    p = job["plan"]
+    b, lo, hi = job["tasks"][t]
+    rows, col, val, base = job["blocks"][b]
+    whole = lo == 0 and hi == job["width"][b]
+    sel = (col >= lo) & (col < hi)
+    r, c, v = p.pos[rows[sel]], col[sel] - lo, val[sel]
+    k = hi - lo
+    if not whole:  # one more column: the block's right-hand side summed, for the total
+        r, c, v = np.r_[r, p.pos[rows]], np.r_[c, np.full(len(rows), k)], np.r_[v, val]
+    Bp = sp.csr_matrix((v, (r, c)), shape=(p.n, k + (not whole)))
+    X = solve_permuted(p, Bp, job["names"], job["tol"], stats)
+    total = None if whole else X[:, k]
+    schema = pa.schema(
+        [
+            ("node", pa.int32()),
+            ("tag", pa.from_numpy_dtype(job["tag_dtype"])),
+            ("quantity", pa.float64()),
+        ]
+    )
+    writer = None
+    if job["dir"] is not None:
+        fs, root = pa.fs.FileSystem.from_uri(job["dir"])
+        writer = pq.ParquetWriter(
+            f"{root}/task_{t:05d}.parquet",
+            schema,
+            filesystem=fs,
+            compression="none",
+            use_dictionary=["tag"],
+        )
+    try:
+        for node, tag, q, tot in kept(
+            p, X[:, :k], base + lo, job["skip"], job["min_quantity"], job["min_share"], total
+        ):
+            stats["rows"] = stats.get("rows", 0) + node.size
+            f = {"node": node.astype(np.int32), "tag": tag.astype(job["tag_dtype"]), "quantity": q}
+            if writer is not None:
+                writer.write_table(pa.table(f, schema=schema))
+            else:
+                yield pd.DataFrame({**f, "share": q / tot})
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def available() -> str | None:
@@ -173,219 +286,115 @@ class SparkEngine(Engine):
         controller: Any = None,
         min_quantity: float = 0.0,
         min_share: float = 1e-15,
-        tol: float = TOL,
+        tol: float | None = None,
         stats: dict[str, float] | None = None,
-        driver_max: int | None = None,
+        cells: int = CELLS,
         **kw: Any,
     ) -> pd.DataFrame | Path:
         """Every node traced, as :func:`onshore.trace.solve_all` (same table, same files).
 
+        The plan (strong components and levels of ``A``, from the driver) and the
+        right-hand sides are broadcast; each task solves some tag columns of one (raw, stage)
+        block by the local solver (:func:`onshore.trace.leontief.solve_permuted`) and emits
+        the values kept, which Spark writes or collects. A block whose nodes x columns exceed
+        ``cells`` is split into tasks of fewer columns, each solving one more column, the
+        block's total, for the share cut.
+
         With ``out`` the directory holds ``tags.parquet``, ``nodes.parquet`` and ``values/``
         (Spark part files with ``node`` int32, ``tag`` int16/int32, ``quantity``), which
-        :func:`onshore.trace.read_all` reads. ``stats`` receives ``wall``, ``levels``,
-        ``sweeps`` (Jacobi iterations) and ``rows``. Cyclic components of at most
-        ``driver_max`` nodes in a level (default :data:`DRIVER_MAX`) are solved on the driver
-        (sparse LU, as the local engine), larger ones by Jacobi sweeps on the executors.
+        :func:`onshore.trace.read_all` reads. ``stats`` receives ``prepare`` (graph, plan
+        and right-hand sides on the driver), ``broadcast``, ``solve`` (the Spark job: solves,
+        extraction and writing), ``wall`` (seconds), ``levels``, ``tasks``, ``rows`` and
+        ``sweeps`` (Gauss-Seidel sweeps of cyclic blocks, summed over tasks).
         """
-        from pyspark.sql import functions as F
-        from pyspark.sql import types as T
-
         from onshore.trace.allnodes import prepare, write_index
+        from onshore.trace.leontief import TOL as SOLVE_TOL
 
         wall = time.perf_counter()
         spark = self.spark
-        driver_max = DRIVER_MAX if driver_max is None else driver_max
+        sc = spark.sparkContext
         by = tuple(by)
         g, fp, blocks, tag_df = prepare(network, by, weight, period, controller)
-        n = g.n
-        lev = np.zeros(n, dtype=np.int32)
-        rho: dict[int, float] = {}
-        cyc: dict[int, Any] = {}
-        for k, L in enumerate(fp.levels):
-            lev[fp.perm[L.lo : L.hi]] = k
-            if L.cyc is not None:
-                rho[k] = float(L.cyc.rho)
-                cyc[k] = L.cyc
-        A = g.A.tocoo()
-        inside = fp.labels[A.row] == fp.labels[A.col]
-        edges = pd.DataFrame(
-            {
-                "dst": A.row.astype(np.int64),
-                "src": A.col.astype(np.int64),
-                "a": A.data.astype(float),
-                "lev": lev[A.row],
-                "inside": inside,
+        todo = tasks(blocks, g.n, cells)
+        st: dict[str, float] = {"prepare": time.perf_counter() - wall, "levels": len(fp.levels)}
+        st["tasks"] = len(todo)
+        d = Path(out) if out is not None else None
+        if d is not None:
+            write_index(d, g, tag_df)
+            _clear(d / "values")
+        tag_t = "smallint" if len(tag_df) < 2**15 else "int"
+        cols = "task int, rows long, sweeps long"
+        if d is None:
+            cols = f"node int, tag {tag_t}, quantity double, share double"
+        res = pd.DataFrame()
+        done = pd.DataFrame({"rows": [0], "sweeps": [0]})
+        sweeps = sc.accumulator(0)
+        if todo:
+            t0 = time.perf_counter()
+            job = {
+                "plan": fp,
+                "blocks": blocks,
+                "tasks": todo,
+                "width": [int(b[1].max(initial=-1)) + 1 for b in blocks],
+                "skip": g.nodes["virtual"].to_numpy()[fp.perm],
+                "names": Labels(g.labels()),
+                "tol": SOLVE_TOL if tol is None else tol,
+                "min_quantity": min_quantity,
+                "min_share": min_share,
+                "dir": None if d is None else _uri(d / "values"),
+                "tag_dtype": np.int16 if tag_t == "smallint" else np.int32,
             }
-        )
-        edges = edges[edges["a"] != 0]
-        if blocks:
-            rows = np.concatenate([b[0] for b in blocks]).astype(np.int64)
-            tags = np.concatenate([b[3] + b[1] for b in blocks]).astype(np.int64)
-            vals = np.concatenate([b[2] for b in blocks]).astype(float)
-        else:
-            rows = tags = np.zeros(0, dtype=np.int64)
-            vals = np.zeros(0)
-        rhs = pd.DataFrame({"node": rows, "tag": tags, "x": vals, "lev": lev[rows]})
-        rhs = rhs[rhs["x"] != 0]
-        blk = np.zeros(len(tag_df), dtype=np.int64)
-        for i, b in enumerate(blocks):
-            blk[b[3] : b[3] + int(b[1].max(initial=-1)) + 1] = i
-        tag_blk = pd.DataFrame({"tag": tag_df["tag"].to_numpy(dtype=np.int64), "blk": blk})
+            bc = sc.broadcast(job)
+            st["broadcast"] = time.perf_counter() - t0
 
-        xs = T.StructType(
-            [
-                T.StructField("node", T.LongType()),
-                T.StructField("tag", T.LongType()),
-                T.StructField("x", T.DoubleType()),
-            ]
-        )
-        E = _checkpoint(spark.createDataFrame(edges))
-        Bdf = _checkpoint(spark.createDataFrame(rhs))
-        used = sorted(set(rhs["lev"].tolist()) | set(edges["lev"].tolist()))
-        solved: list[Any] = []
-        sweeps = 0
+            def run(it: Any) -> Any:
+                from onshore.trace import leontief
 
-        def union(parts: list[Any]) -> Any:
-            if not parts:
-                return spark.createDataFrame([], xs)
-            df = parts[0]
-            for p in parts[1:]:
-                df = df.unionByName(p)
-            return df
+                leontief.single_threaded()  # Spark runs as many tasks as it has cores
+                j = bc.value
+                for pdf in it:
+                    for t in pdf["task"].tolist():
+                        st_: dict[str, float] = {}
+                        yield from solve_task(j, int(t), st_)
+                        if j["dir"] is None:  # the values are the output: sweeps aside
+                            sweeps.add(int(st_.get("sweeps", 0)))
+                        else:  # one row per task: what it wrote
+                            yield pd.DataFrame(
+                                {
+                                    "task": [int(t)],
+                                    "rows": [int(st_.get("rows", 0))],
+                                    "sweeps": [int(st_.get("sweeps", 0))],
+                                }
+                            )
 
-        def step(R: Any, M: Any, Y: Any) -> Any:
-            c = M.join(Y, M.src == Y.node).select(
-                M.dst.alias("node"), Y.tag, (M.a * Y.x).alias("x")
-            )
-            return R.unionByName(c).groupBy("node", "tag").agg(F.sum("x").alias("x"))
-
-        for k in used:
-            Bk = Bdf.filter(Bdf.lev == k).select("node", "tag", "x")
-            parts = [Bk]
-            if solved:
-                ext = E.filter((E.lev == k) & ~E.inside)
-                X = union(solved)
-                parts.append(
-                    ext.join(X, ext.src == X.node).select(
-                        ext.dst.alias("node"), X.tag, (ext.a * X.x).alias("x")
-                    )
-                )
-            R = _checkpoint(union(parts).groupBy("node", "tag").agg(F.sum("x").alias("x")))
-            if k in rho and len(cyc[k].idx) <= driver_max:
-                R = _checkpoint(self._solve_on_driver(R, cyc[k]))
-            elif k in rho:
-                M = _checkpoint(E.filter((E.lev == k) & E.inside).select("dst", "src", "a"))
-                r = rho[k]
-                factor = r / (1.0 - r) if r < 1.0 else float("inf")
-                norm = _checkpoint(R.groupBy("tag").agg(F.max(F.abs("x")).alias("rn")))
-                Y = R
-                for it in range(1, MAX_ITER + 1):
-                    Yn = step(R, M, Y)
-                    sweeps += 1
-                    if it % EVERY:
-                        Y = _checkpoint(Yn) if it % CHECKPOINT == 0 else Yn
-                        continue
-                    Yn = _checkpoint(Yn)
-                    d = (
-                        Yn.alias("n")
-                        .join(Y.alias("o"), ["node", "tag"], "full")
-                        .select(
-                            "tag",
-                            F.abs(
-                                F.coalesce("n.x", F.lit(0.0)) - F.coalesce("o.x", F.lit(0.0))
-                            ).alias("d"),
-                        )
-                        .groupBy("tag")
-                        .agg(F.max("d").alias("d"))
-                        .join(norm, "tag")
-                        .select(F.max(F.col("d") / F.col("rn")).alias("e"))
-                        .collect()[0]["e"]
-                    )
-                    Y = Yn
-                    if d is None or d * max(factor, 1.0) <= tol:
-                        break
+            t0 = time.perf_counter()
+            ids = spark.range(0, len(todo), numPartitions=len(todo))  # one task a partition
+            out_df = ids.select(ids.id.cast("int").alias("task")).mapInPandas(run, cols)
+            try:
+                if d is not None:
+                    done = out_df.toPandas()
+                    if len(done) != len(todo):
+                        raise TraceError(f"{len(done)} of {len(todo)} trace tasks reported")
                 else:
-                    raise TraceError(
-                        f"a cyclic component at level {k} did not converge in {MAX_ITER} "
-                        f"iterations (spectral radius bound {r:.3g})"
-                    )
-                R = Y
-            solved.append(R)
-
-        X = union(solved)
-        virt = np.flatnonzero(g.nodes["virtual"].to_numpy())
-        if len(virt):
-            V = spark.createDataFrame(pd.DataFrame({"node": virt.astype(np.int64)}))
-            X = X.join(F.broadcast(V), "node", "left_anti")
-        from pyspark.sql.window import Window
-
-        TB = F.broadcast(spark.createDataFrame(tag_blk)) if len(tag_blk) else None
-        if TB is None:
-            res = pd.DataFrame()
-            if stats is not None:
-                stats.update(wall=time.perf_counter() - wall, levels=len(used), sweeps=sweeps)
-            if out is not None:
-                d_ = Path(out)
-                (d_ / "values").mkdir(parents=True, exist_ok=True)
-                write_index(d_, g, tag_df)
-                return d_
-            return res
-        w = Window.partitionBy("node", "blk")
-        X = X.join(TB, "tag").withColumn("tot", F.sum("x").over(w))
-        X = X.filter(
-            (F.col("x") > F.lit(min_quantity)) & (F.col("x") > F.lit(min_share) * F.col("tot"))
-        )
-        tag_t = T.ShortType() if len(tag_df) < 2**15 else T.IntegerType()
-        if out is not None:
-            d_ = Path(out)
-            write_index(d_, g, tag_df)
-            X.select(
-                F.col("node").cast(T.IntegerType()).alias("node"),
-                F.col("tag").cast(tag_t).alias("tag"),
-                F.col("x").alias("quantity"),
-            ).write.mode("overwrite").parquet(str(d_ / "values"))
-            if stats is not None:
-                stats.update(wall=time.perf_counter() - wall, levels=len(used), sweeps=sweeps)
-            return d_
-        pdf = X.select(
-            "node", "tag", F.col("x").alias("quantity"), (F.col("x") / F.col("tot")).alias("share")
-        ).toPandas()
+                    res = out_df.toPandas()
+                    done = pd.DataFrame({"rows": [len(res)], "sweeps": [0]})
+            finally:
+                bc.unpersist()
+            st["solve"] = time.perf_counter() - t0
+        st.update(rows=int(done["rows"].sum()), wall=time.perf_counter() - wall)
+        st["sweeps"] = int(done["sweeps"].sum()) if d is not None else sweeps.value
         if stats is not None:
-            stats.update(
-                wall=time.perf_counter() - wall, levels=len(used), sweeps=sweeps, rows=len(pdf)
-            )
-        if pdf.empty:
+            stats.update(st)
+        if d is not None:
+            return d
+        if res.empty:
             return pd.DataFrame()
-        pdf = pdf.sort_values(["tag", "node"], kind="stable").reset_index(drop=True)
-        df = pdf.merge(tag_df, on="tag", how="left").drop(columns="tag")
+        res = res.astype({"node": np.int64, "tag": np.int64})
+        res = res.sort_values(["tag", "node"], kind="stable").reset_index(drop=True)
+        df = res.merge(tag_df, on="tag", how="left").drop(columns="tag")
         df.insert(1, "product", np.array(g.labels(), dtype=object)[df["node"].to_numpy()])
-        cols = ["node", "product", *[c for c in tag_df.columns if c != "tag"], "quantity", "share"]
-        return df[cols]
-
-    def _solve_on_driver(self, R: Any, c: Any) -> Any:
-        """``Y = (I - M)^-1 R`` on the rows of a level's cyclic nodes, the others as they are."""
-        from pyspark.sql import functions as F
-
-        from onshore.trace.leontief import solve_cycle
-
-        spark = self.spark
-        idx = np.asarray(c.idx, dtype=np.int64)
-        ids = F.broadcast(spark.createDataFrame(pd.DataFrame({"node": idx})))
-        rest = R.join(ids, "node", "left_anti")
-        Rc = R.join(ids, "node").toPandas()
-        if Rc.empty:
-            return R
-        local = pd.Series(np.arange(len(idx)), index=idx)
-        tags, col = np.unique(Rc["tag"].to_numpy(), return_inverse=True)
-        B = np.zeros((len(idx), len(tags)))
-        np.add.at(B, (local[Rc["node"].to_numpy()].to_numpy(), col), Rc["x"].to_numpy())
-        # the local engine's own cycle solve: its factors when the plan made them (small
-        # components), else Gauss-Seidel with Anderson acceleration (a sparse LU of a large
-        # strongly connected component fills in far beyond the memory and time of a sweep)
-        Y = solve_cycle(c, B, None)
-        ii, jj = np.nonzero(Y)
-        back = pd.DataFrame({"node": idx[ii], "tag": tags[jj].astype(np.int64), "x": Y[ii, jj]})
-        return rest.unionByName(spark.createDataFrame(back))
+        cols_ = ["node", "product", *[c for c in tag_df.columns if c != "tag"], "quantity", "share"]
+        return df[cols_]
 
     # ------------------------------------------------------------------------------ owners
     def effective_ownership(

@@ -97,6 +97,50 @@ def write_index(d: Path, g: Graph, tag_df: pd.DataFrame) -> None:
     )
 
 
+def kept(
+    p: Plan,
+    X: np.ndarray,
+    base: int,
+    skip: np.ndarray,
+    min_quantity: float,
+    min_share: float,
+    total: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The values of one solved block that are kept, in chunks of about 2^22 cells.
+
+    Parameters
+    ----------
+    p : Plan
+    X : ndarray, shape (n, k)
+        The block's solution in plan order, column ``c`` being tag ``base + c``.
+    base : int
+    skip : ndarray of bool, shape (n,)
+        Rows (plan order) not written: the virtual nodes.
+    min_quantity, min_share : float
+        As :func:`solve_all`: kept are values ``> min_quantity`` and ``> min_share`` x the
+        node's total over the block.
+    total : ndarray, shape (n,), optional
+        The node's total over the whole block when ``X`` holds only some of its columns;
+        default the sum of ``X``'s columns.
+
+    Yields
+    ------
+    (node, tag, quantity, total) : ndarrays of the kept values
+        Node ids, tag ids, the values and the node's block total of each.
+    """
+    k = X.shape[1]
+    chunk = max(1, 2**22 // max(k, 1))
+    for a in range(0, p.n, chunk):
+        sub = X[a : a + chunk]
+        tot = sub.sum(axis=1) if total is None else total[a : a + chunk]
+        keep = (sub > np.maximum(min_quantity, min_share * tot)[:, None]) & ~skip[
+            a : a + chunk, None
+        ]
+        ii, jj = np.nonzero(keep)
+        if ii.size:
+            yield p.perm[a + ii], base + jj, sub[ii, jj], tot[ii]
+
+
 _JOB: dict[str, Any] = {}
 """The work of :func:`solve_all`, set before worker processes fork (they inherit it)."""
 
@@ -133,38 +177,21 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
     )
     frames = []
     nrows = 0
-    chunk = max(1, 2**22 // max(k, 1))
-    for a in range(0, p.n, chunk):
-        sub = X[a : a + chunk]
-        tot = sub.sum(axis=1)
-        keep = (sub > np.maximum(j["min_quantity"], j["min_share"] * tot)[:, None]) & ~skip[
-            a : a + chunk, None
-        ]
-        ii, jj = np.nonzero(keep)
-        if ii.size == 0:
-            continue
-        nrows += ii.size
-        node = p.perm[a + ii]
-        q = sub[ii, jj]
+    for node, tag, q, tot in kept(p, X, base, skip, j["min_quantity"], j["min_share"]):
+        nrows += node.size
         if j["dir"] is not None and writer is None:
             continue  # write=False: compute and extract only (benchmarks)
         if writer is not None:
             t2 = time.perf_counter()
             writer.write_table(
                 pa.table(
-                    {
-                        "node": node.astype(np.int32),
-                        "tag": (base + jj).astype(tag_t),
-                        "quantity": q,
-                    },
+                    {"node": node.astype(np.int32), "tag": tag.astype(tag_t), "quantity": q},
                     schema=j["schema"],
                 )
             )
             st["write"] = st.get("write", 0.0) + time.perf_counter() - t2
         else:
-            frames.append(
-                pd.DataFrame({"node": node, "tag": base + jj, "quantity": q, "share": q / tot[ii]})
-            )
+            frames.append(pd.DataFrame({"node": node, "tag": tag, "quantity": q, "share": q / tot}))
     if writer is not None:
         t2 = time.perf_counter()
         writer.close()

@@ -189,6 +189,19 @@ class Cycle:
     fb: Any = None  # LAPACK LU factors of I - S, S the sweep's map on the feedback variables
     cols: int = 0  # right-hand sides solved iteratively so far (when to build ``fb``)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A SuperLU object does not pickle: sent without it (e.g. to Spark's workers)."""
+        state = dict(self.__dict__)
+        state["lu"] = None if self.lu is None else True
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """The sparse LU of ``I - M`` made again where it was dropped by pickling."""
+        self.__dict__.update(state)
+        if self.lu is True:
+            m = len(self.idx)
+            self.lu = splu(sp.csc_matrix(sp.identity(m) - self.M))
+
 
 @dataclass
 class Level:
