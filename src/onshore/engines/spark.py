@@ -12,9 +12,9 @@ the block's total for the share cut), solved by the local engine's own solver
 (:func:`onshore.trace.leontief.solve_permuted`: sweep in level order, cycles by their LU or
 Gauss-Seidel with Anderson acceleration) and its values kept as locally
 (:func:`onshore.trace.allnodes.kept`). One Spark job, no shuffle: with ``out`` each task
-writes its Parquet file (``values/task_NNNNN.parquet``, through :mod:`pyarrow.fs`, so a
-local, ``hdfs://``, ``s3://`` or ``gs://`` directory) and reports its rows; without it the
-values come back through Arrow. Propagating (node, tag) rows by DataFrame joins, one level
+writes its Parquet file (``values/task_NNNNN.parquet``; ``out`` must be a directory the
+driver and the executors see at the same path) and reports its rows; without it the values
+come back through Arrow. Propagating (node, tag) rows by DataFrame joins, one level
 after another, made one Spark row per multiply-add of the solve (~1.4 B at 1 M flows) and did
 not finish at 1 M flows in 30 min; the columns are independent, so the work splits by them.
 
