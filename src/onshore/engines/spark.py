@@ -139,6 +139,7 @@ def solve_task(job: Mapping[str, Any], t: int, stats: dict[str, float]) -> Any:
     of kept values are yielded, with ``share``. ``stats["sweeps"]`` is increased by the
     Gauss-Seidel sweeps made and ``stats["rows"]`` by the values kept."""
     import pyarrow as pa
+    import pyarrow.fs as pafs
     import pyarrow.parquet as pq
     import scipy.sparse as sp
 
@@ -166,7 +167,7 @@ def solve_task(job: Mapping[str, Any], t: int, stats: dict[str, float]) -> Any:
     )
     writer = None
     if job["dir"] is not None:
-        fs, root = pa.fs.FileSystem.from_uri(job["dir"])
+        fs, root = pafs.FileSystem.from_uri(job["dir"])
         writer = pq.ParquetWriter(
             f"{root}/task_{t:05d}.parquet",
             schema,
