@@ -145,3 +145,58 @@ def test_snapshot_rows_are_the_python_reprs_of_the_rows(rows: list[tuple[object,
     })
     expected = b"".join(repr(sorted(r.items())).encode() for r in t.to_pylist())
     assert rows_text(t) == expected
+
+
+def _fresh_hash(store: DuckDBStore) -> str:
+    """The snapshot hash computed from the rows, the kept one forgotten first."""
+    store.con.execute("DELETE FROM onshore_meta WHERE key = 'snapshot'")
+    return store.snapshot_hash()
+
+
+def test_the_kept_snapshot_hash_follows_every_change(store: DuckDBStore, tiny_dir: Path) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    first = store.snapshot_hash()
+    kept = store.con.execute("SELECT value FROM onshore_meta WHERE key = 'snapshot'").fetchall()
+    assert kept and kept[0][0].endswith(first)
+    assert store.snapshot_hash() == first == _fresh_hash(store)
+    # an edit from outside onshore that keeps every count and every column's values (two
+    # flows swap their quantities): the fingerprint sees the rows change
+    q = store.con.execute("SELECT supplier, customer, quantity FROM flows ORDER BY supplier").fetchall()
+    assert len(q) == 2 and q[0][2] != q[1][2]
+    for (s_, c_, _), (_, _, x) in zip(q, reversed(q), strict=True):
+        store.con.execute("UPDATE flows SET quantity = ? WHERE supplier = ? AND customer = ?", [x, s_, c_])
+    swapped = store.snapshot_hash()
+    assert swapped != first and swapped == _fresh_hash(store)
+    # a delete through onshore
+    store.delete("flows", [tuple(store.read("flows").iloc[0][["supplier", "customer", "material", "period"]])])
+    gone = store.snapshot_hash()
+    assert gone not in (first, swapped) and gone == _fresh_hash(store)
+    # a write through onshore that restores the first content gives the first hash again
+    import_files(store, tiny_files(tiny_dir))
+    assert store.snapshot_hash() == first == _fresh_hash(store)
+
+
+def test_a_stale_kept_snapshot_hash_is_not_used(store: DuckDBStore, tiny_dir: Path) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    want = store.snapshot_hash()
+    fp = store.fingerprint()
+    store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [f"{fp[::-1]} {'0' * 64}"])
+    assert store.snapshot_hash() == want  # another fingerprint: computed again
+    store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [f"{fp} garbage"])
+    assert store.snapshot_hash() == want  # not a hash: computed again
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=networks())
+def test_read_gives_the_frames_duckdb_gives(batch: Batch) -> None:
+    import pandas as pd
+
+    from onshore.records.model import TABLES
+
+    with DuckDBStore(":memory:") as s:
+        for _ in range(2):  # empty, then filled
+            for t, spec in TABLES.items():
+                order = ", ".join(f'"{k}" NULLS FIRST' for k in spec.key)
+                want = s.con.execute(f"SELECT * FROM {t} ORDER BY {order}").df()
+                pd.testing.assert_frame_equal(s.read(t), want, check_exact=True)
+            s.write(batch)

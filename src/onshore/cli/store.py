@@ -118,7 +118,7 @@ def import_(
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,
-        title=f"imported {sum(written.values())} rows",
+        title=f"imported {sum(written.values())} rows (snapshot {written.snapshot[:12]})",
     )
     if written.deleted:
         emit(
@@ -224,7 +224,7 @@ def import_io_(
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,
-        title=f"imported {sum(written.values())} rows",
+        title=f"imported {sum(written.values())} rows (snapshot {written.snapshot[:12]})",
     )
 
 

@@ -75,6 +75,11 @@ class Context:
     names: dict[str, str]
     period: str | None = None
     """The flows' period (those whose period starts with it); None: every period pooled."""
+    flow_ends: np.ndarray = field(default_factory=lambda: np.zeros((2, 0), dtype=np.int64))
+    """The flows of ``period``: supplier (row 0) and customer (row 1) positions, -1 when
+    not a facility."""
+    flow_estimate: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Whether each of those flows is an estimate."""
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -740,7 +745,10 @@ def _build(network: Network, period: str | None = None) -> Context:
     names = dict(
         zip(comp["id"].astype(str).tolist(), comp["name"].astype(str).tolist(), strict=True)
     )
-    return Context(network, owners(network), fac, fidx, g, names, period)
+    estimate = fl["estimate"].fillna(False).astype(bool).to_numpy()
+    return Context(
+        network, owners(network), fac, fidx, g, names, period, np.vstack([s, c]), estimate
+    )
 
 
 FEW = 8

@@ -338,8 +338,9 @@ def read_files(
 
 class ImportResult(dict[str, int]):
     """Rows written per table, with the ``warnings`` of what was interpreted or ignored, the
-    physical ``findings`` (capacity, producing periods, recipes) of the import and the rows
-    ``deleted`` per table (a ``deleted`` column)."""
+    physical ``findings`` (capacity, producing periods, recipes) of the import, the rows
+    ``deleted`` per table (a ``deleted`` column) and the ``snapshot`` hash of the store the
+    import leaves (the one verdicts on it cite)."""
 
     def __init__(
         self,
@@ -347,11 +348,13 @@ class ImportResult(dict[str, int]):
         warnings: list[RowWarning],
         findings: list[Finding] | None = None,
         deleted: dict[str, int] | None = None,
+        snapshot: str = "",
     ) -> None:
         super().__init__(written)
         self.warnings = warnings
         self.findings = findings or []
         self.deleted = deleted or {}
+        self.snapshot = snapshot
 
 
 def load_files(paths: Sequence[str | Path], strict: bool = False) -> Batch:
@@ -472,7 +475,11 @@ def import_files(
     if progress:
         progress(f"writing {len(batch):,} rows")
     written: dict[str, int] = store.write(batch)
-    return ImportResult(written, batch.warnings, findings, batch.deleted())
+    if progress:
+        progress("naming the new snapshot")
+    # hashed once here, where the content changed, and kept by the store: later commands
+    # name the snapshot their verdicts rest on without reading every row again
+    return ImportResult(written, batch.warnings, findings, batch.deleted(), store.snapshot_hash())
 
 
 def reference_files() -> list[Path]:

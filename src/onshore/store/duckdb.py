@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -139,9 +140,9 @@ class DuckDBStore:
 
     # reading -------------------------------------------------------------------------
     def read(self, table: str) -> pd.DataFrame:
-        spec = TABLES[table]
-        order = ", ".join(f'"{k}" NULLS FIRST' for k in spec.key)
-        return self.con.execute(f"SELECT * FROM {table} ORDER BY {order}").df()
+        """The table in key order as a DataFrame, with the dtypes DuckDB's ``.df()`` gives
+        (see :func:`frame`), read through Arrow."""
+        return frame(self.arrow(table))
 
     def arrow(self, table: str) -> pa.Table:
         spec = TABLES[table]
@@ -210,18 +211,20 @@ class DuckDBStore:
                     )
                 self.con.unregister("_incoming")
                 written[name] = n
-            self._retire(batch)
             if written or batch.deleted():
-                # when the network last changed: a restore refuses to replace a newer store
-                now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-                self.con.execute(
-                    "INSERT OR REPLACE INTO onshore_meta VALUES ('changed_at', ?)", [now]
-                )
+                self._touch()
+            self._retire(batch)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         return written
+
+    def _touch(self) -> None:
+        """Record when the network last changed, inside the caller's transaction: a restore
+        refuses to replace a newer store, and the kept snapshot hash is keyed by it."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        self.con.execute("INSERT OR REPLACE INTO onshore_meta VALUES ('changed_at', ?)", [now])
 
     def _retire(self, batch: Batch) -> None:
         """Remove the rows the batch retires, inside the write's transaction: referring
@@ -259,7 +262,9 @@ class DuckDBStore:
             raise InputError(f"no table {name!r}; the tables are {', '.join(TABLES)}")
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self._audit_removed(self._remove(name, keys))
+            removed = self._remove(name, keys)
+            self._touch()
+            self._audit_removed(removed)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -481,12 +486,82 @@ class DuckDBStore:
     def snapshot_hash(self) -> str:
         """SHA-256 over every table in key order: the table's name, then each row as
         ``repr(sorted(row.items()))`` of its Python values (built column-wise, see
-        :func:`rows_text`)."""
+        :func:`rows_text`).
+
+        Computed once per content: the hash is kept in ``onshore_meta`` with the store's
+        :meth:`fingerprint` and reused while the fingerprint is unchanged, so a command on
+        an unchanged store does not re-read every row to name its snapshot.
+        """
+        fp = self.fingerprint()
+        rows = self.con.execute(
+            "SELECT value FROM onshore_meta WHERE key = 'snapshot'"
+        ).fetchall()
+        if rows and rows[0][0]:
+            kept_fp, _, kept = str(rows[0][0]).rpartition(" ")
+            if kept_fp == fp and len(kept) == 64:
+                return kept
         h = hashlib.sha256()
         for name in TABLES:
             h.update(name.encode())
             h.update(rows_text(self.arrow(name)))
-        return h.hexdigest()
+        digest = h.hexdigest()
+        self.con.execute(
+            "INSERT OR REPLACE INTO onshore_meta VALUES ('snapshot', ?)", [f"{fp} {digest}"]
+        )
+        return digest
+
+    def fingerprint(self) -> str:
+        """A cheap summary that changes whenever the content does: when the store last
+        wrote (``changed_at``) and, per table, its row count and the sum and XOR of
+        DuckDB's 64-bit hash of every whole row (independent of row order, like the
+        snapshot). It keys the kept snapshot hash; writes through onshore also move
+        ``changed_at``, so only an outside edit that keeps every row hash (such as ``0.0``
+        to ``-0.0``, which DuckDB hashes alike) would go unseen."""
+        parts = []
+        for name, spec in TABLES.items():
+            cols = ", ".join(f'"{c}"' for c in spec.columns)
+            parts.append(
+                f"SELECT '{name}' AS t, count(*) AS n, coalesce(sum(h), 0)::VARCHAR AS s, "
+                f"coalesce(bit_xor(h), 0)::VARCHAR AS x FROM (SELECT hash({cols}) AS h "
+                f"FROM {name})"
+            )
+        tables = self.con.execute(" UNION ALL ".join(parts)).fetchall()
+        changed = self.con.execute(
+            "SELECT value FROM onshore_meta WHERE key = 'changed_at'"
+        ).fetchall()
+        text = repr((changed[0][0] if changed else None, sorted(tables)))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of the store's column types as the DataFrame DuckDB's ``.df()`` makes
+    of the same query: text as pandas' ``str`` (missing: NaN), or ``object`` holding None
+    when no value is set; booleans and integers as numpy ``bool``/``int64`` when none is
+    missing, else pandas' nullable ``boolean``/``Int64``; doubles as ``float64``.
+
+    Converting through Arrow shares the text buffers instead of building a Python string
+    per cell (about 5x faster on a store of 700 k flows).
+    """
+    out: dict[str, Any] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        kind = col.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            if col.null_count == len(col):
+                out[name] = pd.Series([None] * len(col), dtype=object)
+            else:
+                out[name] = col.to_pandas(types_mapper=lambda _: _TEXT)
+        elif pa.types.is_boolean(kind) or pa.types.is_integer(kind):
+            if col.null_count:
+                nullable = pd.BooleanDtype() if pa.types.is_boolean(kind) else pd.Int64Dtype()
+                out[name] = col.to_pandas(types_mapper=lambda _, d=nullable: d)
+            else:
+                out[name] = col.to_pandas()
+        else:
+            out[name] = col.to_pandas()
+    return pd.DataFrame(out, columns=table.column_names)
+
+
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def rows_text(table: pa.Table) -> bytes:
@@ -512,7 +587,6 @@ def rows_text(table: pa.Table) -> bytes:
     out = out.cast(pa.large_string())
     offsets = out.buffers()[1]
     data = out.buffers()[2]
-    import numpy as np
 
     at = np.frombuffer(offsets, dtype=np.int64)[out.offset : out.offset + len(out) + 1]
     return bytes(memoryview(data)[int(at[0]) : int(at[-1])]) if data is not None else b""
@@ -530,8 +604,6 @@ def _reprs(column: pa.ChunkedArray) -> pa.Array:
     elif pa.types.is_boolean(arr.type):
         out = pc.if_else(arr, "True", "False").cast(pa.large_string())
     elif pa.types.is_float64(arr.type) or pa.types.is_int64(arr.type):
-        import numpy as np
-
         # each distinct value (by its bits: -0.0 is not 0.0) once; nulls after
         floats = pa.types.is_float64(arr.type)
         x = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
