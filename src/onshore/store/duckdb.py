@@ -493,9 +493,7 @@ class DuckDBStore:
         an unchanged store does not re-read every row to name its snapshot.
         """
         fp = self.fingerprint()
-        rows = self.con.execute(
-            "SELECT value FROM onshore_meta WHERE key = 'snapshot'"
-        ).fetchall()
+        rows = self.con.execute("SELECT value FROM onshore_meta WHERE key = 'snapshot'").fetchall()
         if rows and rows[0][0]:
             kept_fp, _, kept = str(rows[0][0]).rpartition(" ")
             if kept_fp == fp and len(kept) == 64:
