@@ -200,3 +200,14 @@ def test_read_gives_the_frames_duckdb_gives(batch: Batch) -> None:
                 want = s.con.execute(f"SELECT * FROM {t} ORDER BY {order}").df()
                 pd.testing.assert_frame_equal(s.read(t), want, check_exact=True)
             s.write(batch)
+
+
+def test_the_snapshot_hash_does_not_depend_on_how_rows_are_sliced(
+    store: DuckDBStore, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onshore.store.duckdb as ddb
+
+    import_files(store, tiny_files(tiny_dir))
+    whole = _fresh_hash(store)
+    monkeypatch.setattr(ddb, "HASH_ROWS", 1)
+    assert _fresh_hash(store) == whole

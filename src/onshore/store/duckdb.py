@@ -501,7 +501,10 @@ class DuckDBStore:
         h = hashlib.sha256()
         for name in TABLES:
             h.update(name.encode())
-            h.update(rows_text(self.arrow(name)))
+            table = self.arrow(name)
+            # the text of a slice of rows at a time: the same bytes, in bounded memory
+            for at in range(0, table.num_rows, HASH_ROWS):
+                h.update(rows_text(table.slice(at, HASH_ROWS)))
         digest = h.hexdigest()
         self.con.execute(
             "INSERT OR REPLACE INTO onshore_meta VALUES ('snapshot', ?)", [f"{fp} {digest}"]
@@ -560,6 +563,9 @@ def frame(table: pa.Table) -> pd.DataFrame:
 
 
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+HASH_ROWS = 100_000
+"""Rows whose text :meth:`DuckDBStore.snapshot_hash` builds at a time."""
 
 
 def rows_text(table: pa.Table) -> bytes:
