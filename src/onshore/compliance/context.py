@@ -40,6 +40,7 @@ from onshore.owners import (
     prohibited_foreign_entity,
 )
 from onshore.owners.control import Bound
+from onshore.records.frames import positions
 from onshore.rules import Entity, EntityList, NamedEntity
 from onshore.sparse import bfs_order, nearest_source
 from onshore.trace import Graph, content, find_product, forward_plan, graph, raw_prices, solve
@@ -630,18 +631,6 @@ def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
-def _positions(index: pd.Index, col: pd.Series) -> np.ndarray:
-    """Positions of ``col.astype(str)``'s values in a unique ``index`` (-1 when absent); a
-    categorical without missing values through its categories."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        codes = col.cat.codes.to_numpy()
-        if not (codes < 0).any():
-            at = index.get_indexer(col.cat.categories.astype(str))
-            out: np.ndarray = at[codes] if len(at) else np.zeros(0, dtype=np.int64)
-            return out
-    return np.asarray(index.get_indexer(col.astype(str)))
-
-
 def _strings(col: pd.Series) -> np.ndarray:
     """``col.astype(str)`` as an object array; a categorical without missing values through its
     categories (each converted once)."""
@@ -730,8 +719,8 @@ def _build(network: Network, period: str | None = None) -> Context:
     if period is not None:
         fl = fl[fl["period"].astype(str).str.startswith(str(period))]
     if fac.index.is_unique:
-        s = _positions(fac.index, fl["supplier"])
-        c = _positions(fac.index, fl["customer"])
+        s = positions(fl["supplier"], fac.index)
+        c = positions(fl["customer"], fac.index)
     else:  # the last of equal ids, as ``fidx`` holds it
         s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
         c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from onshore.errors import NotFound, TraceError
 from onshore.network import Network
 from onshore.records import units
+from onshore.records.frames import positions
 from onshore.records.model import STAGE_RANK
 
 UNKNOWN = "unknown"
@@ -151,16 +152,6 @@ class Graph:
 
 
 # ------------------------------------------------------------------------------- helpers
-def _codes(index: pd.Index, col: pd.Series) -> np.ndarray:
-    """Positions of a column's values in ``index`` (-1 when absent); fast on categoricals."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        m = index.get_indexer(col.cat.categories.astype(str))
-        codes = col.cat.codes.to_numpy()
-        return np.where(codes >= 0, m[codes], -1).astype(np.int64)
-    out: np.ndarray = index.get_indexer(col.astype(str)).astype(np.int64)
-    return out
-
-
 def _starts_with(col: pd.Series, prefix: str) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype):
         ok = np.asarray(col.cat.categories.astype(str).str.startswith(prefix))
@@ -202,7 +193,7 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
         f = f[_starts_with(f["period"], str(period))]
     mats = pd.Index(network.materials["id"].astype(str))
     mu = network.materials["unit"].astype(str).to_numpy()
-    m = _codes(mats, f["material"])
+    m = positions(f["material"], mats)
     if (m < 0).any():
         bad = f["material"].to_numpy()[m < 0][:5]
         raise TraceError(f"flows of unknown materials: {', '.join(map(str, bad))}")
@@ -328,9 +319,9 @@ def build(
     fac_stage = fac["stage"].astype(str).to_numpy()
 
     flows = flows_qty(network, period)
-    sup = _codes(fac_ids, flows["supplier"])
-    cus = _codes(fac_ids, flows["customer"])
-    fmat = _codes(mat_ids, flows["material"])
+    sup = positions(flows["supplier"], fac_ids)
+    cus = positions(flows["customer"], fac_ids)
+    fmat = positions(flows["material"], mat_ids)
     if (sup < 0).any() or (cus < 0).any():
         bad = pd.concat([flows["supplier"][sup < 0], flows["customer"][cus < 0]]).unique()[:5]
         raise TraceError(f"flows name unknown facilities: {', '.join(map(str, bad))}")
@@ -535,11 +526,7 @@ def _refuse_consumed(network: Network, g: Graph, facility: str, material: str) -
     outs = set(makes["material"].astype(str))
     boms = network.boms
     used = bool(
-        len(
-            boms[
-                (boms["input"].astype(str) == material) & boms["output"].astype(str).isin(outs)
-            ]
-        )
+        len(boms[(boms["input"].astype(str) == material) & boms["output"].astype(str).isin(outs)])
     )
     if not len(got) and not used:
         return
