@@ -715,9 +715,7 @@ def _build(network: Network, period: str | None = None) -> Context:
     fac["id"] = fac["id"].astype(str)
     fac = fac.set_index("id", drop=False)
     fidx = {f: k for k, f in enumerate(fac.index)}
-    fl = network.flows
-    if period is not None:
-        fl = fl[fl["period"].astype(str).str.startswith(str(period))]
+    fl = network.flows_of(period)
     if fac.index.is_unique:
         s = positions(fl["supplier"], fac.index)
         c = positions(fl["customer"], fac.index)

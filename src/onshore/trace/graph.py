@@ -152,16 +152,6 @@ class Graph:
 
 
 # ------------------------------------------------------------------------------- helpers
-def _starts_with(col: pd.Series, prefix: str) -> np.ndarray:
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        ok = np.asarray(col.cat.categories.astype(str).str.startswith(prefix))
-        codes = col.cat.codes.to_numpy()
-        hit: np.ndarray = (codes >= 0) & ok[np.maximum(codes, 0)]
-        return hit
-    out: np.ndarray = col.astype(str).str.startswith(prefix).to_numpy()
-    return out
-
-
 def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     """Flows of the period with ``qty`` in the material's own unit, vectorised.
 
@@ -188,9 +178,7 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     UnitError
         When a flow's unit cannot be converted to its material's unit.
     """
-    f = network.flows
-    if period is not None:
-        f = f[_starts_with(f["period"], str(period))]
+    f = network.flows_of(period)
     mats = pd.Index(network.materials["id"].astype(str))
     mu = network.materials["unit"].astype(str).to_numpy()
     m = positions(f["material"], mats)
