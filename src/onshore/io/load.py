@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,10 @@ def _retired(rt: RawTable, batch: Batch, errors: list[RowError]) -> RawTable:
                         )
                     key.append(None if t in (None, "") else str(t))
                 batch.delete(rt.table, tuple(key), Origin(rt.file, int(rows[i])))
+    if not gone.any():  # nothing retired: the same rows without the column, not copied
+        return dataclasses.replace(
+            rt, columns=keep, data={c: rt.data[c] for c in keep}, warnings=[]
+        )
     return _take(rt, np.flatnonzero(~gone), keep)
 
 
