@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,10 @@ REL = {
     "possible": "may be controlled by (a stake is not recorded)",
 }
 """How a company relates to a named or listed one, in words."""
+
+
+Where = Literal["facilities", "nodes"]
+"""What a per-company array is laid out over: the context's facilities or the trace nodes."""
 
 
 @dataclass
@@ -136,53 +140,35 @@ class Context:
         out: pd.DataFrame = self.cache["feoc"]
         return out
 
-    def _per_company(
-        self, what: str, company: np.ndarray, make: Callable[[], np.ndarray]
-    ) -> np.ndarray:
-        """``make()`` for a per-company array; kept when ``company`` is the facilities' or the
-        trace nodes' company array (the arrays the kinds pass)."""
-        fields = self.cache.get("fields")
-        of = (
-            "facilities"
-            if company is self.company
-            else "nodes"
-            if fields is not None and company is fields["company"]
-            else None
-        )
-        if of is None:
-            return make()
+    def _per_company(self, what: str, of: Where, flags: pd.Series) -> np.ndarray:
+        """``flags`` (by company id) at each facility (``of="facilities"``) or trace node
+        (``of="nodes"``), kept per ``(what, of)``."""
         key = (what, of)
         if key not in self.cache:
-            self.cache[key] = make()
+            if of == "facilities":
+                company = self.company
+            elif of == "nodes":
+                company = self.node_fields()["company"]
+            else:
+                raise ValueError(f"of must be 'facilities' or 'nodes', not {of!r}")
+            at: np.ndarray = (
+                pd.Series(company).map(flags.astype(object)).fillna(False).astype(bool).to_numpy()
+            )
+            self.cache[key] = at
         out: np.ndarray = self.cache[key]
         return out
 
-    def feoc_flag(self, company: np.ndarray) -> np.ndarray:
-        """Per company id, whether it is a FEOC."""
+    def feoc_flag(self, of: Where) -> np.ndarray:
+        """Whether the company of each facility (``of="facilities"``) or trace node
+        (``of="nodes"``) is a FEOC."""
+        return self._per_company("feoc_flag", of, self.feoc()["feoc"])
 
-        def make() -> np.ndarray:
-            flags: np.ndarray = (
-                pd.Series(company)
-                .map(self.feoc()["feoc"].astype(object))
-                .fillna(False)
-                .astype(bool)
-                .to_numpy()
-            )
-            return flags
-
-        return self._per_company("feoc_flag", company, make)
-
-    def feoc_unsure(self, company: np.ndarray) -> np.ndarray:
-        """Per company id, whether it may be a FEOC but is not one on the recorded stakes
-        (a blank stake could give a covered government its share)."""
-
-        def make() -> np.ndarray:
-            f = self.feoc()
-            unsure = (f["possible"] & ~f["feoc"]).astype(object)
-            flags: np.ndarray = pd.Series(company).map(unsure).fillna(False).astype(bool).to_numpy()
-            return flags
-
-        return self._per_company("feoc_unsure", company, make)
+    def feoc_unsure(self, of: Where) -> np.ndarray:
+        """Whether the company of each facility or trace node (``of`` as for
+        :meth:`feoc_flag`) may be a FEOC but is not one on the recorded stakes (a blank stake
+        could give a covered government its share)."""
+        f = self.feoc()
+        return self._per_company("feoc_unsure", of, f["possible"] & ~f["feoc"])
 
     def control_text(self, company: str) -> str:
         """The control chain of a company in words (``a <- b <- c``; kept per company)."""
