@@ -354,3 +354,17 @@ def test_a_date_may_be_a_string(net: Network) -> None:
     assert [v.verdict for v in net.check("kr_cell_xnm", "us_import", on="2024-11-25")] == by_date
     with pytest.raises(InputError, match="YYYY-MM-DD"):
         net.check("kr_cell_xnm", "us_import", on="25.11.2024")
+
+
+def test_a_pack_without_a_recorded_cell_plant_cannot_have_its_cell_maker_checked() -> None:
+    net = Network.reference()
+    pack = "bmw_woodruff"
+    assert net.facilities.set_index("id").loc[pack, "stage"] == "pack"
+    assert not (net.flows["customer"] == pack).any()  # no recorded supplier at all
+    v = one(check(net, pack, "dod", D("2027-10-01")), "US-NDAA24-154")
+    assert v.verdict == Outcome.UNKNOWN
+    assert v.reason == f"no cell plant is recorded upstream of {pack}, so its cell maker cannot be checked"
+    assert v.settle == [f"record the flows from the cell plants into {pack}"]
+    # a cell plant is its own first stage: no such gap for it
+    cell = one(check(net, "ses_chungju", "dod", D("2027-10-01")), "US-NDAA24-154")
+    assert "cannot be checked" not in cell.reason
