@@ -211,3 +211,16 @@ def test_the_snapshot_hash_does_not_depend_on_how_rows_are_sliced(
     whole = _fresh_hash(store)
     monkeypatch.setattr(ddb, "HASH_ROWS", 1)
     assert _fresh_hash(store) == whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True), min_size=1, max_size=50),
+       st.lists(st.text(), min_size=1, max_size=20))
+def test_column_reprs_are_pythons(xs: list[float], texts: list[str]) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from onshore.store.duckdb import _float_reprs, _text_reprs
+
+    assert _float_reprs(np.array(xs, dtype=np.float64)).to_pylist() == [repr(x) for x in xs]
+    assert _text_reprs(pa.array(texts, type=pa.large_string())).to_pylist() == [repr(t) for t in texts]

@@ -603,23 +603,69 @@ def _reprs(column: pa.ChunkedArray) -> pa.Array:
     arr = column.combine_chunks()
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         enc = arr.dictionary_encode()
-        texts = pa.array([repr(v) for v in enc.dictionary.to_pylist()], type=pa.large_string())
-        out = texts.take(enc.indices)
+        out = _text_reprs(enc.dictionary.cast(pa.large_string())).take(enc.indices)
     elif pa.types.is_boolean(arr.type):
         out = pc.if_else(arr, "True", "False").cast(pa.large_string())
-    elif pa.types.is_float64(arr.type) or pa.types.is_int64(arr.type):
+    elif pa.types.is_int64(arr.type):
+        out = arr.cast(pa.large_string())  # Arrow's decimal text is Python's repr of an int
+    elif pa.types.is_float64(arr.type):
         # each distinct value (by its bits: -0.0 is not 0.0) once; nulls after
-        floats = pa.types.is_float64(arr.type)
         x = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
         uniq, inv = np.unique(x.view(np.int64), return_inverse=True)
-        values = uniq.view(np.float64).tolist() if floats else uniq.tolist()
-        texts = pa.array([repr(v) for v in values], type=pa.large_string())
-        out = texts.take(pa.array(inv.ravel()))
+        out = _float_reprs(uniq.view(np.float64)).take(pa.array(inv.ravel()))
         if arr.null_count:
             out = pc.if_else(arr.is_null(), pa.scalar("None", type=pa.large_string()), out)
     else:
         out = pa.array([repr(v) for v in arr.to_pylist()], type=pa.large_string())
     return out.fill_null("None")
+
+
+def _text_reprs(texts: pa.Array) -> pa.Array:
+    """``repr`` of each text: quoted by Arrow where it is printable ASCII without a quote or a
+    backslash (``repr`` adds only the quotes then), by Python for the rest."""
+    import pyarrow.compute as pc
+
+    plain = pc.match_substring_regex(texts, r"^[ -&(-\[\]-~]*$")
+    q, empty = pa.scalar("'", type=pa.large_string()), pa.scalar("", type=pa.large_string())
+    quoted = pc.binary_join_element_wise(q, texts, q, empty)
+    if pc.all(plain).as_py() is not False:
+        return quoted
+    rest = np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool))
+    fixed = [repr(v) for v in texts.take(pa.array(rest)).to_pylist()]
+    out = np.asarray(quoted.to_numpy(zero_copy_only=False), dtype=object)
+    out[rest] = fixed
+    return pa.array(out, type=pa.large_string())
+
+
+def _float_reprs(x: np.ndarray) -> pa.Array:
+    """``repr`` of each float. Both Arrow and Python write the shortest digits that read back
+    to the same float; Python writes them positionally for magnitudes in [1e-4, 1e16) (and
+    zero), with ``.0`` after an integral value. Where Arrow's text is positional there too it
+    is taken (``.0`` added when it has no point), else Python's ``repr``."""
+    import pyarrow.compute as pc
+
+    texts = pc.cast(pa.array(x, type=pa.float64()), pa.large_string())
+    with np.errstate(invalid="ignore"):
+        a = np.abs(x)
+        span = ((a >= 1e-4) & (a < 1e16)) | (x == 0)
+    positional = ~np.asarray(
+        pc.match_substring_regex(texts, "[eEnN]").to_numpy(zero_copy_only=False), dtype=bool
+    )
+    point = np.asarray(pc.match_substring(texts, ".").to_numpy(zero_copy_only=False), dtype=bool)
+    fast = span & positional
+    out = pc.if_else(
+        pa.array(fast & ~point),
+        pc.binary_join_element_wise(
+            texts, pa.scalar(".0", type=pa.large_string()), pa.scalar("", type=pa.large_string())
+        ),
+        texts,
+    )
+    slow = np.flatnonzero(~fast)
+    if not len(slow):
+        return out
+    arr = np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)
+    arr[slow] = [repr(v) for v in x[slow].tolist()]
+    return pa.array(arr, type=pa.large_string())
 
 
 def _cell(v: Any) -> str:
