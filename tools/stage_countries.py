@@ -10,8 +10,11 @@ nodes and cancelled plants left out) and compares them with the leading countrie
 stage named by a cited statistic (``RANKINGS`` below: source, year and basis of each). A
 ranking lists only as many countries as its source names, so some have fewer than five;
 stages without a cited ranking are reported as such. It also prints the coverage figure
-of SOURCES.md: operating cell rows with a capacity in GWh and a start (``since``) in or
-before 2024, against the ~3,000 GWh world cell capacity of 2024 (IEA).
+of SOURCES.md: the cell rows with a capacity in GWh that produce in some month of 2024 as
+their status and dates say (``onshore.records.physical.producing_months``, the rule the
+flows and the physical checks use: operating from ``since``; paused or closed between a
+stated ``since`` and ``until``; planned or under construction only from a stated start),
+against the ~3,000 GWh world cell capacity of 2024 (IEA).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import csv
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from onshore.records.physical import period_months, producing_months
 
 REF = Path(__file__).resolve().parents[1] / "src" / "onshore" / "data" / "reference"
 
@@ -118,15 +123,22 @@ def countries_by_key(plants: list[dict[str, str]]) -> dict[tuple[str, str | None
     return out
 
 
-def cell_coverage(path: Path) -> tuple[float, int, list[str]]:
-    """GWh of operating cell rows with a capacity in GWh and a start in or before 2024."""
+def produces_in(row: dict[str, str], period: str) -> bool:
+    """Whether a facility row produces in some month of ``period`` (status and dates)."""
+    window = producing_months(row["status"], row["since"], row["until"])
+    if window is None:
+        return False
+    first, last = period_months(period)
+    return max(window[0], first) <= min(window[1], last)
+
+
+def cell_coverage(path: Path, period: str = "2024") -> tuple[float, int, list[str]]:
+    """GWh of the cell rows with a capacity in GWh that produce in ``period``."""
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     total, n, blank = 0.0, 0, []
     for r in rows:
-        if r["stage"] != "cell" or r["id"].startswith("market_") or r["status"] != "operating":
-            continue
-        if r["since"] and int(r["since"][:4]) > 2024:
+        if r["stage"] != "cell" or r["id"].startswith("market_") or not produces_in(r, period):
             continue
         if not r["capacity"] or r["unit"] != "GWh":
             blank.append(r["id"])
@@ -156,8 +168,9 @@ def main() -> int:
         print(f"{label:24s} leading {','.join(top)} ({rank['year']}): "
               f"{'all present' if not miss else 'missing ' + ','.join(miss)}; present {','.join(have)}")
     total, n, blank = cell_coverage(REF / "facilities.csv")
-    print(f"\ncell coverage: {total:,.1f} GWh in {n} operating cell rows with a capacity and a start "
-          f"<= 2024 = {100 * total / WORLD_CELL_CAPACITY_2024_GWH:.1f} % of {WORLD_CELL_CAPACITY_2024_GWH:,.0f} GWh; "
+    world = WORLD_CELL_CAPACITY_2024_GWH
+    print(f"\ncell coverage: {total:,.1f} GWh in {n} cell rows with a capacity that produce in "
+          f"2024 = {100 * total / world:.1f} % of {world:,.0f} GWh; "
           f"{len(blank)} such rows without a capacity in GWh: {', '.join(blank)}")
     return 1 if missing_any else 0
 
