@@ -250,10 +250,11 @@ def _forward(
     return parts
 
 
-FORWARD_PER_TAG = 1.0
+FORWARD_PER_TAG = 0.5
 """:func:`trace_products` takes the forward system when a graph's products number at least
-this many times its tags (the columns of ``W``): the forward solve costs about as much per
-tag as the transposed one per product (measured, ``benchmarks/bench_trace.py``)."""
+this many times its tags (the columns of ``W``): a tag column of the forward solve costs
+about twice a product of the transposed one (the crossover measured at 0.44 x the tags at
+10 k nodes and 0.49 x at 100 k, ``benchmarks/bench_trace.py --products``)."""
 FORWARD_TAGS = 256
 """Tag columns per forward solve of :func:`trace_products` (fewer when the nodes x columns
 would pass :data:`BATCH_CELLS`)."""
