@@ -175,7 +175,7 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
         cut = np.maximum(j["min_quantity"], j["min_share"] * tot)[:, None]
         if dense:  # every column of the block for the rows with a value kept: no extraction
             np.putmask(sub, sub <= cut, 0.0)
-            nz = np.count_nonzero(sub)
+            nz = int(np.count_nonzero(sub))
             if nz == 0:
                 continue
             nrows += nz
