@@ -116,6 +116,12 @@ def test_products_lists_the_ids_every_command_takes(db: Path, tiny_dir: Path) ->
     rows = {x["product"]: x for x in json.loads(r.output)}
     # ref2 makes lioh and sells spodumene: two products, named FACILITY:MATERIAL
     assert {"mine1", "ref1", "cell1", "ref2:lioh", "ref2:spodumene"} <= set(rows)
+    from onshore.cli.app import open_network
+    from onshore.trace import graph
+    from onshore.trace.allnodes import product_ids
+
+    g = graph(open_network(db))
+    assert sorted(product_ids(g)[~g.nodes["virtual"].to_numpy()]) == sorted(rows)  # written ids
     assert rows["cell1"] == {"product": "cell1", "facility": "cell1", "material": "cell",
                              "stage": "cell", "company": "cellco", "country": "KR",
                              "per": "per kWh of cell"}
@@ -215,7 +221,7 @@ def test_trace_all_is_every_product_and_all_nodes_every_node(db: Path, tiny_dir:
     r = runner.invoke(app, ["trace", "--all", "--out", str(tmp_path / "products")])
     assert r.exit_code == 0, r.output
     prod = read_all(tmp_path / "products")
-    assert set(prod["product"]) == {"cell1:cell"}
+    assert set(prod["product"]) == {"cell1"}  # the product id, as trace takes it
     assert prod["quantity"].tolist() == pytest.approx([x["quantity"] for x in one], rel=1e-12)
     r = runner.invoke(app, ["trace", "--all-nodes", "--out", str(tmp_path / "nodes")])
     assert r.exit_code == 0, r.output

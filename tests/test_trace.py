@@ -603,13 +603,6 @@ def _product_ids(net: Network) -> list[str]:
     return T.products(net, stages=T.PRODUCT_STAGES)["product"].tolist()
 
 
-def _by_product_label(net: Network, df: pd.DataFrame) -> pd.DataFrame:
-    """``read_all``'s ``product`` (FACILITY:MATERIAL) as the product ids ``products`` gives."""
-    pr = T.products(net)
-    lab = dict(zip(pr["facility"] + ":" + pr["material"], pr["product"], strict=True))
-    return df.assign(product=df["product"].map(lab))
-
-
 @settings(max_examples=25, deadline=None)
 @given(random_network(), st.booleans())
 def test_trace_products_forward_and_written_equal_single_traces(net: Network, iterate: bool) -> None:
@@ -627,7 +620,7 @@ def test_trace_products_forward_and_written_equal_single_traces(net: Network, it
         fwd = T.trace_products(net, prods, forward=True)
         bwd = T.trace_products(net, prods, forward=False)
         with tempfile.TemporaryDirectory() as d:
-            written = _by_product_label(net, T.read_all(T.write_products(net, Path(d) / "p")))
+            written = T.read_all(T.write_products(net, Path(d) / "p"))  # named by product id
         wants = {prod: T.trace(net, prod) for prod in prods}
     finally:
         S.DIRECT_MAX, S.DENSE_MAX = old
@@ -710,3 +703,21 @@ def test_solve_permuted_stops_after_the_level_asked_for() -> None:
     part = S.solve_permuted(p, B, upto=mid.lo)
     assert np.array_equal(part[: mid.hi], full[: mid.hi])
     assert not part[mid.hi :].any() and full[mid.hi :].any()
+
+
+def test_written_products_are_named_by_the_ids_commands_take(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from onshore.trace.allnodes import product_ids
+
+    net = pack_net()
+    g = T.graph(net)
+    ids = product_ids(g)
+    real = ~g.nodes["virtual"].to_numpy()
+    assert sorted(ids[real]) == sorted(T.products(net)["product"])
+    assert all(i.startswith("unknown:") for i in ids[~real])
+    got = T.read_all(T.write_products(net, tmp_path / "p"))
+    assert set(got["product"]) == set(T.products(net, stages=T.PRODUCT_STAGES)["product"])
+    for prod in set(got["product"]):
+        want = T.trace(net, prod)
+        mine = got[got["product"] == prod].sort_values(["raw", "stage", "country"]).reset_index(drop=True)
+        assert mine[["raw", "stage", "country"]].equals(want[["raw", "stage", "country"]])
+        assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)

@@ -444,9 +444,10 @@ def write_products(
 
     The forward solve of :func:`solve_all` over everything upstream of the products, up to
     the last product's level, keeping the products' rows only, in the dense layout (each
-    (raw, stage) block one column per tag: a product's rows of a block are mostly nonzero).
-    :func:`read_all` reads it; each product's rows equal :func:`~onshore.trace.origin.trace`
-    (to 1e-10, the cyclic solves' residual).
+    (raw, stage) block one column per tag: a product's rows of a block are mostly nonzero),
+    with ``nodes.parquet`` naming each node by its product id (:func:`product_ids`, the ids
+    :func:`~onshore.trace.graph.products` lists). :func:`read_all` reads it; each product's
+    rows equal :func:`~onshore.trace.origin.trace` (to 1e-10, the cyclic solves' residual).
 
     Parameters
     ----------
@@ -473,4 +474,31 @@ def write_products(
         stats=stats, workers=workers, write=write, stages=stages, layout="dense",
     )
     assert isinstance(res, Path)
+    g = graph(network, period)
+    pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": product_ids(g)}).to_parquet(
+        res / "nodes.parquet", index=False
+    )
     return res
+
+
+def product_ids(g: Graph) -> np.ndarray:
+    """Per node, its product id as every command takes it: ``FACILITY`` where the plant makes
+    one material, else ``FACILITY:MATERIAL`` (virtual nodes: ``unknown:MATERIAL``), as
+    :func:`~onshore.trace.graph.products` names them.
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    ndarray of object, shape (n,)
+    """
+    nd = g.nodes
+    fac = nd["facility"].astype(str).to_numpy(dtype=object)
+    mat = nd["material"].astype(str).to_numpy(dtype=object)
+    real = ~nd["virtual"].to_numpy()
+    several = ~real
+    several[real] = pd.Series(fac[real]).duplicated(keep=False).to_numpy()
+    out: np.ndarray = np.where(several, fac + ":" + mat, fac)
+    return out
