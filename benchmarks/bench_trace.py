@@ -488,7 +488,7 @@ def _products(quick: bool) -> list[dict[str, Any]]:
                     detail=(
                         f"{r['tags']:,} tag columns, {r['k']} packs (the cost hardly depends on them); "
                         f"crossover: this / the batched per-product cost = {cross:,.0f} products, "
-                        f"ratio = that / the tags (FORWARD_PER_TAG is 0.5); max rel diff to the "
+                        f"ratio = that / the tags (FORWARD_PER_TAG is 0.3); max rel diff to the "
                         f"batched {r['forward_err']:.1e}"
                     ),
                 )

@@ -250,11 +250,13 @@ def _forward(
     return parts
 
 
-FORWARD_PER_TAG = 0.5
+FORWARD_PER_TAG = 0.3
 """:func:`trace_products` takes the forward system when a graph's products number at least
-this many times its tags (the columns of ``W``): a tag column of the forward solve costs
-about twice a product of the transposed one (the crossover measured at 0.44 x the tags at
-10 k nodes and 0.49 x at 100 k, ``benchmarks/bench_trace.py --products``)."""
+this many times its tags (the columns of ``W``): the forward solve of every tag then costs
+about what the transposed system does for those products (the crossover measured at 0.15-0.44
+x the tags at 10 k nodes in three runs and 0.41-0.49 x at 100 k in two, under load 1-8;
+``python -m benchmarks.bench_trace --products`` reports it); within that band either solve
+is within about 2x of the other."""
 FORWARD_TAGS = 256
 """Tag columns per forward solve of :func:`trace_products` (fewer when the nodes x columns
 would pass :data:`BATCH_CELLS`)."""
