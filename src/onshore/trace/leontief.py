@@ -389,10 +389,13 @@ def solve_permuted(
     names: Names | None = None,
     tol: float = TOL,
     stats: dict[str, float] | None = None,
+    upto: int | None = None,
 ) -> np.ndarray:
     """Solve with ``Bp`` given in plan order (rows permuted); returns ``X`` in plan order.
 
-    Levels before the first nonzero row of ``Bp`` are left 0 without work.
+    Levels before the first nonzero row of ``Bp`` are left 0 without work, and so are the
+    levels after row ``upto`` when given (a level only reads lower ones, so the rows up to
+    ``upto`` are exact without them).
 
     Parameters
     ----------
@@ -405,6 +408,9 @@ def solve_permuted(
         Relative residual per column at which cyclic solves stop.
     stats : dict, optional
         When given, ``stats["sweeps"]`` is increased by the Gauss-Seidel sweeps made.
+    upto : int, optional
+        The last plan row wanted: the levels after the one holding it are not solved (their
+        rows stay 0).
 
     Returns
     -------
@@ -428,9 +434,12 @@ def solve_permuted(
     if rows.size == 0:
         return X
     first = int(rows[0])
+    last = p.n if upto is None else int(upto)
     for lv in p.levels:
         if lv.hi <= first:
             continue
+        if lv.lo > last:
+            break
         if lv.ext.nnz:  # reads lower levels only: accumulated in place
             spmm(lv.ext, X, X[lv.lo : lv.hi])
         if Bd is not None:
