@@ -574,11 +574,7 @@ class SparkEngine(Engine):
 
         spark = self.spark
         kind, key, pos = [], [], []
-        for k, postings in (
-            ("c", matcher.by_compact),
-            ("n", matcher.by_native),
-            ("t", matcher.by_token),
-        ):
+        for k, postings in matcher.postings().items():
             for word, js in postings.items():
                 kind += [k] * len(js)
                 key += [word] * len(js)
@@ -588,18 +584,14 @@ class SparkEngine(Engine):
         )
 
         def keys(it: Any) -> Any:
-            from onshore.compliance.names import identifier, normalize
+            from onshore.compliance.names import Matcher, identifier, normalize
 
             for pdf in it:
                 qid, kk, kv = [], [], []
                 for i, name in zip(pdf["qid"], pdf["name"], strict=True):
                     if identifier(name):
                         continue  # an identifier is an exact key, never blocked as a name
-                    n = normalize(name)
-                    ks = [("c", n.compact)]
-                    if n.native:
-                        ks.append(("n", n.native))
-                    ks += [("t", t) for t in set(n.tokens)]
+                    ks = Matcher.keys(normalize(name))
                     qid += [int(i)] * len(ks)
                     kk += [a for a, _ in ks]
                     kv += [b for _, b in ks]
