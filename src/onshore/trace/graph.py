@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from onshore.errors import NotFound, TraceError
 from onshore.network import Network
 from onshore.records import units
 from onshore.records.model import STAGE_RANK
+
+if TYPE_CHECKING:
+    from onshore.store.plans import PlanCache
 
 UNKNOWN = "unknown"
 """Facility id, country and controlling country of the virtual nodes (data gaps)."""
@@ -62,6 +65,9 @@ class Graph:
     price: np.ndarray
     period: str | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    plans: PlanCache | None = field(default=None, repr=False, compare=False)
+    """Where this graph's solve plans and raw content are kept between processes (the
+    network's :attr:`~onshore.network.Network.plans`), or None."""
 
     @property
     def n(self) -> int:
@@ -465,7 +471,9 @@ def build(
     A.sum_duplicates()
 
     price_m = material_prices_usd(network).reindex(mat_ids).to_numpy(dtype=float)
-    return Graph(nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period)
+    return Graph(
+        nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period, plans=network.plans
+    )
 
 
 def graph(network: Network, period: str | None = None) -> Graph:
