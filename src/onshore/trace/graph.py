@@ -109,6 +109,31 @@ class Graph:
         s: pd.Series = self.cache["lookup"]
         return s
 
+    SCANS = 32
+    """Lookups of ``FACILITY:MATERIAL`` answered by scanning the node columns before the
+    name index is built: a scan of a million nodes costs about a fiftieth of the index, and
+    one trace needs one lookup."""
+
+    def _scan(self, product: str) -> int | None:
+        """The node named ``product`` (``facility:material``) found by comparing the columns,
+        or None when not exactly one matches (and after :attr:`SCANS` scans, so that many
+        lookups use the index)."""
+        done = self.cache.get("scans", 0)
+        if done >= self.SCANS:
+            return None
+        self.cache["scans"] = done + 1
+        fac = self.nodes["facility"]
+        mat = self.nodes["material"]
+        hits: list[int] = []
+        at = product.find(":")
+        while at >= 0:  # every split of the name: a facility id may hold ':' itself
+            mask = (fac == product[:at]).to_numpy(dtype=bool, na_value=False)
+            if mask.any():
+                mask = mask & (mat == product[at + 1 :]).to_numpy(dtype=bool, na_value=False)
+                hits += np.flatnonzero(mask).tolist()
+            at = product.find(":", at + 1)
+        return hits[0] if len(hits) == 1 else None
+
     def node(self, product: str) -> int:
         """The node of ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
 
@@ -128,8 +153,11 @@ class Graph:
         NotFound
             With the closest names when the product is not a node.
         """
-        lookup = self._lookup()
         if ":" in product:
+            hit = self._scan(product) if "lookup" not in self.cache else None
+            if hit is not None:
+                return hit
+            lookup = self._lookup()
             if product in lookup.index:
                 return int(lookup[product])
             fac = product.split(":", 1)[0]

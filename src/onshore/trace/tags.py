@@ -361,10 +361,35 @@ def field_codes(
     """
     key = f"codes:{f}:{id(controller) if f == 'controlling_country' else ''}"
     if key not in g.cache:
-        codes, uniq = pd.factorize(field_values(g, network, f, controller), sort=True)
-        g.cache[key] = (codes.astype(np.int64), np.asarray(uniq, dtype=object))
+        col = g.nodes[f] if f in g.nodes.columns and f != "controlling_country" else None
+        fast = _arrow_codes(col) if col is not None else None
+        if fast is not None:
+            g.cache[key] = fast
+        else:
+            codes, uniq = pd.factorize(field_values(g, network, f, controller), sort=True)
+            g.cache[key] = (codes.astype(np.int64), np.asarray(uniq, dtype=object))
     out: tuple[np.ndarray, np.ndarray] = g.cache[key]
     return out
+
+
+def _arrow_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize(col.astype(str), sort=True)`` of a text column held by Arrow without
+    nulls, by Arrow's dictionary encoding (no Python string per row); None for other columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(col.dtype, pd.StringDtype) or col.dtype.storage != "pyarrow":
+        return None
+    arr = pa.chunked_array(col.array._pa_array).combine_chunks()  # type: ignore[attr-defined]
+    if arr.null_count:
+        return None
+    enc = pc.dictionary_encode(arr)
+    words = enc.dictionary.to_pylist()
+    order = sorted(range(len(words)), key=words.__getitem__)
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[order] = np.arange(len(words))
+    codes = rank[enc.indices.to_numpy(zero_copy_only=False)]
+    return codes, np.array([words[i] for i in order], dtype=object)
 
 
 def values(
