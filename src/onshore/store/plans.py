@@ -14,7 +14,7 @@ constants). A CRC-32 of the data is checked on every load; a file that is missin
 of another format or whose checksum differs is not used (``load`` returns ``None`` and the
 caller computes afresh). A file is written under a temporary name and renamed into place
 (``os.replace``, atomic on POSIX), so a crash mid-write leaves no partial file under an
-entry's name. Writing an entry removes the entries of other snapshots (the store has moved
+entry's name (and one torn by a power cut fails its checksum). Writing an entry removes the entries of other snapshots (the store has moved
 on) and keeps at most ``keep`` entries of the current one, the most recently used.
 """
 
@@ -169,9 +169,10 @@ class PlanCache:
     def save(self, key: str, arrays: Mapping[str, np.ndarray]) -> Path | None:
         """Write an entry atomically; the arrays are numbers (no objects).
 
-        The file is written under a temporary name, flushed to disk and renamed into place,
-        then the entries of other snapshots are removed and those of this one bounded by
-        ``keep``. A cache that cannot be written (read-only folder, disk full) is skipped.
+        The file is written under a temporary name and renamed into place, then the entries
+        of other snapshots are removed and those of this one bounded by ``keep``. It is not
+        forced to disk (``fsync``): a process killed mid-write never renames its file, and a
+        file torn by a power cut fails its size or checksum test and is computed again. A cache that cannot be written (read-only folder, disk full) is skipped.
 
         Parameters
         ----------
@@ -234,9 +235,7 @@ class PlanCache:
                         f.write(bytes(off - at))
                     _write(f, arr)
                     at = off + arr.nbytes
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            os.replace(tmp, path)  # no fsync: a file torn by a power cut fails its checksum
         except OSError:
             tmp.unlink(missing_ok=True)
             return None
