@@ -14,8 +14,9 @@ constants). A CRC-32 of the data is checked on every load; a file that is missin
 of another format or whose checksum differs is not used (``load`` returns ``None`` and the
 caller computes afresh). A file is written under a temporary name and renamed into place
 (``os.replace``, atomic on POSIX), so a crash mid-write leaves no partial file under an
-entry's name (and one torn by a power cut fails its checksum). Writing an entry removes the entries of other snapshots (the store has moved
-on) and keeps at most ``keep`` entries of the current one, the most recently used.
+entry's name (and one torn by a power cut fails its checksum). Writing an entry removes the
+entries of other snapshots (the store has moved on) and keeps at most ``keep`` entries of the
+current one, the most recently used.
 """
 
 from __future__ import annotations
@@ -172,7 +173,8 @@ class PlanCache:
         The file is written under a temporary name and renamed into place, then the entries
         of other snapshots are removed and those of this one bounded by ``keep``. It is not
         forced to disk (``fsync``): a process killed mid-write never renames its file, and a
-        file torn by a power cut fails its size or checksum test and is computed again. A cache that cannot be written (read-only folder, disk full) is skipped.
+        file torn by a power cut fails its size or checksum test and is computed again. A
+        cache that cannot be written (read-only folder, disk full) is skipped.
 
         Parameters
         ----------
