@@ -444,3 +444,33 @@ def test_memory_store_has_no_plan_cache() -> None:
     with DuckDBStore(":memory:") as s:
         assert s.plan_cache("x") is None
     assert Network.reference().plans is None
+
+
+def test_feedback_factors_built_later_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A solve that factors a block's feedback map saves the plan again with the factors; a
+    fresh process reads them and does not factor again, with equal traces."""
+    synth_db = _synthetic_store(tmp_path, n=1500)
+    net = Network.load(synth_db)
+    g = T.graph(net)
+    bp = T.backward_plan(g)
+    blocks = [lv.cyc for lv in bp.levels if lv.cyc is not None and lv.cyc.F is not None]
+    assert blocks and all(c.fb is None for c in blocks)
+    packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
+    need = max(int(L.FEEDBACK_AMORTISE * len(c.F)) + 1 for c in blocks)  # type: ignore[arg-type]
+    prods = g.labels(packs[: max(need, 8)])
+    want = T.trace_products(net, prods)
+    assert all(c.fb is not None for c in blocks)
+    factored: list[int] = []
+    real = L.feedback_factor
+    monkeypatch.setattr(L, "feedback_factor", lambda c, *a: (factored.append(1), real(c, *a)))
+    fresh = Network.load(synth_db)
+    fb = [lv.cyc for lv in T.backward_plan(T.graph(fresh)).levels if lv.cyc is not None]
+    assert all(c.fb is not None for c in fb if c.F is not None)
+    got = T.trace_products(fresh, prods)
+    assert factored == []
+    keys = ["product", "raw", "stage", "country"]
+    assert got[keys].equals(want[keys])
+    q, r = got["quantity"].to_numpy(), want["quantity"].to_numpy()
+    assert np.abs(q - r).max() <= 1e-12 * np.abs(r).max()

@@ -188,6 +188,8 @@ class Cycle:
     lateF: sp.csr_matrix | None = None  # the late entries: rows that read them, columns F
     fb: Any = None  # LAPACK LU factors of I - S, S the sweep's map on the feedback variables
     cols: int = 0  # right-hand sides solved iteratively so far (when to build ``fb``)
+    factored: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    """Called once ``fb`` is built by a solve (the plan's keeper saves it again with ``fb``)."""
 
 
 @dataclass
@@ -546,6 +548,8 @@ def solve_cycle(
         c.cols += R.shape[1]
         if c.cols >= FEEDBACK_AMORTISE * len(F):
             feedback_factor(c)
+            if c.factored is not None:
+                c.factored()
     X = R.copy()
     xF = X[F]
     if c.fb is not None:  # direct: r = G(0), x_F = (I - S)^-1 r, X = G(x_F)

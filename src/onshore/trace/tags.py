@@ -160,7 +160,19 @@ def _kept(
 
 
 def _kept_plan(g: Graph, kind: str, make: Callable[[], Plan]) -> Plan:
-    return _kept(g, kind, make, plan_arrays, plan_from_arrays)
+    """A plan through :func:`_kept`; when a later solve factors the feedback map of one of
+    its blocks, the plan is saved again with the factors (the next process solves directly)."""
+    p = _kept(g, kind, make, plan_arrays, plan_from_arrays)
+    if g.plans is not None:
+        keeper, key = g.plans, f"{kind}-{digest(g, kind)}"
+
+        def save_again() -> None:
+            keeper.save(key, plan_arrays(p))
+
+        for lv in p.levels:
+            if lv.cyc is not None and lv.cyc.F is not None and lv.cyc.fb is None:
+                lv.cyc.factored = save_again
+    return p
 
 
 def content(g: Graph) -> np.ndarray:
@@ -380,7 +392,8 @@ def _arrow_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
 
     if not isinstance(col.dtype, pd.StringDtype) or col.dtype.storage != "pyarrow":
         return None
-    arr = pa.chunked_array(col.array._pa_array).combine_chunks()  # type: ignore[attr-defined]
+    got = pa.array(col.array)  # the Arrow data itself (``__arrow_array__``), no copy
+    arr = got.combine_chunks() if isinstance(got, pa.ChunkedArray) else got
     if arr.null_count:
         return None
     enc = pc.dictionary_encode(arr)
