@@ -179,7 +179,13 @@ def _round_trip(p: L.Plan, tmp_path: Path) -> L.Plan:
     assert c.save("plan", L.plan_arrays(p)) is not None
     d = c.load("plan")
     assert d is not None
-    return L.plan_from_arrays(d)
+    q = L.plan_from_arrays(d)
+    for k, lv in enumerate(q.levels):  # the matrices are the mapped arrays, not copies
+        assert np.shares_memory(lv.ext.data, d[f"e{k}_data"]) or not lv.ext.nnz
+        if lv.cyc is not None and lv.cyc.sub:
+            j = len(lv.cyc.sub) - 1
+            assert np.shares_memory(lv.cyc.sub[j][2].indices, d[f"c0_s{j}_indices"])
+    return q
 
 
 def _cyclic(m: int, density: float, seed: int, diag: float = 0.0) -> sp.csr_matrix:

@@ -684,7 +684,7 @@ def _names(c: Cycle, names: Names | None) -> list[str]:
 
 
 # =================================================================== a plan as arrays
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 """The layout of :func:`plan_arrays`; a stored plan of another layout is not used."""
 
 
@@ -697,11 +697,12 @@ def plan_constants() -> tuple[object, ...]:
 def plan_arrays(p: Plan) -> dict[str, np.ndarray]:
     """A plan as named numeric arrays (:func:`plan_from_arrays` builds it back).
 
-    The levels' external entries are one CSR matrix with the level bounds; each cyclic block
-    keeps its index, its internal matrix, its spectral bound and its kind: the dense LU
-    factors, a flag for a sparse LU (refactored when read: at most :data:`DIRECT_MAX` nodes),
-    or the Gauss-Seidel sublevel bounds, feedback variables and late entries (with the LU of
-    the feedback map when it was built).
+    Each level keeps its external entries (a CSR matrix) and bounds; each cyclic block keeps
+    its index, its internal matrix, its spectral bound and its kind: the dense LU factors, a
+    flag for a sparse LU (refactored when read: at most :data:`DIRECT_MAX` nodes), or the
+    Gauss-Seidel sublevel bounds and matrices, feedback variables and late entries (with the
+    LU of the feedback map when it was built). Every matrix is stored whole, so that reading
+    it back copies nothing.
 
     Parameters
     ----------
@@ -722,21 +723,8 @@ def plan_arrays(p: Plan) -> dict[str, np.ndarray]:
     }
     if p.own is not None:
         out["own"] = np.asarray(p.own, dtype=float)
-    exts = [lv.ext for lv in p.levels]
-    nnz = sum(int(e.nnz) for e in exts)
-    idt = np.int32 if nnz < np.iinfo(np.int32).max and p.n < np.iinfo(np.int32).max else np.int64
-    indptr = np.zeros(p.n + 1, dtype=idt)
-    at = 0
-    for lv, e in zip(p.levels, exts, strict=True):
-        indptr[lv.lo + 1 : lv.hi + 1] = e.indptr[1:] - e.indptr[0] + at
-        at += int(e.nnz)
-    out["ext_indptr"] = indptr
-    out["ext_indices"] = np.concatenate(
-        [e.indices[e.indptr[0] : e.indptr[-1]] for e in exts] or [np.zeros(0)]
-    ).astype(idt, copy=False)
-    out["ext_data"] = np.concatenate(
-        [e.data[e.indptr[0] : e.indptr[-1]] for e in exts] or [np.zeros(0)]
-    ).astype(float, copy=False)
+    for k, lv in enumerate(p.levels):  # each matrix whole: a slice of a larger array would be
+        _put_csr(out, f"e{k}", lv.ext)  # copied by scipy (it prunes views of large arrays)
     cyc_level: list[int] = []
     for k, lv in enumerate(p.levels):
         c = lv.cyc
@@ -754,6 +742,8 @@ def plan_arrays(p: Plan) -> dict[str, np.ndarray]:
         else:
             assert c.F is not None and c.lateF is not None
             out[pre + "sub"] = np.array([a for a, _, _ in c.sub] + [c.sub[-1][1]], dtype=np.int64)
+            for j, (_, _, Mj) in enumerate(c.sub):
+                _put_csr(out, f"{pre}s{j}", Mj)
             out[pre + "F"] = np.asarray(c.F, dtype=np.int64)
             _put_csr(out, pre + "lateF", c.lateF)
             if c.fb is not None:
@@ -791,7 +781,6 @@ def plan_from_arrays(d: Mapping[str, np.ndarray]) -> Plan:
     pos[perm] = np.arange(n)
     if (pos < 0).any():
         raise ValueError("a plan's permutation is not one")
-    ext = _csr(d, "ext", (n, n))
     cyc_of = {int(k): j for j, k in enumerate(d["cyc_level"])}
     levels_: list[Level] = []
     for k in range(len(bounds) - 1):
@@ -799,7 +788,7 @@ def plan_from_arrays(d: Mapping[str, np.ndarray]) -> Plan:
         cyc = _read_cycle(d, f"c{cyc_of[k]}_") if k in cyc_of else None
         if cyc is not None and len(cyc.idx) > hi - lo:
             raise ValueError("a plan's cyclic block is larger than its level")
-        levels_.append(Level(lo=lo, hi=hi, ext=_rows(ext, lo, hi), cyc=cyc))
+        levels_.append(Level(lo=lo, hi=hi, ext=_csr(d, f"e{k}", (hi - lo, n)), cyc=cyc))
     own = d.get("own")
     if own is not None and own.shape != (n,):
         raise ValueError("a plan's own-use factors do not fit its size")
@@ -820,7 +809,7 @@ def _read_cycle(d: Mapping[str, np.ndarray], pre: str) -> Cycle:
         if b[0] != 0 or b[-1] != m or (np.diff(b) <= 0).any():
             raise ValueError("a plan's sublevel bounds do not fit its block")
         c.sub = [
-            (int(b[j]), int(b[j + 1]), _rows(M, int(b[j]), int(b[j + 1])))
+            (int(b[j]), int(b[j + 1]), _csr(d, f"{pre}s{j}", (int(b[j + 1] - b[j]), m)))
             for j in range(len(b) - 1)
         ]
         c.F = d[pre + "F"]
@@ -854,16 +843,6 @@ def _csr(d: Mapping[str, np.ndarray], name: str, shape: tuple[int, int] | None) 
     ):
         raise ValueError(f"a plan's matrix {name} is not consistent")
     return sp.csr_matrix((dat, ix, ip), shape=shape, copy=False)
-
-
-def _rows(M: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
-    """Rows ``a:b`` of a CSR matrix as a matrix over views of its arrays."""
-    ip = M.indptr[a : b + 1]
-    lo, hi = int(ip[0]), int(ip[-1])
-    return sp.csr_matrix(
-        (M.data[lo:hi], M.indices[lo:hi], ip - ip.dtype.type(lo)), shape=(b - a, M.shape[1]),
-        copy=False,
-    )
 
 
 def _put_lu(out: dict[str, np.ndarray], name: str, f: tuple[np.ndarray, np.ndarray]) -> None:
