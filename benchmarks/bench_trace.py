@@ -43,7 +43,7 @@ def size_run(n: int, flows: int, outdir: str) -> dict[str, Any]:
     g = build(net)
     res["build"] = time.perf_counter() - t
     res["nodes"], res["nnz"] = g.n, int(g.A.nnz)
-    net._cache["trace.graph:None"] = g
+    net._cache[("trace.graph", None)] = g  # the key graph() uses
     t = time.perf_counter()
     T.forward_plan(g)
     res["plan"] = time.perf_counter() - t
@@ -247,7 +247,7 @@ def _networkx(quick: bool) -> list[dict[str, Any]]:
     for n in [200] if quick else [200, 600, 1_500]:
         net = synthetic.network(n, n_flows=3 * n, seed=3, recycling=0.0)  # simple paths = all walks only when acyclic
         g = build(net)
-        net._cache["trace.graph:None"] = g
+        net._cache[("trace.graph", None)] = g  # the key graph() uses
         packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
         p = int(packs[0])
         prod = g.labels([p])[0]
@@ -383,7 +383,7 @@ def products_run(n: int, flows: int, k: int = 64, singles: int | None = None) ->
     net = synthetic.network(n, n_flows=flows, seed=1)
     g = build(net)
     res["nodes"], res["nnz"] = g.n, int(g.A.nnz)
-    net._cache["trace.graph:None"] = g
+    net._cache[("trace.graph", None)] = g  # the key graph() uses
     packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
     prods = g.labels(packs[: k + 1])
     t = time.perf_counter()
@@ -420,6 +420,99 @@ def products_run(n: int, flows: int, k: int = 64, singles: int | None = None) ->
     res["err"] = err
     res["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return res
+
+
+def cold_run(n: int, flows: int, folder: str | None) -> dict[str, Any]:
+    """One fresh process: the synthetic network and its graph built, then one product traced
+    (the first call), with the plans kept in ``folder`` (a :class:`PlanCache` under a label of
+    the seeded network, read when there, written when not) or, with ``folder`` None, none."""
+    from onshore import synthetic
+    from onshore import trace as T
+    from onshore.store.plans import PlanCache
+    from onshore.trace.graph import build
+
+    net = synthetic.network(n, n_flows=flows, seed=1)
+    if folder is not None:
+        net.plans = PlanCache(folder, f"synthetic-{n}-{flows}-seed1")
+    g = build(net)
+    net._cache[("trace.graph", None)] = g
+    packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
+    prod = g.labels(packs[:1])[0]
+    res: dict[str, Any] = {"nodes": g.n, "found": len(net.plans.entries()) if net.plans else 0}
+    t = time.perf_counter()
+    df = T.trace(net, prod)
+    res["first"] = time.perf_counter() - t
+    res["rows"], res["quantity"] = len(df), df["quantity"].tolist()
+    res["kept_mib"] = sum(p.stat().st_size for p in net.plans.entries()) / 2**20 if net.plans else 0.0
+    res["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return res
+
+
+def _cold(quick: bool) -> list[dict[str, Any]]:
+    """One product's first trace in a fresh process, with and without the plans kept beside
+    the store, side by side: no cache (plans computed), an empty cache (computed and written),
+    the cache written by that run (read)."""
+    import os
+    import shutil
+
+    rows = []
+    sizes = [(10_000, 100_000)] if quick else [(100_000, 1_000_000), (1_000_000, 10_000_000)]
+    for n, f in sizes:
+        folder = tempfile.mkdtemp(prefix="onshore-plans-")
+        got: dict[str, dict[str, Any]] = {}
+        try:
+            for name, arg in (("none", None), ("write", folder), ("read", folder)):
+                code = (
+                    "import json; from benchmarks.bench_trace import cold_run; "
+                    f"print(json.dumps(cold_run({n}, {f}, {arg!r})))"
+                )
+                cmd = [sys.executable, "-c", code]
+                if n >= 1_000_000 and shutil.which("flock"):  # one 1 M network at a time
+                    cmd = ["flock", "/tmp/onshore-1m.lock", *cmd]
+                p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=2400,
+                                   check=False)
+                if p.returncode != 0:
+                    got[name] = {"error": p.stderr[-300:]}
+                    continue
+                got[name] = json.loads(p.stdout.strip().splitlines()[-1])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        tag = f"{n:,} fac / {f:,} flows"
+        if any("error" in r for r in got.values()):
+            rows.append(_row(f"trace one product cold, plans kept, {tag}", float("nan"),
+                             detail=f"failed: {got}"))
+            continue
+        none, write, read = got["none"], got["write"], got["read"]
+        q0, q1 = np.asarray(none["quantity"]), np.asarray(read["quantity"])
+        diff = float(np.abs(q1 - q0).max() / np.abs(q0).max()) if len(q0) == len(q1) else np.inf
+        big = n >= 1_000_000
+        load = os.getloadavg()[0]
+        rows.append(
+            _row(
+                f"trace one product cold, plans computed (no cache), fresh process, {tag}",
+                none["first"],
+                peak_gib=none["peak_gib"],
+                detail=f"{none['nodes']:,} nodes; both plans and the raw content computed",
+            )
+        )
+        rows.append(
+            _row(
+                f"trace one product cold, plans read from the cache, fresh process, {tag}",
+                read["first"],
+                peak_gib=read["peak_gib"],
+                ratio=none["first"] / read["first"],
+                target="<= 1 s" if big else None,
+                met=(read["first"] <= 1.0) if big else None,
+                detail=(
+                    f"ratio: no cache / cache read, same run; {read['found']} entries kept "
+                    f"({read['kept_mib']:.0f} MiB), the backward plan and the raw content "
+                    f"mapped; the run that wrote them took "
+                    f"{write['first']:.2f} s ({write['first'] - none['first']:+.2f} s for "
+                    f"writing); max rel diff to the computed table {diff:.1e}; load {load:.1f}"
+                ),
+            )
+        )
+    return rows
 
 
 def _products(quick: bool) -> list[dict[str, Any]]:
@@ -630,13 +723,17 @@ def dense_10k() -> list[dict[str, Any]]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """All trace benchmarks; ``quick`` keeps the smallest sizes."""
-    return _pymrio(quick) + _products(quick) + _written(quick) + _sizes(quick) + _dense(quick) + _networkx(quick)
+    return (
+        _pymrio(quick) + _products(quick) + _written(quick) + _cold(quick) + _sizes(quick)
+        + _dense(quick) + _networkx(quick)
+    )
 
 
 if __name__ == "__main__":
     only = {"--pymrio": lambda: _pymrio("--quick" in sys.argv), "--dense-10k": dense_10k,
             "--products": lambda: _products("--quick" in sys.argv),
-            "--written": lambda: _written("--quick" in sys.argv)}
+            "--written": lambda: _written("--quick" in sys.argv),
+            "--cold": lambda: _cold("--quick" in sys.argv)}
     if any(a in only for a in sys.argv):
         rows = [r for a, f in only.items() if a in sys.argv for r in f()]
     else:

@@ -721,3 +721,23 @@ def test_written_products_are_named_by_the_ids_commands_take(tmp_path) -> None: 
         mine = got[got["product"] == prod].sort_values(["raw", "stage", "country"]).reset_index(drop=True)
         assert mine[["raw", "stage", "country"]].equals(want[["raw", "stage", "country"]])
         assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)
+
+
+def test_field_codes_by_arrow_equal_factorize() -> None:
+    """The codes of Arrow-held node columns (dictionary encoding) are pandas' sorted
+    factorisation of the values, including a column with non-ASCII text."""
+    import pandas as pd
+
+    from onshore import synthetic
+    from onshore.trace import tags
+    from onshore.trace.graph import build
+
+    net = synthetic.network(500, seed=6)
+    g = build(net)
+    named = g.nodes["company"].where(g.nodes.index % 7 != 0, "Zürich Å")
+    g.nodes["company"] = named.astype("str")
+    for f in ("stage", "country", "company", "facility"):
+        codes, uniq = tags.field_codes(g, net, f, None)
+        want_c, want_u = pd.factorize(tags.field_values(g, net, f, None), sort=True)
+        assert np.array_equal(codes, want_c) and list(uniq) == list(want_u), f
+    assert tags._arrow_codes(g.nodes["rank"]) is None

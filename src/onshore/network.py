@@ -19,6 +19,7 @@ from onshore.records.model import TABLES
 
 if TYPE_CHECKING:
     from onshore.store.duckdb import DuckDBStore
+    from onshore.store.plans import PlanCache
 
 
 T = TypeVar("T")
@@ -42,6 +43,10 @@ class Network:
     snapshot: str = ""
     reviews: pd.DataFrame | None = None
     """Reviewers' latest judgements of name pairs (see :mod:`onshore.store.reviews`)."""
+    plans: PlanCache | None = field(default=None, repr=False, compare=False)
+    """Where the trace keeps its solve plans between processes, beside the store file and
+    keyed by ``snapshot`` (:mod:`onshore.store.plans`); None for a network not loaded from a
+    store file."""
     _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:
@@ -82,13 +87,15 @@ class Network:
         Returns
         -------
         Network
-            Its tables, with ``snapshot`` the store's snapshot hash.
+            Its tables, with ``snapshot`` the store's snapshot hash and ``plans`` the store's
+            plan cache for that snapshot (None for a store in memory).
         """
         from onshore.store.reviews import ReviewQueue
 
         tables = {t: store.read(t) for t in TABLES}
         reviews = ReviewQueue(store.con).latest()
-        return cls(**tables, snapshot=store.snapshot_hash(), reviews=reviews)
+        snapshot = store.snapshot_hash()
+        return cls(**tables, snapshot=snapshot, reviews=reviews, plans=store.plan_cache(snapshot))
 
     @classmethod
     def load(cls, path: str | Path) -> Network:

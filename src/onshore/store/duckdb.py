@@ -20,6 +20,7 @@ from onshore.errors import RowError, StoreError
 from onshore.records.batch import Batch, Origin
 from onshore.records.integrity import Existing
 from onshore.records.model import TABLES, Ownership, Table
+from onshore.store.plans import PlanCache
 
 SCHEMA_VERSION = "1"
 
@@ -482,6 +483,14 @@ class DuckDBStore:
                 raise StoreError(f"unknown export format {fmt!r}; use parquet or csv")
             out.append(path)
         return out
+
+    def plan_cache(self, snapshot: str) -> PlanCache | None:
+        """The folder beside the store file where the trace keeps its solve plans
+        (``<store>.plans/``, see :mod:`onshore.store.plans`), for content of ``snapshot``;
+        None for a store in memory."""
+        if self.path == ":memory:":
+            return None
+        return PlanCache(Path(self.path + ".plans"), snapshot)
 
     def snapshot_hash(self) -> str:
         """SHA-256 over every table in key order: the table's name, then each row as

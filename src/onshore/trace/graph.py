@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from onshore.network import Network
 from onshore.records import units
 from onshore.records.frames import positions
 from onshore.records.model import STAGE_RANK
+
+if TYPE_CHECKING:
+    from onshore.store.plans import PlanCache
 
 UNKNOWN = "unknown"
 """Facility id, country and controlling country of the virtual nodes (data gaps)."""
@@ -63,6 +66,9 @@ class Graph:
     price: np.ndarray
     period: str | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    plans: PlanCache | None = field(default=None, repr=False, compare=False)
+    """Where this graph's solve plans and raw content are kept between processes (the
+    network's :attr:`~onshore.network.Network.plans`), or None."""
 
     @property
     def n(self) -> int:
@@ -104,6 +110,31 @@ class Graph:
         s: pd.Series = self.cache["lookup"]
         return s
 
+    SCANS = 32
+    """Lookups of ``FACILITY:MATERIAL`` answered by scanning the node columns before the
+    name index is built: a scan of a million nodes costs about a fiftieth of the index, and
+    one trace needs one lookup."""
+
+    def _scan(self, product: str) -> int | None:
+        """The node named ``product`` (``facility:material``) found by comparing the columns,
+        or None when not exactly one matches (and after :attr:`SCANS` scans, so that many
+        lookups use the index)."""
+        done = self.cache.get("scans", 0)
+        if done >= self.SCANS:
+            return None
+        self.cache["scans"] = done + 1
+        fac = self.nodes["facility"]
+        mat = self.nodes["material"]
+        hits: list[int] = []
+        at = product.find(":")
+        while at >= 0:  # every split of the name: a facility id may hold ':' itself
+            mask = (fac == product[:at]).to_numpy(dtype=bool, na_value=False)
+            if mask.any():
+                mask = mask & (mat == product[at + 1 :]).to_numpy(dtype=bool, na_value=False)
+                hits += np.flatnonzero(mask).tolist()
+            at = product.find(":", at + 1)
+        return hits[0] if len(hits) == 1 else None
+
     def node(self, product: str) -> int:
         """The node of ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
 
@@ -123,8 +154,11 @@ class Graph:
         NotFound
             With the closest names when the product is not a node.
         """
-        lookup = self._lookup()
         if ":" in product:
+            hit = self._scan(product) if "lookup" not in self.cache else None
+            if hit is not None:
+                return hit
+            lookup = self._lookup()
             if product in lookup.index:
                 return int(lookup[product])
             fac = product.split(":", 1)[0]
@@ -444,7 +478,9 @@ def build(
     A.sum_duplicates()
 
     price_m = material_prices_usd(network).reindex(mat_ids).to_numpy(dtype=float)
-    return Graph(nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period)
+    return Graph(
+        nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period, plans=network.plans
+    )
 
 
 def graph(network: Network, period: str | None = None) -> Graph:
