@@ -47,18 +47,26 @@ RANKINGS: dict[tuple[str, str | None], dict[str, object]] = {
         "basis": "mine production, t Li (USGS MCS 2024)",
         "source": "https://wikimili.com/en/List_of_countries_by_lithium_production"},
     ("mine", "nickel"): {
-        "countries": ["ID", "PH", "NC", "RU"], "year": 2023,
-        "basis": "mine production, t Ni (USGS; the source names four countries)",
-        "source": "https://databoks.katadata.co.id/index.php/pertambangan/statistik/78c11619e2e0aa2/"
-                  "indonesia-negara-penghasil-nikel-terbesar-di-dunia-pada-2023"},
+        "countries": ["ID", "PH", "RU", "NC", "CA"], "year": 2023,
+        "basis": "mine production, kt Ni contained (2,030 / 387 / 256.3 / 231.2 / 158.7; "
+                 "British Geological Survey via StatRanker)",
+        "source": "https://statranker.org/?p=5881"},
     ("mine", "cobalt"): {
-        "countries": ["CD"], "year": 2023,
-        "basis": "mine production share (~73 %, USGS-based; only the leader named)",
-        "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/"},
+        "countries": ["CD", "ID", "RU", "AU", "CA"], "year": 2022,
+        "basis": "mine production, t Co (130,000 / 10,000 / 8,900 / 5,900 / 3,900; USGS MCS 2023 "
+                 "via Databoks). Cobalt is mined as a by-product: nickel rows that recover it count "
+                 "(COBALT_BY_PRODUCT)",
+        "source": "https://databoks.katadata.co.id/en/mining/statistics/bdd199e938f7372/"
+                  "indonesia-entered-the-list-of-the-worlds-largest-cobalt-producers-in-2022-what-was-its-ranking"},
     ("mine", "natural_graphite"): {
-        "countries": ["CN"], "year": 2023,
-        "basis": "mine production share (~72-77 %; only the leader named)",
-        "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/"},
+        "countries": ["CN", "MZ", "MG", "BR", "IN"], "year": 2023,
+        "basis": "natural graphite production, kt (865 / 128.2 / 105.6 / 90.7 / 52.9; ReportLinker)",
+        "source": "https://www.reportlinker.com/dataset/82e169acde56221b5600772c233549a1a02ad611"},
+    ("mine", "manganese"): {
+        "countries": ["ZA", "GA", "AU"], "year": 2023,
+        "basis": "manganese mine production, Mt (7.2 / 4.6 / 3.3; USGS MCS 2024 figures, 'top 10' "
+                 "list of which only the first three were read)",
+        "source": "https://worldunfolds.com/largest-producer-of-manganese-in-the-world"},
     ("refine", "lithium"): {
         "countries": ["CN", "CL"], "year": 2023,
         "basis": "refined lithium chemicals share (65 / 29 %)",
@@ -98,6 +106,19 @@ RANKINGS: dict[tuple[str, str | None], dict[str, object]] = {
         "source": "https://www.zombietsunamihacks.com/where-are-clean-energy-technologies-manufactured.html"},
 }
 
+# Cobalt is mined as a by-product of nickel (and copper): these rows of other materials also
+# count for mine/cobalt, each because its cited source states a cobalt output. USGS counts
+# Indonesia's mined cobalt as the cobalt in its HPAL intermediates (MHP), which the network
+# models as refine-stage rows; they are counted here for that reason.
+COBALT_BY_PRODUCT = {
+    "murrin_murrin",      # AU: 5 kt/yr Co (note)
+    "vale_voiseys_bay",   # CA: ~2,600 t/yr Co by-product (note)
+    "nornickel_polar",    # RU: Nornickel is Russia's top cobalt producer (gaiageld.com/global-slice-cobalt)
+    "moa_jv",             # CU: 3,376 t Co in 2019 (note)
+    "huafei_hpal",        # ID: MHP with 15 kt/yr Co (note)
+    "huayue_hpal",        # ID: MHP with 7.8 kt/yr Co (note)
+}
+
 STAGES = ["mine", "refine", "precursor", "cathode", "anode", "electrolyte", "separator", "cell",
           "pack", "recycle"]
 
@@ -120,6 +141,8 @@ def countries_by_key(plants: list[dict[str, str]]) -> dict[tuple[str, str | None
     for r in plants:
         key = (r["stage"], mineral(r["material"]) if r["stage"] in ("mine", "refine") else None)
         out[key].add(r["country"])
+        if r["id"] in COBALT_BY_PRODUCT:
+            out[("mine", "cobalt")].add(r["country"])
     return out
 
 
