@@ -72,10 +72,9 @@ RANKINGS: dict[tuple[str, str | None], dict[str, object]] = {
         "basis": "refined lithium chemicals share (65 / 29 %)",
         "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/"},
     ("refine", "cobalt"): {
-        "countries": ["CN", "FI", "CA"], "year": 2023,
-        "basis": "refined cobalt share (74 / 10 / 4 %); USGS refinery capacity 2019: China 1st, Finland 2nd",
-        "source": "https://evmarketsreports.com/the-countries-that-dominate-the-critical-material-supply-chains/ ; "
-                  "https://nationmaster.com/nmx/ranking/cobalt-refinery-capacity"},
+        "countries": ["CN", "FI", "ZM", "CA", "RU"], "year": 2023,
+        "basis": "cobalt refinery capacity, t Co (170,910 / 18,210 / 9,850 / 8,740 / 7,700; ReportLinker)",
+        "source": "https://www.reportlinker.com/dataset/53e5788b75f32384bc106fd9a5aee1dcbb8df9b4"},
     ("refine", "nickel"): {
         "countries": ["ID", "CN"], "year": 2023,
         "basis": "refined nickel share (37 / 28 %, IEA Global Critical Minerals Outlook 2024)",
