@@ -79,6 +79,16 @@ RANKINGS: dict[tuple[str, str | None], dict[str, object]] = {
         "countries": ["ID", "CN"], "year": 2023,
         "basis": "refined nickel share (37 / 28 %, IEA Global Critical Minerals Outlook 2024)",
         "source": "bjnickel.com report of the IEA outlook (see SOURCES.md, trade_priors)"},
+    ("refine", "manganese"): {
+        "countries": ["CN", "JP"], "year": 2023,
+        "basis": "share of global high-purity manganese sulphate (HPMSM) supply (~84 / 11 %, report of Feb 2023; "
+                 "Stratas Advisors; the source names two countries)",
+        "source": "https://stratasadvisors.com/insights/2023/02242023-midstream-manganese-market-assessment"},
+    ("precursor", None): {
+        "countries": ["CN"], "year": 2023,
+        "basis": "~95 % of the world's cathode precursor (pCAM) made in China (Mangrove/Posmat "
+                 "product page; only China named)",
+        "source": "https://posmat.ca/products"},
     ("cathode", None): {
         "countries": ["CN", "KR", "JP"], "year": 2020,
         "basis": "cathode manufacturing capacity share (74.3 / 18.9 / 5.5 %; Europe 0.3 %, "
@@ -103,6 +113,18 @@ RANKINGS: dict[tuple[str, str | None], dict[str, object]] = {
         "countries": ["CN", "PL", "US", "HU", "DE"], "year": 2022,
         "basis": "cell manufacturing capacity, GWh (BloombergNEF, via a reproduction of Visual Capitalist)",
         "source": "https://www.zombietsunamihacks.com/where-are-clean-energy-technologies-manufactured.html"},
+    ("pack", None): {
+        "countries": ["CN", "US", "DE", "KR"], "year": 2024,
+        "basis": "battery capacity deployed in EVs by country of vehicle manufacture, GWh "
+                 "(557.8 / 94.0 / 83.2 / 4th not given; Adamas Intelligence): a proxy for pack "
+                 "assembly, which is done at or near the vehicle plants; the fifth country was not read",
+        "source": "https://www.adamasintel.com/top-10-ev-producing-countries-by-battery-capacity-deployed/"},
+    ("recycle", None): {
+        "countries": ["CN"], "year": 2025,
+        "basis": "China ~90 % of global Li-ion recycling capacity by 2025 (Rystad Energy projection "
+                 "via Kallanish; South Korea, Japan and Singapore named as developing, no shares)",
+        "source": "https://www.kallanish.com/en/news/power-materials/market-reports/article-details/"
+                  "global-lithium-ion-battery-recycling-capacity-to-reach-7m-t-by-2026-rystad-0923/"},
 }
 
 # Cobalt is mined as a by-product of nickel (and copper): these rows of other materials also
