@@ -43,7 +43,7 @@ def size_run(n: int, flows: int, outdir: str) -> dict[str, Any]:
     g = build(net)
     res["build"] = time.perf_counter() - t
     res["nodes"], res["nnz"] = g.n, int(g.A.nnz)
-    net._cache["trace.graph:None"] = g
+    net._cache[("trace.graph", None)] = g  # the key graph() uses
     t = time.perf_counter()
     T.forward_plan(g)
     res["plan"] = time.perf_counter() - t
@@ -247,7 +247,7 @@ def _networkx(quick: bool) -> list[dict[str, Any]]:
     for n in [200] if quick else [200, 600, 1_500]:
         net = synthetic.network(n, n_flows=3 * n, seed=3, recycling=0.0)  # simple paths = all walks only when acyclic
         g = build(net)
-        net._cache["trace.graph:None"] = g
+        net._cache[("trace.graph", None)] = g  # the key graph() uses
         packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
         p = int(packs[0])
         prod = g.labels([p])[0]
@@ -383,7 +383,7 @@ def products_run(n: int, flows: int, k: int = 64, singles: int | None = None) ->
     net = synthetic.network(n, n_flows=flows, seed=1)
     g = build(net)
     res["nodes"], res["nnz"] = g.n, int(g.A.nnz)
-    net._cache["trace.graph:None"] = g
+    net._cache[("trace.graph", None)] = g  # the key graph() uses
     packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
     prods = g.labels(packs[: k + 1])
     t = time.perf_counter()
@@ -400,6 +400,18 @@ def products_run(n: int, flows: int, k: int = 64, singles: int | None = None) ->
     res["batched_first"] = time.perf_counter() - t
     res["batched"] = min(res["batched_first"], _best(lambda: T.trace_products(net, prods), 2))
     res["k"] = len(prods)
+    if n <= 100_000:  # the forward solve of every tag, for the crossover (minutes at 1 M)
+        from onshore.trace.origin import _tag_matrix
+
+        res["tags"] = _tag_matrix(g, net, ("raw", "stage", "country"), "mass", None)[0].shape[0]
+        T.trace_products(net, prods[:2], forward=True)  # warm: the tag matrix in plan order
+        t = time.perf_counter()
+        fwd = T.trace_products(net, prods, forward=True)
+        res["forward"] = time.perf_counter() - t
+        res["forward_err"] = float(
+            np.abs(fwd["quantity"].to_numpy() - batched["quantity"].to_numpy()).max()
+            / max(float(np.abs(batched["quantity"].to_numpy()).max()), 1e-300)
+        )
     err = 0.0
     for p, want_df in zip(one, alone, strict=True):
         mine = batched[batched["product"] == p]["quantity"].to_numpy()
@@ -408,6 +420,99 @@ def products_run(n: int, flows: int, k: int = 64, singles: int | None = None) ->
     res["err"] = err
     res["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return res
+
+
+def cold_run(n: int, flows: int, folder: str | None) -> dict[str, Any]:
+    """One fresh process: the synthetic network and its graph built, then one product traced
+    (the first call), with the plans kept in ``folder`` (a :class:`PlanCache` under a label of
+    the seeded network, read when there, written when not) or, with ``folder`` None, none."""
+    from onshore import synthetic
+    from onshore import trace as T
+    from onshore.store.plans import PlanCache
+    from onshore.trace.graph import build
+
+    net = synthetic.network(n, n_flows=flows, seed=1)
+    if folder is not None:
+        net.plans = PlanCache(folder, f"synthetic-{n}-{flows}-seed1")
+    g = build(net)
+    net._cache[("trace.graph", None)] = g
+    packs = np.flatnonzero((g.nodes["stage"] == "pack").to_numpy() & ~g.nodes["virtual"].to_numpy())
+    prod = g.labels(packs[:1])[0]
+    res: dict[str, Any] = {"nodes": g.n, "found": len(net.plans.entries()) if net.plans else 0}
+    t = time.perf_counter()
+    df = T.trace(net, prod)
+    res["first"] = time.perf_counter() - t
+    res["rows"], res["quantity"] = len(df), df["quantity"].tolist()
+    res["kept_mib"] = sum(p.stat().st_size for p in net.plans.entries()) / 2**20 if net.plans else 0.0
+    res["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return res
+
+
+def _cold(quick: bool) -> list[dict[str, Any]]:
+    """One product's first trace in a fresh process, with and without the plans kept beside
+    the store, side by side: no cache (plans computed), an empty cache (computed and written),
+    the cache written by that run (read)."""
+    import os
+    import shutil
+
+    rows = []
+    sizes = [(10_000, 100_000)] if quick else [(100_000, 1_000_000), (1_000_000, 10_000_000)]
+    for n, f in sizes:
+        folder = tempfile.mkdtemp(prefix="onshore-plans-")
+        got: dict[str, dict[str, Any]] = {}
+        try:
+            for name, arg in (("none", None), ("write", folder), ("read", folder)):
+                code = (
+                    "import json; from benchmarks.bench_trace import cold_run; "
+                    f"print(json.dumps(cold_run({n}, {f}, {arg!r})))"
+                )
+                cmd = [sys.executable, "-c", code]
+                if n >= 1_000_000 and shutil.which("flock"):  # one 1 M network at a time
+                    cmd = ["flock", "/tmp/onshore-1m.lock", *cmd]
+                p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=2400,
+                                   check=False)
+                if p.returncode != 0:
+                    got[name] = {"error": p.stderr[-300:]}
+                    continue
+                got[name] = json.loads(p.stdout.strip().splitlines()[-1])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        tag = f"{n:,} fac / {f:,} flows"
+        if any("error" in r for r in got.values()):
+            rows.append(_row(f"trace one product cold, plans kept, {tag}", float("nan"),
+                             detail=f"failed: {got}"))
+            continue
+        none, write, read = got["none"], got["write"], got["read"]
+        q0, q1 = np.asarray(none["quantity"]), np.asarray(read["quantity"])
+        diff = float(np.abs(q1 - q0).max() / np.abs(q0).max()) if len(q0) == len(q1) else np.inf
+        big = n >= 1_000_000
+        load = os.getloadavg()[0]
+        rows.append(
+            _row(
+                f"trace one product cold, plans computed (no cache), fresh process, {tag}",
+                none["first"],
+                peak_gib=none["peak_gib"],
+                detail=f"{none['nodes']:,} nodes; both plans and the raw content computed",
+            )
+        )
+        rows.append(
+            _row(
+                f"trace one product cold, plans read from the cache, fresh process, {tag}",
+                read["first"],
+                peak_gib=read["peak_gib"],
+                ratio=none["first"] / read["first"],
+                target="<= 1 s" if big else None,
+                met=(read["first"] <= 1.0) if big else None,
+                detail=(
+                    f"ratio: no cache / cache read, same run; {read['found']} entries kept "
+                    f"({read['kept_mib']:.0f} MiB), the backward plan and the raw content "
+                    f"mapped; the run that wrote them took "
+                    f"{write['first']:.2f} s ({write['first'] - none['first']:+.2f} s for "
+                    f"writing); max rel diff to the computed table {diff:.1e}; load {load:.1f}"
+                ),
+            )
+        )
+    return rows
 
 
 def _products(quick: bool) -> list[dict[str, Any]]:
@@ -466,6 +571,147 @@ def _products(quick: bool) -> list[dict[str, Any]]:
                 ),
             )
         )
+        if "forward" in r:
+            cross = r["forward"] / per
+            rows.append(
+                _row(
+                    f"trace_products by the forward solve (every tag, the products' rows), {tag}",
+                    r["forward"],
+                    ratio=cross / r["tags"],
+                    detail=(
+                        f"{r['tags']:,} tag columns, {r['k']} packs (the cost hardly depends on them); "
+                        f"crossover: this / the batched per-product cost = {cross:,.0f} products, "
+                        f"ratio = that / the tags (FORWARD_PER_TAG is 0.3); max rel diff to the "
+                        f"batched {r['forward_err']:.1e}"
+                    ),
+                )
+            )
+    return rows
+
+
+class PeakPss:
+    """The peak proportional set size of this process and its children (shared pages counted
+    once across them), sampled every ``every`` seconds in a thread while in the ``with``."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every, self.peak, self._stop = every, 0, False
+
+    def now(self) -> int:
+        import psutil
+
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop:
+            self.peak = max(self.peak, self.now())
+            time.sleep(self.every)
+
+    def __enter__(self) -> PeakPss:
+        import threading
+
+        self.peak = self.now()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._thread.join()
+        self.peak = max(self.peak, self.now())
+
+
+def written_run(n: int, flows: int, outdir: str, batch: int = 64) -> dict[str, Any]:
+    """Every cell, pack and device product of one size traced and written
+    (:func:`onshore.trace.write_products`), in this process, with the peak PSS of the process
+    and its workers; and one batch of ``batch`` products by the transposed system, the cost
+    per product the other path would have."""
+    import os
+    import shutil
+
+    from onshore import synthetic
+    from onshore import trace as T
+    from onshore.trace.graph import build
+
+    res: dict[str, Any] = {}
+    net = synthetic.network(n, n_flows=flows, seed=1)
+    g = build(net)
+    net._cache[("trace.graph", None)] = g
+    res["nodes"], res["nnz"] = g.n, int(g.A.nnz)
+    t = time.perf_counter()
+    T.forward_plan(g)
+    T.content(g)
+    res["plan_content"] = time.perf_counter() - t
+    prods = T.products(net, stages=T.PRODUCT_STAGES)["product"].tolist()
+    res["products"] = len(prods)
+    out = Path(outdir) / f"products_{n}"
+    stats: dict[str, float] = {}
+    res["load_before"] = os.getloadavg()[0]
+    with PeakPss() as mem:
+        t = time.perf_counter()
+        T.write_products(net, out, stats=stats)
+        res["written"] = time.perf_counter() - t
+    res["load_after"] = os.getloadavg()[0]
+    res["peak_pss_gib"] = mem.peak / 2**30
+    for k in ("solve", "extract", "write", "rows", "sweeps", "workers"):
+        res[k] = stats.get(k, 0.0)
+    files = list(out.rglob("*.parquet"))
+    res["parquet_gib"] = sum(f.stat().st_size for f in files) / 2**30
+    import pandas as pd
+
+    res["tags"] = len(pd.read_parquet(out / "tags.parquet"))
+    shutil.rmtree(out, ignore_errors=True)
+    rng = np.random.default_rng(0)
+    some = [prods[i] for i in rng.choice(len(prods), min(batch, len(prods)), replace=False)]
+    T.trace_products(net, some[:2], forward=False)  # warm: the backward plan, its tag matrix
+    t = time.perf_counter()
+    T.trace_products(net, some, forward=False)
+    res["backward_per_product"] = (time.perf_counter() - t) / len(some)
+    return res
+
+
+def _written(quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    bw = bandwidth()
+    sizes = [(10_000, 100_000)] if quick else [(10_000, 100_000), (100_000, 1_000_000), (1_000_000, 10_000_000)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, f in sizes:
+            code = f"import json; from benchmarks.bench_trace import written_run; print(json.dumps(written_run({n}, {f}, {tmp!r})))"
+            p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=2400)
+            case = f"every cell, pack and device product traced and written, {n:,} fac / {f:,} flows"
+            if p.returncode != 0:
+                rows.append(_row(case, float("nan"), detail=f"failed: {p.stderr[-300:]}", met=False if n >= 1_000_000 else None))
+                continue
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+            big = n >= 1_000_000
+            w = max(r["workers"], 1)
+            est = r["backward_per_product"] * r["products"]
+            rows.append(
+                _row(
+                    case,
+                    r["written"],
+                    peak_gib=r["peak_pss_gib"],
+                    ratio=est / r["written"],
+                    target="<= 30 s, <= 8 GiB (PSS)" if big else None,
+                    met=(r["written"] <= 30 and r["peak_pss_gib"] <= 8) if big else None,
+                    bound_s=solve_bytes(r["nnz"], r["nodes"], r["tags"]) / bw,
+                    detail=(
+                        f"{r['products']:,} products of {r['nodes']:,} nodes, forward solve kept to their rows, dense "
+                        f"blocks; per worker ({w:.0f}): solve {r['solve'] / w:.1f} s ({r['sweeps']:.0f} cyclic sweeps in all), "
+                        f"extract {r['extract'] / w:.1f} s, write {r['write'] / w:.1f} s; {r['rows']:,.0f} values, "
+                        f"{r['parquet_gib']:.2f} GiB; bound: one pass over A for all {r['tags']:,} tag columns at {bw / 1e9:.1f} GB/s (no cyclic sweeps: "
+                        f"a lower bound); peak PSS of the process and its workers; ratio: the transposed "
+                        f"system's {r['backward_per_product'] * 1e3:.1f} ms a product (a batch of 64, measured) x the "
+                        f"products ({est:.0f} s) / this; load {r['load_before']:.1f} -> {r['load_after']:.1f}"
+                    ),
+                )
+            )
     return rows
 
 
@@ -477,12 +723,17 @@ def dense_10k() -> list[dict[str, Any]]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """All trace benchmarks; ``quick`` keeps the smallest sizes."""
-    return _pymrio(quick) + _products(quick) + _sizes(quick) + _dense(quick) + _networkx(quick)
+    return (
+        _pymrio(quick) + _products(quick) + _written(quick) + _cold(quick) + _sizes(quick)
+        + _dense(quick) + _networkx(quick)
+    )
 
 
 if __name__ == "__main__":
     only = {"--pymrio": lambda: _pymrio("--quick" in sys.argv), "--dense-10k": dense_10k,
-            "--products": lambda: _products("--quick" in sys.argv)}
+            "--products": lambda: _products("--quick" in sys.argv),
+            "--written": lambda: _written("--quick" in sys.argv),
+            "--cold": lambda: _cold("--quick" in sys.argv)}
     if any(a in only for a in sys.argv):
         rows = [r for a, f in only.items() if a in sys.argv for r in f()]
     else:

@@ -385,6 +385,27 @@ def test_dashboard_pages_are_served(local: TestClient) -> None:
     assert local.get("/", follow_redirects=False).headers["location"] == "/network"
 
 
+def test_the_page_shells_sent_before_routing_are_the_routers(local: TestClient) -> None:
+    # AnswerCache sends a page's shell without routing; the pages router alone must answer
+    # the same paths with the same bytes, and no other path
+    from fastapi import FastAPI
+
+    from onshore.web import page_of, pages
+
+    bare = FastAPI()
+    bare.include_router(pages())
+    with TestClient(bare) as router:
+        paths = ["/network", "/risk", "/product", f"/product/{PRODUCT}", "/product/a/b",
+                 "/product/", "/nope", "/risk/x", "/audit"]
+        for path in paths:
+            want = router.get(path, follow_redirects=False)
+            got = local.get(path, follow_redirects=False)
+            is_page = want.status_code == 200 and want.headers["content-type"].startswith("text/html")
+            assert (page_of(path) is not None) == is_page, path
+            if is_page:
+                assert got.status_code == 200 and got.content == want.content, path
+
+
 def test_cached_answers_follow_every_write(reference_store: Path, tmp_path: Path) -> None:
     """check and the product page are answered from a cache of the current data; an import, a
     review decision and a delete each change the answer, and the next request shows it (a

@@ -297,9 +297,25 @@ def test_data_basis_counts_estimated_upstream_flows() -> None:
     net = Network.reference()
     b = data_basis(net, "ses_chungju")
     f = net.flows
-    # independent count: every flow whose both ends are upstream of (or are) the product
     assert b["upstream_plants"] > 5 and 0 < b["estimated_flows"] <= b["flows"]
     assert "estimates" in b["text"]
+    # independent count: walk the flows' ids upstream, then count the flows among them
+    for product in ("ses_chungju", "lges_wroclaw_modules", "lges_holland"):
+        for period in (None, "2024"):
+            g = f if period is None else f[f["period"].astype(str).str.startswith(period)]
+            ends = list(zip(g["supplier"].astype(str), g["customer"].astype(str), strict=True))
+            seen, todo = {product}, [product]
+            while todo:
+                at = todo.pop()
+                for s_, c_ in ends:
+                    if c_ == at and s_ not in seen:
+                        seen.add(s_)
+                        todo.append(s_)
+            inside = g[g["supplier"].astype(str).isin(seen) & g["customer"].astype(str).isin(seen)]
+            got = data_basis(net, product, period)
+            assert got["upstream_plants"] == len(seen) - 1, (product, period)
+            assert got["flows"] == len(inside), (product, period)
+            assert got["estimated_flows"] == int(inside["estimate"].fillna(False).sum())
     lone = data_basis(net, net.facilities["id"][~net.facilities["id"].isin(f["customer"])].iloc[0])
     assert lone == {"upstream_plants": 0, "flows": 0, "estimated_flows": 0, "text": "no recorded supplier flows"}
 
@@ -338,3 +354,17 @@ def test_a_date_may_be_a_string(net: Network) -> None:
     assert [v.verdict for v in net.check("kr_cell_xnm", "us_import", on="2024-11-25")] == by_date
     with pytest.raises(InputError, match="YYYY-MM-DD"):
         net.check("kr_cell_xnm", "us_import", on="25.11.2024")
+
+
+def test_a_pack_without_a_recorded_cell_plant_cannot_have_its_cell_maker_checked() -> None:
+    net = Network.reference()
+    pack = "bmw_woodruff"
+    assert net.facilities.set_index("id").loc[pack, "stage"] == "pack"
+    assert not (net.flows["customer"] == pack).any()  # no recorded supplier at all
+    v = one(check(net, pack, "dod", D("2027-10-01")), "US-NDAA24-154")
+    assert v.verdict == Outcome.UNKNOWN
+    assert v.reason == f"no cell plant is recorded upstream of {pack}, so its cell maker cannot be checked"
+    assert v.settle == [f"record the flows from the cell plants into {pack}"]
+    # a cell plant is its own first stage: no such gap for it
+    cell = one(check(net, "ses_chungju", "dod", D("2027-10-01")), "US-NDAA24-154")
+    assert "cannot be checked" not in cell.reason

@@ -116,6 +116,12 @@ def test_products_lists_the_ids_every_command_takes(db: Path, tiny_dir: Path) ->
     rows = {x["product"]: x for x in json.loads(r.output)}
     # ref2 makes lioh and sells spodumene: two products, named FACILITY:MATERIAL
     assert {"mine1", "ref1", "cell1", "ref2:lioh", "ref2:spodumene"} <= set(rows)
+    from onshore.cli.app import open_network
+    from onshore.trace import graph
+    from onshore.trace.allnodes import product_ids
+
+    g = graph(open_network(db))
+    assert sorted(product_ids(g)[~g.nodes["virtual"].to_numpy()]) == sorted(rows)  # written ids
     assert rows["cell1"] == {"product": "cell1", "facility": "cell1", "material": "cell",
                              "stage": "cell", "company": "cellco", "country": "KR",
                              "per": "per kWh of cell"}
@@ -199,3 +205,26 @@ def test_check_decides_per_period_and_says_which(db: Path, tiny_dir: Path) -> No
     r = runner.invoke(app, ["check", "cell1", "--period", "2025", "--on", "2028-01-01"])
     assert r.exit_code == 0 and "flows of 2025" in r.output
     assert runner.invoke(app, ["check", "cell1", "--period", "2019"]).exit_code == 2
+
+
+def test_trace_all_is_every_product_and_all_nodes_every_node(db: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    from onshore.trace import read_all
+
+    assert runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))]).exit_code == 0
+    r = runner.invoke(app, ["trace", "--all", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    one = json.loads(runner.invoke(app, ["trace", "cell1", "--format", "json"]).output)
+    assert {x["product"] for x in rows} == {"cell1"}  # cells, packs and devices only
+    assert [(x["raw"], x["stage"], x["country"]) for x in rows] == [(x["raw"], x["stage"], x["country"]) for x in one]
+    assert [x["quantity"] for x in rows] == pytest.approx([x["quantity"] for x in one], rel=1e-12)
+    r = runner.invoke(app, ["trace", "--all", "--out", str(tmp_path / "products")])
+    assert r.exit_code == 0, r.output
+    prod = read_all(tmp_path / "products")
+    assert set(prod["product"]) == {"cell1"}  # the product id, as trace takes it
+    assert prod["quantity"].tolist() == pytest.approx([x["quantity"] for x in one], rel=1e-12)
+    r = runner.invoke(app, ["trace", "--all-nodes", "--out", str(tmp_path / "nodes")])
+    assert r.exit_code == 0, r.output
+    assert {"mine1:spodumene", "ref1:lioh", "cell1:cell"} <= set(read_all(tmp_path / "nodes")["product"])
+    r = runner.invoke(app, ["trace", "--all", "--engine", "spark"])
+    assert r.exit_code == 2 and "--all-nodes" in r.output and "Traceback" not in r.output

@@ -113,3 +113,29 @@ def test_a_is_sparse_csr() -> None:
     g = build(chain())
     assert g.A.format == "csr"
     assert np.all(g.A.data > 0)
+
+
+def test_node_scan_and_index_agree() -> None:
+    """The first lookups scan the columns, later ones use the name index: both give every
+    node of a synthetic graph its own id, and a facility id holding ':' is found."""
+    import numpy as np
+    import pandas as pd
+
+    from onshore import synthetic
+    from onshore.trace.graph import Graph, build
+
+    g = build(synthetic.network(400, seed=4))
+    labels = g.labels()
+    got = [g.node(x) for x in labels]  # past Graph.SCANS the index answers
+    assert got == list(range(g.n)) and "lookup" in g.cache
+    assert g.cache["scans"] == Graph.SCANS
+    nodes = pd.DataFrame(
+        {
+            "facility": pd.array(["a:b", "a", "c"], dtype="str"),
+            "material": pd.array(["m", "n", "m"], dtype="str"),
+            "virtual": [False, False, False],
+        }
+    )
+    h = Graph(nodes=nodes, A=g.A[:3, :3], E=g.E[:3], raws=g.raws, price=np.zeros(3))
+    assert [h.node("a:b:m"), h.node("a:n"), h.node("c:m")] == [0, 1, 2]
+    assert "lookup" not in h.cache

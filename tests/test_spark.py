@@ -285,13 +285,13 @@ def _rows_close(a: list[dict[str, Any]], b: list[dict[str, Any]], key: list[str]
 def test_cli_engine_spark_equals_local(
     engine: Any, reference: Network, reference_db: Path, tmp_path: Path
 ) -> None:
-    """trace --all, owners, risk and screen with --engine spark print (or write) what the
+    """trace --all-nodes, owners, risk and screen with --engine spark print (or write) what the
     local engine does on the reference network."""
     from onshore.trace import read_all
 
     db = ["--db", str(reference_db)]
     for e in ("local", "spark"):
-        _cli("trace", "--all", "--engine", e, "--out", str(tmp_path / f"trace_{e}"), *db)
+        _cli("trace", "--all-nodes", "--engine", e, "--out", str(tmp_path / f"trace_{e}"), *db)
     a, b = (read_all(tmp_path / f"trace_{e}") for e in ("local", "spark"))
     keys = ["node", "product", "raw", "stage", "country"]
     a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)

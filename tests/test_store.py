@@ -145,3 +145,82 @@ def test_snapshot_rows_are_the_python_reprs_of_the_rows(rows: list[tuple[object,
     })
     expected = b"".join(repr(sorted(r.items())).encode() for r in t.to_pylist())
     assert rows_text(t) == expected
+
+
+def _fresh_hash(store: DuckDBStore) -> str:
+    """The snapshot hash computed from the rows, the kept one forgotten first."""
+    store.con.execute("DELETE FROM onshore_meta WHERE key = 'snapshot'")
+    return store.snapshot_hash()
+
+
+def test_the_kept_snapshot_hash_follows_every_change(store: DuckDBStore, tiny_dir: Path) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    first = store.snapshot_hash()
+    kept = store.con.execute("SELECT value FROM onshore_meta WHERE key = 'snapshot'").fetchall()
+    assert kept and kept[0][0].endswith(first)
+    assert store.snapshot_hash() == first == _fresh_hash(store)
+    # an edit from outside onshore that keeps every count and every column's values (two
+    # flows swap their quantities): the fingerprint sees the rows change
+    q = store.con.execute("SELECT supplier, customer, quantity FROM flows ORDER BY supplier").fetchall()
+    assert len(q) == 2 and q[0][2] != q[1][2]
+    for (s_, c_, _), (_, _, x) in zip(q, reversed(q), strict=True):
+        store.con.execute("UPDATE flows SET quantity = ? WHERE supplier = ? AND customer = ?", [x, s_, c_])
+    swapped = store.snapshot_hash()
+    assert swapped != first and swapped == _fresh_hash(store)
+    # a delete through onshore
+    store.delete("flows", [tuple(store.read("flows").iloc[0][["supplier", "customer", "material", "period"]])])
+    gone = store.snapshot_hash()
+    assert gone not in (first, swapped) and gone == _fresh_hash(store)
+    # a write through onshore that restores the first content gives the first hash again
+    import_files(store, tiny_files(tiny_dir))
+    assert store.snapshot_hash() == first == _fresh_hash(store)
+
+
+def test_a_stale_kept_snapshot_hash_is_not_used(store: DuckDBStore, tiny_dir: Path) -> None:
+    import_files(store, tiny_files(tiny_dir))
+    want = store.snapshot_hash()
+    fp = store.fingerprint()
+    store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [f"{fp[::-1]} {'0' * 64}"])
+    assert store.snapshot_hash() == want  # another fingerprint: computed again
+    store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [f"{fp} garbage"])
+    assert store.snapshot_hash() == want  # not a hash: computed again
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=networks())
+def test_read_gives_the_frames_duckdb_gives(batch: Batch) -> None:
+    import pandas as pd
+
+    from onshore.records.model import TABLES
+
+    with DuckDBStore(":memory:") as s:
+        for _ in range(2):  # empty, then filled
+            for t, spec in TABLES.items():
+                order = ", ".join(f'"{k}" NULLS FIRST' for k in spec.key)
+                want = s.con.execute(f"SELECT * FROM {t} ORDER BY {order}").df()
+                pd.testing.assert_frame_equal(s.read(t), want, check_exact=True)
+            s.write(batch)
+
+
+def test_the_snapshot_hash_does_not_depend_on_how_rows_are_sliced(
+    store: DuckDBStore, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onshore.store.duckdb as ddb
+
+    import_files(store, tiny_files(tiny_dir))
+    whole = _fresh_hash(store)
+    monkeypatch.setattr(ddb, "HASH_ROWS", 1)
+    assert _fresh_hash(store) == whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True), min_size=1, max_size=50),
+       st.lists(st.text(), min_size=1, max_size=20))
+def test_column_reprs_are_pythons(xs: list[float], texts: list[str]) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from onshore.store.duckdb import _float_reprs, _text_reprs
+
+    assert _float_reprs(np.array(xs, dtype=np.float64)).to_pylist() == [repr(x) for x in xs]
+    assert _text_reprs(pa.array(texts, type=pa.large_string())).to_pylist() == [repr(t) for t in texts]

@@ -599,6 +599,149 @@ def test_trace_products_in_column_chunks_and_by_place(monkeypatch: pytest.Monkey
             assert np.allclose(mine["share"], want["share"], rtol=1e-12, atol=0)
 
 
+def _product_ids(net: Network) -> list[str]:
+    return T.products(net, stages=T.PRODUCT_STAGES)["product"].tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(random_network(), st.booleans())
+def test_trace_products_forward_and_written_equal_single_traces(net: Network, iterate: bool) -> None:
+    """On a random cyclic network, both solves of ``trace_products`` and the written products
+    (``write_products``, read back) equal each product's own trace to 1e-10; with ``iterate``
+    the cycles are solved by Gauss-Seidel instead of a direct LU."""
+    import tempfile
+    from pathlib import Path
+
+    old = S.DIRECT_MAX, S.DENSE_MAX
+    if iterate:
+        S.DIRECT_MAX, S.DENSE_MAX = 0, 0
+    try:
+        prods = _product_ids(net)
+        fwd = T.trace_products(net, prods, forward=True)
+        bwd = T.trace_products(net, prods, forward=False)
+        with tempfile.TemporaryDirectory() as d:
+            written = T.read_all(T.write_products(net, Path(d) / "p"))  # named by product id
+        wants = {prod: T.trace(net, prod) for prod in prods}
+    finally:
+        S.DIRECT_MAX, S.DENSE_MAX = old
+    key = ["raw", "stage", "country"]
+    assert set(written["product"]) <= set(prods)
+    for prod, want in wants.items():
+        for got in (fwd, bwd):
+            mine = got[got["product"] == prod].drop(columns="product").reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine[key], want[key])
+            assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-10, atol=0)
+            assert np.allclose(mine["share"], want["share"], rtol=1e-10, atol=1e-15)
+        w = written[written["product"] == prod].merge(want, on=key, how="outer", suffixes=("", "_want"))
+        assert not w["quantity"].isna().any() and not w["quantity_want"].isna().any()
+        assert np.allclose(w["quantity"], w["quantity_want"], rtol=1e-10, atol=0)
+        assert np.allclose(w["share"], w["share_want"], rtol=1e-10, atol=1e-15)
+
+
+def test_trace_products_takes_the_forward_solve_for_many_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The solve is chosen by the number of products against the tags (FORWARD_PER_TAG), and
+    a synthetic network's products (iterated recycling loop) agree both ways."""
+    from onshore import synthetic
+    from onshore.trace import origin
+
+    monkeypatch.setattr(S, "DIRECT_MAX", 0)
+    monkeypatch.setattr(S, "DENSE_MAX", 0)
+    net = synthetic.network(600, seed=4)
+    prods = _product_ids(net)
+    calls: list[str] = []
+    for name in ("_forward", "_backward"):
+        real = getattr(origin, name)
+        monkeypatch.setattr(origin, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    ntag = origin._tag_matrix(T.graph(net), net, ("raw", "stage", "country"), "mass", None)[0].shape[0]
+    monkeypatch.setattr(origin, "FORWARD_PER_TAG", (len(prods) + 1) / ntag)  # one product short
+    few = T.trace_products(net, prods)
+    assert calls == ["_backward"]
+    monkeypatch.setattr(origin, "FORWARD_PER_TAG", len(prods) / ntag)
+    many = T.trace_products(net, prods)
+    assert calls == ["_backward", "_forward"]
+    monkeypatch.setattr(origin, "FORWARD_TAGS", 7)  # several tag blocks, each from its first level
+    blocks = T.trace_products(net, prods, forward=True)
+    for got in (many, blocks):
+        pd.testing.assert_frame_equal(got.drop(columns=["quantity", "share"]), few.drop(columns=["quantity", "share"]))
+        assert np.allclose(got["quantity"], few["quantity"], rtol=1e-10, atol=0)
+
+
+def test_solve_all_kept_stages_and_dense_layout_equal_the_full_solve(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``stages`` keeps those nodes' rows only, the same values as every node's solve; the
+    dense layout reads back as the triplets do."""
+    from onshore import synthetic
+
+    net = synthetic.network(800, seed=6)
+    key = ["node", "product", "raw", "stage", "country"]
+    full = T.read_all(T.solve_all(net, out=tmp_path / "full", workers=2))
+    kept = T.read_all(T.solve_all(net, out=tmp_path / "kept", stages=("pack",), workers=1))
+    dense = T.read_all(T.solve_all(net, out=tmp_path / "dense", stages=("cell", "pack"), layout="dense", workers=2))
+    assert set(pd.read_parquet(tmp_path / "dense" / "values").columns) - {"node"}  # tag columns
+    g = T.graph(net)
+    stage = g.nodes["stage"].astype(str).to_numpy()
+    assert set(stage[kept["node"].to_numpy()]) == {"pack"}
+    assert set(stage[dense["node"].to_numpy()]) == {"cell", "pack"}
+    for part, stages in ((kept, {"pack"}), (dense, {"cell", "pack"})):
+        want = full[np.isin(stage[full["node"].to_numpy()], list(stages))]
+        a = part.sort_values(key).reset_index(drop=True)
+        b = want.sort_values(key).reset_index(drop=True)
+        assert len(a) == len(b) > 0 and a[key].equals(b[key])
+        assert np.array_equal(a["quantity"], b["quantity"]) and np.allclose(a["share"], b["share"], rtol=1e-14)
+    some = dense["node"].unique()[:3]
+    sub = T.read_all(tmp_path / "dense", nodes=some.tolist())
+    assert set(sub["node"]) == set(some) and len(sub) == int(dense["node"].isin(some).sum())
+
+
+def test_solve_permuted_stops_after_the_level_asked_for() -> None:
+    from onshore import synthetic
+
+    g = T.graph(synthetic.network(500, seed=7))
+    p = T.forward_plan(g)
+    B = sp.csr_matrix(g.E)[p.perm]
+    full = S.solve_permuted(p, B)
+    mid = p.levels[len(p.levels) // 2]
+    part = S.solve_permuted(p, B, upto=mid.lo)
+    assert np.array_equal(part[: mid.hi], full[: mid.hi])
+    assert not part[mid.hi :].any() and full[mid.hi :].any()
+
+
+def test_written_products_are_named_by_the_ids_commands_take(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from onshore.trace.allnodes import product_ids
+
+    net = pack_net()
+    g = T.graph(net)
+    ids = product_ids(g)
+    real = ~g.nodes["virtual"].to_numpy()
+    assert sorted(ids[real]) == sorted(T.products(net)["product"])
+    assert all(i.startswith("unknown:") for i in ids[~real])
+    got = T.read_all(T.write_products(net, tmp_path / "p"))
+    assert set(got["product"]) == set(T.products(net, stages=T.PRODUCT_STAGES)["product"])
+    for prod in set(got["product"]):
+        want = T.trace(net, prod)
+        mine = got[got["product"] == prod].sort_values(["raw", "stage", "country"]).reset_index(drop=True)
+        assert mine[["raw", "stage", "country"]].equals(want[["raw", "stage", "country"]])
+        assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)
+
+
+def test_field_codes_by_arrow_equal_factorize() -> None:
+    """The codes of Arrow-held node columns (dictionary encoding) are pandas' sorted
+    factorisation of the values, including a column with non-ASCII text."""
+    import pandas as pd
+
+    from onshore import synthetic
+    from onshore.trace import tags
+    from onshore.trace.graph import build
+
+    net = synthetic.network(500, seed=6)
+    g = build(net)
+    named = g.nodes["company"].where(g.nodes.index % 7 != 0, "Zürich Å")
+    g.nodes["company"] = named.astype("str")
+    for f in ("stage", "country", "company", "facility"):
+        codes, uniq = tags.field_codes(g, net, f, None)
+        want_c, want_u = pd.factorize(tags.field_values(g, net, f, None), sort=True)
+        assert np.array_equal(codes, want_c) and list(uniq) == list(want_u), f
+    assert tags._arrow_codes(g.nodes["rank"]) is None
+
 def test_plan_pickles_with_its_sparse_lu() -> None:
     """A plan sent to other processes (Spark's workers): its sparse LU factors, which do not
     pickle, are made again on arrival, and the solve is the same."""

@@ -19,6 +19,7 @@ from onshore.records.model import TABLES
 
 if TYPE_CHECKING:
     from onshore.store.duckdb import DuckDBStore
+    from onshore.store.plans import PlanCache
 
 
 T = TypeVar("T")
@@ -42,6 +43,10 @@ class Network:
     snapshot: str = ""
     reviews: pd.DataFrame | None = None
     """Reviewers' latest judgements of name pairs (see :mod:`onshore.store.reviews`)."""
+    plans: PlanCache | None = field(default=None, repr=False, compare=False)
+    """Where the trace keeps its solve plans between processes, beside the store file and
+    keyed by ``snapshot`` (:mod:`onshore.store.plans`); None for a network not loaded from a
+    store file."""
     _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:
@@ -82,13 +87,15 @@ class Network:
         Returns
         -------
         Network
-            Its tables, with ``snapshot`` the store's snapshot hash.
+            Its tables, with ``snapshot`` the store's snapshot hash and ``plans`` the store's
+            plan cache for that snapshot (None for a store in memory).
         """
         from onshore.store.reviews import ReviewQueue
 
         tables = {t: store.read(t) for t in TABLES}
         reviews = ReviewQueue(store.con).latest()
-        return cls(**tables, snapshot=store.snapshot_hash(), reviews=reviews)
+        snapshot = store.snapshot_hash()
+        return cls(**tables, snapshot=snapshot, reviews=reviews, plans=store.plan_cache(snapshot))
 
     @classmethod
     def load(cls, path: str | Path) -> Network:
@@ -159,6 +166,33 @@ class Network:
         return cls(**out)
 
     # derived views ------------------------------------------------------------------
+    def flows_of(self, period: str | None = None) -> pd.DataFrame:
+        """The flows whose period starts with ``period`` (``"2025"`` keeps 2025, 2025-Q1 and
+        2025-03); every flow when None. Cached per period; do not modify the frame.
+
+        Parameters
+        ----------
+        period : str, optional
+
+        Returns
+        -------
+        DataFrame
+            Rows of :attr:`flows`, in their order, with their index.
+        """
+        if period is None:
+            return self.flows
+        return self.cached(("network.flows_of", str(period)), lambda: self._flows_of(str(period)))
+
+    def _flows_of(self, prefix: str) -> pd.DataFrame:
+        col = self.flows["period"]
+        if isinstance(col.dtype, pd.CategoricalDtype):  # each distinct period tested once
+            ok = np.asarray(col.cat.categories.astype(str).str.startswith(prefix))
+            codes = col.cat.codes.to_numpy()
+            keep = (codes >= 0) & ok[np.maximum(codes, 0)]
+        else:
+            keep = col.astype(str).str.startswith(prefix).to_numpy(dtype=bool)
+        return self.flows[keep]
+
     def flows_in_material_units(self, period: str | None = None) -> pd.DataFrame:
         """Flows with ``qty``, the quantity in its material's own unit.
 
@@ -183,9 +217,7 @@ class Network:
         """
         key = ("network.flows", period)
         if key not in self._cache:
-            f = self.flows
-            if period is not None:
-                f = f[f["period"].astype(str).str.startswith(str(period)).to_numpy()]
+            f = self.flows_of(period)
             mat_unit = pd.Series(
                 self.materials["unit"].to_numpy(), index=self.materials["id"].astype(str)
             )

@@ -34,22 +34,33 @@ def capacity_table(network: Network) -> pd.DataFrame:
     """
     f = network.facilities
     f = f[f["capacity"].notna() & f["unit"].notna()]
-    rows = []
-    for stage, material, country, cap, unit in zip(
-        f["stage"], f["material"], f["country"], f["capacity"], f["unit"], strict=True
-    ):
-        target = DISPLAY_UNIT[units.dimension(unit)]
-        rows.append(
-            (
-                stage,
-                material if isinstance(material, str) else "",
-                country,
-                units.convert(float(cap), unit, target),
-                target,
-            )
-        )
-    df = pd.DataFrame(rows, columns=["stage", "material", "country", "capacity", "unit"])
+    caps, shown = _displayed(f["capacity"], f["unit"])
+    df = pd.DataFrame(
+        {
+            "stage": f["stage"].to_numpy(dtype=object),
+            "material": [m if isinstance(m, str) else "" for m in f["material"]],
+            "country": f["country"].to_numpy(dtype=object),
+            "capacity": caps,
+            "unit": shown,
+        }
+    )
     return df.groupby(["stage", "material", "unit", "country"], as_index=False)["capacity"].sum()
+
+
+def _displayed(capacity: pd.Series, unit: pd.Series) -> tuple[list[float], list[str]]:
+    """Each capacity in the display unit of its unit's dimension, and that unit (NaN and ""
+    where the capacity or its unit is missing)."""
+    caps: list[float] = []
+    shown: list[str] = []
+    for cap, u in zip(capacity, unit, strict=True):
+        if pd.isna(cap) or pd.isna(u):
+            caps.append(float("nan"))
+            shown.append("")
+            continue
+        target = DISPLAY_UNIT[units.dimension(str(u))]
+        caps.append(units.convert(float(cap), str(u), target))
+        shown.append(target)
+    return caps, shown
 
 
 def top_countries(network: Network, n: int = 3) -> pd.DataFrame:
@@ -146,16 +157,7 @@ def facility_map(network: Network) -> pd.DataFrame:
             "material": f["material"].astype(object).where(f["material"].notna(), ""),
         }
     )
-    caps, shown = [], []
-    for cap, unit in zip(f["capacity"], f["unit"], strict=True):
-        if pd.isna(cap) or pd.isna(unit):
-            caps.append(float("nan"))
-            shown.append("")
-            continue
-        target = DISPLAY_UNIT[units.dimension(str(unit))]
-        caps.append(units.convert(float(cap), str(unit), target))
-        shown.append(target)
-    out["capacity"], out["unit"] = caps, shown
+    out["capacity"], out["unit"] = _displayed(f["capacity"], f["unit"])
     order = {s: i for i, s in enumerate(STAGE_ORDER)}
     out = out.assign(_rank=out["stage"].map(order).fillna(len(order)))
     return out.sort_values(["_rank", "id"]).drop(columns="_rank").reset_index(drop=True)[

@@ -246,10 +246,11 @@ class AnswerCache:
     """
 
     def __init__(self, app: Any, state: State) -> None:
-        from onshore.web import PAGES, shell
+        from onshore.web import PAGES, page_of, shell
 
         self.app, self.state = app, state
-        self.pages = {f"/{p}": shell(p).encode("utf-8") for p in PAGES}
+        self.page_of = page_of
+        self.pages = {p: shell(p).encode("utf-8") for p in PAGES}
         self.json = [(b"content-type", b"application/json")]
         self.html = [(b"content-type", b"text/html; charset=utf-8")]
 
@@ -264,13 +265,8 @@ class AnswerCache:
                 if hit is not None and self._known(scope):
                     state.audit(hit[1])
                     return await self._send(send, hit[0], self.json)
-            else:
-                page = self.pages.get(path)
-                if page is None and path.startswith("/product/") and "/" not in path[9:] \
-                        and len(path) > 9:
-                    page = self.pages["/product"]
-                if page is not None:
-                    return await self._send(send, page, self.html)
+            elif (name := self.page_of(path)) is not None:
+                return await self._send(send, self.pages[name], self.html)
         await self.app(scope, receive, send)
 
     def _known(self, scope: Any) -> bool:

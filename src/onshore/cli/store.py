@@ -118,7 +118,7 @@ def import_(
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,
-        title=f"imported {sum(written.values())} rows",
+        title=f"imported {sum(written.values())} rows (snapshot {written.snapshot[:12]})",
     )
     if written.deleted:
         emit(
@@ -221,10 +221,12 @@ def import_io_(
             source=str(folder),
             progress=lambda msg: status.update(msg),
         )
+        status.update("naming the new snapshot")
+        snapshot = store.snapshot_hash()
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,
-        title=f"imported {sum(written.values())} rows",
+        title=f"imported {sum(written.values())} rows (snapshot {snapshot[:12]})",
     )
 
 

@@ -138,10 +138,21 @@ def trace_cmd(
     ] = False,
     top: Annotated[int, typer.Option("--top", help="How many tags and paths to explain.")] = 5,
     all_: Annotated[
-        bool, typer.Option("--all", help="Every product at once (with --out: to Parquet).")
+        bool,
+        typer.Option(
+            "--all", help="Every product (cell, pack, device) at once (with --out: to Parquet)."
+        ),
+    ] = False,
+    all_nodes: Annotated[
+        bool,
+        typer.Option(
+            "--all-nodes",
+            help="Every node (mines, refiners, ... too) at once (with --out: to Parquet).",
+        ),
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="With --all: the directory to write.")
+        Path | None,
+        typer.Option("--out", "-o", help="With --all or --all-nodes: the directory to write."),
     ] = None,
     engine: EngineOption = "local",
     format: FormatOption = Format.table,
@@ -151,14 +162,23 @@ def trace_cmd(
     per unit."""
     if weight not in ("mass", "cost"):
         raise typer.BadParameter("mass or cost", param_hint="--weight")
-    if all_:
+    if all_nodes:
         trace_all_command(by, weight, period, out, engine, format, db)
         return
+    if all_:
+        if engine != "local":
+            raise typer.BadParameter(
+                f"the {engine} engine traces every node (--all-nodes); every product runs "
+                "locally",
+                param_hint="--engine",
+            )
+        trace_products_command(by, weight, period, out, format, db)
+        return
     if product is None:
-        raise typer.BadParameter("give a PRODUCT or --all")
+        raise typer.BadParameter("give a PRODUCT, --all or --all-nodes")
     if engine != "local":
         raise typer.BadParameter(
-            f"the {engine} engine traces every product (--all); one product runs locally",
+            f"the {engine} engine traces every node (--all-nodes); one product runs locally",
             param_hint="--engine",
         )
     trace_command(product, by, weight, period, explain, top, format, db)
@@ -192,6 +212,33 @@ def products_cmd(
     emit(records(df), format, title=f"{len(df)} products", columns=cols, whole=("product",))
 
 
+def trace_products_command(
+    by: str,
+    weight: str,
+    period: str | None,
+    out: Path | None,
+    fmt: Format,
+    db: Path | None,
+) -> None:
+    """Trace every cell, pack and device: write the Parquet directory or print the rows."""
+    from onshore.trace import PRODUCT_STAGES, products, trace_products, write_products
+
+    network = open_network(db)
+    fields = tuple(f.strip() for f in by.split(",") if f.strip())
+    w: Literal["mass", "cost"] = "cost" if weight == "cost" else "mass"
+    if out is not None:
+        res = write_products(network, out, by=fields, weight=w, period=period)
+        console.print(f"wrote {res} (read it with onshore.trace.read_all)")
+        return
+    prods = products(network, PRODUCT_STAGES)["product"].tolist()
+    df = trace_products(network, prods, by=fields, weight=w, period=period)
+    emit(
+        records(df.head(200)),
+        fmt,
+        title=f"{len(prods):,} products traced ({len(df):,} rows; first 200)",
+    )
+
+
 def trace_all_command(
     by: str,
     weight: str,
@@ -201,7 +248,7 @@ def trace_all_command(
     fmt: Format,
     db: Path | None,
 ) -> None:
-    """Trace every product on an engine; write the compact Parquet directory or print rows."""
+    """Trace every node on an engine; write the compact Parquet directory or print rows."""
     from onshore.engines import trace_all
 
     network = open_network(db)
@@ -211,7 +258,7 @@ def trace_all_command(
     if isinstance(res, Path):
         console.print(f"wrote {res} (read it with onshore.trace.read_all)")
         return
-    emit(records(res.head(200)), fmt, title=f"Every product traced ({len(res):,} rows; first 200)")
+    emit(records(res.head(200)), fmt, title=f"Every node traced ({len(res):,} rows; first 200)")
 
 
 @app.command("validate")

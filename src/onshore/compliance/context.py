@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from onshore.owners import (
     prohibited_foreign_entity,
 )
 from onshore.owners.control import Bound
+from onshore.records.frames import positions
 from onshore.rules import Entity, EntityList, NamedEntity
 from onshore.sparse import bfs_order, nearest_source
 from onshore.trace import Graph, content, find_product, forward_plan, graph, raw_prices, solve
@@ -61,6 +62,10 @@ REL = {
 """How a company relates to a named or listed one, in words."""
 
 
+Where = Literal["facilities", "nodes"]
+"""What a per-company array is laid out over: the context's facilities or the trace nodes."""
+
+
 @dataclass
 class Context:
     """Per-network facts the rule kinds share, computed once (see :func:`context`)."""
@@ -75,6 +80,11 @@ class Context:
     names: dict[str, str]
     period: str | None = None
     """The flows' period (those whose period starts with it); None: every period pooled."""
+    flow_ends: np.ndarray = field(default_factory=lambda: np.zeros((2, 0), dtype=np.int64))
+    """The flows of ``period``: supplier (row 0) and customer (row 1) positions, -1 when
+    not a facility."""
+    flow_estimate: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Whether each of those flows is an estimate."""
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -130,53 +140,35 @@ class Context:
         out: pd.DataFrame = self.cache["feoc"]
         return out
 
-    def _per_company(
-        self, what: str, company: np.ndarray, make: Callable[[], np.ndarray]
-    ) -> np.ndarray:
-        """``make()`` for a per-company array; kept when ``company`` is the facilities' or the
-        trace nodes' company array (the arrays the kinds pass)."""
-        fields = self.cache.get("fields")
-        of = (
-            "facilities"
-            if company is self.company
-            else "nodes"
-            if fields is not None and company is fields["company"]
-            else None
-        )
-        if of is None:
-            return make()
+    def _per_company(self, what: str, of: Where, flags: pd.Series) -> np.ndarray:
+        """``flags`` (by company id) at each facility (``of="facilities"``) or trace node
+        (``of="nodes"``), kept per ``(what, of)``."""
         key = (what, of)
         if key not in self.cache:
-            self.cache[key] = make()
+            if of == "facilities":
+                company = self.company
+            elif of == "nodes":
+                company = self.node_fields()["company"]
+            else:
+                raise ValueError(f"of must be 'facilities' or 'nodes', not {of!r}")
+            at: np.ndarray = (
+                pd.Series(company).map(flags.astype(object)).fillna(False).astype(bool).to_numpy()
+            )
+            self.cache[key] = at
         out: np.ndarray = self.cache[key]
         return out
 
-    def feoc_flag(self, company: np.ndarray) -> np.ndarray:
-        """Per company id, whether it is a FEOC."""
+    def feoc_flag(self, of: Where) -> np.ndarray:
+        """Whether the company of each facility (``of="facilities"``) or trace node
+        (``of="nodes"``) is a FEOC."""
+        return self._per_company("feoc_flag", of, self.feoc()["feoc"])
 
-        def make() -> np.ndarray:
-            flags: np.ndarray = (
-                pd.Series(company)
-                .map(self.feoc()["feoc"].astype(object))
-                .fillna(False)
-                .astype(bool)
-                .to_numpy()
-            )
-            return flags
-
-        return self._per_company("feoc_flag", company, make)
-
-    def feoc_unsure(self, company: np.ndarray) -> np.ndarray:
-        """Per company id, whether it may be a FEOC but is not one on the recorded stakes
-        (a blank stake could give a covered government its share)."""
-
-        def make() -> np.ndarray:
-            f = self.feoc()
-            unsure = (f["possible"] & ~f["feoc"]).astype(object)
-            flags: np.ndarray = pd.Series(company).map(unsure).fillna(False).astype(bool).to_numpy()
-            return flags
-
-        return self._per_company("feoc_unsure", company, make)
+    def feoc_unsure(self, of: Where) -> np.ndarray:
+        """Whether the company of each facility or trace node (``of`` as for
+        :meth:`feoc_flag`) may be a FEOC but is not one on the recorded stakes (a blank stake
+        could give a covered government its share)."""
+        f = self.feoc()
+        return self._per_company("feoc_unsure", of, f["possible"] & ~f["feoc"])
 
     def control_text(self, company: str) -> str:
         """The control chain of a company in words (``a <- b <- c``; kept per company)."""
@@ -625,18 +617,6 @@ def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
-def _positions(index: pd.Index, col: pd.Series) -> np.ndarray:
-    """Positions of ``col.astype(str)``'s values in a unique ``index`` (-1 when absent); a
-    categorical without missing values through its categories."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        codes = col.cat.codes.to_numpy()
-        if not (codes < 0).any():
-            at = index.get_indexer(col.cat.categories.astype(str))
-            out: np.ndarray = at[codes] if len(at) else np.zeros(0, dtype=np.int64)
-            return out
-    return np.asarray(index.get_indexer(col.astype(str)))
-
-
 def _strings(col: pd.Series) -> np.ndarray:
     """``col.astype(str)`` as an object array; a categorical without missing values through its
     categories (each converted once)."""
@@ -721,12 +701,10 @@ def _build(network: Network, period: str | None = None) -> Context:
     fac["id"] = fac["id"].astype(str)
     fac = fac.set_index("id", drop=False)
     fidx = {f: k for k, f in enumerate(fac.index)}
-    fl = network.flows
-    if period is not None:
-        fl = fl[fl["period"].astype(str).str.startswith(str(period))]
+    fl = network.flows_of(period)
     if fac.index.is_unique:
-        s = _positions(fac.index, fl["supplier"])
-        c = _positions(fac.index, fl["customer"])
+        s = positions(fl["supplier"], fac.index)
+        c = positions(fl["customer"], fac.index)
     else:  # the last of equal ids, as ``fidx`` holds it
         s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
         c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
@@ -740,7 +718,10 @@ def _build(network: Network, period: str | None = None) -> Context:
     names = dict(
         zip(comp["id"].astype(str).tolist(), comp["name"].astype(str).tolist(), strict=True)
     )
-    return Context(network, owners(network), fac, fidx, g, names, period)
+    estimate = fl["estimate"].fillna(False).astype(bool).to_numpy()
+    return Context(
+        network, owners(network), fac, fidx, g, names, period, np.vstack([s, c]), estimate
+    )
 
 
 FEW = 8

@@ -226,20 +226,12 @@ def stage_links(
     return links, note
 
 
-def _flows_of(network: Network, period: str | None) -> pd.DataFrame:
-    """The flows whose period starts with ``period`` (every flow when None)."""
-    f = network.flows
-    if period is None:
-        return f
-    return f[f["period"].astype(str).str.startswith(str(period)).to_numpy()]
-
-
 def _recorded_links(
     network: Network, product: str, why: str, period: str | None = None
 ) -> tuple[dict[str, Any], str]:
     ctx = context(network, period)
     up = [str(ctx.ids[i]) for i in ctx.upstream(product)]
-    f = _flows_of(network, period)
+    f = network.flows_of(period)
     f = f[f["supplier"].astype(str).isin(up) & f["customer"].astype(str).isin(up)]
     node = {p: f"{ctx.fac.loc[p, 'stage']} · {ctx.fac.loc[p, 'country']}" for p in up}
     node[product] = f"{node[product]} (this product)"
@@ -423,7 +415,7 @@ def _estimates(
 ) -> dict[str, Any]:
     ctx = context(network, period)
     plants = set(ctx.ids[ctx.upstream(product)])
-    f = _flows_of(network, period)
+    f = network.flows_of(period)
     inside = f["customer"].astype(str).isin(plants) & f["supplier"].astype(str).isin(plants)
     ef = f[inside & f["estimate"].fillna(False).astype(bool)]
     flows = [

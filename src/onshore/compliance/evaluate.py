@@ -22,6 +22,8 @@ import gc
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from onshore.compliance.context import Products, context, facility_of
 from onshore.compliance.kinds import KINDS
 from onshore.compliance.verdicts import (
@@ -307,22 +309,22 @@ def data_basis(network: Network, product: str, period: str | None = None) -> dic
         ``upstream_plants``, ``flows``, ``estimated_flows`` and ``text`` (in words).
     """
     ctx = context(network, period)
-    plants = set(ctx.ids[ctx.upstream(product)])
-    f = network.flows
-    if period is not None:
-        f = f[f["period"].astype(str).str.startswith(str(period))]
-    inside = f["customer"].astype(str).isin(plants) & f["supplier"].astype(str).isin(plants)
-    est = f.loc[inside, "estimate"].fillna(False).astype(bool)
-    n, k = int(inside.sum()), int(est.sum())
+    up = ctx.upstream(product)
+    among = np.zeros(ctx.n + 1, dtype=bool)  # the last entry: "not a facility" (-1)
+    among[up] = True
+    sup, cus = ctx.flow_ends
+    inside = among[sup] & among[cus]
+    n, k = int(inside.sum()), int(ctx.flow_estimate[inside].sum())
+    plants = len(np.unique(ctx.ids[up]))
     text = (
         (
-            f"{len(plants) - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them "
+            f"{plants - 1} upstream plant(s) by recorded flows; {k} of {n} flows among them "
             "are estimates" + (" (confirm them before relying on a firm verdict)" if k else "")
         )
         if n
         else "no recorded supplier flows"
     )
-    return {"upstream_plants": len(plants) - 1, "flows": n, "estimated_flows": k, "text": text}
+    return {"upstream_plants": plants - 1, "flows": n, "estimated_flows": k, "text": text}
 
 
 def products(network: Network, stages: tuple[str, ...] = ("cell", "pack")) -> list[str]:

@@ -530,17 +530,31 @@ class Matcher:
         return self._near[t]
 
     # ------------------------------------------------------------------ scoring
+    @staticmethod
+    def keys(q: Name) -> list[tuple[str, str]]:
+        """The blocking keys of a query, as ``(kind, key)``: its compact letters (``"c"``),
+        its native letters (``"n"``, when it has them) and each distinct token (``"t"``; a
+        token also finds the tokens :meth:`near` it). :meth:`postings` holds what each key
+        finds."""
+        ks = [("c", q.compact)]
+        if q.native:
+            ks.append(("n", q.native))
+        return ks + [("t", t) for t in dict.fromkeys(q.tokens)]
+
+    def postings(self) -> dict[str, dict[str, set[int]]]:
+        """Per key kind (see :meth:`keys`), the positions in ``self.names`` of each key."""
+        return {"c": self.by_compact, "n": self.by_native, "t": self.by_token}
+
     def block(self, q: Name) -> set[int]:
         """Positions in ``self.names`` that share a distinctive token, the compact letters,
         the native letters or a near token with the query."""
+        post = self.postings()
         out: set[int] = set()
-        out |= self.by_compact.get(q.compact, set())
-        if q.native:
-            out |= self.by_native.get(q.native, set())
-        for t in set(q.tokens):
-            out |= self.by_token.get(t, set())
-            for v, _ in self.near(t):
-                out |= self.by_token.get(v, set())
+        for kind, key in self.keys(q):
+            out |= post[kind].get(key, set())
+            if kind == "t":
+                for v, _ in self.near(key):
+                    out |= post[kind].get(v, set())
         return out
 
     def pair(self, q: Name, n: Name) -> tuple[float, dict[str, float | str]]:

@@ -156,7 +156,10 @@ def solve_task(job: Mapping[str, Any], t: int, stats: dict[str, float]) -> Any:
     if not whole:  # one more column: the block's right-hand side summed, for the total
         r, c, v = np.r_[r, p.pos[rows]], np.r_[c, np.full(len(rows), k)], np.r_[v, val]
     Bp = sp.csr_matrix((v, (r, c)), shape=(p.n, k + (not whole)))
-    X = solve_permuted(p, Bp, job["names"], job["tol"], stats)
+    keep = job["rows"]
+    if keep.size == 0:
+        return
+    X = solve_permuted(p, Bp, job["names"], job["tol"], stats, upto=int(keep[-1]))
     total = None if whole else X[:, k]
     schema = pa.schema(
         [
@@ -177,7 +180,7 @@ def solve_task(job: Mapping[str, Any], t: int, stats: dict[str, float]) -> Any:
         )
     try:
         for node, tag, q, tot in kept(
-            p, X[:, :k], base + lo, job["skip"], job["min_quantity"], job["min_share"], total
+            p, X[:, :k], base + lo, keep, job["min_quantity"], job["min_share"], total
         ):
             stats["rows"] = stats.get("rows", 0) + node.size
             f = {"node": node.astype(np.int32), "tag": tag.astype(job["tag_dtype"]), "quantity": q}
@@ -308,7 +311,7 @@ class SparkEngine(Engine):
         extraction and writing), ``wall`` (seconds), ``levels``, ``tasks``, ``rows`` and
         ``sweeps`` (Gauss-Seidel sweeps of cyclic blocks, summed over tasks).
         """
-        from onshore.trace.allnodes import prepare, write_index
+        from onshore.trace.allnodes import kept_rows, prepare, write_index
         from onshore.trace.leontief import TOL as SOLVE_TOL
 
         wall = time.perf_counter()
@@ -337,7 +340,7 @@ class SparkEngine(Engine):
                 "blocks": blocks,
                 "tasks": todo,
                 "width": [int(b[1].max(initial=-1)) + 1 for b in blocks],
-                "skip": g.nodes["virtual"].to_numpy()[fp.perm],
+                "rows": kept_rows(g, fp),
                 "names": Labels(g.labels()),
                 "tol": SOLVE_TOL if tol is None else tol,
                 "min_quantity": min_quantity,
@@ -584,11 +587,7 @@ class SparkEngine(Engine):
 
         spark = self.spark
         kind, key, pos = [], [], []
-        for k, postings in (
-            ("c", matcher.by_compact),
-            ("n", matcher.by_native),
-            ("t", matcher.by_token),
-        ):
+        for k, postings in matcher.postings().items():
             for word, js in postings.items():
                 kind += [k] * len(js)
                 key += [word] * len(js)
@@ -598,18 +597,14 @@ class SparkEngine(Engine):
         )
 
         def keys(it: Any) -> Any:
-            from onshore.compliance.names import identifier, normalize
+            from onshore.compliance.names import Matcher, identifier, normalize
 
             for pdf in it:
                 qid, kk, kv = [], [], []
                 for i, name in zip(pdf["qid"], pdf["name"], strict=True):
                     if identifier(name):
                         continue  # an identifier is an exact key, never blocked as a name
-                    n = normalize(name)
-                    ks = [("c", n.compact)]
-                    if n.native:
-                        ks.append(("n", n.native))
-                    ks += [("t", t) for t in set(n.tokens)]
+                    ks = Matcher.keys(normalize(name))
                     qid += [int(i)] * len(ks)
                     kk += [a for a, _ in ks]
                     kv += [b for _, b in ks]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,10 @@ def _retired(rt: RawTable, batch: Batch, errors: list[RowError]) -> RawTable:
                         )
                     key.append(None if t in (None, "") else str(t))
                 batch.delete(rt.table, tuple(key), Origin(rt.file, int(rows[i])))
+    if not gone.any():  # nothing retired: the same rows without the column, not copied
+        return dataclasses.replace(
+            rt, columns=keep, data={c: rt.data[c] for c in keep}, warnings=[]
+        )
     return _take(rt, np.flatnonzero(~gone), keep)
 
 
@@ -338,8 +343,9 @@ def read_files(
 
 class ImportResult(dict[str, int]):
     """Rows written per table, with the ``warnings`` of what was interpreted or ignored, the
-    physical ``findings`` (capacity, producing periods, recipes) of the import and the rows
-    ``deleted`` per table (a ``deleted`` column)."""
+    physical ``findings`` (capacity, producing periods, recipes) of the import, the rows
+    ``deleted`` per table (a ``deleted`` column) and the ``snapshot`` hash of the store the
+    import leaves (the one verdicts on it cite)."""
 
     def __init__(
         self,
@@ -347,11 +353,13 @@ class ImportResult(dict[str, int]):
         warnings: list[RowWarning],
         findings: list[Finding] | None = None,
         deleted: dict[str, int] | None = None,
+        snapshot: str = "",
     ) -> None:
         super().__init__(written)
         self.warnings = warnings
         self.findings = findings or []
         self.deleted = deleted or {}
+        self.snapshot = snapshot
 
 
 def load_files(paths: Sequence[str | Path], strict: bool = False) -> Batch:
@@ -472,7 +480,11 @@ def import_files(
     if progress:
         progress(f"writing {len(batch):,} rows")
     written: dict[str, int] = store.write(batch)
-    return ImportResult(written, batch.warnings, findings, batch.deleted())
+    if progress:
+        progress("naming the new snapshot")
+    # hashed once here, where the content changed, and kept by the store: later commands
+    # name the snapshot their verdicts rest on without reading every row again
+    return ImportResult(written, batch.warnings, findings, batch.deleted(), store.snapshot_hash())
 
 
 def reference_files() -> list[Path]:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from onshore.errors import UnitError
 from onshore.records import units
+from onshore.records.frames import positions
 
 TOLERANCE = 0.05
 """Relative tolerance of the recipe check (rounding of quantities and BOM factors)."""
@@ -228,16 +229,6 @@ def _describe(status: str, window: tuple[float, float] | None) -> str:
     return f"status {status}, producing {' '.join(p for p in (lo, hi) if p) or 'always'}"
 
 
-def _positions(values: pd.Series, ids: pd.Index) -> np.ndarray:
-    """The position of each value in ``ids`` (-1 when not there), by Arrow."""
-    import pyarrow as pa
-    import pyarrow.compute as pac
-
-    arr = pa.array(values.astype(str), from_pandas=True)
-    at = pac.index_in(arr, value_set=pa.array(ids.tolist(), type=arr.type))
-    return np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def _codes(values: pd.Series, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of the kept values and the distinct values (as text)."""
     codes, uniq = pd.factorize(values)
@@ -287,8 +278,8 @@ def check_physical(
         return out
     fac = _facility_table(facilities, materials)
     f = _flows_in_material_units(flows, materials)
-    si = _positions(f["supplier"], fac.ids)
-    ci = _positions(f["customer"], fac.ids)
+    si = positions(f["supplier"], fac.ids)
+    ci = positions(f["customer"], fac.ids)
     keep = (si >= 0) & (ci >= 0)
     si, ci = si[keep], ci[keep]
     pc, periods = _codes(f["period"], keep)

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from onshore.network import Network
 from onshore.records import units
+from onshore.records.frames import positions
 from onshore.sparse import reachable
 
 __all__ = [
@@ -75,29 +76,6 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         )
     codes, uniq = pd.factorize(col.astype(object).where(col.notna(), None))
     return codes.astype(np.int64), np.asarray(uniq, dtype=object).astype(str)
-
-
-def positions(col: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each value of ``col`` in ``index`` (-1 when absent), through its codes.
-
-    Parameters
-    ----------
-    col : Series
-        Values (categorical or not), compared as strings.
-    index : Index
-        The index to look them up in.
-
-    Returns
-    -------
-    ndarray of int64, shape (len(col),)
-        The position in ``index`` of each value; -1 where it is missing or absent.
-    """
-    codes, uniq = _codes(col)
-    at = index.get_indexer(uniq) if len(uniq) else np.zeros(0, dtype=np.int64)
-    out = np.full(len(codes), -1, dtype=np.int64)
-    ok = codes >= 0
-    out[ok] = at[codes[ok]]
-    return out
 
 
 def output_material(network: Network) -> pd.Series:

@@ -59,11 +59,17 @@ class AuditError(OnshoreError):
     """An attempt to change the audit log, or a log whose hash chain is broken."""
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
+
+
+def _link(prev: str, values: str) -> str:
+    """The chain hash of a row after ``prev``: SHA-256 of ``prev`` and the JSON list of the
+    row's values, given as their JSON texts joined by ", " (``json.dumps`` of the list)."""
+    return hashlib.sha256(f"{prev}[{values}]".encode()).hexdigest()
+
+
 def _digest(prev: str, row: Mapping[str, Any]) -> str:
-    body = json.dumps(
-        [row[c] for c in COLUMNS[:-2]], sort_keys=True, default=str, ensure_ascii=False
-    )
-    return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+    return _link(prev, ", ".join(_encode(row[c]) for c in COLUMNS[:-2]))
 
 
 class AuditLog:
@@ -97,9 +103,8 @@ class AuditLog:
             return 0
         # The same verdict rows are often appended again and again (a server answering the
         # same check from its cache): each distinct source row is encoded once per call, and
-        # only seq, time and chain are added per row. The digest is the same text as
-        # _digest's: a JSON list of the row's values joined by ", ".
-        enc = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
+        # only seq, time and chain are added per row.
+        enc = _encode
         static: dict[int, tuple[list[Any], str]] = {}
         for r in rows:
             if id(r) not in static:
@@ -123,7 +128,7 @@ class AuditLog:
         for r in rows:
             seq += 1
             values, tail = static[id(r)]
-            digest = hashlib.sha256(f"{prev}[{seq}, {now_json}, {tail}]".encode()).hexdigest()
+            digest = _link(prev, f"{seq}, {now_json}, {tail}")
             for col, v in zip(cols, [seq, now, *values, prev, digest], strict=True):
                 col.append(v)
             prev = digest

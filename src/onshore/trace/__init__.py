@@ -18,11 +18,12 @@ Modules, bottom up:
 * :mod:`~onshore.trace.paths`: :func:`explain`, the heaviest upstream paths behind a number, and
   :func:`heaviest`, those of a product's largest tags;
 * :mod:`~onshore.trace.allnodes`: :func:`solve_all`, every node, streamed to Parquet;
+  :func:`write_products`, every cell, pack and device, the same solve kept to their rows;
 * :mod:`~onshore.trace.conservation`: :func:`validate`, the mass-balance checks.
 """
 
 from onshore.records.physical import Finding
-from onshore.trace.allnodes import read_all, solve_all
+from onshore.trace.allnodes import PRODUCT_STAGES, read_all, solve_all, write_products
 from onshore.trace.conservation import material_content, validate
 from onshore.trace.graph import Graph, find_product, graph, per_product, products
 from onshore.trace.leontief import TOL, Plan, plan, solve
@@ -40,6 +41,7 @@ from onshore.trace.tags import (
 )
 
 __all__ = [
+    "PRODUCT_STAGES",
     "TOL",
     "Finding",
     "Graph",
@@ -68,4 +70,5 @@ __all__ = [
     "ultimate_controller_country",
     "upstream",
     "validate",
+    "write_products",
 ]

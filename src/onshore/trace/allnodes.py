@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -97,16 +97,44 @@ def write_index(d: Path, g: Graph, tag_df: pd.DataFrame) -> None:
     )
 
 
+PRODUCT_STAGES = ("cell", "pack", "device")
+"""The stages whose plants make what users trace as products: cells, packs and devices."""
+
+
+def kept_rows(g: Graph, fp: Plan, stages: Sequence[str] | None = None) -> np.ndarray:
+    """The plan rows of the nodes :func:`solve_all` keeps, ascending: the real (not virtual)
+    nodes, of ``stages`` only when given.
+
+    Parameters
+    ----------
+    g : Graph
+    fp : Plan
+        The forward plan of ``g``.
+    stages : sequence of str, optional
+        Only nodes of these stages.
+
+    Returns
+    -------
+    ndarray of int64
+        Plan positions (``fp.pos`` of the nodes), sorted.
+    """
+    keep = ~g.nodes["virtual"].to_numpy()
+    if stages is not None:
+        keep &= g.nodes["stage"].astype(str).isin([str(s) for s in stages]).to_numpy()
+    return np.sort(fp.pos[np.flatnonzero(keep)])
+
+
 def kept(
     p: Plan,
     X: np.ndarray,
     base: int,
-    skip: np.ndarray,
+    rows: np.ndarray,
     min_quantity: float,
     min_share: float,
     total: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The values of one solved block that are kept, in chunks of about 2^22 cells.
+    """The values of one solved block that are kept, as :func:`solve_all` keeps them in its
+    ``triplets`` layout (the Spark engine's tasks), in chunks of about 2^22 cells.
 
     Parameters
     ----------
@@ -114,8 +142,8 @@ def kept(
     X : ndarray, shape (n, k)
         The block's solution in plan order, column ``c`` being tag ``base + c``.
     base : int
-    skip : ndarray of bool, shape (n,)
-        Rows (plan order) not written: the virtual nodes.
+    rows : ndarray of int
+        The plan rows kept, ascending (:func:`kept_rows`).
     min_quantity, min_share : float
         As :func:`solve_all`: kept are values ``> min_quantity`` and ``> min_share`` x the
         node's total over the block.
@@ -130,15 +158,14 @@ def kept(
     """
     k = X.shape[1]
     chunk = max(1, 2**22 // max(k, 1))
-    for a in range(0, p.n, chunk):
-        sub = X[a : a + chunk]
-        tot = sub.sum(axis=1) if total is None else total[a : a + chunk]
-        keep = (sub > np.maximum(min_quantity, min_share * tot)[:, None]) & ~skip[
-            a : a + chunk, None
-        ]
-        ii, jj = np.nonzero(keep)
+    for a in range(0, len(rows), chunk):
+        at = rows[a : a + chunk]
+        lo, hi = int(at[0]), int(at[-1]) + 1
+        sub = X[lo:hi] if hi - lo == len(at) else X[at]
+        tot = sub.sum(axis=1) if total is None else total[at]
+        ii, jj = np.nonzero(sub > np.maximum(min_quantity, min_share * tot)[:, None])
         if ii.size:
-            yield p.perm[a + ii], base + jj, sub[ii, jj], tot[ii]
+            yield p.perm[at[ii]], base + jj, sub[ii, jj], tot[ii]
 
 
 _JOB: dict[str, Any] = {}
@@ -159,39 +186,78 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
     t0 = time.perf_counter()
     k = int(col.max()) + 1
     Bp = sp.csr_matrix((val, (p.pos[rows], col)), shape=(p.n, k))
-    X = _solve.solve_permuted(p, Bp, j["names"], j["tol"], st)
+    keep_rows: np.ndarray = j["rows"]  # the plan rows to keep, ascending, virtual nodes out
+    if keep_rows.size == 0:
+        return b, {"solve": 0.0, "extract": 0.0, "rows": 0}, None
+    X = _solve.solve_permuted(p, Bp, j["names"], j["tol"], st, upto=int(keep_rows[-1]))
     t1 = time.perf_counter()
-    skip = j["skip"]  # virtual nodes, in plan order
     tag_t = np.int16 if j["ntags"] < 2**15 else np.int32
+    dense = j["layout"] == "dense" and j["dir"] is not None
+    schema = (
+        pa.schema([("node", pa.int32())] + [(str(base + c), pa.float64()) for c in range(k)])
+        if dense
+        else j["schema"]
+    )
     writer = (
-        None
-        if not j["write"]
-        else pq.ParquetWriter(
+        pq.ParquetWriter(
             str(j["dir"] / f"block_{b:04d}.parquet"),
-            j["schema"],
+            schema,
             compression=j["compression"],
-            use_dictionary=["tag"],
+            use_dictionary=False if dense else ["tag"],
         )
-        if j["dir"] is not None
+        if j["dir"] is not None and j["write"]
         else None
     )
     frames = []
     nrows = 0
-    for node, tag, q, tot in kept(p, X, base, skip, j["min_quantity"], j["min_share"]):
-        nrows += node.size
+    chunk = max(1, 2**22 // max(k, 1))
+    for a in range(0, len(keep_rows), chunk):
+        at = keep_rows[a : a + chunk]
+        lo, hi = int(at[0]), int(at[-1]) + 1
+        sub = X[lo:hi] if hi - lo == len(at) else X[at]  # a slice where no row is left out
+        tot = sub.sum(axis=1)
+        cut = np.maximum(j["min_quantity"], j["min_share"] * tot)[:, None]
+        if dense:  # every column of the block for the rows with a value kept: no extraction
+            np.putmask(sub, sub <= cut, 0.0)
+            nz = int(np.count_nonzero(sub))
+            if nz == 0:
+                continue
+            nrows += nz
+            if writer is None:
+                continue
+            t2 = time.perf_counter()
+            has = np.flatnonzero(sub.any(axis=1))
+            cols = (sub if has.size == len(sub) else sub[has]).T.copy()  # one column per tag
+            arrays = [pa.array(p.perm[at[has]].astype(np.int32))]
+            arrays += [pa.array(cols[c]) for c in range(k)]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            st["write"] = st.get("write", 0.0) + time.perf_counter() - t2
+            continue
+        ii, jj = np.nonzero(sub > cut)
+        if ii.size == 0:
+            continue
+        nrows += ii.size
+        node = p.perm[at[ii]]
+        q = sub[ii, jj]
         if j["dir"] is not None and writer is None:
             continue  # write=False: compute and extract only (benchmarks)
         if writer is not None:
             t2 = time.perf_counter()
             writer.write_table(
                 pa.table(
-                    {"node": node.astype(np.int32), "tag": tag.astype(tag_t), "quantity": q},
-                    schema=j["schema"],
+                    {
+                        "node": node.astype(np.int32),
+                        "tag": (base + jj).astype(tag_t),
+                        "quantity": q,
+                    },
+                    schema=schema,
                 )
             )
             st["write"] = st.get("write", 0.0) + time.perf_counter() - t2
         else:
-            frames.append(pd.DataFrame({"node": node, "tag": tag, "quantity": q, "share": q / tot}))
+            frames.append(
+                pd.DataFrame({"node": node, "tag": base + jj, "quantity": q, "share": q / tot[ii]})
+            )
     if writer is not None:
         t2 = time.perf_counter()
         writer.close()
@@ -216,20 +282,30 @@ def solve_all(
     min_share: float = 1e-15,
     compression: str = "none",
     write: bool = True,
+    stages: Sequence[str] | None = None,
+    layout: Literal["triplets", "dense"] = "triplets",
 ) -> pd.DataFrame | Path:
-    """Trace every node at once, one (raw, stage) block of tag columns at a time.
+    """Trace every node (or every node of some stages) at once, one (raw, stage) block of tag
+    columns at a time.
 
     Each block solves ``X = A X + B`` with ``B[p, c] = b_p`` for the nodes ``p`` of that raw
     material and stage whose place (country, ...) is ``c``, with one plan for all blocks.
     Kept: values ``> min_quantity`` and ``> min_share`` x the node's total over its block
     (the default 1e-15 drops only rounding noise, far below the solver's 1e-10 residual).
-    Virtual (``unknown``) nodes are not written.
+    Virtual (``unknown``) nodes are not written. With ``stages`` (e.g. :data:`PRODUCT_STAGES`:
+    every cell, pack and device) only the rows of nodes of those stages are kept: the solve
+    still runs over everything upstream of them (a row needs its suppliers'), but stops at
+    the level of the last kept row, and nothing else is extracted or written.
 
     With ``out`` (a directory) blocks are solved by ``workers`` processes (default: the
     CPU count) and written compactly: ``tags.parquet`` (``tag`` -> the tag fields),
     ``nodes.parquet`` (``node`` -> ``product``) and ``values/block_NNNN.parquet`` with
-    ``node`` (int32), ``tag`` (int16) and ``quantity`` (float64); :func:`read_all` joins
-    them into the tidy table. ``share`` is not stored: it is ``quantity`` over the sum of
+    ``node`` (int32), ``tag`` (int16) and ``quantity`` (float64), or with
+    ``layout="dense"`` one column per tag of the block (named by its ``tag`` number,
+    float64, exact; 0 where nothing is kept) beside ``node``, for the nodes with a value
+    in the block: no nonzero extraction, and fewer bytes where most (node, tag) cells of a
+    block hold a value, as a product's do; :func:`read_all` joins either into the tidy
+    table. ``share`` is not stored: it is ``quantity`` over the sum of
     the node's (raw, stage). Without ``out`` a tidy DataFrame is returned (small
     networks). ``stats``, when given, receives the seconds of solving, extracting and
     writing (summed over workers), the wall time, the rows and the cyclic sweeps;
@@ -264,6 +340,10 @@ def solve_all(
         Parquet compression codec of the value files (``none``, ``zstd``, ...).
     write : bool
         With ``out``, False skips writing the value files (for timing).
+    stages : sequence of str, optional
+        Keep only the nodes of these stages (default: every node).
+    layout : {"triplets", "dense"}
+        How the value files are written with ``out`` (see above).
 
     Returns
     -------
@@ -298,7 +378,8 @@ def solve_all(
         blocks=blocks,
         names=g_names(g),
         tol=tol,
-        skip=g.nodes["virtual"].to_numpy()[fp.perm],
+        rows=kept_rows(g, fp, stages),
+        layout=layout,
         ntags=len(tags),
         dir=(d / "values") if d is not None else None,
         min_quantity=min_quantity,
@@ -350,13 +431,38 @@ def read_all(out: str | Path, nodes: Sequence[int] | None = None) -> pd.DataFram
     -------
     DataFrame
         ``node``, ``product``, the tag fields, ``quantity`` per unit of the product and
-        ``share`` = quantity / the node's total over the same (raw, stage[, price]).
+        ``share`` = quantity / the node's total over the same (raw, stage[, price]); rows by
+        block file, then as written (either layout).
     """
     import pyarrow.dataset as ds
 
     d = Path(out)
     flt = ds.field("node").isin(list(nodes)) if nodes is not None else None
-    v = ds.dataset(str(d / "values"), format="parquet").to_table(filter=flt).to_pandas()
+    parts = []
+    for f in sorted((d / "values").glob("*.parquet")):
+        t = ds.dataset(str(f), format="parquet").to_table(filter=flt)
+        if "quantity" in t.column_names:
+            parts.append(t.to_pandas())
+            continue
+        names = [c for c in t.column_names if c != "node"]  # dense: one column per tag
+        if not names or t.num_rows == 0:
+            continue
+        q = np.column_stack([t.column(c).to_numpy() for c in names])
+        ii, jj = np.nonzero(q)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "node": t.column("node").to_numpy()[ii],
+                    "tag": np.asarray([int(c) for c in names])[jj],
+                    "quantity": q[ii, jj],
+                }
+            )
+        )
+    v = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame({"node": [], "tag": [], "quantity": []})
+    )
     tags = pd.read_parquet(d / "tags.parquet")
     prod = pd.read_parquet(d / "nodes.parquet")["product"].to_numpy()
     df = v.merge(tags, on="tag", how="left").drop(columns="tag")
@@ -364,3 +470,79 @@ def read_all(out: str | Path, nodes: Sequence[int] | None = None) -> pd.DataFram
     df["share"] = df["quantity"] / df.groupby(sk)["quantity"].transform("sum")
     df.insert(1, "product", prod[df["node"].to_numpy()])
     return df[["node", "product", *[c for c in tags.columns if c != "tag"], "quantity", "share"]]
+
+
+def write_products(
+    network: Network,
+    out: str | Path,
+    stages: Sequence[str] = PRODUCT_STAGES,
+    by: Sequence[str] = ("raw", "stage", "country"),
+    weight: Weight = "mass",
+    period: str | None = None,
+    controller: Controller | None = None,
+    stats: dict[str, float] | None = None,
+    workers: int | None = None,
+    write: bool = True,
+) -> Path:
+    """Trace every product (every cell, pack and device plant) and write the traces to ``out``.
+
+    The forward solve of :func:`solve_all` over everything upstream of the products, up to
+    the last product's level, keeping the products' rows only, in the dense layout (each
+    (raw, stage) block one column per tag: a product's rows of a block are mostly nonzero),
+    with ``nodes.parquet`` naming each node by its product id (:func:`product_ids`, the ids
+    :func:`~onshore.trace.graph.products` lists). :func:`read_all` reads it; each product's
+    rows equal :func:`~onshore.trace.origin.trace` (to 1e-10, the cyclic solves' residual).
+
+    Parameters
+    ----------
+    network : Network
+    out : str or Path
+        The directory to write (created if needed).
+    stages : sequence of str
+        The stages whose nodes are kept (default :data:`PRODUCT_STAGES`).
+    by, weight, period, controller, stats, workers, write
+        As :func:`solve_all`.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    TraceError
+        When a cycle creates mass or does not converge.
+    """
+    res = solve_all(
+        network, by=by, weight=weight, period=period, controller=controller, out=out,
+        stats=stats, workers=workers, write=write, stages=stages, layout="dense",
+    )
+    assert isinstance(res, Path)
+    g = graph(network, period)
+    pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": product_ids(g)}).to_parquet(
+        res / "nodes.parquet", index=False
+    )
+    return res
+
+
+def product_ids(g: Graph) -> np.ndarray:
+    """Per node, its product id as every command takes it: ``FACILITY`` where the plant makes
+    one material, else ``FACILITY:MATERIAL`` (virtual nodes: ``unknown:MATERIAL``), as
+    :func:`~onshore.trace.graph.products` names them.
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    ndarray of object, shape (n,)
+    """
+    nd = g.nodes
+    fac = nd["facility"].astype(str).to_numpy(dtype=object)
+    mat = nd["material"].astype(str).to_numpy(dtype=object)
+    real = ~nd["virtual"].to_numpy()
+    several = ~real
+    several[real] = pd.Series(fac[real]).duplicated(keep=False).to_numpy()
+    out: np.ndarray = np.where(several, fac + ":" + mat, fac)
+    return out

@@ -83,9 +83,7 @@ def validate(
     """
 
     g = graph(network, period)
-    flows = network.flows
-    if period is not None:
-        flows = flows[flows["period"].astype(str).str.startswith(str(period)).to_numpy()]
+    flows = network.flows_of(period)
     out: list[Finding] = (
         check_physical(network.facilities, flows, network.boms, network.materials)
         if physical

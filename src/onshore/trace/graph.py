@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,11 @@ import scipy.sparse as sp
 from onshore.errors import NotFound, TraceError
 from onshore.network import Network
 from onshore.records import units
+from onshore.records.frames import positions
 from onshore.records.model import STAGE_RANK
+
+if TYPE_CHECKING:
+    from onshore.store.plans import PlanCache
 
 UNKNOWN = "unknown"
 """Facility id, country and controlling country of the virtual nodes (data gaps)."""
@@ -62,6 +66,9 @@ class Graph:
     price: np.ndarray
     period: str | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    plans: PlanCache | None = field(default=None, repr=False, compare=False)
+    """Where this graph's solve plans and raw content are kept between processes (the
+    network's :attr:`~onshore.network.Network.plans`), or None."""
 
     @property
     def n(self) -> int:
@@ -103,6 +110,31 @@ class Graph:
         s: pd.Series = self.cache["lookup"]
         return s
 
+    SCANS = 32
+    """Lookups of ``FACILITY:MATERIAL`` answered by scanning the node columns before the
+    name index is built: a scan of a million nodes costs about a fiftieth of the index, and
+    one trace needs one lookup."""
+
+    def _scan(self, product: str) -> int | None:
+        """The node named ``product`` (``facility:material``) found by comparing the columns,
+        or None when not exactly one matches (and after :attr:`SCANS` scans, so that many
+        lookups use the index)."""
+        done = self.cache.get("scans", 0)
+        if done >= self.SCANS:
+            return None
+        self.cache["scans"] = done + 1
+        fac = self.nodes["facility"]
+        mat = self.nodes["material"]
+        hits: list[int] = []
+        at = product.find(":")
+        while at >= 0:  # every split of the name: a facility id may hold ':' itself
+            mask = (fac == product[:at]).to_numpy(dtype=bool, na_value=False)
+            if mask.any():
+                mask = mask & (mat == product[at + 1 :]).to_numpy(dtype=bool, na_value=False)
+                hits += np.flatnonzero(mask).tolist()
+            at = product.find(":", at + 1)
+        return hits[0] if len(hits) == 1 else None
+
     def node(self, product: str) -> int:
         """The node of ``FACILITY`` (when it makes one material) or ``FACILITY:MATERIAL``.
 
@@ -122,8 +154,11 @@ class Graph:
         NotFound
             With the closest names when the product is not a node.
         """
-        lookup = self._lookup()
         if ":" in product:
+            hit = self._scan(product) if "lookup" not in self.cache else None
+            if hit is not None:
+                return hit
+            lookup = self._lookup()
             if product in lookup.index:
                 return int(lookup[product])
             fac = product.split(":", 1)[0]
@@ -151,26 +186,6 @@ class Graph:
 
 
 # ------------------------------------------------------------------------------- helpers
-def _codes(index: pd.Index, col: pd.Series) -> np.ndarray:
-    """Positions of a column's values in ``index`` (-1 when absent); fast on categoricals."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        m = index.get_indexer(col.cat.categories.astype(str))
-        codes = col.cat.codes.to_numpy()
-        return np.where(codes >= 0, m[codes], -1).astype(np.int64)
-    out: np.ndarray = index.get_indexer(col.astype(str)).astype(np.int64)
-    return out
-
-
-def _starts_with(col: pd.Series, prefix: str) -> np.ndarray:
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        ok = np.asarray(col.cat.categories.astype(str).str.startswith(prefix))
-        codes = col.cat.codes.to_numpy()
-        hit: np.ndarray = (codes >= 0) & ok[np.maximum(codes, 0)]
-        return hit
-    out: np.ndarray = col.astype(str).str.startswith(prefix).to_numpy()
-    return out
-
-
 def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     """Flows of the period with ``qty`` in the material's own unit, vectorised.
 
@@ -197,12 +212,10 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     UnitError
         When a flow's unit cannot be converted to its material's unit.
     """
-    f = network.flows
-    if period is not None:
-        f = f[_starts_with(f["period"], str(period))]
+    f = network.flows_of(period)
     mats = pd.Index(network.materials["id"].astype(str))
     mu = network.materials["unit"].astype(str).to_numpy()
-    m = _codes(mats, f["material"])
+    m = positions(f["material"], mats)
     if (m < 0).any():
         bad = f["material"].to_numpy()[m < 0][:5]
         raise TraceError(f"flows of unknown materials: {', '.join(map(str, bad))}")
@@ -328,9 +341,9 @@ def build(
     fac_stage = fac["stage"].astype(str).to_numpy()
 
     flows = flows_qty(network, period)
-    sup = _codes(fac_ids, flows["supplier"])
-    cus = _codes(fac_ids, flows["customer"])
-    fmat = _codes(mat_ids, flows["material"])
+    sup = positions(flows["supplier"], fac_ids)
+    cus = positions(flows["customer"], fac_ids)
+    fmat = positions(flows["material"], mat_ids)
     if (sup < 0).any() or (cus < 0).any():
         bad = pd.concat([flows["supplier"][sup < 0], flows["customer"][cus < 0]]).unique()[:5]
         raise TraceError(f"flows name unknown facilities: {', '.join(map(str, bad))}")
@@ -465,7 +478,9 @@ def build(
     A.sum_duplicates()
 
     price_m = material_prices_usd(network).reindex(mat_ids).to_numpy(dtype=float)
-    return Graph(nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period)
+    return Graph(
+        nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period, plans=network.plans
+    )
 
 
 def graph(network: Network, period: str | None = None) -> Graph:
@@ -535,11 +550,7 @@ def _refuse_consumed(network: Network, g: Graph, facility: str, material: str) -
     outs = set(makes["material"].astype(str))
     boms = network.boms
     used = bool(
-        len(
-            boms[
-                (boms["input"].astype(str) == material) & boms["output"].astype(str).isin(outs)
-            ]
-        )
+        len(boms[(boms["input"].astype(str) == material) & boms["output"].astype(str).isin(outs)])
     )
     if not len(got) and not used:
         return

@@ -20,7 +20,7 @@ component whose spectral radius is >= 1 (a cycle that would create mass) is refu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,6 +188,8 @@ class Cycle:
     lateF: sp.csr_matrix | None = None  # the late entries: rows that read them, columns F
     fb: Any = None  # LAPACK LU factors of I - S, S the sweep's map on the feedback variables
     cols: int = 0  # right-hand sides solved iteratively so far (when to build ``fb``)
+    factored: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    """Called once ``fb`` is built by a solve (the plan's keeper saves it again with ``fb``)."""
 
     def __getstate__(self) -> dict[str, Any]:
         """A SuperLU object does not pickle: sent without it (e.g. to Spark's workers)."""
@@ -402,10 +404,13 @@ def solve_permuted(
     names: Names | None = None,
     tol: float = TOL,
     stats: dict[str, float] | None = None,
+    upto: int | None = None,
 ) -> np.ndarray:
     """Solve with ``Bp`` given in plan order (rows permuted); returns ``X`` in plan order.
 
-    Levels before the first nonzero row of ``Bp`` are left 0 without work.
+    Levels before the first nonzero row of ``Bp`` are left 0 without work, and so are the
+    levels after row ``upto`` when given (a level only reads lower ones, so the rows up to
+    ``upto`` are exact without them).
 
     Parameters
     ----------
@@ -418,6 +423,9 @@ def solve_permuted(
         Relative residual per column at which cyclic solves stop.
     stats : dict, optional
         When given, ``stats["sweeps"]`` is increased by the Gauss-Seidel sweeps made.
+    upto : int, optional
+        The last plan row wanted: the levels after the one holding it are not solved (their
+        rows stay 0).
 
     Returns
     -------
@@ -441,9 +449,12 @@ def solve_permuted(
     if rows.size == 0:
         return X
     first = int(rows[0])
+    last = p.n if upto is None else int(upto)
     for lv in p.levels:
         if lv.hi <= first:
             continue
+        if lv.lo > last:
+            break
         if lv.ext.nnz:  # reads lower levels only: accumulated in place
             spmm(lv.ext, X, X[lv.lo : lv.hi])
         if Bd is not None:
@@ -559,6 +570,8 @@ def solve_cycle(
         c.cols += R.shape[1]
         if c.cols >= FEEDBACK_AMORTISE * len(F):
             feedback_factor(c)
+            if c.factored is not None:
+                c.factored()
     X = R.copy()
     xF = X[F]
     if c.fb is not None:  # direct: r = G(0), x_F = (I - S)^-1 r, X = G(x_F)
@@ -690,3 +703,178 @@ def _anderson(dF: list[np.ndarray], dG: list[np.ndarray], f: np.ndarray) -> np.n
 
 def _names(c: Cycle, names: Names | None) -> list[str]:
     return names(c.idx[:12]) if names else [str(i) for i in c.idx[:12]]
+
+
+# =================================================================== a plan as arrays
+PLAN_FORMAT = 2
+"""The layout of :func:`plan_arrays`; a stored plan of another layout is not used."""
+
+
+def plan_constants() -> tuple[object, ...]:
+    """What, besides the matrix and the rank, decides the structure of a plan: the layout and
+    the solver's size limits (a plan kept under other limits is not reused)."""
+    return (PLAN_FORMAT, DIRECT_MAX, DENSE_MAX, DENSE_FILL)
+
+
+def plan_arrays(p: Plan) -> dict[str, np.ndarray]:
+    """A plan as named numeric arrays (:func:`plan_from_arrays` builds it back).
+
+    Each level keeps its external entries (a CSR matrix) and bounds; each cyclic block keeps
+    its index, its internal matrix, its spectral bound and its kind: the dense LU factors, a
+    flag for a sparse LU (refactored when read: at most :data:`DIRECT_MAX` nodes), or the
+    Gauss-Seidel sublevel bounds and matrices, feedback variables and late entries (with the
+    LU of the feedback map when it was built). Every matrix is stored whole, so that reading
+    it back copies nothing.
+
+    Parameters
+    ----------
+    p : Plan
+
+    Returns
+    -------
+    dict of str to ndarray
+        Numbers only; LU factors stored transposed (C order) so they read back in Fortran
+        order without a copy.
+    """
+    out: dict[str, np.ndarray] = {
+        "format": np.array([PLAN_FORMAT], dtype=np.int64),
+        "n": np.array([p.n], dtype=np.int64),
+        "perm": np.asarray(p.perm, dtype=np.int64),
+        "labels": np.asarray(p.labels),
+        "bounds": np.array([lv.lo for lv in p.levels] + [p.n], dtype=np.int64),
+    }
+    if p.own is not None:
+        out["own"] = np.asarray(p.own, dtype=float)
+    for k, lv in enumerate(p.levels):  # each matrix whole: a slice of a larger array would be
+        _put_csr(out, f"e{k}", lv.ext)  # copied by scipy (it prunes views of large arrays)
+    cyc_level: list[int] = []
+    for k, lv in enumerate(p.levels):
+        c = lv.cyc
+        if c is None:
+            continue
+        pre = f"c{len(cyc_level)}_"
+        cyc_level.append(k)
+        out[pre + "idx"] = np.asarray(c.idx, dtype=np.int64)
+        out[pre + "rho"] = np.array([c.rho], dtype=float)
+        _put_csr(out, pre + "M", c.M)
+        if c.dense is not None:
+            _put_lu(out, pre + "dense", c.dense)
+        elif c.lu is not None:
+            out[pre + "splu"] = np.ones(1, dtype=np.int8)
+        else:
+            assert c.F is not None and c.lateF is not None
+            out[pre + "sub"] = np.array([a for a, _, _ in c.sub] + [c.sub[-1][1]], dtype=np.int64)
+            for j, (_, _, Mj) in enumerate(c.sub):
+                _put_csr(out, f"{pre}s{j}", Mj)
+            out[pre + "F"] = np.asarray(c.F, dtype=np.int64)
+            _put_csr(out, pre + "lateF", c.lateF)
+            if c.fb is not None:
+                _put_lu(out, pre + "fb", c.fb)
+    out["cyc_level"] = np.array(cyc_level, dtype=np.int64)
+    return out
+
+
+def plan_from_arrays(d: Mapping[str, np.ndarray]) -> Plan:
+    """The plan that :func:`plan_arrays` wrote; the arrays are used in place (e.g. mapped).
+
+    Parameters
+    ----------
+    d : mapping of str to ndarray
+
+    Returns
+    -------
+    Plan
+        Equal to the plan written: the same permutation, levels, blocks and factors (a
+        block's sparse LU is computed again).
+
+    Raises
+    ------
+    ValueError
+        When the arrays are of another layout or not consistent with each other.
+    """
+    if int(d["format"][0]) != PLAN_FORMAT:
+        raise ValueError("a plan of another layout")
+    n = int(d["n"][0])
+    perm = d["perm"]
+    bounds = d["bounds"]
+    if perm.shape != (n,) or bounds[0] != 0 or bounds[-1] != n or (np.diff(bounds) <= 0).any():
+        raise ValueError("a plan's permutation or level bounds do not fit its size")
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[perm] = np.arange(n)
+    if (pos < 0).any():
+        raise ValueError("a plan's permutation is not one")
+    cyc_of = {int(k): j for j, k in enumerate(d["cyc_level"])}
+    levels_: list[Level] = []
+    for k in range(len(bounds) - 1):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        cyc = _read_cycle(d, f"c{cyc_of[k]}_") if k in cyc_of else None
+        if cyc is not None and len(cyc.idx) > hi - lo:
+            raise ValueError("a plan's cyclic block is larger than its level")
+        levels_.append(Level(lo=lo, hi=hi, ext=_csr(d, f"e{k}", (hi - lo, n)), cyc=cyc))
+    own = d.get("own")
+    if own is not None and own.shape != (n,):
+        raise ValueError("a plan's own-use factors do not fit its size")
+    return Plan(n=n, levels=levels_, labels=d["labels"], perm=perm, pos=pos, own=own)
+
+
+def _read_cycle(d: Mapping[str, np.ndarray], pre: str) -> Cycle:
+    idx = d[pre + "idx"]
+    m = len(idx)
+    M = _csr(d, pre + "M", (m, m))
+    c = Cycle(idx=idx, M=M, rho=float(d[pre + "rho"][0]))
+    if pre + "dense_lu" in d:
+        c.dense = _get_lu(d, pre + "dense", m)
+    elif pre + "splu" in d:
+        c.lu = splu(sp.csc_matrix(sp.identity(m) - M))
+    else:
+        b = d[pre + "sub"]
+        if b[0] != 0 or b[-1] != m or (np.diff(b) <= 0).any():
+            raise ValueError("a plan's sublevel bounds do not fit its block")
+        c.sub = [
+            (int(b[j]), int(b[j + 1]), _csr(d, f"{pre}s{j}", (int(b[j + 1] - b[j]), m)))
+            for j in range(len(b) - 1)
+        ]
+        c.F = d[pre + "F"]
+        c.lateF = _csr(d, pre + "lateF", None)
+        if c.lateF.shape[1] != len(c.F):
+            raise ValueError("a plan's late entries do not fit its feedback variables")
+        if pre + "fb_lu" in d:
+            c.fb = _get_lu(d, pre + "fb", len(c.F))
+    return c
+
+
+def _put_csr(out: dict[str, np.ndarray], name: str, M: sp.csr_matrix) -> None:
+    out[name + "_indptr"] = M.indptr
+    out[name + "_indices"] = M.indices
+    out[name + "_data"] = np.asarray(M.data, dtype=float)
+    out[name + "_shape"] = np.array(M.shape, dtype=np.int64)
+
+
+def _csr(d: Mapping[str, np.ndarray], name: str, shape: tuple[int, int] | None) -> sp.csr_matrix:
+    """A CSR matrix over stored arrays (views: nothing copied)."""
+    ip, ix, dat = d[name + "_indptr"], d[name + "_indices"], d[name + "_data"]
+    if shape is None:
+        sh = d[name + "_shape"]
+        shape = (int(sh[0]), int(sh[1]))
+    if (
+        ip.shape != (shape[0] + 1,)
+        or ip.dtype != ix.dtype
+        or int(ip[0]) != 0
+        or int(ip[-1]) != len(ix)
+        or len(dat) != len(ix)
+    ):
+        raise ValueError(f"a plan's matrix {name} is not consistent")
+    return sp.csr_matrix((dat, ix, ip), shape=shape, copy=False)
+
+
+def _put_lu(out: dict[str, np.ndarray], name: str, f: tuple[np.ndarray, np.ndarray]) -> None:
+    lu, piv = f
+    out[name + "_lu"] = np.asfortranarray(lu).T  # C order: reads back as a Fortran view
+    out[name + "_piv"] = np.asarray(piv)
+
+
+def _get_lu(d: Mapping[str, np.ndarray], name: str, m: int) -> tuple[np.ndarray, np.ndarray]:
+    lu, piv = d[name + "_lu"].T, d[name + "_piv"]
+    if lu.shape != (m, m) or piv.shape != (m,):
+        raise ValueError(f"a plan's LU factors {name} do not fit their block")
+    return lu, piv

@@ -107,12 +107,17 @@ def trace_products(
     period: str | None = None,
     controller: Controller | None = None,
     batch: int = 256,
+    forward: bool | None = None,
 ) -> pd.DataFrame:
-    """:func:`trace` of many products, by the transposed system solved once per batch.
+    """:func:`trace` of many products, by whichever of two solves costs less.
 
-    The rows ``Y = e_P L`` of a batch ``P`` of products solve ``Y = A^T Y + E_P`` (one
-    column per product) in one backward solve: one sweep of the plan for the whole batch
-    instead of one per product.
+    Few products: the rows ``Y = e_P L`` of a batch ``P`` of products solve
+    ``Y = A^T Y + E_P`` (one column per product) in one backward solve, one sweep of the plan
+    for the whole batch instead of one per product, and ``Q = W Y`` sums them by tag. Many
+    products (at least :data:`FORWARD_PER_TAG` x the tags): the forward system
+    ``X = A X + W^T`` (one column per tag, every node's trace) is solved in blocks of tag
+    columns up to the last product's level, and only the products' rows are kept. Both give
+    the tables of :func:`trace` (to 1e-10: the cyclic solves' residual).
 
     Parameters
     ----------
@@ -124,6 +129,9 @@ def trace_products(
     batch : int
         Products per backward solve, at most :data:`BATCH_CELLS` / nodes (the solution of a
         batch is nodes x products floats: 64 products at 1 M nodes).
+    forward : bool, optional
+        True: the forward solve, False: the transposed one; default: by the number of
+        products (see above).
 
     Returns
     -------
@@ -137,9 +145,6 @@ def trace_products(
     TraceError
         When a tag field is unknown or a cycle creates mass.
     """
-    from onshore.trace.leontief import solve_permuted
-    from onshore.trace.tags import backward_plan, g_names
-
     by = tuple(by)
     found = [find_product(network, prod, period) for prod in products]
     parts: list[pd.DataFrame] = []
@@ -148,21 +153,14 @@ def trace_products(
         groups.setdefault(id(g), []).append(i)
     for members in groups.values():
         g = found[members[0]][0]
-        step = max(min(int(batch), BATCH_CELLS // max(g.n, 1)), 1)
-        bp = backward_plan(g)
-        for a in range(0, len(members), step):
-            chunk = members[a : a + step]
-            nodes = np.array([found[i][1] for i in chunk], dtype=np.int64)
-            e = sp.csr_matrix(
-                (np.ones(len(nodes)), (bp.pos[nodes], np.arange(len(nodes)))),
-                shape=(g.n, len(nodes)),
-            )
-            Y = solve_permuted(bp, e, names=g_names(g))  # plan order: no permutation back
-            W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, bp.perm)
-            step_t = max(1, min(len(chunk), TABLE_CELLS // max(W.shape[0], 1)))
-            for b in range(0, len(chunk), step_t):
-                Q = np.asarray(W @ Y[:, b : b + step_t])  # (tags, products)
-                parts.append(_frame(Q, uk, cols, ordered, by, weight, chunk[b : b + step_t]))
+        nodes = np.array([found[i][1] for i in members], dtype=np.int64)
+        if forward is None:
+            W = _tag_matrix(g, network, by, weight, controller)[0]
+            fwd = len(np.unique(nodes)) >= FORWARD_PER_TAG * W.shape[0]
+        else:
+            fwd = bool(forward)
+        solve = _forward if fwd else _backward
+        parts += solve(g, network, members, nodes, by, weight, controller, batch)
     names = ["product", *by, *(["price"] if weight == "cost" else []), "quantity", "share"]
     if not parts:
         return pd.DataFrame(columns=names)
@@ -171,6 +169,97 @@ def trace_products(
         out = out.sort_values("_p", kind="stable").reset_index(drop=True)
     out.insert(0, "product", np.asarray(list(products), dtype=object)[out["_p"].to_numpy()])
     return out[names]
+
+
+def _backward(
+    g: Graph,
+    network: Network,
+    members: list[int],
+    nodes: np.ndarray,
+    by: tuple[str, ...],
+    weight: Weight,
+    controller: Controller | None,
+    batch: int,
+) -> list[pd.DataFrame]:
+    """The tables of the products at ``nodes`` (labelled ``members``) by the transposed system:
+    ``Y = A^T Y + E_P`` per batch of products, ``Q = W Y``."""
+    from onshore.trace.leontief import solve_permuted
+    from onshore.trace.tags import backward_plan, g_names
+
+    parts: list[pd.DataFrame] = []
+    step = max(min(int(batch), BATCH_CELLS // max(g.n, 1)), 1)
+    bp = backward_plan(g)
+    for a in range(0, len(members), step):
+        chunk = members[a : a + step]
+        at = nodes[a : a + step]
+        e = sp.csr_matrix(
+            (np.ones(len(at)), (bp.pos[at], np.arange(len(at)))), shape=(g.n, len(at))
+        )
+        Y = solve_permuted(bp, e, names=g_names(g))  # plan order: no permutation back
+        W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, bp.perm)
+        step_t = max(1, min(len(chunk), TABLE_CELLS // max(W.shape[0], 1)))
+        for b in range(0, len(chunk), step_t):
+            Q = np.asarray(W @ Y[:, b : b + step_t])  # (tags, products)
+            parts.append(_frame(Q, uk, cols, ordered, by, weight, chunk[b : b + step_t]))
+    return parts
+
+
+def _forward(
+    g: Graph,
+    network: Network,
+    members: list[int],
+    nodes: np.ndarray,
+    by: tuple[str, ...],
+    weight: Weight,
+    controller: Controller | None,
+    batch: int,
+) -> list[pd.DataFrame]:
+    """The tables of the products at ``nodes`` (labelled ``members``) by the forward system:
+    ``X = A X + W^T`` over blocks of tag columns (ordered by their first plan row, so a block
+    of downstream tags skips the levels above it), solved up to the last product's level, of
+    which only the products' rows are kept: ``Q = X_P^T``."""
+    from onshore.trace.leontief import solve_permuted
+    from onshore.trace.tags import forward_plan, g_names
+
+    fp = forward_plan(g)
+    W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, fp.perm)
+    ntag = W.shape[0]
+    rows = fp.pos[nodes]
+    uniq, back = np.unique(rows, return_inverse=True)  # sorted plan rows of the products
+    Bt = W.T.tocsc()  # plan rows x tags, sliced by columns
+    first = np.full(ntag, g.n, dtype=np.int64)  # the first plan row of each tag column
+    has = np.flatnonzero(np.diff(W.indptr) > 0)
+    if has.size:
+        first[has] = np.minimum.reduceat(W.indices, W.indptr[has])
+    order = np.argsort(first, kind="stable")
+    step = max(1, min(FORWARD_TAGS, BATCH_CELLS // max(g.n, 1)))
+    Q = np.zeros((ntag, len(uniq)))
+    for a in range(0, ntag, step):
+        tags = order[a : a + step]
+        X = solve_permuted(fp, Bt[:, tags].tocsr(), names=g_names(g), upto=int(uniq[-1]))
+        Q[tags] = X[uniq].T
+        del X
+    parts: list[pd.DataFrame] = []
+    step_t = max(1, TABLE_CELLS // max(ntag, 1))
+    for b in range(0, len(members), step_t):
+        parts.append(
+            _frame(
+                Q[:, back[b : b + step_t]], uk, cols, ordered, by, weight, members[b : b + step_t]
+            )
+        )
+    return parts
+
+
+FORWARD_PER_TAG = 0.3
+""":func:`trace_products` takes the forward system when a graph's products number at least
+this many times its tags (the columns of ``W``): the forward solve of every tag then costs
+about what the transposed system does for those products (the crossover measured at 0.15-0.44
+x the tags at 10 k nodes in three runs and 0.41-0.49 x at 100 k in two, under load 1-8;
+``python -m benchmarks.bench_trace --products`` reports it); within that band either solve
+is within about 2x of the other."""
+FORWARD_TAGS = 256
+"""Tag columns per forward solve of :func:`trace_products` (fewer when the nodes x columns
+would pass :data:`BATCH_CELLS`)."""
 
 
 BATCH_CELLS = 1 << 26

@@ -3,23 +3,35 @@ of each tag field per node (raw, stage, country, controlling country, company, f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from onshore.errors import TraceError
 from onshore.network import Network
 from onshore.owners import controlling_country
 from onshore.trace.graph import UNKNOWN, Graph
-from onshore.trace.leontief import Plan, plan, solve, solve_permuted
+from onshore.trace.leontief import (
+    TOL,
+    Plan,
+    plan,
+    plan_arrays,
+    plan_constants,
+    plan_from_arrays,
+    solve,
+    solve_permuted,
+)
 
 FIELDS = ("raw", "stage", "country", "controlling_country", "company", "facility")
 PLACE_FIELDS = ("country", "controlling_country", "company", "facility")
 Weight = Literal["mass", "cost"]
 Controller = Callable[[Network], Mapping[str, str]]
+T = TypeVar("T")
 
 
 # ======================================================================== graph + plans
@@ -56,7 +68,9 @@ def forward_plan(g: Graph) -> Plan:
         When a cycle of ``A`` would create mass (spectral radius >= 1).
     """
     if "fwd" not in g.cache:
-        g.cache["fwd"] = plan(g.A, g.nodes["rank"].to_numpy(), g_names(g))
+        g.cache["fwd"] = _kept_plan(
+            g, "fwd", lambda: plan(g.A, g.nodes["rank"].to_numpy(), g_names(g))
+        )
     p: Plan = g.cache["fwd"]
     return p
 
@@ -79,8 +93,85 @@ def backward_plan(g: Graph) -> Plan:
         When a cycle of ``A`` would create mass (spectral radius >= 1).
     """
     if "bwd" not in g.cache:
-        g.cache["bwd"] = plan(g.A.T.tocsr(), -g.nodes["rank"].to_numpy(), g_names(g))
+        g.cache["bwd"] = _kept_plan(
+            g, "bwd", lambda: plan(g.A.T.tocsr(), -g.nodes["rank"].to_numpy(), g_names(g))
+        )
     p: Plan = g.cache["bwd"]
+    return p
+
+
+# ==================================================== plans and raw content kept with the store
+def digest(g: Graph, kind: str) -> str:
+    """What a kept plan or raw content of ``g`` depends on, as a hex digest.
+
+    SHA-256 of the kind (``fwd``, ``bwd``, ``content``), the plan layout and the solver's size
+    limits (:func:`~onshore.trace.leontief.plan_constants`), ``A`` (shape, index arrays and
+    values), the stage rank and, for the raw content, ``E`` and the tolerance. ``A`` is hashed
+    once per graph.
+
+    Parameters
+    ----------
+    g : Graph
+    kind : str
+
+    Returns
+    -------
+    str
+        40 hex digits.
+    """
+    if "digest:A" not in g.cache:
+        h = hashlib.sha256()
+        A = g.A
+        h.update(repr((A.shape, str(A.indptr.dtype), str(A.indices.dtype), A.nnz)).encode())
+        for a in (A.indptr, A.indices, A.data, g.nodes["rank"].to_numpy(dtype=np.int64)):
+            h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
+        g.cache["digest:A"] = h.hexdigest()
+    h = hashlib.sha256(repr((kind, plan_constants(), g.cache["digest:A"])).encode())
+    if kind == "content":
+        E = sp.csr_matrix(g.E)
+        h.update(repr((E.shape, str(E.indptr.dtype), str(E.indices.dtype), TOL)).encode())
+        for a in (E.indptr, E.indices, E.data):
+            h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
+    return h.hexdigest()[:40]
+
+
+def _kept(
+    g: Graph,
+    kind: str,
+    make: Callable[[], T],
+    write: Callable[[T], Mapping[str, np.ndarray]],
+    read: Callable[[Mapping[str, np.ndarray]], T],
+) -> T:
+    """The value of ``make()``, from the graph's plan cache when it holds an intact entry
+    for exactly this ``A`` (:func:`digest`), else computed and saved there."""
+    cache = g.plans
+    if cache is None:
+        return make()
+    key = f"{kind}-{digest(g, kind)}"
+    arrays = cache.load(key)
+    if arrays is not None:
+        try:
+            return read(arrays)
+        except (ValueError, KeyError, IndexError, TypeError):
+            pass  # not what this code writes: compute and replace it
+    value = make()
+    cache.save(key, write(value))
+    return value
+
+
+def _kept_plan(g: Graph, kind: str, make: Callable[[], Plan]) -> Plan:
+    """A plan through :func:`_kept`; when a later solve factors the feedback map of one of
+    its blocks, the plan is saved again with the factors (the next process solves directly)."""
+    p = _kept(g, kind, make, plan_arrays, plan_from_arrays)
+    if g.plans is not None:
+        keeper, key = g.plans, f"{kind}-{digest(g, kind)}"
+
+        def save_again() -> None:
+            keeper.save(key, plan_arrays(p))
+
+        for lv in p.levels:
+            if lv.cyc is not None and lv.cyc.F is not None and lv.cyc.fb is None:
+                lv.cyc.factored = save_again
     return p
 
 
@@ -98,7 +189,20 @@ def content(g: Graph) -> np.ndarray:
         node ``p``.
     """
     if "content" not in g.cache:
-        g.cache["content"] = solve(forward_plan(g), g.E, names=g_names(g))
+        shape = (g.n, len(g.raws))
+
+        def read(d: Mapping[str, np.ndarray]) -> np.ndarray:
+            if d["C"].shape != shape or d["C"].dtype != np.float64:
+                raise ValueError("stored raw content of another shape")
+            return d["C"]
+
+        g.cache["content"] = _kept(
+            g,
+            "content",
+            lambda: solve(forward_plan(g), g.E, names=g_names(g)),
+            lambda C: {"C": C},
+            read,
+        )
     C: np.ndarray = g.cache["content"]
     return C
 
@@ -269,10 +373,36 @@ def field_codes(
     """
     key = f"codes:{f}:{id(controller) if f == 'controlling_country' else ''}"
     if key not in g.cache:
-        codes, uniq = pd.factorize(field_values(g, network, f, controller), sort=True)
-        g.cache[key] = (codes.astype(np.int64), np.asarray(uniq, dtype=object))
+        col = g.nodes[f] if f in g.nodes.columns and f != "controlling_country" else None
+        fast = _arrow_codes(col) if col is not None else None
+        if fast is not None:
+            g.cache[key] = fast
+        else:
+            codes, uniq = pd.factorize(field_values(g, network, f, controller), sort=True)
+            g.cache[key] = (codes.astype(np.int64), np.asarray(uniq, dtype=object))
     out: tuple[np.ndarray, np.ndarray] = g.cache[key]
     return out
+
+
+def _arrow_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize(col.astype(str), sort=True)`` of a text column held by Arrow without
+    nulls, by Arrow's dictionary encoding (no Python string per row); None for other columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(col.dtype, pd.StringDtype) or col.dtype.storage != "pyarrow":
+        return None
+    got = pa.array(col.array)  # the Arrow data itself (``__arrow_array__``), no copy
+    arr = got.combine_chunks() if isinstance(got, pa.ChunkedArray) else got
+    if arr.null_count:
+        return None
+    enc = pc.dictionary_encode(arr)
+    words = enc.dictionary.to_pylist()
+    order = sorted(range(len(words)), key=words.__getitem__)
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[order] = np.arange(len(words))
+    codes = rank[enc.indices.to_numpy(zero_copy_only=False)]
+    return codes, np.array([words[i] for i in order], dtype=object)
 
 
 def values(

@@ -53,6 +53,18 @@ def shell(page: str) -> str:
 </body></html>"""
 
 
+def page_of(path: str) -> str | None:
+    """The dashboard page a request path shows (``/risk``: risk; ``/product/ID``: the
+    product page), or None when the path is not a page."""
+    name = path[1:]
+    if name in PAGES:
+        return name
+    rest = path[len("/product/") :]
+    if path.startswith("/product/") and rest and "/" not in rest:
+        return "product"
+    return None
+
+
 def pages() -> Any:
     """The router of the dashboard pages (and plotly.js)."""
     from fastapi import APIRouter
@@ -84,4 +96,4 @@ def pages() -> Any:
     return r
 
 
-__all__ = ["PAGES", "STATIC", "VENDOR", "pages", "plotly_js", "shell"]
+__all__ = ["PAGES", "STATIC", "VENDOR", "page_of", "pages", "plotly_js", "shell"]

@@ -84,7 +84,7 @@ def _traced(
                 cols.append((at & ~priced_n & (val != 0)).astype(float))
                 miss_names.append("(some inputs)")
     else:  # FEOC content by company and country
-        bad = np.isin(nf["country"], COVERED_NATIONS) | ctx.feoc_flag(nf["company"])
+        bad = np.isin(nf["country"], COVERED_NATIONS) | ctx.feoc_flag("nodes")
         val, priced_n = ctx.node_values(t.basis)
         at = at_stages(nf["stage"], t.stages)
         ok = at & priced_n & (val != 0)

@@ -60,7 +60,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     plants = np.isin(ctx.stage, t.final_assembly_stages)
     key = ("feoc_content.why",)
     if key not in ctx.cache:  # per plant, why it is a FEOC ('' when it is not)
-        flag = ctx.feoc_flag(ctx.company)
+        flag = ctx.feoc_flag("facilities")
         reason = f["reason"].astype(object)
         why = np.where(
             flag,
@@ -100,7 +100,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                     )
     rest = [k for k in range(len(out)) if out[k] is None]
     if rest:
-        maybe = ps.nearest(plants & ctx.feoc_unsure(ctx.company) & ~bad)
+        maybe = ps.nearest(plants & ctx.feoc_unsure("facilities") & ~bad)
         _content(ps, t, rest, out, maybe)
     return [x if x is not None else no_trace("the trace could not be computed") for x in out]
 
@@ -146,8 +146,8 @@ def _content(
     nf = ctx.node_fields()
     val, priced = ctx.node_values(t.basis)
     at = at_stages(nf["stage"], t.component_stages)
-    unknown = nf["unknown"] | ctx.feoc_unsure(nf["company"])
-    fbad = (np.isin(nf["country"], COVERED_NATIONS) | ctx.feoc_flag(nf["company"])) & ~unknown
+    unknown = nf["unknown"] | ctx.feoc_unsure("nodes")
+    fbad = (np.isin(nf["country"], COVERED_NATIONS) | ctx.feoc_flag("nodes")) & ~unknown
     ok = at & priced & (val != 0)
     unp = at & ~priced & (val != 0)
     mats = sorted(set(nf["fac_material"][unp & ~nf["virtual"]]))

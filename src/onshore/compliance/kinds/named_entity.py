@@ -72,7 +72,8 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
             else [line(nearest, rels)]
         )
 
-    # the first-stage gap depends on the product's stage only; its text on the product
+    # the maker cannot be checked when the product comes after the first produced_by stage
+    # (a pack after its cells) and no plant of that stage is recorded upstream
     rank_first = STAGE_RANK.get(first, 99)
     ranks = {st: STAGE_RANK.get(st, 99) for st in set(ctx.stage[ps.pidx].tolist())}
     gapped = [
@@ -116,7 +117,11 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
                     inputs=inputs,
                 )
             )
-        elif gapped[k] and (gap := named_gap(t, str(ctx.stage[ps.pidx[k]]), set(), p)):
+        elif gapped[k]:
+            gap = (
+                f"no {first} plant is recorded upstream of {p}, "
+                f"so its {first} maker cannot be checked"
+            )
             out.append(
                 Finding(
                     Outcome.UNKNOWN,
@@ -170,18 +175,6 @@ def review_line(
     c, rel, chain = rels[ctx.company[i]][0]
     who = "its company" if rel == "self" else f"controlled by {c} ({chain}), which"
     return f"{ctx.describe(i)}: {who} {review[c][1]}"
-
-
-def named_gap(t: NamedEntity, stage: str, found: set[str], product: str) -> str:
-    """Why the maker cannot be checked: the product comes after the first ``produced_by`` stage
-    (a pack after its cells) and no plant of that stage is recorded upstream; else ''."""
-    first = min(t.produced_by, key=lambda s: STAGE_RANK.get(s, 99))
-    if STAGE_RANK.get(stage, 99) > STAGE_RANK.get(first, 99) and first not in found:
-        return (
-            f"no {first} plant is recorded upstream of {product}, "
-            f"so its {first} maker cannot be checked"
-        )
-    return ""
 
 
 BLANK = "(a stake is not recorded)"

@@ -1,0 +1,37 @@
+"""records.frames.positions against a plain dictionary lookup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onshore.records.frames import positions
+
+ids = st.lists(st.text("abc1", min_size=1, max_size=3), min_size=0, max_size=12, unique=True)
+values = st.lists(st.one_of(st.none(), st.text("abc1", min_size=1, max_size=3)), max_size=30)
+
+
+def _want(vals: list[str | None], index: list[str]) -> np.ndarray:
+    at = {v: k for k, v in reversed(list(enumerate(index)))}  # the first position of each id
+    return np.array([-1 if v is None else at.get(v, -1) for v in vals], dtype=np.int64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(index=ids, vals=values, kind=st.sampled_from(["str", "object", "category"]))
+def test_positions_are_a_dictionary_lookup(index: list[str], vals: list[str | None], kind: str) -> None:
+    col = pd.Series(vals, dtype=object)
+    if kind == "str":
+        col = col.astype("str").where(col.notna(), np.nan)
+    elif kind == "category":
+        col = col.astype("category")
+    for idx in (pd.Index(index, dtype=object), pd.Index(index, dtype="str"), index):
+        got = positions(col, idx)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, _want(vals, list(index)))
+
+
+def test_numbers_are_found_by_their_text_and_a_repeated_id_by_its_first_place() -> None:
+    np.testing.assert_array_equal(positions(pd.Series([1, 2, 7]), ["2", "1", "2"]), [1, 0, -1])
+    np.testing.assert_array_equal(positions(pd.Series(["a", 3, None], dtype=object), ["3", "a"]), [1, 0, -1])
