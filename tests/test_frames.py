@@ -35,3 +35,16 @@ def test_positions_are_a_dictionary_lookup(index: list[str], vals: list[str | No
 def test_numbers_are_found_by_their_text_and_a_repeated_id_by_its_first_place() -> None:
     np.testing.assert_array_equal(positions(pd.Series([1, 2, 7]), ["2", "1", "2"]), [1, 0, -1])
     np.testing.assert_array_equal(positions(pd.Series(["a", 3, None], dtype=object), ["3", "a"]), [1, 0, -1])
+
+
+def test_a_missing_value_is_not_found_even_where_the_index_holds_a_missing_id() -> None:
+    got = positions(pd.Series(["x", None, "a"], dtype=object), pd.Index(["a", None, "x"], dtype=object))
+    np.testing.assert_array_equal(got, [2, -1, 0])
+
+
+def test_flows_of_a_period_column_with_no_category() -> None:
+    from onshore.network import Network
+
+    net = Network.reference()
+    net.flows = net.flows.assign(period=pd.Categorical([None] * len(net.flows), categories=[]))
+    assert len(net.flows_of("2024")) == 0 and len(net.flows_of(None)) == len(net.flows)

@@ -178,12 +178,21 @@ def test_the_kept_snapshot_hash_follows_every_change(store: DuckDBStore, tiny_di
 
 def test_a_stale_kept_snapshot_hash_is_not_used(store: DuckDBStore, tiny_dir: Path) -> None:
     import_files(store, tiny_files(tiny_dir))
+    from onshore.store.duckdb import HASH_RULE
+
     want = store.snapshot_hash()
     fp = store.fingerprint()
-    store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [f"{fp[::-1]} {'0' * 64}"])
-    assert store.snapshot_hash() == want  # another fingerprint: computed again
-    store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [f"{fp} garbage"])
-    assert store.snapshot_hash() == want  # not a hash: computed again
+    kept = store.con.execute("SELECT value FROM onshore_meta WHERE key = 'snapshot'").fetchall()[0][0]
+    assert kept == f"{HASH_RULE}:{fp} {want}"
+    fake = "0" * 64
+    for stale in (f"{HASH_RULE}:{fp[::-1]} {fake}",  # another fingerprint
+                  f"{HASH_RULE + 1}:{fp} {fake}",  # another version of the hashing rule
+                  f"{HASH_RULE}:{fp} garbage"):  # not a hash
+        store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [stale])
+        assert store.snapshot_hash() == want, stale
+    store.con.execute("UPDATE onshore_meta SET value = ? WHERE key = 'snapshot'", [f"{HASH_RULE}:{fp} {fake}"])
+    assert store.snapshot_hash() == fake  # the kept value is what is used when it is current
+    assert store.snapshot_hash(fresh=True) == want  # unless asked for the rows' own hash
 
 
 @settings(max_examples=25, deadline=None)

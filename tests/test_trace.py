@@ -762,3 +762,18 @@ def test_plan_pickles_with_its_sparse_lu() -> None:
     a, b = solve_permuted(fp, B), solve_permuted(back, B)
     assert np.abs(a).max() > 0
     np.testing.assert_allclose(b, a, rtol=1e-12, atol=0)
+
+
+def test_a_trace_by_a_column_that_is_not_a_tag_field_is_refused_whatever_its_dtype(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # a store-loaded network holds its text columns in Arrow (a fast path for tag codes):
+    # the node column "material" is not a tag field there either
+    from onshore.errors import TraceError
+    from onshore.io.load import import_files, reference_files
+    from onshore.store.duckdb import DuckDBStore
+
+    with DuckDBStore(tmp_path / "r.duckdb") as s:
+        import_files(s, reference_files())
+        net = Network.from_store(s)
+    for n in (net, Network.reference()):
+        with pytest.raises(TraceError, match="unknown tag field 'material'"):
+            T.trace(n, "ses_chungju", by=("raw", "material"))

@@ -188,7 +188,7 @@ class Network:
         if isinstance(col.dtype, pd.CategoricalDtype):  # each distinct period tested once
             ok = np.asarray(col.cat.categories.astype(str).str.startswith(prefix))
             codes = col.cat.codes.to_numpy()
-            keep = (codes >= 0) & ok[np.maximum(codes, 0)]
+            keep = (codes >= 0) & (ok[np.maximum(codes, 0)] if len(ok) else False)
         else:
             keep = col.astype(str).str.startswith(prefix).to_numpy(dtype=bool)
         return self.flows[keep]

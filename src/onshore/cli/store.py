@@ -221,12 +221,10 @@ def import_io_(
             source=str(folder),
             progress=lambda msg: status.update(msg),
         )
-        status.update("naming the new snapshot")
-        snapshot = store.snapshot_hash()
     emit(
         [{"table": t, "rows written": n} for t, n in written.items()],
         Format.table,
-        title=f"imported {sum(written.values())} rows (snapshot {snapshot[:12]})",
+        title=f"imported {sum(written.values())} rows (snapshot {written.snapshot[:12]})",
     )
 
 

@@ -27,13 +27,16 @@ import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from onshore.errors import DataError, RowError
 from onshore.records.countries import OTHER, is_country
+
+if TYPE_CHECKING:
+    from onshore.io.load import ImportResult
 
 SECTOR_STAGE = "market"
 """The stage of an IO region-sector (a pool of the sector's output in the region)."""
@@ -245,7 +248,7 @@ def import_io(
     countries: Mapping[str, str] | None = None,
     source: str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, int]:
+) -> ImportResult:
     """Import an IO system into a store, all-or-nothing, through the ordinary import checks.
 
     Parameters
@@ -259,7 +262,7 @@ def import_io(
     Returns
     -------
     ImportResult
-        Rows written per table.
+        Rows written per table, with the snapshot the import leaves.
 
     Raises
     ------

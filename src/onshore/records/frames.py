@@ -50,5 +50,5 @@ def _text(values: pd.Series) -> pa.Array:
 
 
 def _index_in(arr: pa.Array, keys: pa.Array) -> np.ndarray:
-    at = pc.index_in(arr, value_set=keys).fill_null(-1)
+    at = pc.index_in(arr, value_set=keys, skip_nulls=True).fill_null(-1)
     return np.asarray(at.to_numpy(zero_copy_only=False), dtype=np.int64)

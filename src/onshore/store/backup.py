@@ -88,7 +88,7 @@ def backup(store: DuckDBStore, folder: str | Path) -> dict[str, Any]:
         "taken_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
         "store": store.path,
         "changed_at": changed_at(store),
-        "snapshot": store.snapshot_hash(),
+        "snapshot": store.snapshot_hash(fresh=True),  # from the rows the backup copies
         "audit_head": head(store),
         "tables": files,
     }

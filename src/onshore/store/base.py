@@ -40,8 +40,9 @@ class Store(Protocol):
         """Rows per table."""
         ...
 
-    def snapshot_hash(self) -> str:
-        """A hash of the whole content: equal content, equal hash."""
+    def snapshot_hash(self, fresh: bool = False) -> str:
+        """A hash of the whole content: equal content, equal hash (``fresh``: computed from
+        the rows, not a kept value)."""
         ...
 
     def export(self, folder: Path, fmt: str) -> list[Path]:

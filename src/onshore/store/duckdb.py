@@ -490,20 +490,22 @@ class DuckDBStore:
         None for a store in memory."""
         if self.path == ":memory:":
             return None
-        return PlanCache(Path(self.path + ".plans"), snapshot)
+        return PlanCache(Path(self.path + ".plans").resolve(), snapshot)
 
-    def snapshot_hash(self) -> str:
+    def snapshot_hash(self, fresh: bool = False) -> str:
         """SHA-256 over every table in key order: the table's name, then each row as
         ``repr(sorted(row.items()))`` of its Python values (built column-wise, see
         :func:`rows_text`).
 
         Computed once per content: the hash is kept in ``onshore_meta`` with the store's
-        :meth:`fingerprint` and reused while the fingerprint is unchanged, so a command on
-        an unchanged store does not re-read every row to name its snapshot.
+        :meth:`fingerprint` (and the version of this rule, :data:`HASH_RULE`) and reused
+        while both are unchanged, so a command on an unchanged store does not re-read every
+        row to name its snapshot. ``fresh``: compute it from the rows whatever is kept (a
+        backup's manifest, which a restore checks against the rows).
         """
-        fp = self.fingerprint()
+        fp = f"{HASH_RULE}:{self.fingerprint()}"
         rows = self.con.execute("SELECT value FROM onshore_meta WHERE key = 'snapshot'").fetchall()
-        if rows and rows[0][0]:
+        if rows and rows[0][0] and not fresh:
             kept_fp, _, kept = str(rows[0][0]).rpartition(" ")
             if kept_fp == fp and len(kept) == 64:
                 return kept
@@ -572,6 +574,9 @@ def frame(table: pa.Table) -> pd.DataFrame:
 
 
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+HASH_RULE = 1
+"""The version of the snapshot hash's definition; a kept hash of another version is not used."""
 
 HASH_ROWS = 100_000
 """Rows whose text :meth:`DuckDBStore.snapshot_hash` builds at a time."""

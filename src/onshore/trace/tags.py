@@ -371,6 +371,8 @@ def field_codes(
     TraceError
         When ``f`` is not a node tag field (see :func:`field_values`).
     """
+    if f not in FIELDS or f == "raw":  # as field_values refuses it, whatever the column
+        raise TraceError(f"unknown tag field {f!r}; fields: {', '.join(FIELDS)}")
     key = f"codes:{f}:{id(controller) if f == 'controlling_country' else ''}"
     if key not in g.cache:
         col = g.nodes[f] if f in g.nodes.columns and f != "controlling_country" else None
