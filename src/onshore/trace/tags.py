@@ -4,6 +4,7 @@ of each tag field per node (raw, stage, country, controlling country, company, f
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, TypeVar
 
@@ -164,10 +165,13 @@ def _kept_plan(g: Graph, kind: str, make: Callable[[], Plan]) -> Plan:
     its blocks, the plan is saved again with the factors (the next process solves directly)."""
     p = _kept(g, kind, make, plan_arrays, plan_from_arrays)
     if g.plans is not None:
-        keeper, key = g.plans, f"{kind}-{digest(g, kind)}"
+        keeper, key, owner = g.plans, f"{kind}-{digest(g, kind)}", os.getpid()
 
         def save_again() -> None:
-            keeper.save(key, plan_arrays(p))
+            # only in the process that loaded the plan: the workers of an all-nodes solve
+            # inherit it, and each would write the whole plan at once
+            if os.getpid() == owner:
+                keeper.save(key, plan_arrays(p))
 
         for lv in p.levels:
             if lv.cyc is not None and lv.cyc.F is not None and lv.cyc.fb is None:
