@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from onshore.network import Network
 from onshore.trace import leontief as _solve
-from onshore.trace.graph import UNKNOWN, Graph, graph
+from onshore.trace.graph import UNKNOWN, Graph, graph, product_ids
 from onshore.trace.leontief import TOL, Plan
 from onshore.trace.tags import (
     PLACE_FIELDS,
@@ -525,24 +525,3 @@ def write_products(
     return res
 
 
-def product_ids(g: Graph) -> np.ndarray:
-    """Per node, its product id as every command takes it: ``FACILITY`` where the plant makes
-    one material, else ``FACILITY:MATERIAL`` (virtual nodes: ``unknown:MATERIAL``), as
-    :func:`~onshore.trace.graph.products` names them.
-
-    Parameters
-    ----------
-    g : Graph
-
-    Returns
-    -------
-    ndarray of object, shape (n,)
-    """
-    nd = g.nodes
-    fac = nd["facility"].astype(str).to_numpy(dtype=object)
-    mat = nd["material"].astype(str).to_numpy(dtype=object)
-    real = ~nd["virtual"].to_numpy()
-    several = ~real
-    several[real] = pd.Series(fac[real]).duplicated(keep=False).to_numpy()
-    out: np.ndarray = np.where(several, fac + ":" + mat, fac)
-    return out

@@ -575,6 +575,29 @@ def per_unit(unit: str, material: str) -> str:
     return f"per {unit} of {material}"
 
 
+def product_ids(g: Graph) -> np.ndarray:
+    """Per node, its product id as every command takes it: ``FACILITY`` where the plant makes
+    one material, else ``FACILITY:MATERIAL`` (virtual nodes: ``unknown:MATERIAL``), as
+    :func:`products` lists them.
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    ndarray of object, shape (n,)
+    """
+    nd = g.nodes
+    fac = nd["facility"].astype(str).to_numpy(dtype=object)
+    mat = nd["material"].astype(str).to_numpy(dtype=object)
+    real = ~nd["virtual"].to_numpy()
+    several = ~real
+    several[real] = pd.Series(fac[real]).duplicated(keep=False).to_numpy()
+    out: np.ndarray = np.where(several, fac + ":" + mat, fac)
+    return out
+
+
 def products(
     network: Network, stages: Iterable[str] = (), company: Iterable[str] = ()
 ) -> pd.DataFrame:
@@ -597,17 +620,18 @@ def products(
     """
     from onshore.records.model import STAGE_RANK
 
-    nd = graph(network).nodes
-    nd = nd[~nd["virtual"].to_numpy()]
+    g = graph(network)
+    real = ~g.nodes["virtual"].to_numpy()
+    ids = product_ids(g)[real]
+    nd = g.nodes[real]
     fac = nd["facility"].astype(str)
-    several = fac.duplicated(keep=False).to_numpy()
     mat = nd["material"].astype(str)
     unit = dict(
         zip(network.materials["id"].astype(str), network.materials["unit"].astype(str), strict=True)
     )
     out = pd.DataFrame(
         {
-            "product": np.where(several, fac + ":" + mat, fac),
+            "product": ids,
             "facility": fac.to_numpy(),
             "material": mat.to_numpy(),
             "stage": nd["stage"].astype(str).to_numpy(),
