@@ -21,6 +21,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from onshore.api.app import ServerSettings  # noqa: E402
 from onshore.io.load import import_files, reference_files  # noqa: E402
+from onshore.network import Network  # noqa: E402
 from onshore.store.duckdb import open_store  # noqa: E402
 from serverutil import running  # noqa: E402
 
@@ -72,7 +73,9 @@ def test_network_page(page: Any, base: str) -> None:
     page.wait_for_selector("#c1 .main-svg")
     page.select_option("#ff [name=stage]", "cell")
     page.click("#ff button")
-    page.wait_for_function("document.querySelector('#fp span')?.textContent.includes('of 146')")
+    cells = int((Network.reference().facilities["stage"] == "cell").sum())  # every cell row
+    page.wait_for_function(
+        f"document.querySelector('#fp span')?.textContent.includes('of {cells}')")
     shot(page, "network")
     page.click("#ft a >> nth=0")
     page.wait_for_url("**/product/**")
