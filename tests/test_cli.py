@@ -122,6 +122,15 @@ def test_products_lists_the_ids_every_command_takes(db: Path, tiny_dir: Path) ->
 
     g = graph(open_network(db))
     assert sorted(product_ids(g)[~g.nodes["virtual"].to_numpy()]) == sorted(rows)  # written ids
+    # the products of one period are those of that period's graph, as trace --all writes them
+    from onshore.trace import products
+
+    net = open_network(db)
+    for period in (None, "2025", "1999"):
+        gp = graph(net, period)
+        want = sorted(product_ids(gp)[~gp.nodes["virtual"].to_numpy()])
+        assert sorted(products(net, period=period)["product"]) == want, period
+    assert "ref2:spodumene" not in set(products(net, period="1999")["product"])
     assert rows["cell1"] == {"product": "cell1", "facility": "cell1", "material": "cell",
                              "stage": "cell", "company": "cellco", "country": "KR",
                              "per": "per kWh of cell"}

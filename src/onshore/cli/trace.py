@@ -230,7 +230,7 @@ def trace_products_command(
         res = write_products(network, out, by=fields, weight=w, period=period)
         console.print(f"wrote {res} (read it with onshore.trace.read_all)")
         return
-    prods = products(network, PRODUCT_STAGES)["product"].tolist()
+    prods = products(network, PRODUCT_STAGES, period=period)["product"].tolist()
     df = trace_products(network, prods, by=fields, weight=w, period=period)
     emit(
         records(df.head(200)),

@@ -599,7 +599,10 @@ def product_ids(g: Graph) -> np.ndarray:
 
 
 def products(
-    network: Network, stages: Iterable[str] = (), company: Iterable[str] = ()
+    network: Network,
+    stages: Iterable[str] = (),
+    company: Iterable[str] = (),
+    period: str | None = None,
 ) -> pd.DataFrame:
     """The products of a network, named as every command and the library accept them.
 
@@ -610,6 +613,10 @@ def products(
         Only plants of these stages (e.g. ``cell``, ``pack``); default every stage.
     company : iterable of str, optional
         Only plants of these companies (ids).
+    period : str, optional
+        The products of the graph of this period's flows (a plant that makes a second
+        material only in other periods is named by its facility alone); default every
+        period pooled.
 
     Returns
     -------
@@ -620,7 +627,7 @@ def products(
     """
     from onshore.records.model import STAGE_RANK
 
-    g = graph(network)
+    g = graph(network, period)
     real = ~g.nodes["virtual"].to_numpy()
     ids = product_ids(g)[real]
     nd = g.nodes[real]
