@@ -661,7 +661,14 @@ def test_trace_products_takes_the_forward_solve_for_many_products(monkeypatch: p
     assert calls == ["_backward", "_forward"]
     monkeypatch.setattr(origin, "FORWARD_TAGS", 7)  # several tag blocks, each from its first level
     blocks = T.trace_products(net, prods, forward=True)
-    for got in (many, blocks):
+    monkeypatch.setattr(origin, "FORWARD_CELLS", ntag * 5)  # groups of 5 product rows
+    shuffled = prods[::-1]  # the order given is kept across groups
+    grouped = T.trace_products(net, shuffled, forward=True)
+    order = {p: k for k, p in enumerate(prods)}
+    grouped = grouped.assign(_k=grouped["product"].map(order)).sort_values("_k", kind="stable")
+    grouped = grouped.drop(columns="_k").reset_index(drop=True)
+    assert list(dict.fromkeys(T.trace_products(net, shuffled, forward=True)["product"])) == shuffled
+    for got in (many, blocks, grouped):
         pd.testing.assert_frame_equal(got.drop(columns=["quantity", "share"]), few.drop(columns=["quantity", "share"]))
         assert np.allclose(got["quantity"], few["quantity"], rtol=1e-10, atol=0)
 

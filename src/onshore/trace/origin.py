@@ -189,6 +189,7 @@ def _backward(
     parts: list[pd.DataFrame] = []
     step = max(min(int(batch), BATCH_CELLS // max(g.n, 1)), 1)
     bp = backward_plan(g)
+    W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, bp.perm)
     for a in range(0, len(members), step):
         chunk = members[a : a + step]
         at = nodes[a : a + step]
@@ -196,7 +197,6 @@ def _backward(
             (np.ones(len(at)), (bp.pos[at], np.arange(len(at)))), shape=(g.n, len(at))
         )
         Y = solve_permuted(bp, e, names=g_names(g))  # plan order: no permutation back
-        W, uk, cols, ordered = _tag_matrix(g, network, by, weight, controller, bp.perm)
         step_t = max(1, min(len(chunk), TABLE_CELLS // max(W.shape[0], 1)))
         for b in range(0, len(chunk), step_t):
             Q = np.asarray(W @ Y[:, b : b + step_t])  # (tags, products)
@@ -233,20 +233,29 @@ def _forward(
         first[has] = np.minimum.reduceat(W.indices, W.indptr[has])
     order = np.argsort(first, kind="stable")
     step = max(1, min(FORWARD_TAGS, BATCH_CELLS // max(g.n, 1)))
-    Q = np.zeros((ntag, len(uniq)))
-    for a in range(0, ntag, step):
-        tags = order[a : a + step]
-        X = solve_permuted(fp, Bt[:, tags].tocsr(), names=g_names(g), upto=int(uniq[-1]))
-        Q[tags] = X[uniq].T
-        del X
-    parts: list[pd.DataFrame] = []
+    # the products' rows of every tag, Q (tags x rows), at most FORWARD_CELLS floats at a
+    # time: more products are solved in groups of rows, each solve up to its group's last row
+    per = max(1, FORWARD_CELLS // max(ntag, 1))
+    mem = np.asarray(members, dtype=np.int64)
     step_t = max(1, TABLE_CELLS // max(ntag, 1))
-    for b in range(0, len(members), step_t):
-        parts.append(
-            _frame(
-                Q[:, back[b : b + step_t]], uk, cols, ordered, by, weight, members[b : b + step_t]
+    parts: list[pd.DataFrame] = []
+    for g0 in range(0, len(uniq), per):
+        grp = uniq[g0 : g0 + per]
+        Q = np.zeros((ntag, len(grp)))
+        for a in range(0, ntag, step):
+            tags = order[a : a + step]
+            X = solve_permuted(fp, Bt[:, tags].tocsr(), names=g_names(g), upto=int(grp[-1]))
+            Q[tags] = X[grp].T
+            del X
+        inside = np.flatnonzero((back >= g0) & (back < g0 + len(grp)))
+        for b in range(0, len(inside), step_t):
+            sel = inside[b : b + step_t]
+            parts.append(
+                _frame(Q[:, back[sel] - g0], uk, cols, ordered, by, weight, mem[sel].tolist())
             )
-        )
+    if len(uniq) > per:  # groups of plan rows: back to the order of the products given
+        out = pd.concat(parts, ignore_index=True).sort_values("_p", kind="stable")
+        return [out.reset_index(drop=True)]
     return parts
 
 
@@ -266,6 +275,9 @@ BATCH_CELLS = 1 << 26
 """Nodes x products of one backward solve of :func:`trace_products` (512 MiB of float64)."""
 TABLE_CELLS = 1 << 24
 """Tags x products summed at once by :func:`trace_products` (128 MiB of float64)."""
+FORWARD_CELLS = 1 << 27
+"""Tags x product rows the forward path of :func:`trace_products` holds at once (1 GiB of
+float64); more products are solved in groups of rows, one forward solve per group."""
 
 
 def _tag_columns(
