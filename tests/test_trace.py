@@ -547,7 +547,7 @@ def test_feedback_map_is_built_once_enough_columns_were_solved(monkeypatch: pyte
 
     monkeypatch.setattr(S, "DIRECT_MAX", 0)
     monkeypatch.setattr(S, "DENSE_MAX", 0)
-    g = build(synthetic.network(600, seed=4))
+    g = build(synthetic.network(1500, seed=4))
     p = T.plan(g.A, g.nodes["rank"].to_numpy())
     cyc = [lv.cyc for lv in p.levels if lv.cyc is not None and lv.cyc.F is not None]
     assert cyc, "the synthetic network has a recycling loop"
@@ -784,3 +784,65 @@ def test_a_trace_by_a_column_that_is_not_a_tag_field_is_refused_whatever_its_dty
     for n in (net, Network.reference()):
         with pytest.raises(TraceError, match="unknown tag field 'material'"):
             T.trace(n, "ses_chungju", by=("raw", "material"))
+
+
+def _loop(sizes: tuple[int, ...], seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
+    """A loop through stages of the given sizes, every node of a stage taking from every node
+    of the stage before (the first stage from the last: the back edges); rows sum to 0.3-0.9."""
+    rng = np.random.default_rng(seed)
+    first = np.concatenate([[0], np.cumsum(sizes)])
+    rows, cols, vals = [], [], []
+    for k, m in enumerate(sizes):
+        prev = (k - 1) % len(sizes)
+        for i in range(m):
+            w = rng.uniform(0.3, 0.9) * rng.dirichlet(np.ones(sizes[prev]))
+            rows += [first[k] + i] * sizes[prev]
+            cols += list(range(first[prev], first[prev] + sizes[prev]))
+            vals += list(w)
+    n = int(first[-1])
+    A = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    rank = np.repeat(np.arange(len(sizes)), sizes)
+    return A, rank
+
+
+def test_a_loop_is_cut_where_it_leaves_the_fewest_feedback_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(S, "DIRECT_MAX", 0)
+    monkeypatch.setattr(S, "DENSE_MAX", 0)
+    monkeypatch.setattr(S, "FEEDBACK_MAX", 0)  # iterate: the feedback variables are the iteration's
+    for sizes, narrow in (((9, 3, 12, 7), 1), ((5, 8, 6, 2), 3), ((4, 4, 4), None)):
+        A, rank = _loop(sizes)
+        p = S.plan(A, rank)
+        (c,) = [lv.cyc for lv in p.levels if lv.cyc is not None]
+        assert c.F is not None
+        if narrow is None:  # a tie: the plain stage order, cut at the first stage's back edges
+            assert sorted(rank[c.idx[c.F]]) == [len(sizes) - 1] * sizes[-1]
+        else:  # every node of the narrowest stage, and only those, feeds back
+            assert sorted(rank[c.idx[c.F]]) == [narrow] * sizes[narrow]
+        B = np.random.default_rng(1).random((A.shape[0], 3))
+        X = S.solve(p, B)
+        want = np.linalg.solve(np.eye(A.shape[0]) - A.toarray(), B)
+        assert np.allclose(X, want, rtol=1e-10, atol=0)
+
+
+def test_the_sweep_radius_bounds_the_feedback_map_closely(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore import synthetic
+
+    monkeypatch.setattr(S, "DIRECT_MAX", 0)
+    monkeypatch.setattr(S, "DENSE_MAX", 0)
+    for A, rank in (_loop((9, 3, 12, 7)), _loop((30, 20, 25), seed=3)) + (
+        (lambda g: (g.A, g.nodes["rank"].to_numpy()))(build(synthetic.network(1500, seed=4))),
+    ):
+        p = S.plan(A, rank)
+        for c in [lv.cyc for lv in p.levels if lv.cyc is not None and lv.cyc.F is not None]:
+            S.feedback_factor(c)  # the map itself, to compare with: S = I - L U (pivoted)
+            lu, piv = c.fb
+            m = len(c.F)
+            P = np.arange(m)
+            for i, j in enumerate(piv):
+                P[[i, j]] = P[[j, i]]
+            L_ = np.tril(lu, -1) + np.eye(m)
+            Smap = np.eye(m) - (L_ @ np.triu(lu))[np.argsort(P)]
+            exact = float(max(abs(np.linalg.eigvals(Smap))))
+            assert exact <= c.rho_sweep + 1e-12  # an upper bound
+            assert c.rho_sweep <= c.rho + 1e-15  # never above the block's own bound
+            assert c.rho_sweep <= exact + 0.02 * max(exact, 1e-3) or c.rho_sweep == c.rho
