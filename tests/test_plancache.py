@@ -81,18 +81,19 @@ def test_damaged_file_not_read(tmp_path: Path, damage: str) -> None:
     assert c.load("k") is None
 
 
-def test_other_snapshot_or_format_not_read(tmp_path: Path) -> None:
+def test_entry_found_by_key_whichever_snapshot_wrote_it(tmp_path: Path) -> None:
     c = PlanCache(tmp_path, "snapA")
     path = c.save("k", {"x": np.ones(3)})
-    assert path is not None
-    # the same file under another snapshot's name is refused by its header
-    other = PlanCache(tmp_path, "snapB")
-    other.path("k").write_bytes(path.read_bytes())
-    assert other.load("k") is None
-    assert c.load("k") is not None
+    assert path is not None and path.name == "k.plan"
+    other = PlanCache(tmp_path, "snapB")  # another snapshot of the store: the same arrays
+    got = other.load("k")
+    assert got is not None and np.array_equal(got["x"], np.ones(3))
+    # a file copied under another key's name is refused by its header
+    other.path("k2").write_bytes(path.read_bytes())
+    assert other.load("k2") is None
 
 
-def test_other_snapshots_removed_and_entries_bounded(tmp_path: Path) -> None:
+def test_entries_bounded_by_count_and_bytes_least_recently_used_first(tmp_path: Path) -> None:
     a = PlanCache(tmp_path, "snapA", keep=3)
     for i in range(5):
         assert a.save(f"k{i}", {"x": np.full(2, i)}) is not None
@@ -100,9 +101,21 @@ def test_other_snapshots_removed_and_entries_bounded(tmp_path: Path) -> None:
         os.utime(a.path(f"k{i}"), (t, t))
     assert a.load("k0") is None and a.load("k1") is None  # the oldest beyond keep=3
     assert [int(a.load(f"k{i}")["x"][0]) for i in (2, 3, 4)] == [2, 3, 4]  # type: ignore[index]
-    b = PlanCache(tmp_path, "snapB", keep=3)
+    t = time.time() - 50
+    os.utime(a.path("k3"), (t, t))  # k3 now the least recently used (k2, k4 were just loaded)
+    b = PlanCache(tmp_path, "snapB", keep=3)  # another snapshot: nothing of A's removed for it
     assert b.save("k9", {"x": np.zeros(1)}) is not None
-    assert [p.name.split(".")[0] for p in b.entries()] == ["snapB"]
+    assert [p.name for p in b.entries()] == ["k2.plan", "k4.plan", "k9.plan"]
+    # by bytes: a large entry pushes out the least recently used ones, never itself
+    size = a.path("k9").stat().st_size
+    big = PlanCache(tmp_path, "snapC", keep=10, keep_bytes=160_000 + 2 * size)  # huge + one small
+    for name in ("k2", "k4", "k9"):
+        t = time.time() - {"k2": 30, "k4": 20, "k9": 10}[name]
+        os.utime(big.path(name), (t, t))
+    assert big.save("huge", {"x": np.zeros(20_000)}) is not None  # 160 kB
+    assert [p.name for p in big.entries()] == ["huge.plan", "k9.plan"]
+    assert big.save("huger", {"x": np.zeros(100_000)}) is not None  # above the bound alone
+    assert [p.name for p in big.entries()] == ["huger.plan"]
 
 
 def test_old_temp_files_removed(tmp_path: Path) -> None:
@@ -328,7 +341,7 @@ def test_fresh_load_reuses_plans_with_equal_results(
         p.unlink()
     prods = _packs(net)
     first = _quantities(net, prods)
-    kinds = sorted(p.name.split(".")[1].split("-")[0] for p in net.plans.entries())
+    kinds = sorted(p.name.split("-")[0] for p in net.plans.entries())
     assert kinds == ["bwd", "content", "fwd"]
     assert any(lv.cyc is not None for lv in T.backward_plan(T.graph(net)).levels)
     # a network loaded afresh (as a new process does): no plan is computed, results equal
@@ -352,7 +365,7 @@ def test_corrupt_or_missing_entries_fall_back(
     prods = _packs(net)
     want = _quantities(net, prods)
     assert net.plans is not None
-    files = {p.name.split(".")[1].split("-")[0]: p for p in net.plans.entries()}
+    files = {p.name.split("-")[0]: p for p in net.plans.entries()}
     raw = bytearray(files["bwd"].read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # damaged in the middle of its data
     files["bwd"].write_bytes(bytes(raw))
@@ -373,7 +386,8 @@ def test_changed_flow_never_uses_the_old_plan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Change one flow's quantity in the store: the snapshot moves on, the old plans are not
-    used (and are removed), and the traces are those of the new data."""
+    used (another ``A``, another key; they stay until the bound removes them), and the traces
+    are those of the new data."""
     from onshore.io.load import import_files
 
     db = _synthetic_store(tmp_path, n=1500)
@@ -407,7 +421,33 @@ def test_changed_flow_never_uses_the_old_plan(
     _assert_equal_traces([after], [T.trace(bare, prod)])
     m = before.merge(after, on=["raw", "stage", "country"], how="outer").fillna(0.0)
     assert np.abs(m["quantity_x"] - m["quantity_y"]).max() > 1e-6  # the change shows
-    assert not any(p.exists() for p in old)  # the other snapshot's entries went
+    assert all(p.exists() for p in old) and len(new.plans.entries()) == 6  # type: ignore[union-attr]
+
+
+def test_import_that_leaves_the_matrix_keeps_the_plans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new company changes the snapshot but not ``A``: the next process computes no plan
+    and writes no entry, with equal traces."""
+    from onshore.io.load import import_files
+
+    db = _synthetic_store(tmp_path, n=1500)
+    net = Network.load(db)
+    prods = _packs(net, 2)
+    want = _quantities(net, prods)
+    assert net.plans is not None
+    entries = {p: p.stat().st_mtime_ns for p in net.plans.entries()}
+    assert len(entries) == 3
+    path = tmp_path / "companies_new.csv"
+    pd.DataFrame([{"id": "C-NEW", "name": "New Battery Holdings", "country": "KR"}]).to_csv(path, index=False)
+    with DuckDBStore(db) as store:
+        import_files(store, [path])
+    calls = _counting_plan(monkeypatch)
+    again = Network.load(db)
+    assert again.snapshot != net.snapshot
+    _assert_equal_traces(_quantities(again, prods), want)
+    assert calls == []
+    assert again.plans is not None and set(again.plans.entries()) == set(entries)
 
 
 def test_same_snapshot_other_matrix_not_reused(

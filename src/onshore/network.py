@@ -44,9 +44,9 @@ class Network:
     reviews: pd.DataFrame | None = None
     """Reviewers' latest judgements of name pairs (see :mod:`onshore.store.reviews`)."""
     plans: PlanCache | None = field(default=None, repr=False, compare=False)
-    """Where the trace keeps its solve plans between processes, beside the store file and
-    keyed by ``snapshot`` (:mod:`onshore.store.plans`); None for a network not loaded from a
-    store file."""
+    """Where the trace keeps its solve plans between processes, beside the store file, each
+    named by a digest of what it depends on (:mod:`onshore.store.plans`); None for a network
+    not loaded from a store file."""
     _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:

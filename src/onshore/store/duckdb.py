@@ -486,7 +486,8 @@ class DuckDBStore:
 
     def plan_cache(self, snapshot: str) -> PlanCache | None:
         """The folder beside the store file where the trace keeps its solve plans
-        (``<store>.plans/``, see :mod:`onshore.store.plans`), for content of ``snapshot``;
+        (``<store>.plans/``, see :mod:`onshore.store.plans`), opened for content of
+        ``snapshot`` (recorded in what it writes; entries are named by what they depend on);
         None for a store in memory."""
         if self.path == ":memory:":
             return None

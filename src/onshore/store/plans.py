@@ -8,15 +8,18 @@ why a file and not a DuckDB blob table: a blob comes back as a Python ``bytes`` 
 300 MB for the two plans of a million-node network) and needs a connection to the store, which
 one process may hold for writing while others trace.
 
-Each entry is named by the snapshot hash of the store's content and a key the caller derives
-from what the arrays depend on (the trace: a digest of ``A``, the stage rank and the solver's
-constants). A CRC-32 of the data is checked on every load; a file that is missing, cut short,
-of another format or whose checksum differs is not used (``load`` returns ``None`` and the
-caller computes afresh). A file is written under a temporary name and renamed into place
-(``os.replace``, atomic on POSIX), so a crash mid-write leaves no partial file under an
-entry's name (and one torn by a power cut fails its checksum). Writing an entry removes the
-entries of other snapshots (the store has moved on) and keeps at most ``keep`` entries of the
-current one, the most recently used.
+Each entry is named by a key the caller derives from everything the arrays depend on (the
+trace: a digest of ``A``, the stage rank and the solver's constants), not by the snapshot of
+the store: an import that leaves ``A`` as it was (new companies, a changed ownership stake)
+keeps using the plans, and two processes on different snapshots of the same folder share what
+they have in common instead of removing each other's entries. The snapshot that wrote an entry
+is recorded in its header, for information only. A CRC-32 of the data is checked on every
+load; a file that is missing, cut short, of another format or key, or whose checksum differs
+is not used (``load`` returns ``None`` and the caller computes afresh). A file is written
+under a temporary name and renamed into place (``os.replace``, atomic on POSIX), so a crash
+mid-write leaves no partial file under an entry's name (and one torn by a power cut fails its
+checksum). Writing an entry bounds the folder, least recently used first (a load marks an
+entry used): at most ``keep`` entries and ``keep_bytes`` bytes, the entry just written kept.
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ FORMAT = 1
 ALIGN = 64
 """Every array starts at a multiple of this many bytes."""
 KEEP = 16
-"""Entries of the current snapshot kept (plans of several periods and graphs)."""
+"""Entries kept (plans of several periods and graphs, and of recent snapshots)."""
+KEEP_BYTES = 4 << 30
+"""Bytes of entries kept (4 GiB: the plans and raw content of a 1 M-facility network are
+about 0.4 GiB a version)."""
 TEMP_AGE = 3600.0
 """Seconds after which a leftover temporary file (a writer that crashed) is removed."""
 _DTYPES = frozenset({"<f8", "<f4", "<i8", "<i4", "<i2", "|i1", "|u1", "|b1"})
@@ -49,24 +55,29 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 class PlanCache:
-    """Named numeric arrays kept in files under ``folder``, per snapshot and key.
+    """Named numeric arrays kept in files under ``folder``, one file per key.
 
     Parameters
     ----------
     folder : Path
         Where the entry files live (created on the first save).
     snapshot : str
-        The snapshot hash of the content the arrays were derived from
-        (:meth:`~onshore.store.duckdb.DuckDBStore.snapshot_hash`).
+        The snapshot hash of the store the cache is opened for
+        (:meth:`~onshore.store.duckdb.DuckDBStore.snapshot_hash`); recorded in the entries
+        this cache writes, not part of their names.
     keep : int
-        Entries of this snapshot kept; older ones (by last use) are removed on save.
+        Entries kept; the least recently used beyond it are removed on save.
+    keep_bytes : int
+        Bytes of entries kept, likewise.
     """
 
-    def __init__(self, folder: str | Path, snapshot: str, keep: int = KEEP) -> None:
+    def __init__(
+        self, folder: str | Path, snapshot: str = "", keep: int = KEEP, keep_bytes: int = KEEP_BYTES
+    ) -> None:
         self.folder = Path(folder)
         self.snapshot = str(snapshot)
         self.keep = int(keep)
-        self._tag = re.sub(r"[^A-Za-z0-9]", "", self.snapshot)[:32] or "none"
+        self.keep_bytes = int(keep_bytes)
 
     def path(self, key: str) -> Path:
         """The file of an entry.
@@ -79,7 +90,7 @@ class PlanCache:
         Returns
         -------
         Path
-            ``folder / "<snapshot>.<key>.plan"``.
+            ``folder / "<key>.plan"``.
 
         Raises
         ------
@@ -88,7 +99,7 @@ class PlanCache:
         """
         if not _KEY.match(key):
             raise ValueError(f"a cache key is letters, digits, - and _: {key!r}")
-        return self.folder / f"{self._tag}.{key}.plan"
+        return self.folder / f"{key}.plan"
 
     # reading -------------------------------------------------------------------------
     def load(self, key: str) -> dict[str, np.ndarray] | None:
@@ -102,8 +113,8 @@ class PlanCache:
         -------
         dict of str to ndarray, or None
             Arrays backed by the mapped file (copy-on-write, flagged read-only); ``None``
-            when there is no such file,
-            it is of another format, snapshot or key, cut short, or its checksum differs.
+            when there is no such file, it is of another format or key, cut short, or its
+            checksum differs.
         """
         path = self.path(key)
         try:
@@ -135,11 +146,7 @@ class PlanCache:
         if hlen <= 0 or 16 + hlen > size:
             return None
         head = json.loads(bytes(mm[16 : 16 + hlen]).decode("utf-8"))
-        if (
-            head.get("format") != FORMAT
-            or head.get("snapshot") != self.snapshot
-            or head.get("key") != key
-        ):
+        if head.get("format") != FORMAT or head.get("key") != key:
             return None
         start, length = int(head["data_start"]), int(head["data_len"])
         if start < 16 + hlen or start + length != size:
@@ -170,8 +177,8 @@ class PlanCache:
     def save(self, key: str, arrays: Mapping[str, np.ndarray]) -> Path | None:
         """Write an entry atomically; the arrays are numbers (no objects).
 
-        The file is written under a temporary name and renamed into place, then the entries
-        of other snapshots are removed and those of this one bounded by ``keep``. It is not
+        The file is written under a temporary name and renamed into place, then the folder is
+        bounded by ``keep`` entries and ``keep_bytes`` bytes, least recently used first. It is not
         forced to disk (``fsync``): a process killed mid-write never renames its file, and a
         file torn by a power cut fails its size or checksum test and is computed again. A
         cache that cannot be written (read-only folder, disk full) is skipped.
@@ -245,34 +252,40 @@ class PlanCache:
         return path
 
     def _evict(self, written: Path) -> None:
-        """Remove other snapshots' entries, this one's beyond ``keep``, and old temp files."""
+        """Bound the entries by count and bytes (least recently used first, ``written`` kept);
+        remove old temporary files."""
         try:
             files = list(self.folder.iterdir())
         except OSError:
             return
         now = time.time()
-        mine: list[tuple[float, Path]] = []
+        others: list[tuple[float, int, Path]] = []
+        total = 0
         for p in files:
             try:
                 if p.name.startswith(".tmp-"):
                     if now - p.stat().st_mtime > TEMP_AGE:
                         p.unlink(missing_ok=True)
                 elif p.suffix == ".plan":
-                    if p.name.split(".", 1)[0] != self._tag:
-                        p.unlink(missing_ok=True)
-                    elif p != written:
-                        mine.append((p.stat().st_mtime, p))
+                    st = p.stat()
+                    total += st.st_size
+                    if p != written:
+                        others.append((st.st_mtime, st.st_size, p))
             except OSError:
                 continue
-        mine.sort(reverse=True)
-        for _, p in mine[max(self.keep - 1, 0) :]:
+        others.sort(key=lambda e: (e[0], e[2].name), reverse=True)  # most recent first
+        count = 1 + len(others)
+        while others and (count > self.keep or total > self.keep_bytes):
+            _, size, p = others.pop()
             try:
                 p.unlink(missing_ok=True)
             except OSError:
                 continue
+            count -= 1
+            total -= size
 
     def entries(self) -> list[Path]:
-        """The entry files in the folder (of every snapshot), sorted by name.
+        """The entry files in the folder, sorted by name.
 
         Returns
         -------
