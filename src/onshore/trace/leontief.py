@@ -792,7 +792,7 @@ def _anderson(dF: list[np.ndarray], dG: list[np.ndarray], f: np.ndarray) -> np.n
     except np.linalg.LinAlgError:
         return np.zeros_like(f)
     gamma = np.nan_to_num(gamma)
-    out = dG[0] * gamma[:, 0]
+    out: np.ndarray = dG[0] * gamma[:, 0]
     for j in range(1, m):
         out += dG[j] * gamma[:, j]
     return out
