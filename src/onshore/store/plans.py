@@ -1,4 +1,5 @@
-"""Derived arrays kept next to the store (the trace's solve plans), so a fresh process reuses them.
+"""Derived arrays kept next to the store (the trace's solve plans, the name index), so a fresh
+process reuses them.
 
 A :class:`PlanCache` is a folder beside the DuckDB file (``<store>.plans/``) holding one file per
 entry: named arrays (numbers only) behind a small JSON header, each array at a 64-byte aligned
@@ -10,13 +11,14 @@ one process may hold for writing while others trace.
 
 Each entry is named by the snapshot hash of the store's content and a key the caller derives
 from what the arrays depend on (the trace: a digest of ``A``, the stage rank and the solver's
-constants). A CRC-32 of the data is checked on every load; a file that is missing, cut short,
-of another format or whose checksum differs is not used (``load`` returns ``None`` and the
-caller computes afresh). A file is written under a temporary name and renamed into place
-(``os.replace``, atomic on POSIX), so a crash mid-write leaves no partial file under an
-entry's name (and one torn by a power cut fails its checksum). Writing an entry removes the
-entries of other snapshots (the store has moved on) and keeps at most ``keep`` entries of the
-current one, the most recently used.
+constants; the company name index: a digest of its entries and of the code and tables that
+normalise names, :func:`onshore.compliance.names.index_digest`). A CRC-32 of the data is checked
+on every load; a file that is missing, cut short, of another format or whose checksum differs is
+not used (``load`` returns ``None`` and the caller computes afresh). A file is written under a
+temporary name and renamed into place (``os.replace``, atomic on POSIX), so a crash mid-write
+leaves no partial file under an entry's name (and one torn by a power cut fails its checksum).
+Writing an entry removes the entries of other snapshots (the store has moved on) and keeps at
+most ``keep`` entries of the current one, the most recently used.
 """
 
 from __future__ import annotations
