@@ -1,10 +1,23 @@
 """Benchmark: effective ownership of 50k companies (<= 10 s) and `check --all` for one buyer
-and date over the synthetic network with a 50k-company ownership graph (<= 60 s)."""
+and date over the synthetic network with a 50k-company ownership graph (<= 60 s); with
+``--fresh``, `check` of one product in a fresh process on a store of 100k facilities and 50k
+companies (<= 2 s, issue 15), with and without what is kept beside the store.
+
+``python -m benchmarks.bench_check --fresh [--quick] [--store PATH]``: the store is built in
+a temporary folder (the synthetic network with ownership, seed 1, imported from CSV files;
+minutes at 100k) unless ``--store`` names one built before (``build_store``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,7 +121,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                      + ("; first screen on this network (includes owners and FEOC flags)" if buyer == "dod_new_program"
                         else "; includes building the trace graph; traced shares by one solve per rule")})
     rows.append(_one(big, size))
-    return rows
+    return rows + _fresh(quick)
 
 
 def _one(net: Network, size: str) -> dict[str, Any]:
@@ -122,3 +135,164 @@ def _one(net: Network, size: str) -> dict[str, Any]:
     s = time.perf_counter() - t0
     return {"benchmark": "check", "case": f"check of one product (warm), {size}", "seconds": s,
             "detail": f"{product}: {len(vs)} verdicts"}
+
+
+# ------------------------------------------------------------------ one product, fresh process
+ROOT = Path(__file__).resolve().parent.parent
+FRESH = (("us_tax_30d", "2025-06-01"), ("dod_new_program", "2028-01-01"))
+"""The buyers and dates of the fresh-process case (those of the earlier measurement)."""
+
+
+def build_store(db: str, n: int = 100_000, companies: int = 50_000) -> None:
+    """A store of the synthetic network with ownership (seed 1), imported from CSV files."""
+    from onshore import synthetic
+    from onshore.io.load import import_files
+    from onshore.store.duckdb import DuckDBStore
+
+    net = synthetic.network(n, seed=1, n_companies=companies, ownership=True)
+    folder = Path(db).parent / "csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in ("companies", "materials", "facilities", "ownership", "boms", "flows"):
+        df = getattr(net, name)
+        if len(df):
+            files.append(folder / f"{name}.csv")
+            df.to_csv(files[-1], index=False)
+    with DuckDBStore(db) as store:
+        import_files(store, files)
+
+
+def fresh_run(db: str, buyer: str, on: str) -> dict[str, Any]:
+    """What `onshore check PRODUCT` does, in this (fresh) process, timed by phase: modules,
+    open the store and load the network, the period, the rules, the compliance context (with
+    owners), the company name index, then the check (the rule kinds, the trace's plans).
+    Each phase is cached on the network, so ``check`` reuses it: the phases add up to one
+    fresh call. The product is the first cell plant of the store."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    from onshore.compliance import check
+    from onshore.compliance.context import context, latest_year
+    from onshore.compliance.evaluate import collector_paused
+    from onshore.compliance.screen import company_index
+    from onshore.network import Network
+    from onshore.rules import bundled
+    from onshore.store.audit import AuditLog
+    from onshore.store.duckdb import DuckDBStore
+
+    at = {"modules": time.perf_counter() - t0}
+    with DuckDBStore(db, create=False) as store:
+        product = str(store.con.execute(
+            "SELECT id FROM facilities WHERE stage = 'cell' ORDER BY id LIMIT 1").fetchall()[0][0])
+        t = time.perf_counter()
+        net, log = Network.from_store(store), AuditLog(store.con)
+        at["load"] = time.perf_counter() - t
+        kept = sorted(p.name.split(".")[1].split("-")[0] for p in net.plans.entries()) if net.plans else []
+        c1 = time.process_time()
+        t1 = t = time.perf_counter()
+        with collector_paused():  # as check runs them
+            period = latest_year(net, product)
+            at["period"] = time.perf_counter() - t
+            t = time.perf_counter()
+            bundled()
+            at["rules"] = time.perf_counter() - t
+            t = time.perf_counter()
+            context(net, period)
+            at["context"] = time.perf_counter() - t
+            t = time.perf_counter()
+            company_index(net)
+            at["names"] = time.perf_counter() - t
+        t = time.perf_counter()
+        vs = check(net, product, buyer, on, audit=log, period=period)
+        at["rest"] = time.perf_counter() - t
+        check_s, check_cpu = time.perf_counter() - t1, time.process_time() - c1
+    return {"product": product, "kept": kept, "phases": at, "check": check_s, "check_cpu": check_cpu,
+            "total": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+            "verdicts": [[v.rule_id, v.verdict.value, v.reason, json.dumps(v.evidence, default=str)]
+                         for v in vs]}
+
+
+def _fresh_call(db: str, buyer: str, on: str) -> dict[str, Any]:
+    code = ("import json; from benchmarks.bench_check import fresh_run; "
+            f"print(json.dumps(fresh_run({db!r}, {buyer!r}, {on!r})))")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=1200, check=False)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-500:])
+    out: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _drop(db: str, kinds: tuple[str, ...]) -> None:
+    """Remove the kept files of these kinds (``names``, ``fwd``, ...) beside the store."""
+    folder = Path(db + ".plans")
+    for p in folder.glob("*.plan") if folder.is_dir() else ():
+        if p.name.split(".")[1].split("-")[0] in kinds:
+            p.unlink()
+
+
+def _fresh(quick: bool, store: str | None = None, repeat: int = 3) -> list[dict[str, Any]]:
+    """`check` of one product in a fresh process, side by side in the same minutes: nothing
+    kept beside the store (everything computed, then written), the trace's plans kept but not
+    the name index, everything kept (read). ``repeat`` rounds, each case once per round; the
+    best and the median of each are given (the machine is shared)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = store
+        if db is None:
+            db = str(Path(tmp) / "fresh.duckdb")
+            n, m = (2_000, 1_000) if quick else (100_000, 50_000)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", f"from benchmarks.bench_check import build_store; "
+                            f"build_store({db!r}, {n}, {m})"], cwd=ROOT, check=True, timeout=3600)
+            built = time.perf_counter() - t
+        else:
+            built = 0.0
+        rows: list[dict[str, Any]] = []
+        for buyer, on in FRESH:
+            got: dict[str, list[dict[str, Any]]] = {"none": [], "plans": [], "all": []}
+            load = [os.getloadavg()[0]]
+            for _ in range(repeat):
+                _drop(db, ("names", "fwd", "bwd", "content"))
+                got["none"].append(_fresh_call(db, buyer, on))  # computes and writes all
+                _drop(db, ("names",))
+                got["plans"].append(_fresh_call(db, buyer, on))  # plans read, index built
+                got["all"].append(_fresh_call(db, buyer, on))  # everything read
+            load.append(os.getloadavg()[0])
+            verdicts = {k: [r["verdicts"] for r in v] for k, v in got.items()}
+            same = all(v == verdicts["none"][0] for vs in verdicts.values() for v in vs)
+            r0 = got["all"][0]
+            tag = f"{buyer} {on}, {r0['product']}, store of {'2k' if quick else '100k'} facilities"
+            med = {k: sorted(r["check"] for r in v)[len(v) // 2] for k, v in got.items()}
+            best = {k: min(v, key=lambda r: r["check"]) for k, v in got.items()}
+            for k, what in (("none", "nothing kept (all computed)"),
+                            ("plans", "trace plans kept, name index built"),
+                            ("all", "name index and trace plans read")):
+                b = best[k]
+                ph = ", ".join(f"{p} {s:.2f}" for p, s in b["phases"].items())
+                rows.append({
+                    "benchmark": "check",
+                    "case": f"check one product in a fresh process, {what}, {tag}",
+                    "seconds": b["check"],
+                    "ratio": med["plans"] / med[k] if k == "all" else None,
+                    "target": None if quick or k != "all" else 2.0,
+                    "met": None if quick or k != "all" else b["check"] <= 2.0,
+                    "detail": (f"best of {repeat} (median {med[k]:.2f} s; CPU {b['check_cpu']:.2f} s); "
+                               f"whole process {b['total']:.2f} s; phases (s): {ph}; kept at start: "
+                               f"{'/'.join(b['kept']) or 'none'}; verdicts equal across cases: {same}; "
+                               f"load {load[0]:.1f} -> {load[1]:.1f}"
+                               + (f"; store built in {built:.0f} s" if built else "")
+                               + ("; ratio: median with the index built / read" if k == "all" else "")),
+                })
+            if not same:
+                rows[-1]["met"] = False
+        return rows
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    quick = "--quick" in args
+    if "--fresh" in args:
+        where = args[args.index("--store") + 1] if "--store" in args else None
+        out = _fresh(quick, where)
+    else:
+        out = run(quick)
+    for r in out:
+        print(r)

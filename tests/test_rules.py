@@ -121,6 +121,33 @@ def test_a_date_that_does_not_exist_names_file_and_key(tmp_path: Path) -> None:
         load_rules([tmp_path / "missing.yaml"])
 
 
+def test_rule_files_read_by_libyaml_as_by_pure_python(tmp_path: Path) -> None:
+    """The loader's C scanner (libyaml, when PyYAML has it) reads every bundled rule and list
+    file, and the date edge cases, into the same data as PyYAML's pure-Python safe loader."""
+    from importlib import resources
+
+    import yaml
+
+    from onshore.rules import loader
+
+    class Pure(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    Pure.add_constructor("tag:yaml.org,2002:timestamp", loader._timestamp)
+    files = [p for p in resources.files("onshore.rules").iterdir() if p.name.endswith(".yaml")]
+    files += [p for p in (resources.files("onshore") / "data" / "lists").iterdir()
+              if p.name.endswith(".yaml")]
+    texts = [f.read_text(encoding="utf-8") for f in files]
+    texts.append("a: 2027-02-30\nb: 2027-02-28\nc: [1, 2.5, no, ~, '2027-01-01']\nd: 日本\n")
+    assert len(files) >= 9
+    for text in texts:
+        assert yaml.load(text, Loader=loader._Loader) == yaml.load(text, Loader=Pure)
+    assert yaml.load(texts[-1], Loader=loader._Loader)["a"] == "2027-02-30"
+    assert yaml.load(texts[-1], Loader=loader._Loader)["b"] == dt.date(2027, 2, 28)
+    if yaml.__with_libyaml__:
+        assert issubclass(loader._Loader, yaml.CSafeLoader)
+
+
 def test_cli_rules_list_show_and_user_rule_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
     from typer.testing import CliRunner

@@ -700,7 +700,7 @@ def _build(network: Network, period: str | None = None) -> Context:
     fac = network.facilities.copy()
     fac["id"] = fac["id"].astype(str)
     fac = fac.set_index("id", drop=False)
-    fidx = {f: k for k, f in enumerate(fac.index)}
+    fidx = dict(zip(fac.index.tolist(), range(len(fac)), strict=True))  # the last of equal ids
     fl = network.flows_of(period)
     if fac.index.is_unique:
         s = positions(fl["supplier"], fac.index)

@@ -18,15 +18,22 @@ decision: ``match`` at or above ``MATCH``, ``review`` down to ``REVIEW``, else `
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
+import typing
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
+
+if TYPE_CHECKING:
+    from onshore.store.plans import PlanCache
 
 MATCH = 0.86
 """Scores at or above this are a match."""
@@ -420,6 +427,138 @@ def decide(score: float) -> str:
     return "match" if score >= MATCH else "review" if score >= REVIEW else "no_match"
 
 
+class _KeptNames(Sequence[tuple[int, Name]]):
+    """The indexed names of a kept index, as ``Matcher.names`` holds them: ``(entry, Name)``
+    at each position, each made when first asked for (a query reads a few of them)."""
+
+    def __init__(self, cols: np.ndarray, ptr: np.ndarray, tok: np.ndarray, S: list[str]) -> None:
+        if cols.ndim != 2 or cols.shape[1] != 4 or len(ptr) != len(cols) + 1:
+            raise ValueError("a name index whose names do not fit")
+        if len(ptr) and (int(ptr[0]) != 0 or int(ptr[-1]) != len(tok) or (np.diff(ptr) < 0).any()):
+            raise ValueError("a name index whose tokens do not fit")
+        if (len(cols) and (cols[:, 1:].min() < 0 or cols[:, 1:].max() >= len(S))) or (
+            len(tok) and (tok.min() < 0 or tok.max() >= len(S))
+        ):
+            raise ValueError("a name index with strings it does not hold")
+        self._cols, self._ptr, self._tok, self._S = cols, ptr, tok, S
+        self._made: dict[int, tuple[int, Name]] = {}
+
+    def __len__(self) -> int:
+        return len(self._cols)
+
+    @typing.overload
+    def __getitem__(self, j: int) -> tuple[int, Name]: ...
+
+    @typing.overload
+    def __getitem__(self, j: slice) -> list[tuple[int, Name]]: ...
+
+    def __getitem__(self, j: int | slice) -> tuple[int, Name] | list[tuple[int, Name]]:
+        if isinstance(j, slice):
+            return [self[i] for i in range(*j.indices(len(self)))]
+        j = int(j)
+        if j < 0:
+            j += len(self)
+        if not 0 <= j < len(self):
+            raise IndexError(j)
+        got = self._made.get(j)
+        if got is None:
+            k, text, compact, native = self._cols[j].tolist()
+            S = self._S
+            t = tuple(S[i] for i in self._tok[self._ptr[j] : self._ptr[j + 1]].tolist())
+            got = self._made[j] = (k, Name(S[text], t, S[compact], S[native], t))
+        return got
+
+
+class _KeptPostings(Mapping[str, set[int]]):
+    """One kind of postings of a kept index (key -> positions in ``Matcher.names``), as the
+    constructor's dicts hold them (the same keys in the same order), each set made when
+    asked for."""
+
+    def __init__(self, keys: np.ndarray, ptr: np.ndarray, vals: np.ndarray, S: list[str]) -> None:
+        if len(ptr) != len(keys) + 1 or int(ptr[-1]) != len(vals) or (np.diff(ptr) < 0).any():
+            raise ValueError("a name index whose postings do not fit")
+        if len(keys) and (keys.min() < 0 or keys.max() >= len(S)):
+            raise ValueError("a name index with strings it does not hold")
+        self._at = dict(zip([S[k] for k in keys.tolist()], range(len(keys)), strict=True))
+        if len(self._at) != len(keys):
+            raise ValueError("a name index with a key twice")
+        self._ptr, self._vals = ptr, vals
+
+    def __getitem__(self, key: str) -> set[int]:
+        i = self._at[key]
+        return set(self._vals[self._ptr[i] : self._ptr[i + 1]].tolist())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._at
+
+
+INDEX_FORMAT = 1
+"""The layout of a kept name index (:meth:`Matcher.arrays`); indexes of another are rebuilt."""
+
+_SHAPERS = ("rigour", "opencc", "pypinyin", "hangul-romanize", "cutlet", "unidic-lite", "fugashi")
+"""The libraries whose data and code shape :func:`normalize` (their versions key a kept index)."""
+
+
+@functools.cache
+def _code_digest() -> str:
+    """What shapes an index besides its entries: this module's source (normalisation,
+    variants, the index itself), the word tables, the Unicode version and the versions of the
+    libraries that normalise (:data:`_SHAPERS`)."""
+    from importlib import metadata
+
+    h = hashlib.sha256(repr((INDEX_FORMAT, unicodedata.unidata_version)).encode())
+    h.update(Path(__file__).read_bytes())
+    root = resources.files("onshore") / "data" / "screening"
+    for f in ("words.csv", "places.txt"):
+        h.update((root / f).read_bytes())
+    for lib in _SHAPERS:
+        try:
+            version: str | None = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            version = None
+        h.update(f"{lib}={version};".encode())
+    return h.hexdigest()
+
+
+def index_digest(entries: Sequence[Entry]) -> str:
+    """What a name index of ``entries`` depends on, as 40 hex digits: SHA-256 of
+    :func:`_code_digest` and of every entry's id, label, country, names, identifiers, kind
+    (store or list) and secondary names, in order.
+
+    Parameters
+    ----------
+    entries : sequence of Entry
+
+    Returns
+    -------
+    str
+    """
+    h = hashlib.sha256(_code_digest().encode())
+    h.update(
+        repr(
+            [
+                (
+                    e.id,
+                    e.label,
+                    e.country,
+                    e.names,
+                    sorted(e.identifiers),
+                    e.store,
+                    sorted(e.secondary),
+                )
+                for e in entries
+            ]
+        ).encode("utf-8", "surrogatepass")
+    )
+    return h.hexdigest()[:40]
+
+
 class Matcher:
     """An index of names of many entries; :meth:`candidates` scores a query against them.
 
@@ -431,7 +570,8 @@ class Matcher:
     def __init__(self, entries: Sequence[Entry]) -> None:
         self.entries = list(entries)
         self.by_id = {e.id: e for e in self.entries}
-        self.names: list[tuple[int, Name]] = []
+        names: list[tuple[int, Name]] = []
+        self.names: Sequence[tuple[int, Name]] = names
         self.minor: set[int] = set()
         self.by_ident: dict[str, set[int]] = {}
         again = 0
@@ -450,7 +590,7 @@ class Matcher:
                         if nm.tokens or nm.native:
                             if n in e.secondary:
                                 self.minor.add(len(self.names))
-                            self.names.append((k, nm))
+                            names.append((k, nm))
             for ident in e.identifiers:
                 self.by_ident.setdefault(ident, set()).add(k)
         self.stop, self.places, self.struct = _words()[2:]
@@ -467,9 +607,12 @@ class Matcher:
             and k not in own.get(_spelled(nm.text), set())
         }
         df: dict[str, int] = {}
-        self.by_token: dict[str, set[int]] = {}
-        self.by_compact: dict[str, set[int]] = {}
-        self.by_native: dict[str, set[int]] = {}
+        by_token: dict[str, set[int]] = {}
+        by_compact: dict[str, set[int]] = {}
+        by_native: dict[str, set[int]] = {}
+        self.by_token: Mapping[str, set[int]] = by_token
+        self.by_compact: Mapping[str, set[int]] = by_compact
+        self.by_native: Mapping[str, set[int]] = by_native
         for j, (_k, nm) in enumerate(self.names):
             generic = all(t in self.stop or t in self.places for t in nm.tokens)
             for t in set(nm.tokens):
@@ -479,10 +622,10 @@ class Matcher:
                     # and its words in pinyin would count twice
                     df[t] = df.get(t, 0) + 1
                 if generic or (t not in self.stop and t not in self.places):
-                    self.by_token.setdefault(t, set()).add(j)
-            self.by_compact.setdefault(nm.compact, set()).add(j)
+                    by_token.setdefault(t, set()).add(j)
+            by_compact.setdefault(nm.compact, set()).add(j)
             if nm.native:
-                self.by_native.setdefault(nm.native, set()).add(j)
+                by_native.setdefault(nm.native, set()).add(j)
         # names in Latin letters by how they sound, for queries written in Hangul; a key
         # that several entries share links none of them
         sound: dict[str, set[int]] = {}
@@ -491,7 +634,7 @@ class Matcher:
                 key = _sound(nm.compact)
                 if len(key) >= SOUND_MIN:
                     sound.setdefault(key, set()).add(j)
-        self.by_sound = {
+        self.by_sound: Mapping[str, set[int]] = {
             key: js for key, js in sound.items() if len({self.names[j][0] for j in js}) == 1
         }
         size = max(len(self.names) - again, 1)
@@ -500,6 +643,130 @@ class Matcher:
         self.vocab = [t for t in self.by_token if len(t) >= 5]
         self._near: dict[str, list[tuple[str, float]]] = {}
         self._weights: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ kept index
+    @classmethod
+    def kept(cls, entries: Sequence[Entry], cache: PlanCache | None) -> Matcher:
+        """``Matcher(entries)``, read from ``cache`` when it holds an intact index of exactly
+        these entries built by this code (:func:`index_digest`), else built and saved there.
+
+        Parameters
+        ----------
+        entries : sequence of Entry
+            As for the constructor (their ``identifiers`` gain the tickers among the names).
+        cache : PlanCache or None
+            Where indexes are kept beside the store (the network's ``plans``); None builds.
+
+        Returns
+        -------
+        Matcher
+            Equal, attribute for attribute, to ``Matcher(entries)``.
+        """
+        if cache is None:
+            return cls(entries)
+        key = f"names-{index_digest(entries)}"
+        arrays = cache.load(key)
+        if arrays is not None:
+            try:
+                return cls.from_arrays(entries, arrays)
+            except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError):
+                pass  # not what this code writes: build and replace it
+        m = cls(entries)
+        kept = m.arrays()
+        if kept is not None:
+            cache.save(key, kept)
+        return m
+
+    def arrays(self) -> dict[str, np.ndarray] | None:
+        """The index as numeric arrays (:meth:`from_arrays` reads them back); None when a
+        name holds a NUL character (the separator of the kept strings)."""
+        strings: dict[str, int] = {}
+
+        def sid(s: str) -> int:
+            k = strings.get(s)
+            if k is None:
+                k = strings[s] = len(strings)
+            return k
+
+        out: dict[str, np.ndarray] = {"format": np.array([INDEX_FORMAT], dtype=np.int64)}
+        ptr, toks, cols = [0], [], []
+        for k, nm in self.names:
+            if nm.tokens_in_order != nm.tokens:
+                return None  # not a form normalize makes
+            cols.append((k, sid(nm.text), sid(nm.compact), sid(nm.native)))
+            toks += [sid(t) for t in nm.tokens]
+            ptr.append(len(toks))
+        out["name_cols"] = np.array(cols, dtype=np.int64).reshape(-1, 4)
+        out["name_ptr"] = np.array(ptr, dtype=np.int64)
+        out["name_tok"] = np.array(toks, dtype=np.int64)
+        out["minor"] = np.array(sorted(self.minor), dtype=np.int64)
+        out["foreign"] = np.array(sorted(self.foreign), dtype=np.int64)
+        idents = [(k, sid(i)) for k, e in enumerate(self.entries) for i in sorted(e.identifiers)]
+        out["idents"] = np.array(idents, dtype=np.int64).reshape(-1, 2)
+        for kind, post in (
+            ("token", self.by_token),
+            ("compact", self.by_compact),
+            ("native", self.by_native),
+            ("sound", self.by_sound),
+        ):
+            keys = [sid(key) for key in post]
+            vals = [sorted(js) for js in post.values()]
+            out[f"{kind}_keys"] = np.array(keys, dtype=np.int64)
+            out[f"{kind}_ptr"] = np.cumsum([0, *map(len, vals)], dtype=np.int64)
+            out[f"{kind}_vals"] = np.array([j for js in vals for j in js], dtype=np.int64)
+        out["idf_keys"] = np.array([sid(t) for t in self.idf], dtype=np.int64)
+        out["idf_vals"] = np.array(list(self.idf.values()), dtype=np.float64)
+        out["max_idf"] = np.array([self.max_idf], dtype=np.float64)
+        if any("\x00" in s for s in strings):
+            return None
+        out["strings"] = np.frombuffer("\x00".join(strings).encode("utf-8"), dtype=np.uint8)
+        out["n_strings"] = np.array([len(strings)], dtype=np.int64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, entries: Sequence[Entry], arrays: Mapping[str, np.ndarray]) -> Matcher:
+        """The index kept by :meth:`arrays` for these entries (whose ``identifiers`` gain the
+        tickers among their names, as the constructor adds them).
+
+        Raises
+        ------
+        ValueError
+            When the arrays are of another layout or do not fit the entries.
+        """
+        if int(arrays["format"][0]) != INDEX_FORMAT:
+            raise ValueError("a name index of another layout")
+        count = int(arrays["n_strings"][0])
+        S = arrays["strings"].tobytes().decode("utf-8").split("\x00") if count else []
+        if len(S) != count:
+            raise ValueError("a name index with another number of strings")
+        self = cls.__new__(cls)
+        self.entries = list(entries)
+        names = _KeptNames(arrays["name_cols"], arrays["name_ptr"], arrays["name_tok"], S)
+        owner = arrays["name_cols"][:, 0]
+        if len(owner) and (owner.min() < 0 or owner.max() >= len(self.entries)):
+            raise ValueError("a name index of other entries")
+        self.names = names
+        self.by_id = {e.id: e for e in self.entries}
+        self.minor = set(arrays["minor"].tolist())
+        self.foreign = set(arrays["foreign"].tolist())
+        for k, i in arrays["idents"].tolist():
+            self.entries[k].identifiers.add(S[i])
+        self.by_ident = {}
+        for k, e in enumerate(self.entries):
+            for ident in e.identifiers:
+                self.by_ident.setdefault(ident, set()).add(k)
+        self.stop, self.places, self.struct = _words()[2:]
+        self.by_token, self.by_compact, self.by_native, self.by_sound = (
+            _KeptPostings(arrays[f"{kind}_keys"], arrays[f"{kind}_ptr"], arrays[f"{kind}_vals"], S)
+            for kind in ("token", "compact", "native", "sound")
+        )
+        vals = arrays["idf_vals"].tolist()
+        self.idf = dict(zip([S[t] for t in arrays["idf_keys"].tolist()], vals, strict=True))
+        self.max_idf = float(arrays["max_idf"][0])
+        self.vocab = [t for t in self.by_token if len(t) >= 5]
+        self._near = {}
+        self._weights = {}
+        return self
 
     # ------------------------------------------------------------------ weights
     def weight(self, t: str) -> float:
@@ -541,7 +808,7 @@ class Matcher:
             ks.append(("n", q.native))
         return ks + [("t", t) for t in dict.fromkeys(q.tokens)]
 
-    def postings(self) -> dict[str, dict[str, set[int]]]:
+    def postings(self) -> dict[str, Mapping[str, set[int]]]:
         """Per key kind (see :meth:`keys`), the positions in ``self.names`` of each key."""
         return {"c": self.by_compact, "n": self.by_native, "t": self.by_token}
 

@@ -65,7 +65,8 @@ def _company_entries(network: Network) -> list[Entry]:
 
 
 def company_index(network: Network) -> Matcher:
-    """The matcher over the store's companies only (names and aliases; cached per network).
+    """The matcher over the store's companies only (names and aliases; cached per network,
+    and kept beside the store, see :meth:`Matcher.kept`).
 
     Parameters
     ----------
@@ -76,7 +77,8 @@ def company_index(network: Network) -> Matcher:
     Matcher
     """
     return network.cached(
-        ("compliance.screen.companies",), lambda: Matcher(_company_entries(network))
+        ("compliance.screen.companies",),
+        lambda: Matcher.kept(_company_entries(network), network.plans),
     )
 
 
@@ -130,7 +132,9 @@ def _build_index(network: Network, lists: Mapping[str, RestrictedList] | None) -
             ent.identifiers |= set(e.identifiers.all())
             if (lst.id, e.id) not in ent.lists:
                 ent.lists.append((lst.id, e.id))
-    return Matcher([*companies, *(e for e in alone.values() if e.id not in by_id)])
+    return Matcher.kept(
+        [*companies, *(e for e in alone.values() if e.id not in by_id)], network.plans
+    )
 
 
 def _link(store: Matcher, e: Any) -> str | None:

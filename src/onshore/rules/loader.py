@@ -336,7 +336,12 @@ def _path(loc: Iterable[Any], data: Any) -> str:
     return out
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+_SAFE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""YAML's safe loader, its scanner and parser in C (libyaml) where PyYAML was built with it:
+the same documents and the same safe constructors, read several times faster."""
+
+
+class _Loader(_SAFE):  # type: ignore[misc]
     """YAML's safe loader, except that a date which does not exist (``2027-02-30``) stays a
     string, so that the schema refuses it naming its key path instead of YAML failing."""
 

@@ -227,19 +227,22 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     )
     out = pd.DataFrame(
         {
-            "supplier": f["supplier"].to_numpy()
-            if not isinstance(f["supplier"].dtype, pd.CategoricalDtype)
-            else f["supplier"].array,
-            "customer": f["customer"].to_numpy()
-            if not isinstance(f["customer"].dtype, pd.CategoricalDtype)
-            else f["customer"].array,
-            "material": f["material"].to_numpy()
-            if not isinstance(f["material"].dtype, pd.CategoricalDtype)
-            else f["material"].array,
+            "supplier": _values(f["supplier"]),
+            "customer": _values(f["customer"]),
+            "material": _values(f["material"]),
             "qty": f["quantity"].to_numpy(dtype=float) * (fac[inv] if len(up) else np.zeros(0)),
         }
     )
     return out
+
+
+def _values(col: pd.Series) -> Any:
+    """A column's values for a new frame: a categorical or text (Arrow) column as its own
+    array, so the new frame holds the same dtype without a round trip through Python strings;
+    any other as a NumPy array (the frame infers its dtype as from the records)."""
+    if isinstance(col.dtype, pd.CategoricalDtype | pd.StringDtype):
+        return col.array
+    return col.to_numpy()
 
 
 def material_prices_usd(network: Network) -> pd.Series:
