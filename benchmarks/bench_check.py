@@ -185,7 +185,7 @@ def fresh_run(db: str, buyer: str, on: str) -> dict[str, Any]:
         t = time.perf_counter()
         net, log = Network.from_store(store), AuditLog(store.con)
         at["load"] = time.perf_counter() - t
-        kept = sorted(p.name.split(".")[1].split("-")[0] for p in net.plans.entries()) if net.plans else []
+        kept = sorted(p.name.split("-")[0] for p in net.plans.entries()) if net.plans else []
         c1 = time.process_time()
         t1 = t = time.perf_counter()
         with collector_paused():  # as check runs them
@@ -225,7 +225,7 @@ def _drop(db: str, kinds: tuple[str, ...]) -> None:
     """Remove the kept files of these kinds (``names``, ``fwd``, ...) beside the store."""
     folder = Path(db + ".plans")
     for p in folder.glob("*.plan") if folder.is_dir() else ():
-        if p.name.split(".")[1].split("-")[0] in kinds:
+        if p.name.split("-")[0] in kinds:
             p.unlink()
 
 
