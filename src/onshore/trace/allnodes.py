@@ -152,7 +152,7 @@ def dense_is_smaller(rows: int, values: int, k: int, width: int) -> bool:
     ``node``, for its ``rows`` rows with a value (``4 + width * k`` bytes a row), is no
     larger than its ``values`` triplets (int32 ``node``, the value, the dictionary-coded
     ``tag``: ``4 + width + TAG_BYTES`` bytes each). For float32 (``width`` 4) dense wins
-    from a fill ``values / (rows * k)`` of about 0.44 on; for float64 from about 0.62.
+    from a fill ``values / (rows * k)`` of about 0.45 on; for float64 from about 0.62.
 
     Parameters
     ----------
