@@ -715,6 +715,149 @@ def _written(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+ALLNODES_CASES = {
+    "float64 triplets, written inline": {"layout": "triplets", "precision": "float64", "queue": 0},
+    "float32 by block (dense or triplets), written inline": {"layout": "auto", "precision": "float32", "queue": 0},
+    "float32 by block, writer thread": {"layout": "auto", "precision": "float32", "queue": None},
+    "float32 by block, not written (compute only)": {"layout": "auto", "precision": "float32", "queue": None, "write": False},
+}
+"""The all-nodes cases of :func:`allnodes_run`: the former output (float64 triplets, written by
+the worker between solves), the float32 layout written inline, the same with the writer thread
+(the default :data:`~onshore.trace.allnodes.WRITE_QUEUE`), and the compute alone."""
+
+
+def allnodes_run(n: int, flows: int, outdir: str, rounds: int = 2, sample: int = 300,
+                 cases: list[str] | None = None) -> dict[str, Any]:
+    """Every node traced and written (:func:`onshore.trace.solve_all` with ``out``) in each
+    case of :data:`ALLNODES_CASES` (or of ``cases``, which must hold the float64 triplets and
+    the writer thread's), in turns in this process (``rounds`` times), on one network;
+    the seconds, the values, the bytes of the value files, and the largest relative difference
+    of ``sample`` nodes' read-back values between the float32 and float64 outputs."""
+    import os
+    import shutil
+
+    import pandas as pd
+
+    from onshore import synthetic
+    from onshore import trace as T
+    from onshore.trace import allnodes
+    from onshore.trace.graph import build
+
+    res: dict[str, Any] = {"cases": {}}
+    net = synthetic.network(n, n_flows=flows, seed=1)
+    g = build(net)
+    net._cache[("trace.graph", None)] = g
+    res["nodes"], res["nnz"] = g.n, int(g.A.nnz)
+    T.forward_plan(g)
+    default_queue = allnodes.WRITE_QUEUE
+    keep: dict[str, Path] = {}
+    todo = {k: v for k, v in ALLNODES_CASES.items() if cases is None or k in cases}
+    for r in range(rounds):
+        for name, c in todo.items():
+            out = Path(outdir) / f"all_{n}_{len(keep)}_{r}"
+            allnodes.WRITE_QUEUE = default_queue if c["queue"] is None else c["queue"]
+            stats: dict[str, float] = {}
+            load = os.getloadavg()[0]
+            t = time.perf_counter()
+            try:
+                T.solve_all(net, out=out, stats=stats, layout=c["layout"], precision=c["precision"],
+                            write=c.get("write", True))
+            finally:
+                allnodes.WRITE_QUEUE = default_queue
+            sec = time.perf_counter() - t
+            vals = sum(f.stat().st_size for f in (out / "values").glob("*.parquet"))
+            got = res["cases"].setdefault(name, {"seconds": [], "load": []})
+            got["seconds"].append(sec)
+            got["load"].append(load)
+            got.update(values=stats.get("rows", 0.0), bytes=vals, workers=stats.get("workers", 1.0),
+                       solve=stats.get("solve", 0.0), extract=stats.get("extract", 0.0),
+                       write=stats.get("write", 0.0), write_wait=stats.get("write_wait", 0.0),
+                       dense_blocks=stats.get("dense_blocks", 0.0),
+                       float32_blocks=stats.get("float32_blocks", 0.0))
+            if r == rounds - 1 and name in list(ALLNODES_CASES)[::2][:2]:  # float64, float32 threaded
+                keep[name] = out
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+    res["tags"] = len(pd.read_parquet(next(iter(keep.values())) / "tags.parquet"))
+    rng = np.random.default_rng(0)
+    some = rng.choice(np.flatnonzero(~g.nodes["virtual"].to_numpy()), sample, replace=False).tolist()
+    a, b = (T.read_all(p, nodes=some) for p in keep.values())
+    key = ["node", "raw", "stage", "country"]
+    m = a.merge(b, on=key, how="outer", suffixes=("_64", "_32"))
+    res["same_rows"] = bool(not m[["quantity_64", "quantity_32"]].isna().any().any())
+    res["max_rel"] = float((np.abs(m["quantity_32"] - m["quantity_64"]) / m["quantity_64"]).max())
+    res["sample_values"] = len(m)
+    for p in keep.values():
+        shutil.rmtree(p, ignore_errors=True)
+    return res
+
+
+def _allnodes(quick: bool, big: bool = False) -> list[dict[str, Any]]:
+    """Every node traced and written, the former layout and the float32 one side by side
+    (:func:`allnodes_run`); with ``big`` the 1 M size, one round of the former layout and
+    the writer thread's only (minutes a case there)."""
+    import shutil
+
+    rows = []
+    bw = bandwidth()
+    sizes = [(10_000, 100_000)] if quick else [(100_000, 1_000_000)]
+    if big:
+        sizes = [(1_000_000, 10_000_000)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, f in sizes:
+            rounds = 1 if n >= 1_000_000 else 2
+            cases = list(ALLNODES_CASES)[::2][:2] if n >= 1_000_000 else None
+            code = (f"import json; from benchmarks.bench_trace import allnodes_run; "
+                    f"print(json.dumps(allnodes_run({n}, {f}, {tmp!r}, rounds={rounds}, cases={cases!r})))")
+            cmd = [sys.executable, "-c", code]
+            if n >= 1_000_000 and shutil.which("flock"):  # one 1 M network at a time
+                cmd = ["flock", "/tmp/onshore-1m.lock", *cmd]
+            p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=7200)
+            tag = f"{n:,} fac / {f:,} flows"
+            if p.returncode != 0:
+                rows.append(_row(f"all nodes written, {tag}", float("nan"), detail=f"failed: {p.stderr[-300:]}"))
+                continue
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+            bound = solve_bytes(r["nnz"], r["nodes"], r["tags"]) / bw
+            cases = r["cases"]
+            old = min(next(iter(cases.values()))["seconds"])
+            for name, c in cases.items():
+                best = min(c["seconds"])
+                w = max(c["workers"], 1)
+                written = c["bytes"] > 0
+                rows.append(
+                    _row(
+                        f"all nodes, {name}, {tag}",
+                        best,
+                        ratio=old / best,
+                        bound_s=bound,
+                        gib=c["bytes"] / 2**30,
+                        values=c["values"],
+                        target="2x faster than float64 triplets, half the bytes" if written and name != next(iter(cases)) else None,
+                        detail=(
+                            f"best of {len(c['seconds'])} ({', '.join(f'{x:.1f}' for x in c['seconds'])} s, load "
+                            f"{', '.join(f'{x:.1f}' for x in c['load'])}); ratio: the float64 triplets' best / this; "
+                            f"{best / bound:.1f}x the bound (one pass over A for all {r['tags']:,} tag columns at "
+                            f"{bw / 1e9:.1f} GB/s); {c['values']:,.0f} values, "
+                            + (f"{c['bytes'] / 2**30:.2f} GiB ({c['bytes'] / max(c['values'], 1):.2f} bytes a value), "
+                               if written else "nothing written, ")
+                            + f"{c['dense_blocks']:.0f} blocks dense, {c['float32_blocks']:.0f} float32; per worker ({w:.0f}): solve "
+                            f"{c['solve'] / w:.1f} s, extract {c['extract'] / w:.1f} s, write {c['write'] / w:.1f} s, "
+                            f"waited for the writer {c['write_wait'] / w:.1f} s"
+                        ),
+                    )
+                )
+            rows.append(
+                _row(
+                    f"all nodes, float32 read back against float64, {tag}",
+                    float("nan"),
+                    detail=(f"{r['sample_values']:,} values of 300 nodes: same rows {r['same_rows']}, max rel "
+                            f"diff {r['max_rel']:.2e} (float32 rounding bound 5.96e-08)"),
+                )
+            )
+    return rows
+
+
 def dense_10k() -> list[dict[str, Any]]:
     """Only the 10 k-node comparison with ``numpy.linalg.inv(I - A)`` (``python -m
     benchmarks.bench_trace --dense-10k``)."""
@@ -733,7 +876,13 @@ if __name__ == "__main__":
     only = {"--pymrio": lambda: _pymrio("--quick" in sys.argv), "--dense-10k": dense_10k,
             "--products": lambda: _products("--quick" in sys.argv),
             "--written": lambda: _written("--quick" in sys.argv),
-            "--cold": lambda: _cold("--quick" in sys.argv)}
+            "--cold": lambda: _cold("--quick" in sys.argv),
+            "--all-nodes": lambda: _allnodes("--quick" in sys.argv, big="--1m" in sys.argv)}
+    if "--help" in sys.argv or "-h" in sys.argv:
+        print("python -m benchmarks.bench_trace [--quick] [" + " | ".join(only) + "] [--1m]\n"
+              "no case flag: every trace benchmark (minutes to hours); --quick: the smallest sizes; "
+              "--all-nodes --1m: the all-nodes cases at 1 M facilities (under /tmp/onshore-1m.lock)")
+        sys.exit(0)
     if any(a in only for a in sys.argv):
         rows = [r for a, f in only.items() if a in sys.argv for r in f()]
     else:

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -234,6 +235,21 @@ def test_trace_all_is_every_product_and_all_nodes_every_node(db: Path, tiny_dir:
     assert prod["quantity"].tolist() == pytest.approx([x["quantity"] for x in one], rel=1e-12)
     r = runner.invoke(app, ["trace", "--all-nodes", "--out", str(tmp_path / "nodes")])
     assert r.exit_code == 0, r.output
-    assert {"mine1:spodumene", "ref1:lioh", "cell1:cell"} <= set(read_all(tmp_path / "nodes")["product"])
+    nodes = read_all(tmp_path / "nodes")
+    assert {"mine1:spodumene", "ref1:lioh", "cell1:cell"} <= set(nodes["product"])
+    assert nodes.attrs["precision"] == "float32"  # the default: storage rounded to 2^-24
+    r = runner.invoke(app, ["trace", "--all-nodes", "--out", str(tmp_path / "n64"), "--precision", "float64"])
+    assert r.exit_code == 0, r.output
+    exact = read_all(tmp_path / "n64")
+    assert exact.attrs["precision"] == "float64"
+    cell = exact[exact["product"] == "cell1:cell"]
+    assert cell["quantity"].tolist() == pytest.approx([x["quantity"] for x in one], rel=1e-12)
+    key = ["node", "raw", "stage", "country"]
+    a, b = (x.sort_values(key).reset_index(drop=True) for x in (nodes, exact))
+    assert a[key].equals(b[key]) and np.array_equal(a["quantity"], b["quantity"].astype(np.float32).astype(float))
+    r = runner.invoke(app, ["trace", "cell1", "--precision", "float32"])
+    assert r.exit_code == 2 and "--all-nodes --out" in r.output
+    r = runner.invoke(app, ["trace", "--all-nodes", "--engine", "spark", "--out", str(tmp_path / "s"), "--precision", "float32"])
+    assert r.exit_code == 2 and "writes float64" in r.output
     r = runner.invoke(app, ["trace", "--all", "--engine", "spark"])
     assert r.exit_code == 2 and "--all-nodes" in r.output and "Traceback" not in r.output

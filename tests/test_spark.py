@@ -291,7 +291,8 @@ def test_cli_engine_spark_equals_local(
 
     db = ["--db", str(reference_db)]
     for e in ("local", "spark"):
-        _cli("trace", "--all-nodes", "--engine", e, "--out", str(tmp_path / f"trace_{e}"), *db)
+        _cli("trace", "--all-nodes", "--engine", e, "--out", str(tmp_path / f"trace_{e}"),
+             "--precision", "float64", *db)
     a, b = (read_all(tmp_path / f"trace_{e}") for e in ("local", "spark"))
     keys = ["node", "product", "raw", "stage", "country"]
     a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)

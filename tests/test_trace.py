@@ -846,3 +846,193 @@ def test_the_sweep_radius_bounds_the_feedback_map_closely(monkeypatch: pytest.Mo
             assert exact <= c.rho_sweep + 1e-12  # an upper bound
             assert c.rho_sweep <= c.rho + 1e-15  # never above the block's own bound
             assert c.rho_sweep <= exact + 0.02 * max(exact, 1e-3) or c.rho_sweep == c.rho
+def _written(net: Network, d, **kw):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    return T.read_all(T.solve_all(net, out=Path(d), **kw))
+
+
+def _by_key(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows by node and tag, ``node`` as int64 (int32 in the files)."""
+    out = df.astype({"node": np.int64}) if len(df) else df
+    return out.sort_values(["node", "raw", "stage", "country"]).reset_index(drop=True)
+
+
+@settings(max_examples=12, deadline=None)
+@given(random_network(), st.sampled_from(["auto", "dense", "triplets"]))
+def test_float32_output_is_the_float64_solve_rounded(net: Network, layout: str) -> None:
+    """On random (often cyclic) networks the float32 files read back as the float64 solve
+    rounded to the nearest float32 (numpy's rounding), so within 2^-24 relative, on the same
+    rows; the float64 files read back exactly as the in-memory solve, in every layout."""
+    import tempfile
+
+    mem = T.solve_all(net)
+    with tempfile.TemporaryDirectory() as d:
+        f64 = _written(net, f"{d}/64", layout=layout, workers=1)
+        f32 = _written(net, f"{d}/32", layout=layout, precision="float32", workers=1)
+    if not isinstance(mem, pd.DataFrame) or mem.empty:
+        assert f64.empty and f32.empty
+        return
+    mem, f64, f32 = _by_key(mem), _by_key(f64), _by_key(f32)
+    key = ["node", "product", "raw", "stage", "country"]
+    assert f64[key].equals(mem[key]) and f32[key].equals(mem[key])
+    assert np.array_equal(f64["quantity"].to_numpy(), mem["quantity"].to_numpy())
+    want = mem["quantity"].to_numpy()
+    got = f32["quantity"].to_numpy()
+    assert got.dtype == np.float64 and np.array_equal(got, want.astype(np.float32).astype(np.float64))
+    assert (np.abs(got - want) <= 2.0**-24 * want).all()
+    assert np.allclose(f32["share"], mem["share"], rtol=3e-7, atol=0)
+    assert f32.attrs == {"precision": "float32", "rounding": 2.0**-24}
+    assert f64.attrs == {"precision": "float64", "rounding": 0.0}
+
+
+def test_dense_or_triplets_by_the_smaller_size() -> None:
+    """The rule by hand: 10 rows x 10 tags all filled are 440 bytes dense (int32 node +
+    10 float32) against 900 as triplets (4 + 4 + 1 each); a fifth filled, 440 against 180;
+    float64 at 60 % fill: 10 x 84 = 840 against 60 x 13 = 780; nothing kept is never dense."""
+    from onshore.trace.allnodes import dense_is_smaller
+
+    assert dense_is_smaller(10, 100, 10, 4) and not dense_is_smaller(10, 20, 10, 4)
+    assert not dense_is_smaller(10, 60, 10, 8) and dense_is_smaller(10, 70, 10, 8)
+    assert dense_is_smaller(10, 60, 10, 4)
+    assert not dense_is_smaller(0, 0, 5, 4)
+
+
+def test_each_block_takes_the_smaller_layout_and_says_its_precision(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With ``layout="auto"`` each block file is dense exactly when the rule says so for its
+    own counts (both layouts occur on the synthetic network, a sparse block stays triplets),
+    its schema metadata names its precision and layout, and the mixed directory reads back
+    as the float64 triplets do, within float32 rounding."""
+    import pyarrow.parquet as pq
+
+    from onshore import synthetic
+    from onshore.trace.allnodes import dense_is_smaller
+
+    net = synthetic.network(600, seed=5)
+    d = T.solve_all(net, out=tmp_path / "auto", layout="auto", precision="float32", workers=2)
+    ref = _by_key(_written(net, tmp_path / "ref", workers=2))
+    tags = pd.read_parquet(d / "tags.parquet")
+    width = tags.groupby(["raw", "stage"])["tag"].transform("size").to_numpy()
+    seen = set()
+    for f in sorted((d / "values").glob("*.parquet")):
+        meta = pq.read_schema(f).metadata
+        layout = meta[b"onshore.layout"].decode()
+        assert meta[b"onshore.precision"].startswith(b"float32:") and b"2^-24" in meta[b"onshore.precision"]
+        t = pd.read_parquet(f)
+        if layout == "dense":
+            q = t.drop(columns="node").to_numpy()
+            rows, values, k = len(t), int(np.count_nonzero(q)), q.shape[1]
+            assert q.dtype == np.float32
+        else:
+            assert list(t.columns) == ["node", "tag", "quantity"] and t["quantity"].dtype == np.float32
+            rows, values, k = t["node"].nunique(), len(t), int(width[t["tag"].iloc[0]])
+        assert dense_is_smaller(rows, values, k, 4) == (layout == "dense")
+        seen.add(layout)
+    assert seen == {"dense", "triplets"}
+    got = _by_key(T.read_all(d))
+    key = ["node", "raw", "stage", "country"]
+    assert got[key].equals(ref[key])
+    assert (np.abs(got["quantity"] - ref["quantity"]) <= 2.0**-24 * ref["quantity"]).all()
+    # a block by facility is sparse: each node draws on a few of the block's many mines
+    fac = T.solve_all(pack_net(), by=("raw", "stage", "facility"), out=tmp_path / "fac",
+                      layout="auto", precision="float32", workers=1)
+    tags = pd.read_parquet(fac / "tags.parquet")
+    mine = set(tags.loc[tags["stage"] == "mine", "tag"])
+    for f in (fac / "values").glob("*.parquet"):
+        t = pd.read_parquet(f)
+        if "tag" in t.columns and set(t["tag"]) <= mine:
+            assert pq.read_schema(f).metadata[b"onshore.layout"] == b"triplets"
+            break
+    else:
+        raise AssertionError("the mine block by facility was written dense")
+
+
+def test_float64_and_float32_files_read_together(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A directory whose blocks are partly float64 triplets, partly float32 (dense or not)
+    reads to one table: the float64 blocks exact, the others rounded, precision float32."""
+    import shutil
+
+    from onshore import synthetic
+
+    net = synthetic.network(300, seed=8)
+    a = T.solve_all(net, out=tmp_path / "a", workers=1)
+    b = T.solve_all(net, out=tmp_path / "b", layout="auto", precision="float32", workers=1)
+    files = sorted((b / "values").glob("*.parquet"))
+    for f in files[::2]:
+        shutil.copy(a / "values" / f.name, f)
+    got, want = _by_key(T.read_all(b)), _by_key(T.read_all(a))
+    key = ["node", "raw", "stage", "country"]
+    assert got[key].equals(want[key]) and got.attrs["precision"] == "float32"
+    rel = np.abs(got["quantity"] - want["quantity"]) / want["quantity"]
+    assert (rel <= 2.0**-24).all() and (rel == 0).mean() > 0.3 and (rel > 0).any()
+
+
+def test_values_float32_cannot_hold_stay_float64(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Kept values below float32's smallest normal number (1e-40 kg of lithium a unit) keep
+    their block in float64, exactly."""
+    import pyarrow.parquet as pq
+
+    net = recycle_net()
+    b = net.boms.copy()
+    b.loc[b["input"] == "li", "quantity"] = 1e-40
+    tiny = Network.from_frames(companies=net.companies, materials=net.materials,
+                               facilities=net.facilities, boms=b, flows=net.flows)
+    mem = _by_key(T.solve_all(tiny))
+    got = _by_key(_written(tiny, tmp_path / "t", precision="float32", layout="auto"))
+    assert 0 < mem["quantity"].max() < 1e-38
+    assert np.array_equal(got["quantity"].to_numpy(), mem["quantity"].to_numpy())
+    assert got.attrs["precision"] == "float64"
+    for f in (tmp_path / "t" / "values").glob("*.parquet"):
+        assert pq.read_schema(f).metadata[b"onshore.precision"].startswith(b"float64")
+
+
+def test_writer_thread_writes_what_inline_writing_does_and_errors_surface(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The files handed to the writer thread hold what writing inline holds; a failed write
+    and a failed solve in a worker process are raised by ``solve_all``."""
+    from onshore import synthetic
+    from onshore.trace import allnodes
+
+    net = synthetic.network(300, seed=9)
+    monkeypatch.setattr(allnodes, "WRITE_QUEUE", 0)
+    inline = T.read_all(T.solve_all(net, out=tmp_path / "i", layout="auto", precision="float32", workers=2))
+    monkeypatch.setattr(allnodes, "WRITE_QUEUE", 1)  # the thread, and the queue full at times
+    threaded = T.read_all(T.solve_all(net, out=tmp_path / "t", layout="auto", precision="float32", workers=2))
+    pd.testing.assert_frame_equal(_by_key(inline), _by_key(threaded))
+    w = allnodes._Writer(2, "none")
+    import pyarrow as pa
+
+    w.put("open", str(tmp_path / "no" / "such" / "dir" / "x.parquet"), pa.schema([("a", pa.int32())]), False)
+    with pytest.raises(OSError):
+        w.close()
+
+    def fail(*a, **k):  # type: ignore[no-untyped-def]
+        raise TraceError("solve failed in a worker")
+
+    monkeypatch.setattr(S, "solve_permuted", fail)
+    with pytest.raises(TraceError, match="in a worker"):
+        T.solve_all(net, out=tmp_path / "f", workers=2)
+    with pytest.raises(ValueError, match="precision"):
+        T.solve_all(net, out=tmp_path / "f", precision="float16")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rows", [[0, 5], [0, 1, 2, 4]])
+def test_cut_keeps_values_above_both_thresholds(rows: list[int]) -> None:
+    """By hand: a row (3, 1, 0.001) totals 4.001; at min_share 0.01 the cut is 0.04001 and at
+    min_quantity 2 it is 2: kept (3, 1) and (3) — whether the rows asked for are a span of X
+    (viewed) or scattered (gathered and put back); rows not asked for are left alone when
+    scattered; a kept value below ``floor`` is reported."""
+    from onshore.trace.allnodes import cut
+
+    X = np.tile([3.0, 1.0, 0.001], (6, 1))
+    X[4] = [0.0, 0.0, 0.0]
+    Y = X.copy()
+    count, tot, below = cut(Y, np.array(rows), 0.0, 0.01, floor=0.5)
+    assert count.tolist() == [0 if r == 4 else 2 for r in rows] and not below
+    assert tot.tolist() == [0.0 if r == 4 else 4.001 for r in rows]
+    for r in rows:
+        assert Y[r].tolist() == ([0.0] * 3 if r == 4 else [3.0, 1.0, 0.0])
+    if rows == [0, 5]:
+        assert np.array_equal(Y[1:5], X[1:5])
+    Y = X.copy()
+    count, _, below = cut(Y, np.array(rows), 2.0, 0.0, floor=3.5)
+    assert count.tolist() == [0 if r == 4 else 1 for r in rows] and below

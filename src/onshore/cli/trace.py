@@ -154,6 +154,17 @@ def trace_cmd(
         Path | None,
         typer.Option("--out", "-o", help="With --all or --all-nodes: the directory to write."),
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            help=(
+                "With --all-nodes --out: how the values are stored, float32 (the default on "
+                "the local engine: each value rounded to 6e-8 relative, half the bytes) or "
+                "float64 (exact; the only one on spark)."
+            ),
+        ),
+    ] = None,
     engine: EngineOption = "local",
     format: FormatOption = Format.table,
     db: DbOption = None,
@@ -162,8 +173,16 @@ def trace_cmd(
     per unit."""
     if weight not in ("mass", "cost"):
         raise typer.BadParameter("mass or cost", param_hint="--weight")
+    if precision not in (None, "float32", "float64"):
+        raise typer.BadParameter("float32 or float64", param_hint="--precision")
+    if precision is not None and not (all_nodes and out is not None):
+        raise typer.BadParameter("only with --all-nodes --out", param_hint="--precision")
     if all_nodes:
-        trace_all_command(by, weight, period, out, engine, format, db)
+        if engine != "local" and precision == "float32":
+            raise typer.BadParameter(
+                f"the {engine} engine writes float64", param_hint="--precision"
+            )
+        trace_all_command(by, weight, period, out, engine, format, db, precision)
         return
     if all_:
         if engine != "local":
@@ -247,14 +266,21 @@ def trace_all_command(
     engine: str,
     fmt: Format,
     db: Path | None,
+    precision: str | None = None,
 ) -> None:
-    """Trace every node on an engine; write the compact Parquet directory or print rows."""
+    """Trace every node on an engine; write the compact Parquet directory or print rows. The
+    local engine writes each (raw, stage) block in the smaller layout, in ``precision``
+    (default float32: the written values round to 2^-24 relative; traces and verdicts are
+    computed in float64 and do not read these files)."""
     from onshore.engines import trace_all
 
     network = open_network(db)
     fields = tuple(f.strip() for f in by.split(",") if f.strip())
     w: Literal["mass", "cost"] = "cost" if weight == "cost" else "mass"
-    res = trace_all(network, by=fields, weight=w, period=period, out=out, engine=engine)
+    kw: dict[str, str] = {}
+    if engine == "local" and out is not None:
+        kw = {"layout": "auto", "precision": precision or "float32"}
+    res = trace_all(network, by=fields, weight=w, period=period, out=out, engine=engine, **kw)
     if isinstance(res, Path):
         console.print(f"wrote {res} (read it with onshore.trace.read_all)")
         return

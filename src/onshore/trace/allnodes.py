@@ -1,5 +1,6 @@
 """Trace every node at once (``solve_all``): one plan, (raw, stage) blocks of tag columns solved by
-worker processes and streamed compactly to Parquet; :func:`read_all` reads them back tidy."""
+worker processes and streamed compactly to Parquet (triplets or dense, float64 or float32, block
+by block); :func:`read_all` reads them back tidy."""
 
 from __future__ import annotations
 
@@ -124,6 +125,132 @@ def kept_rows(g: Graph, fp: Plan, stages: Sequence[str] | None = None) -> np.nda
     return np.sort(fp.pos[np.flatnonzero(keep)])
 
 
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+"""The smallest normal float32 (1.18e-38): below it float32 loses relative precision."""
+
+FLOAT32_ROUNDING = 2.0**-24
+"""The relative rounding of a float64 value stored as float32 (round to nearest, normal range):
+at most 2^-24, 5.96e-8."""
+
+TAG_BYTES = 1
+"""Bytes a triplet's ``tag`` takes, about, in Parquet's dictionary coding (a block has at most
+a few hundred tags: 8 bits or fewer each), for :func:`dense_is_smaller`."""
+
+PRECISION_NOTE = {
+    "float32": (
+        "float32: each value is the float64 solve rounded to the nearest float32 after the "
+        "kept cut was applied in float64; relative error at most 2^-24 (5.96e-08); "
+        "onshore.trace.read_all widens it to float64 exactly as stored"
+    ),
+    "float64": "float64: the values of the solve, exact",
+}
+"""What the ``onshore.precision`` note in each value file's Parquet schema metadata says."""
+
+
+def dense_is_smaller(rows: int, values: int, k: int, width: int) -> bool:
+    """Whether a block is written dense: one ``width``-byte column per tag beside an int32
+    ``node``, for its ``rows`` rows with a value (``4 + width * k`` bytes a row), is no
+    larger than its ``values`` triplets (int32 ``node``, the value, the dictionary-coded
+    ``tag``: ``4 + width + TAG_BYTES`` bytes each). For float32 (``width`` 4) dense wins
+    from a fill ``values / (rows * k)`` of about 0.45 on; for float64 from about 0.62.
+
+    Parameters
+    ----------
+    rows, values : int
+        Rows with a kept value and kept values of the block.
+    k : int
+        Tags (columns) of the block.
+    width : int
+        Bytes of a stored value: 4 (float32) or 8 (float64).
+
+    Returns
+    -------
+    bool
+    """
+    return values > 0 and rows * (4 + width * k) <= values * (4 + width + TAG_BYTES)
+
+
+def cut(
+    X: np.ndarray,
+    rows: np.ndarray,
+    min_quantity: float,
+    min_share: float,
+    total: np.ndarray | None = None,
+    floor: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Zero, in place, the values of the rows ``rows`` of one solved block that are not kept:
+    the rule of :func:`solve_all` (and of the Spark engine's tasks), applied in float64.
+
+    Kept are values ``> min_quantity`` and ``> min_share`` x the node's total over the block.
+    Rows are taken in chunks of about 2^22 cells, as views of ``X`` where the rows asked for
+    fill at least half of the chunk's span (rows between them are cut too), else gathered
+    and put back.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, k), float64
+        The block's solution in plan order; changed in place.
+    rows : ndarray of int
+        The plan rows kept, ascending (:func:`kept_rows`).
+    min_quantity, min_share : float
+        As :func:`solve_all` (both >= 0).
+    total : ndarray, shape (n,), optional
+        The node's total over the whole block when ``X`` holds only some of its columns;
+        default the sum of ``X``'s columns.
+    floor : float
+        Report whether any kept value is below this.
+
+    Returns
+    -------
+    (count, total, below) : ndarray of int64, ndarray of float64, bool
+        Each row's count of kept values, each row's block total (both aligned with
+        ``rows``), and whether a kept value is below ``floor``.
+    """
+    k = X.shape[1]
+    count = np.zeros(len(rows), dtype=np.int64)
+    tot = np.zeros(len(rows))
+    below = False
+    chunk = max(1, 2**22 // max(k, 1))
+    for a in range(0, len(rows), chunk):
+        at = rows[a : a + chunk]
+        lo, hi = int(at[0]), int(at[-1]) + 1
+        span = 2 * len(at) >= hi - lo
+        sub = X[lo:hi] if span else X[at]
+        t = sub.sum(axis=1) if total is None else (total[lo:hi] if span else total[at])
+        c = np.maximum(min_quantity, min_share * t)
+        np.putmask(sub, sub <= c[:, None], 0.0)
+        n = np.count_nonzero(sub, axis=1)
+        if not span:
+            X[at] = sub
+        pick = at - lo if span else slice(None)
+        count[a : a + len(at)] = n[pick]
+        tot[a : a + len(at)] = t[pick]
+        if floor > 0 and not below:  # kept values exceed c: only rows with c < floor can be below
+            low = (n > 0) & (c < floor)
+            if span:
+                mine = np.zeros(hi - lo, dtype=bool)
+                mine[at - lo] = True
+                low &= mine
+            if low.any():
+                v = sub[low]
+                below = bool(((v > 0) & (v < floor)).any())
+    return count, tot, below
+
+
+def _triplets(
+    p: Plan, X: np.ndarray, base: int, rows: np.ndarray, count: np.ndarray, tot: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The nonzeros of the rows ``rows`` of a block cut by :func:`cut`, in chunks of about
+    2^22 cells: (node, tag, quantity, total)."""
+    has = np.flatnonzero(count)
+    chunk = max(1, 2**22 // max(X.shape[1], 1))
+    for a in range(0, len(has), chunk):
+        h = has[a : a + chunk]
+        sub = X[rows[h]]
+        ii, jj = np.nonzero(sub)
+        yield p.perm[rows[h[ii]]], base + jj, sub[ii, jj], tot[h[ii]]
+
+
 def kept(
     p: Plan,
     X: np.ndarray,
@@ -133,14 +260,15 @@ def kept(
     min_share: float,
     total: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The values of one solved block that are kept, as :func:`solve_all` keeps them in its
-    ``triplets`` layout (the Spark engine's tasks), in chunks of about 2^22 cells.
+    """The values of one solved block that are kept (:func:`cut`), as :func:`solve_all` keeps
+    them in its ``triplets`` layout (the Spark engine's tasks), in chunks of about 2^22 cells.
 
     Parameters
     ----------
     p : Plan
     X : ndarray, shape (n, k)
-        The block's solution in plan order, column ``c`` being tag ``base + c``.
+        The block's solution in plan order, column ``c`` being tag ``base + c``; the values
+        not kept are zeroed in place.
     base : int
     rows : ndarray of int
         The plan rows kept, ascending (:func:`kept_rows`).
@@ -156,28 +284,104 @@ def kept(
     (node, tag, quantity, total) : ndarrays of the kept values
         Node ids, tag ids, the values and the node's block total of each.
     """
-    k = X.shape[1]
-    chunk = max(1, 2**22 // max(k, 1))
-    for a in range(0, len(rows), chunk):
-        at = rows[a : a + chunk]
-        lo, hi = int(at[0]), int(at[-1]) + 1
-        sub = X[lo:hi] if hi - lo == len(at) else X[at]
-        tot = sub.sum(axis=1) if total is None else total[at]
-        ii, jj = np.nonzero(sub > np.maximum(min_quantity, min_share * tot)[:, None])
-        if ii.size:
-            yield p.perm[at[ii]], base + jj, sub[ii, jj], tot[ii]
+    count, tot, _ = cut(X, rows, min_quantity, min_share, total)
+    yield from _triplets(p, X, base, rows, count, tot)
 
 
 _JOB: dict[str, Any] = {}
 """The work of :func:`solve_all`, set before worker processes fork (they inherit it)."""
 
+WRITE_QUEUE = 4
+"""Tables (of about 2^22 cells each) a worker's writer thread may hold while the worker goes on
+solving: the Parquet encoding of one block overlaps the solve of the next. 0: written inline."""
 
-def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
-    """Solve block ``b`` of ``_JOB``; write it to Parquet or return it as a frame."""
+
+class _Writer:
+    """Writes a worker's value files in a thread fed through a bounded queue (pyarrow encodes
+    and writes without the GIL), or inline when ``depth`` is 0. ``busy``: seconds writing;
+    ``wait``: seconds the worker waited for room in the queue."""
+
+    def __init__(self, depth: int, compression: str) -> None:
+        import queue
+        import threading
+
+        self.depth, self.compression = depth, compression
+        self.busy = self.wait = 0.0
+        self.error: BaseException | None = None
+        self._w: Any = None
+        self._q: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=max(depth, 1))
+        self._t = threading.Thread(target=self._loop, daemon=True) if depth > 0 else None
+        if self._t is not None:
+            self._t.start()
+
+    def _do(self, item: tuple[Any, ...]) -> None:
+        import time
+
+        import pyarrow.parquet as pq
+
+        t = time.perf_counter()
+        if item[0] == "open":
+            _, path, schema, dictionary = item
+            self._w = pq.ParquetWriter(  # statistics of node only (read_all filters by it)
+                path,
+                schema,
+                compression=self.compression,
+                use_dictionary=dictionary,
+                write_statistics=["node"],
+            )
+        elif item[0] == "table":
+            self._w.write_table(item[1])
+        else:
+            self._w.close()
+            self._w = None
+        self.busy += time.perf_counter() - t
+
+    def _loop(self) -> None:
+        while (item := self._q.get()) is not None:
+            if self.error is None:
+                try:
+                    self._do(item)
+                except BaseException as e:  # noqa: BLE001 - raised in the worker by put/close
+                    self.error = e
+
+    def put(self, *item: Any) -> None:
+        """``("open", path, schema, use_dictionary)``, ``("table", table)`` or ``("close",)``."""
+        import time
+
+        if self.error is not None:
+            raise self.error
+        if self._t is None:
+            self._do(item)
+            return
+        t = time.perf_counter()
+        self._q.put(item)
+        self.wait += time.perf_counter() - t
+
+    def close(self) -> dict[str, float]:
+        """Wait for every file to be written; their seconds (raises what writing raised)."""
+        if self._t is not None:
+            self._q.put(None)
+            self._t.join()
+        if self.error is not None:
+            raise self.error
+        return {"write": self.busy, "write_wait": self.wait}
+
+
+def _schema(fields: list[tuple[str, Any]], precision: str, layout: str) -> Any:
+    import pyarrow as pa
+
+    meta = {"onshore.precision": PRECISION_NOTE[precision], "onshore.layout": layout}
+    return pa.schema(fields, metadata=meta)
+
+
+def _run_block(
+    b: int, writer: _Writer | None = None
+) -> tuple[int, dict[str, float], pd.DataFrame | None]:
+    """Solve block ``b`` of ``_JOB``; hand its value file to ``writer`` or return it as a
+    frame."""
     import time
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     j = _JOB
     p: Plan = j["plan"]
@@ -191,81 +395,130 @@ def _run_block(b: int) -> tuple[int, dict[str, float], pd.DataFrame | None]:
         return b, {"solve": 0.0, "extract": 0.0, "rows": 0}, None
     X = _solve.solve_permuted(p, Bp, j["names"], j["tol"], st, upto=int(keep_rows[-1]))
     t1 = time.perf_counter()
+    spent = (writer.busy if writer.depth == 0 else 0.0) + writer.wait if writer else 0.0
+    f32 = j["precision"] == "float32"
+    count, tot, below = cut(
+        X, keep_rows, j["min_quantity"], j["min_share"], floor=FLOAT32_TINY if f32 else 0.0
+    )
+    nz = int(count.sum())
+    st["rows"] = nz
+    if j["dir"] is None:  # a frame, float64
+        frames = [
+            pd.DataFrame({"node": node, "tag": tag, "quantity": q, "share": q / t})
+            for node, tag, q, t in _triplets(p, X, base, keep_rows, count, tot)
+        ]
+        st["solve"], st["extract"] = t1 - t0, time.perf_counter() - t1
+        return b, st, (pd.concat(frames, ignore_index=True) if frames else None)
+    # float32 holds the block when its kept values are normal float32 numbers: each is at most
+    # its row's total (values are >= 0), and cut() reports one below the smallest normal
+    f32 = f32 and not below and float(tot[count > 0].max(initial=0.0)) < np.finfo(np.float32).max
+    precision = "float32" if f32 else "float64"
+    dtype = np.float32 if f32 else np.float64
+    ftype = pa.float32() if f32 else pa.float64()
+    has = np.flatnonzero(count)
+    if j["layout"] == "auto":
+        dense = dense_is_smaller(len(has), nz, k, 4 if f32 else 8)
+    else:
+        dense = j["layout"] == "dense"
+    st["dense_blocks"] = float(dense)
+    st["float32_blocks"] = float(f32)
+    out = writer if j["write"] and nz else None
     tag_t = np.int16 if j["ntags"] < 2**15 else np.int32
-    dense = j["layout"] == "dense" and j["dir"] is not None
-    schema = (
-        pa.schema([("node", pa.int32())] + [(str(base + c), pa.float64()) for c in range(k)])
-        if dense
-        else j["schema"]
-    )
-    writer = (
-        pq.ParquetWriter(
-            str(j["dir"] / f"block_{b:04d}.parquet"),
-            schema,
-            compression=j["compression"],
-            use_dictionary=False if dense else ["tag"],
+    if dense:
+        schema = _schema(
+            [("node", pa.int32())] + [(str(base + c), ftype) for c in range(k)], precision, "dense"
         )
-        if j["dir"] is not None and j["write"]
-        else None
-    )
-    frames = []
-    nrows = 0
-    chunk = max(1, 2**22 // max(k, 1))
-    for a in range(0, len(keep_rows), chunk):
-        at = keep_rows[a : a + chunk]
-        lo, hi = int(at[0]), int(at[-1]) + 1
-        sub = X[lo:hi] if hi - lo == len(at) else X[at]  # a slice where no row is left out
-        tot = sub.sum(axis=1)
-        cut = np.maximum(j["min_quantity"], j["min_share"] * tot)[:, None]
-        if dense:  # every column of the block for the rows with a value kept: no extraction
-            np.putmask(sub, sub <= cut, 0.0)
-            nz = int(np.count_nonzero(sub))
-            if nz == 0:
-                continue
-            nrows += nz
-            if writer is None:
-                continue
-            t2 = time.perf_counter()
-            has = np.flatnonzero(sub.any(axis=1))
-            cols = (sub if has.size == len(sub) else sub[has]).T.copy()  # one column per tag
-            arrays = [pa.array(p.perm[at[has]].astype(np.int32))]
+    else:
+        schema = _schema(
+            [("node", pa.int32()), ("tag", pa.from_numpy_dtype(tag_t)), ("quantity", ftype)],
+            precision,
+            "triplets",
+        )
+    if out is not None:
+        path = str(j["dir"] / f"block_{b:04d}.parquet")
+        out.put("open", path, schema, False if dense else ["tag"])
+    if dense:  # every column of the block for the rows with a value kept: no extraction
+        chunk = max(1, 2**22 // max(k, 1))
+        for a in range(0, len(has), chunk):
+            h = keep_rows[has[a : a + chunk]]
+            cols = X[h].T.astype(dtype, order="C")  # one column per tag
+            arrays = [pa.array(p.perm[h].astype(np.int32))]
             arrays += [pa.array(cols[c]) for c in range(k)]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-            st["write"] = st.get("write", 0.0) + time.perf_counter() - t2
-            continue
-        ii, jj = np.nonzero(sub > cut)
-        if ii.size == 0:
-            continue
-        nrows += ii.size
-        node = p.perm[at[ii]]
-        q = sub[ii, jj]
-        if j["dir"] is not None and writer is None:
-            continue  # write=False: compute and extract only (benchmarks)
-        if writer is not None:
-            t2 = time.perf_counter()
-            writer.write_table(
-                pa.table(
-                    {
-                        "node": node.astype(np.int32),
-                        "tag": (base + jj).astype(tag_t),
-                        "quantity": q,
-                    },
-                    schema=schema,
-                )
+            if out is not None:
+                out.put("table", pa.Table.from_arrays(arrays, schema=schema))
+    else:
+        for node, tag, q, _ in _triplets(p, X, base, keep_rows, count, tot):
+            t = pa.Table.from_arrays(
+                [
+                    pa.array(node.astype(np.int32)),
+                    pa.array(tag.astype(tag_t)),
+                    pa.array(q.astype(dtype)),
+                ],
+                schema=schema,
             )
-            st["write"] = st.get("write", 0.0) + time.perf_counter() - t2
-        else:
-            frames.append(
-                pd.DataFrame({"node": node, "tag": base + jj, "quantity": q, "share": q / tot[ii]})
-            )
-    if writer is not None:
-        t2 = time.perf_counter()
-        writer.close()
-        st["write"] = st.get("write", 0.0) + time.perf_counter() - t2
-    st["solve"] = t1 - t0
-    st["extract"] = time.perf_counter() - t1 - st.get("write", 0.0)
-    st["rows"] = nrows
-    return b, st, (pd.concat(frames, ignore_index=True) if frames else None)
+            if out is not None:
+                out.put("table", t)
+    if out is not None:
+        out.put("close")
+    if writer is not None:  # writing inline, and waiting for the thread, are not extracting
+        spent = (writer.busy if writer.depth == 0 else 0.0) + writer.wait - spent
+    st["solve"], st["extract"] = t1 - t0, time.perf_counter() - t1 - spent
+    return b, st, None
+
+
+def _worker(tasks: Any, results: Any) -> None:
+    """A worker process of :func:`solve_all`: blocks from ``tasks`` until None, each block's
+    stats to ``results``, then its writer's (or the error raised)."""
+    try:
+        _solve.single_threaded()
+        w = _Writer(WRITE_QUEUE, _JOB["compression"])
+        while (b := tasks.get()) is not None:
+            results.put(("block", _run_block(b, w)))
+        results.put(("done", w.close()))
+    except BaseException as e:  # noqa: BLE001 - raised again in the parent
+        results.put(("error", e))
+
+
+def _in_workers(order: list[int], nw: int) -> list[tuple[int, dict[str, float], Any]]:
+    """Run the blocks ``order`` (largest first) in ``nw`` forked worker processes, each taking
+    the next block when done with one; the blocks' stats and each worker's writer stats."""
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("fork")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for b in order:
+        tasks.put(b)
+    for _ in range(nw):
+        tasks.put(None)
+    procs = [ctx.Process(target=_worker, args=(tasks, results), daemon=True) for _ in range(nw)]
+    for pr in procs:
+        pr.start()
+    out: list[tuple[int, dict[str, float], Any]] = []
+    done = 0
+    try:
+        while done < nw:
+            try:
+                kind, got = results.get(timeout=1.0)
+            except queue.Empty:
+                if any(pr.exitcode not in (None, 0) for pr in procs) or all(
+                    pr.exitcode is not None for pr in procs
+                ):
+                    raise RuntimeError("a worker process of solve_all died") from None
+                continue
+            if kind == "error":
+                raise got
+            if kind == "done":
+                done += 1
+                out.append((-1, got, None))
+            else:
+                out.append(got)
+    finally:
+        for pr in procs:
+            if pr.is_alive() and done < nw:
+                pr.terminate()
+            pr.join()
+    return out
 
 
 def solve_all(
@@ -283,7 +536,8 @@ def solve_all(
     compression: str = "none",
     write: bool = True,
     stages: Sequence[str] | None = None,
-    layout: Literal["triplets", "dense"] = "triplets",
+    layout: Literal["triplets", "dense", "auto"] = "triplets",
+    precision: Literal["float64", "float32"] = "float64",
 ) -> pd.DataFrame | Path:
     """Trace every node (or every node of some stages) at once, one (raw, stage) block of tag
     columns at a time.
@@ -298,18 +552,30 @@ def solve_all(
     the level of the last kept row, and nothing else is extracted or written.
 
     With ``out`` (a directory) blocks are solved by ``workers`` processes (default: the
-    CPU count) and written compactly: ``tags.parquet`` (``tag`` -> the tag fields),
-    ``nodes.parquet`` (``node`` -> ``product``) and ``values/block_NNNN.parquet`` with
-    ``node`` (int32), ``tag`` (int16) and ``quantity`` (float64), or with
-    ``layout="dense"`` one column per tag of the block (named by its ``tag`` number,
-    float64, exact; 0 where nothing is kept) beside ``node``, for the nodes with a value
-    in the block: no nonzero extraction, and fewer bytes where most (node, tag) cells of a
-    block hold a value, as a product's do; :func:`read_all` joins either into the tidy
-    table. ``share`` is not stored: it is ``quantity`` over the sum of
-    the node's (raw, stage). Without ``out`` a tidy DataFrame is returned (small
-    networks). ``stats``, when given, receives the seconds of solving, extracting and
-    writing (summed over workers), the wall time, the rows and the cyclic sweeps;
-    ``write=False`` (with ``out``) solves and extracts without writing, to time the compute.
+    CPU count), each handing its files to a writer thread (:data:`WRITE_QUEUE`), so that the
+    Parquet encoding of one block overlaps the solve of the next, and written compactly:
+    ``tags.parquet`` (``tag`` -> the tag fields), ``nodes.parquet`` (``node`` -> ``product``)
+    and ``values/block_NNNN.parquet`` (a former run's block files are removed first), one
+    a block, in one of two layouts: ``triplets``, ``node`` (int32), ``tag`` (int16) and
+    ``quantity``; or ``dense``, one column per tag of the block (named by its ``tag``
+    number; 0 where nothing is kept) beside ``node``, for the nodes with a value in the
+    block: no nonzero extraction, and fewer bytes where most (node, tag) cells of a block
+    hold a value, as a product's do. ``layout="auto"`` takes, block by block, the smaller
+    (:func:`dense_is_smaller`, on the counts of the kept values). Values are stored as
+    ``precision``: ``float64``, the solve's values exactly, or ``float32``, each rounded to
+    the nearest float32 (relative error at most 2^-24, 5.96e-8) after the cut below is
+    decided in float64; a block with a kept value outside float32's normal range
+    (1.18e-38 .. 3.4e38) stays float64. Each file's Parquet schema metadata says its
+    precision (``onshore.precision``) and layout (``onshore.layout``). :func:`read_all`
+    reads every layout and precision into the same tidy table, float32 widened exactly.
+    ``share`` is not stored: it is ``quantity`` over the sum of the node's (raw, stage).
+    Without ``out`` a tidy DataFrame is returned (small networks), in float64 whatever
+    ``precision`` says. ``stats``, when given, receives the seconds of solving, extracting
+    (the cut, gathering and encoding the tables) and writing (in the writer threads,
+    overlapping the rest) summed over workers, the seconds the workers waited for their
+    writer (``write_wait``), the wall time, the values (``rows``), the cyclic sweeps and the
+    blocks written dense and as float32; ``write=False`` (with ``out``) solves and extracts
+    without writing, to time the compute.
 
     Parameters
     ----------
@@ -330,8 +596,8 @@ def solve_all(
     tol : float
         Relative residual at which cyclic solves stop.
     stats : dict, optional
-        Filled with ``solve``, ``extract``, ``write``, ``wall`` (seconds), ``rows``,
-        ``sweeps`` and ``workers``.
+        Filled with ``solve``, ``extract``, ``write``, ``write_wait``, ``wall`` (seconds),
+        ``rows``, ``sweeps``, ``dense_blocks``, ``float32_blocks`` and ``workers``.
     workers : int, optional
         Worker processes with ``out`` (default the CPU count; 1 without ``out``).
     min_share : float
@@ -342,8 +608,10 @@ def solve_all(
         With ``out``, False skips writing the value files (for timing).
     stages : sequence of str, optional
         Keep only the nodes of these stages (default: every node).
-    layout : {"triplets", "dense"}
+    layout : {"triplets", "dense", "auto"}
         How the value files are written with ``out`` (see above).
+    precision : {"float64", "float32"}
+        How the values are stored with ``out`` (see above).
 
     Returns
     -------
@@ -356,22 +624,26 @@ def solve_all(
     ------
     TraceError
         When a cycle creates mass or does not converge.
+    ValueError
+        When ``layout`` or ``precision`` is none of the above.
     """
     import multiprocessing as mp
     import os
     import time
 
-    import pyarrow as pa
-
+    if precision not in PRECISION_NOTE:
+        raise ValueError(f"precision is float32 or float64, not {precision!r}")
+    if layout not in ("triplets", "dense", "auto"):
+        raise ValueError(f"layout is triplets, dense or auto, not {layout!r}")
     wall = time.perf_counter()
     by = tuple(by)
     g, fp, blocks, tag_df = prepare(network, by, weight, period, controller)
     d = Path(out) if out is not None else None
     if d is not None:
         (d / "values").mkdir(parents=True, exist_ok=True)
+        for old in (d / "values").glob("block_*.parquet"):  # a former run's blocks
+            old.unlink()
         write_index(d, g, tag_df)
-    tags = tag_df["tag"].tolist()
-    tag_t = pa.int16() if len(tags) < 2**15 else pa.int32()
     _JOB.clear()
     _JOB.update(
         plan=fp,
@@ -380,21 +652,24 @@ def solve_all(
         tol=tol,
         rows=kept_rows(g, fp, stages),
         layout=layout,
-        ntags=len(tags),
+        precision=precision,
+        ntags=len(tag_df),
         dir=(d / "values") if d is not None else None,
         min_quantity=min_quantity,
         min_share=min_share,
         compression=compression,
         write=write,
-        schema=pa.schema([("node", pa.int32()), ("tag", tag_t), ("quantity", pa.float64())]),
     )
     nw = workers if workers is not None else (os.cpu_count() or 1)
     nw = max(1, min(nw, len(blocks))) if d is not None else 1
     order = sorted(range(len(blocks)), key=lambda b: -len(blocks[b][0]))  # big blocks first
     try:
         if nw > 1 and "fork" in mp.get_all_start_methods():
-            with mp.get_context("fork").Pool(nw, initializer=_solve.single_threaded) as pool:
-                results = list(pool.imap_unordered(_run_block, order))
+            results = _in_workers(order, nw)
+        elif d is not None:
+            w = _Writer(WRITE_QUEUE, compression)
+            results = [_run_block(b, w) for b in order]
+            results.append((-1, w.close(), None))
         else:
             results = [_run_block(b) for b in order]
     finally:
@@ -420,6 +695,11 @@ def solve_all(
 def read_all(out: str | Path, nodes: Sequence[int] | None = None) -> pd.DataFrame:
     """The tidy table written by :func:`solve_all`, optionally for some nodes only.
 
+    Every layout (triplets, dense) and precision reads to the same table; float32 values are
+    widened to float64 exactly as stored (each within 2^-24, 5.96e-8, relative of the solve:
+    :data:`FLOAT32_ROUNDING`), so ``share``, computed here from the stored values, is within
+    about 1.2e-7 relative of the solve's.
+
     Parameters
     ----------
     out : str or Path
@@ -432,17 +712,24 @@ def read_all(out: str | Path, nodes: Sequence[int] | None = None) -> pd.DataFram
     DataFrame
         ``node``, ``product``, the tag fields, ``quantity`` per unit of the product and
         ``share`` = quantity / the node's total over the same (raw, stage[, price]); rows by
-        block file, then as written (either layout).
+        block file, then as written. ``attrs["precision"]`` is ``"float32"`` when any value
+        file stores float32 values, else ``"float64"``; ``attrs["rounding"]`` the relative
+        rounding of the stored values (2^-24 or 0).
     """
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
     d = Path(out)
     flt = ds.field("node").isin(list(nodes)) if nodes is not None else None
     parts = []
+    f32 = False
     for f in sorted((d / "values").glob("*.parquet")):
-        t = ds.dataset(str(f), format="parquet").to_table(filter=flt)
+        data = ds.dataset(str(f), format="parquet")
+        f32 |= any(data.schema.field(c).type == pa.float32() for c in data.schema.names)
+        t = data.to_table(filter=flt)
         if "quantity" in t.column_names:
-            parts.append(t.to_pandas())
+            v = t.to_pandas()
+            parts.append(v.astype({"quantity": np.float64}))
             continue
         names = [c for c in t.column_names if c != "node"]  # dense: one column per tag
         if not names or t.num_rows == 0:
@@ -454,7 +741,7 @@ def read_all(out: str | Path, nodes: Sequence[int] | None = None) -> pd.DataFram
                 {
                     "node": t.column("node").to_numpy()[ii],
                     "tag": np.asarray([int(c) for c in names])[jj],
-                    "quantity": q[ii, jj],
+                    "quantity": q[ii, jj].astype(np.float64),
                 }
             )
         )
@@ -469,7 +756,10 @@ def read_all(out: str | Path, nodes: Sequence[int] | None = None) -> pd.DataFram
     sk = ["node", *[c for c in ("raw", "stage", "price") if c in df.columns]]
     df["share"] = df["quantity"] / df.groupby(sk)["quantity"].transform("sum")
     df.insert(1, "product", prod[df["node"].to_numpy()])
-    return df[["node", "product", *[c for c in tags.columns if c != "tag"], "quantity", "share"]]
+    df = df[["node", "product", *[c for c in tags.columns if c != "tag"], "quantity", "share"]]
+    df.attrs["precision"] = "float32" if f32 else "float64"
+    df.attrs["rounding"] = FLOAT32_ROUNDING if f32 else 0.0
+    return df
 
 
 def write_products(
