@@ -846,6 +846,8 @@ def test_the_sweep_radius_bounds_the_feedback_map_closely(monkeypatch: pytest.Mo
             assert exact <= c.rho_sweep + 1e-12  # an upper bound
             assert c.rho_sweep <= c.rho + 1e-15  # never above the block's own bound
             assert c.rho_sweep <= exact + 0.02 * max(exact, 1e-3) or c.rho_sweep == c.rho
+
+
 def _written(net: Network, d, **kw):  # type: ignore[no-untyped-def]
     from pathlib import Path
 
