@@ -22,6 +22,7 @@ from onshore import synthetic
 from onshore.engines import concentration_table, effective_ownership, get, screen, trace_all
 from onshore.errors import EngineUnavailable, InputError
 from onshore.network import Network
+from onshore.records.model import TABLES
 
 pytestmark = pytest.mark.spark
 REL = 1e-9
@@ -80,15 +81,17 @@ def _owners_parity(net: Network, engine: Any) -> float:
     return err
 
 
-def _concentration_parity(net: Network, engine: Any) -> None:
+def _concentration_parity(net: Network, engine: Any, **kw: Any) -> None:
     loc = concentration_table(net)
-    spk = concentration_table(net, engine=engine)
+    spk = engine.concentration_table(net, **kw)
     assert list(loc.columns) == list(spk.columns)
     key = ["material", "stage", "basis"]
     m = loc.merge(spk, on=key, suffixes=("_l", "_s"))
-    assert len(m) == len(loc) == len(spk)
+    assert len(m) == len(loc) == len(spk) > 0
     for c in ("total", "hhi_country", "top_share", "hhi_control"):
         assert _close(m[f"{c}_l"].astype(float), m[f"{c}_s"].astype(float)) <= REL, c
+    for c in ("top_country", "leaders_country", "leaders_control"):
+        assert m[f"{c}_l"].tolist() == m[f"{c}_s"].tolist(), c
 
 
 @settings(
@@ -145,6 +148,34 @@ def test_owners_and_concentration_parity(engine: Any, reference: Network) -> Non
     net = synthetic.network(200, n_flows=1000, seed=4, ownership=True)  # cross-holding cycles
     _owners_parity(net, engine)
     _concentration_parity(reference, engine)
+    _concentration_parity(net, engine)
+
+
+def test_concentration_from_parquet_tables(engine: Any, tmp_path: Path, reference: Network) -> None:
+    """The concentration rows built in Spark from the partitioned Parquet tables (a local
+    folder, a file:// URI) and from a network's frames through Arrow: the local table, on the
+    reference network and a synthetic one with blank facility materials; a period too."""
+    from onshore.engines.tables import write_tables
+
+    net = synthetic.network(300, n_flows=2000, seed=7, ownership=True)
+    fac = net.facilities.copy()
+    fac.loc[fac.index[::7], "material"] = None  # their output material from their flows
+    net = Network.from_frames(**{**{t: getattr(net, t) for t in TABLES}, "facilities": fac})
+    for n, name in ((reference, "ref"), (net, "syn")):
+        write_tables(n, tmp_path / name)
+        _concentration_parity(n, engine)
+        _concentration_parity(n, engine, tables=tmp_path / name)
+        _concentration_parity(n, engine, tables=(tmp_path / name).as_uri())
+    period = str(net.flows["period"].astype(str).iloc[0])[:4]
+    loc = concentration_table(net, period=period)
+    spk = engine.concentration_table(net, period=period, tables=tmp_path / "syn")
+    assert loc[["material", "stage", "basis", "total"]].equals(
+        spk[["material", "stage", "basis", "total"]]
+    ) or _close(loc["total"], spk["total"]) <= REL
+    assert len(loc) == len(spk)
+    out = (tmp_path / "conc").as_uri()
+    got = engine.concentration_table(reference, out=out)
+    assert len(pd.read_parquet(tmp_path / "conc")) == len(got)
 
 
 def test_tables_through_parquet(engine: Any, tmp_path: Path, reference: Network) -> None:

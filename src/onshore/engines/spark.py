@@ -31,9 +31,12 @@ implementation) over partitions. The index (the store's companies and the restri
 is built on the driver and broadcast; the rows come back to the driver to be put together
 as :func:`onshore.compliance.screen.screen` does (reviews, lists, reasons).
 
-**Concentration**: the rows of :mod:`onshore.risk.concentration` (capacity and flows per
-material, stage and country) are summed, shared and squared in Spark; the few rows per
-market come back to the driver for the HHI's rounding and the leaders' wording.
+**Concentration** (:mod:`onshore.engines.spark_risk`): the rows of
+:mod:`onshore.risk.concentration` (capacity and flows per material, stage, country and
+controlling country) are built in Spark from the tables (partitioned Parquet, or the
+network's frames through Arrow) and summed per market and country; those sums come back to
+the driver, where the local :func:`~onshore.risk.concentration.concentration` makes the HHI
+and the leaders.
 
 Sessions: :func:`session` returns the active SparkSession (e.g. under ``spark-submit``) or
 starts one from ``ONSHORE_SPARK_MASTER`` (default ``local[*]``) and
@@ -629,55 +632,6 @@ class SparkEngine(Engine):
         return pairs.groupBy("qid").agg(F.collect_list("j").alias("js"))
 
     # ----------------------------------------------------------------------- concentration
-    def concentration(
-        self, df: pd.DataFrame, group: list[str], by: str, value: str = "quantity", top: int = 3
-    ) -> pd.DataFrame:
-        """:func:`onshore.risk.concentration.concentration` as a Spark job."""
-        from pyspark.sql import functions as F
-        from pyspark.sql.window import Window
-
-        cols = [*group, "total", "n", "hhi", "top", "top_share", "leaders"]
-        if df.empty:
-            return pd.DataFrame(columns=cols)
-        spark = self.spark
-        sdf = spark.createDataFrame(df[[*group, by, value]].astype({value: float}))
-        agg = sdf.groupBy(*group, by).agg(F.sum(value).alias("v")).filter(F.col("v") > 0)
-        w = Window.partitionBy(*group)
-        ranked = (
-            agg.withColumn("total", F.sum("v").over(w))
-            .withColumn("s", F.col("v") / F.col("total"))
-            .withColumn("rk", F.row_number().over(w.orderBy(F.desc("v"), F.asc(by))))
-        )
-        summary = ranked.groupBy(*group).agg(
-            F.first("total").alias("total"),
-            F.count(F.lit(1)).alias("n"),
-            F.sum(F.col("s") * F.col("s")).alias("ss"),
-            F.sum("s").alias("sum_s"),
-            F.sort_array(
-                F.collect_list(
-                    F.when(F.col("rk") <= top, F.struct(F.col("rk"), F.col(by), F.col("s")))
-                )
-            ).alias("lead"),
-        )
-        rows = []
-        for r in summary.toLocalIterator():
-            lead = [(x[by], float(x["s"])) for x in r["lead"]]
-            # hhi() of the shares, as the local engine: ss / sum_s^2 is its renormalisation
-            h = float(round(10_000.0 * float(r["ss"]) / float(r["sum_s"]) ** 2, 9))
-            rows.append(
-                (
-                    *[r[c] for c in group],
-                    float(r["total"]),
-                    int(r["n"]),
-                    h,
-                    str(lead[0][0]),
-                    lead[0][1],
-                    ", ".join(f"{c} {s:.0%}" for c, s in lead),
-                )
-            )
-        out = pd.DataFrame(rows, columns=cols)
-        return out.sort_values(["hhi", "total"], ascending=[False, False]).reset_index(drop=True)
-
     def concentration_table(
         self,
         network: Network,
@@ -685,18 +639,29 @@ class SparkEngine(Engine):
         stage: str | None = None,
         period: str | None = None,
         out: str | Path | None = None,
+        tables: str | Path | None = None,
     ) -> pd.DataFrame:
-        """HHI per (material, stage) as :func:`onshore.risk.concentration_table`, the sums,
-        shares and squares computed by Spark."""
-        from onshore.risk.concentration import concentration_table
+        """HHI per (material, stage) as :func:`onshore.risk.concentration_table`, its rows
+        built and summed by Spark (:mod:`onshore.engines.spark_risk`) from ``tables`` (a folder
+        or URI written by :func:`onshore.engines.tables.write_tables`) or, without it, from the
+        network's tables through Arrow; also written to ``out`` (a Parquet directory: a local
+        path or a URI Spark writes) when given."""
+        from onshore.engines import spark_risk
+        from onshore.engines.output import write_frame
+        from onshore.engines.tables import spark_tables
 
-        df = concentration_table(
-            network,
-            control=control,
-            stage=stage,
-            period=period,
-            concentrate=lambda rows, group, by: self.concentration(rows, group, by),
+        spark = self.spark
+        t = (
+            spark_tables(spark, tables)
+            if tables is not None
+            else spark_risk.network_tables(spark, network)
         )
+        df = spark_risk.concentration_table(spark, t, control=control, stage=stage, period=period)
         if out is not None:
-            self.spark.createDataFrame(df).write.mode("overwrite").parquet(str(out))
+            write_frame(spark.createDataFrame(df) if len(df) else _no_rows(spark, df), out)
         return df
+
+
+def _no_rows(spark: Any, df: pd.DataFrame) -> Any:
+    """An empty Spark frame with the columns of ``df`` (as text)."""
+    return spark.createDataFrame([], ", ".join(f"{c} string" for c in df.columns))
