@@ -18,9 +18,11 @@ come back through Arrow. Propagating (node, tag) rows by DataFrame joins, one le
 after another, made one Spark row per multiply-add of the solve (~1.4 B at 1 M flows) and did
 not finish at 1 M flows in 30 min; the columns are independent, so the work splits by them.
 
-**Ownership**: ``E = S + S^2 + ...`` (``(I - S)^-1 - I``) by iterated joins of the walk
-frontier with ``S``, until the frontier is empty (no cycle) or its largest entry is at most
-``tol`` (cross-holding cycles, whose gain is < 1); the diagonal is dropped as locally.
+**Ownership**: ``E = S + S^2 + ...`` (``(I - S)^-1 - I``) by path doubling
+(:mod:`onshore.engines.spark_owners`: ``T + P T`` and ``P P`` from one join a round, so a
+chain of ``L`` holdings takes ``log2 L`` rounds), until ``S^k`` is empty (no cycle) or its
+largest entry is at most ``tol`` (cross-holding cycles, whose gain is < 1); the diagonal is
+dropped as locally.
 
 **Screening**: the supplier rows are a DataFrame; their blocking keys (the normalised
 name's letters, native script and tokens, and the index tokens spelled like each token) come
@@ -45,12 +47,13 @@ starts one from ``ONSHORE_SPARK_MASTER`` (default ``local[*]``) and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import pickle
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -66,9 +69,6 @@ if TYPE_CHECKING:
 
 INSTALL = "pip install 'onshore[spark]'"
 """The exact line that installs the Spark engine."""
-TOL = 1e-13
-"""Bound of the relative error at which ownership walks stop."""
-MAX_ITER = 5_000
 CELLS = 2**25
 """Nodes x tag columns of the dense solution one trace task holds at most (256 MiB): a
 (raw, stage) block with more is split into tasks of fewer columns."""
@@ -266,6 +266,23 @@ def _checkpoint(df: Any) -> Any:
     return df.localCheckpoint(eager=True)
 
 
+@contextlib.contextmanager
+def _jobs(spark: Any, stats: dict[str, float] | None) -> Iterator[None]:
+    """Count the Spark jobs run inside into ``stats["jobs"]`` (a job group of their own)."""
+    if stats is None:
+        yield
+        return
+    sc = spark.sparkContext
+    group = f"onshore-{time.monotonic_ns()}"
+    sc.setJobGroup(group, "onshore")
+    try:
+        yield
+    finally:
+        stats["jobs"] = len(sc.statusTracker().getJobIdsForGroup(group))
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setLocalProperty("spark.job.description", None)
+
+
 class SparkEngine(Engine):
     """PySpark DataFrames: trace of every node, effective ownership, concentration."""
 
@@ -409,78 +426,27 @@ class SparkEngine(Engine):
         network: Network,
         kind: str = "equity",
         out: str | Path | None = None,
-        tol: float = TOL,
+        tol: float | None = None,
+        stats: dict[str, float] | None = None,
     ) -> pd.DataFrame:
-        """``owner, owned, share`` as :func:`onshore.owners.effective_ownership` (also written
-        to ``out``, a Parquet directory, when given)."""
-        from pyspark.sql import functions as F
-
+        """``owner, owned, share`` as :func:`onshore.owners.effective_ownership`, summed by path
+        doubling (:mod:`onshore.engines.spark_owners`); also written to ``out`` (a Parquet
+        directory: a local path or a URI Spark writes) when given. ``stats`` receives
+        ``rounds``, ``steps``, ``frontier`` and ``jobs`` (Spark jobs run)."""
+        from onshore.engines import spark_owners
         from onshore.owners.control import owners
 
-        spark = self.spark
         o = owners(network)
-        d = o.direct
-        w = d["eq"] if kind == "equity" else d["vote"]
-        S_pd = (
-            pd.DataFrame({"i": d["i"].astype(np.int64), "j": d["j"].astype(np.int64), "w": w})
-            .groupby(["i", "j"], as_index=False)["w"]
-            .sum()
-        )
-        S_pd = S_pd[S_pd["w"] != 0]
-        cols = ["owner", "owned", "share"]
-        if S_pd.empty:
-            return pd.DataFrame(columns=cols)
-        S = _checkpoint(spark.createDataFrame(S_pd))
-        P = S
-        parts = [S]
-        for _ in range(MAX_ITER):
-            P = _checkpoint(
-                P.alias("p")
-                .join(S.alias("s"), F.col("p.j") == F.col("s.i"))
-                .select(
-                    F.col("p.i").alias("i"),
-                    F.col("s.j").alias("j"),
-                    (F.col("p.w") * F.col("s.w")).alias("w"),
-                )
-                .groupBy("i", "j")
-                .agg(F.sum("w").alias("w"))
+        S = spark_owners.direct_holdings(o.direct, kind)
+        with _jobs(self.spark, stats):
+            return spark_owners.effective(
+                self.spark,
+                o.ids,
+                S,
+                spark_owners.TOL if tol is None else tol,
+                out=None if out is None else str(out),
+                stats=stats,
             )
-            top = P.agg(F.max("w").alias("m")).collect()[0]["m"]
-            if top is None:
-                break
-            parts.append(P)
-            if top <= tol:
-                break
-            if len(parts) % 20 == 0:  # bound the union's width as well as its depth
-                acc = parts[0]
-                for p in parts[1:]:
-                    acc = acc.unionByName(p)
-                parts = [_checkpoint(acc.groupBy("i", "j").agg(F.sum("w").alias("w")))]
-        else:
-            from onshore.errors import DataError
-
-            raise DataError(
-                f"cross-holdings did not converge in {MAX_ITER} steps (a cycle's gain >= 1)"
-            )
-        acc = parts[0]
-        for p in parts[1:]:
-            acc = acc.unionByName(p)
-        Eff = acc.groupBy("i", "j").agg(F.sum("w").alias("share"))
-        Eff = Eff.filter((F.col("i") != F.col("j")) & (F.col("share") != 0))
-        ids = spark.createDataFrame(
-            pd.DataFrame({"k": np.arange(len(o.ids), dtype=np.int64), "id": o.ids.astype(str)})
-        )
-        res = (
-            Eff.join(F.broadcast(ids.withColumnRenamed("k", "i")), "i")
-            .withColumnRenamed("id", "owner")
-            .join(F.broadcast(ids.withColumnRenamed("k", "j")), "j")
-            .withColumnRenamed("id", "owned")
-            .select("owner", "owned", "share")
-        )
-        if out is not None:
-            res.write.mode("overwrite").parquet(str(out))
-        pdf = res.toPandas()
-        return pdf.sort_values(["owner", "owned"]).reset_index(drop=True)[cols]
 
     # ------------------------------------------------------------------------------ screen
     def screen(
