@@ -136,11 +136,27 @@ def test_trace_parquet_round_trip(engine: Any, tmp_path: Path) -> None:
 
     net = synthetic.network(40, n_flows=200, seed=2)
     a = read_all(trace_all(net, out=tmp_path / "local", workers=1))  # type: ignore[arg-type]
-    b = read_all(trace_all(net, out=tmp_path / "spark", engine=engine))  # type: ignore[arg-type]
     keys = ["node", "product", "raw", "stage", "country"]
-    a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
-    assert a[keys].equals(b[keys])
-    assert _close(a["quantity"], b["quantity"]) <= REL
+    a = a.sort_values(keys).reset_index(drop=True)
+    uri = (tmp_path / "uri").as_uri()  # written by Spark's writer, as to s3a:// or hdfs://
+    st: dict[str, float] = {}
+    assert trace_all(net, out=uri, engine=engine, stats=st) == uri
+    assert list((tmp_path / "uri" / "values").glob("part-*.parquet"))
+    assert st["rows"] == len(a)
+    for out in (tmp_path / "spark", tmp_path / "uri"):
+        if out.name == "spark":
+            assert trace_all(net, out=out, engine=engine) == out
+        b = read_all(out).sort_values(keys).reset_index(drop=True)
+        assert a[keys].equals(b[keys])
+        assert _close(a["quantity"], b["quantity"]) <= REL
+        assert _close(a["share"], b["share"]) <= REL
+
+
+def test_local_engine_refuses_a_trace_uri_it_cannot_write(tmp_path: Path) -> None:
+    net = synthetic.network(20, n_flows=60, seed=1)
+    with pytest.raises(InputError, match="local directory"):
+        trace_all(net, out="s3a://bucket/traced")
+    assert trace_all(net, out=(tmp_path / "t").as_uri(), workers=1) == tmp_path / "t"
 
 
 def test_owners_and_concentration_parity(engine: Any, reference: Network) -> None:
@@ -389,3 +405,39 @@ def test_cli_engine_spark_equals_local(
     }
     assert len(got["local"]) > 100
     assert got["local"] == got["spark"]
+
+
+def test_cli_out_to_uris(engine: Any, reference: Network, reference_db: Path, tmp_path: Path) -> None:
+    """owners, risk, screen and trace --all-nodes with --out a file:// URI on Spark (Spark's
+    writer, as for s3a:// or gs://) write what the local engine writes to a local path."""
+    from onshore.trace import read_all
+
+    db = ["--db", str(reference_db)]
+    sup = tmp_path / "suppliers.csv"
+    pd.DataFrame(_screen_rows(reference, n=50)).to_csv(sup, index=False)
+    runs = {
+        "owners": ["owners"],
+        "risk": ["risk"],
+        "screen": ["screen", str(sup), "--no-queue"],
+        "trace": ["trace", "--all-nodes"],
+    }
+    got: dict[str, dict[str, Any]] = {}
+    for e in ("local", "spark"):
+        for name, cmd in runs.items():
+            p = tmp_path / e / name
+            p.parent.mkdir(exist_ok=True)
+            out = p.as_uri() if e == "spark" else str(p)
+            _cli(*cmd, "--engine", e, "--out", out, "-f", "json", *db)
+            got.setdefault(name, {})[e] = read_all(p) if name == "trace" else pd.read_parquet(p)
+    keys = {
+        "owners": ["owner", "owned"],
+        "risk": ["material", "stage", "basis"],
+        "screen": ["input", "country"],
+        "trace": ["node", "product", "raw", "stage", "country"],
+    }
+    for name, k in keys.items():
+        a, b = (got[name][e] for e in ("local", "spark"))
+        a, b = (x.astype(object).where(x.notna(), None) for x in (a, b))  # nulls alike
+        assert len(a) == len(b) > 10, name
+        assert list(a.columns) == list(b.columns), name
+        _rows_close(a.to_dict("records"), b.to_dict("records"), k)

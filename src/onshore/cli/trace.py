@@ -151,8 +151,13 @@ def trace_cmd(
         ),
     ] = False,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="With --all or --all-nodes: the directory to write."),
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="With --all or --all-nodes: the directory to write (with --engine spark also "
+            "a URI: file://, s3a://, gs://, abfss://, hdfs://).",
+        ),
     ] = None,
     engine: EngineOption = "local",
     format: FormatOption = Format.table,
@@ -172,7 +177,7 @@ def trace_cmd(
                 "locally",
                 param_hint="--engine",
             )
-        trace_products_command(by, weight, period, out, format, db)
+        trace_products_command(by, weight, period, None if out is None else Path(out), format, db)
         return
     if product is None:
         raise typer.BadParameter("give a PRODUCT, --all or --all-nodes")
@@ -243,7 +248,7 @@ def trace_all_command(
     by: str,
     weight: str,
     period: str | None,
-    out: Path | None,
+    out: str | None,
     engine: str,
     fmt: Format,
     db: Path | None,
@@ -255,7 +260,7 @@ def trace_all_command(
     fields = tuple(f.strip() for f in by.split(",") if f.strip())
     w: Literal["mass", "cost"] = "cost" if weight == "cost" else "mass"
     res = trace_all(network, by=fields, weight=w, period=period, out=out, engine=engine)
-    if isinstance(res, Path):
+    if not isinstance(res, pd.DataFrame):
         console.print(f"wrote {res} (read it with onshore.trace.read_all)")
         return
     emit(records(res.head(200)), fmt, title=f"Every node traced ({len(res):,} rows; first 200)")

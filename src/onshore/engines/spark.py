@@ -11,10 +11,11 @@ more than :data:`CELLS` nodes x columns split into tasks of fewer columns, each 
 the block's total for the share cut), solved by the local engine's own solver
 (:func:`onshore.trace.leontief.solve_permuted`: sweep in level order, cycles by their LU or
 Gauss-Seidel with Anderson acceleration) and its values kept as locally
-(:func:`onshore.trace.allnodes.kept`). One Spark job, no shuffle: with ``out`` each task
-writes its Parquet file (``values/task_NNNNN.parquet``; ``out`` must be a directory the
-driver and the executors see at the same path) and reports its rows; without it the values
-come back through Arrow. Propagating (node, tag) rows by DataFrame joins, one level
+(:func:`onshore.trace.allnodes.kept`). One Spark job, no shuffle: with ``out`` a local
+directory each task writes its Parquet file (``values/task_NNNNN.parquet``; the directory
+must be one the driver and the executors see at the same path) and reports its rows; with
+``out`` a URI the values go to Spark's DataFrame writer; without it they come back through
+Arrow. Propagating (node, tag) rows by DataFrame joins, one level
 after another, made one Spark row per multiply-add of the solve (~1.4 B at 1 M flows) and did
 not finish at 1 M flows in 30 min; the columns are independent, so the work splits by them.
 
@@ -40,6 +41,10 @@ network's frames through Arrow) and summed per market and country; those sums co
 the driver, where the local :func:`~onshore.risk.concentration.concentration` makes the HHI
 and the leaders.
 
+**Output**: ``out`` is a local path or any URI the session writes (``file://``, ``s3a://``,
+``gs://``, ``abfss://``, ``hdfs://``); tables are written by Spark's DataFrame writer
+(:mod:`onshore.engines.output`).
+
 Sessions: :func:`session` returns the active SparkSession (e.g. under ``spark-submit``) or
 starts one from ``ONSHORE_SPARK_MASTER`` (default ``local[*]``) and
 ``ONSHORE_SPARK_PARTITIONS`` (shuffle partitions, default 8).
@@ -61,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from onshore.engines.base import Engine
-from onshore.errors import EngineUnavailable, TraceError
+from onshore.errors import EngineUnavailable, InputError, TraceError
 from onshore.network import Network
 
 if TYPE_CHECKING:
@@ -283,6 +288,19 @@ def _jobs(spark: Any, stats: dict[str, float] | None) -> Iterator[None]:
         sc.setLocalProperty("spark.job.description", None)
 
 
+def write_uri(spark: Any, uri: str, values: Any, g: Any, tag_df: pd.DataFrame) -> None:
+    """A trace's output directory at a URI, by Spark's writer: ``values/`` (replaced; none
+    written when ``values`` is None), ``tags.parquet`` and ``nodes.parquet`` (Parquet
+    directories of one part), as :func:`onshore.trace.read_all` reads them."""
+    from onshore.engines.output import write_frame
+
+    if values is not None:
+        write_frame(values, f"{uri}/values")
+    nodes = pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": g.labels()})
+    for name, df in (("tags", tag_df), ("nodes", nodes)):
+        write_frame(spark.createDataFrame(df).coalesce(1), f"{uri}/{name}.parquet")
+
+
 class SparkEngine(Engine):
     """PySpark DataFrames: trace of every node, effective ownership, concentration."""
 
@@ -314,7 +332,7 @@ class SparkEngine(Engine):
         stats: dict[str, float] | None = None,
         cells: int = CELLS,
         **kw: Any,
-    ) -> pd.DataFrame | Path:
+    ) -> pd.DataFrame | Path | str:
         """Every node traced, as :func:`onshore.trace.solve_all` (same table, same files).
 
         The plan (strong components and levels of ``A``, from the driver) and the
@@ -325,8 +343,12 @@ class SparkEngine(Engine):
         block's total, for the share cut.
 
         With ``out`` the directory holds ``tags.parquet``, ``nodes.parquet`` and ``values/``
-        (Spark part files with ``node`` int32, ``tag`` int16/int32, ``quantity``), which
-        :func:`onshore.trace.read_all` reads. ``stats`` receives ``prepare`` (graph, plan
+        (``node`` int32, ``tag`` int16/int32, ``quantity``), which
+        :func:`onshore.trace.read_all` reads: a local directory (the driver's and every
+        executor's: each task writes its file, ``task_NNNNN.parquet``), or a URI
+        (``file://``, ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``), written by Spark's
+        DataFrame writer (``values/`` in Spark part files, the two index files as Parquet
+        directories of one part) and returned as given. ``stats`` receives ``prepare`` (graph, plan
         and right-hand sides on the driver), ``broadcast``, ``solve`` (the Spark job: solves,
         extraction and writing), ``wall`` (seconds), ``levels``, ``tasks``, ``rows`` and
         ``sweeps`` (Gauss-Seidel sweeps of cyclic blocks, summed over tasks).
@@ -342,7 +364,10 @@ class SparkEngine(Engine):
         todo = tasks(blocks, g.n, cells)
         st: dict[str, float] = {"prepare": time.perf_counter() - wall, "levels": len(fp.levels)}
         st["tasks"] = len(todo)
-        d = Path(out) if out is not None else None
+        from onshore.engines.output import is_uri
+
+        uri = str(out).rstrip("/") if out is not None and is_uri(out) else None
+        d = Path(out) if out is not None and uri is None else None
         if d is not None:
             write_index(d, g, tag_df)
             _clear(d / "values")
@@ -350,6 +375,7 @@ class SparkEngine(Engine):
         cols = "task int, rows long, sweeps long"
         if d is None:
             cols = f"node int, tag {tag_t}, quantity double, share double"
+        counted = sc.accumulator(0)
         res = pd.DataFrame()
         done = pd.DataFrame({"rows": [0], "sweeps": [0]})
         sweeps = sc.accumulator(0)
@@ -382,6 +408,7 @@ class SparkEngine(Engine):
                         yield from solve_task(j, int(t), st_)
                         if j["dir"] is None:  # the values are the output: sweeps aside
                             sweeps.add(int(st_.get("sweeps", 0)))
+                            counted.add(int(st_.get("rows", 0)))
                         else:  # one row per task: what it wrote
                             yield pd.DataFrame(
                                 {
@@ -399,6 +426,9 @@ class SparkEngine(Engine):
                     done = out_df.toPandas()
                     if len(done) != len(todo):
                         raise TraceError(f"{len(done)} of {len(todo)} trace tasks reported")
+                elif uri is not None:
+                    write_uri(spark, uri, out_df.select("node", "tag", "quantity"), g, tag_df)
+                    done = pd.DataFrame({"rows": [counted.value], "sweeps": [0]})
                 else:
                     res = out_df.toPandas()
                     done = pd.DataFrame({"rows": [len(res)], "sweeps": [0]})
@@ -411,6 +441,10 @@ class SparkEngine(Engine):
             stats.update(st)
         if d is not None:
             return d
+        if uri is not None:
+            if not todo:
+                write_uri(spark, uri, None, g, tag_df)
+            return str(out)
         if res.empty:
             return pd.DataFrame()
         res = res.astype({"node": np.int64, "tag": np.int64})
@@ -600,7 +634,7 @@ class SparkEngine(Engine):
     # ----------------------------------------------------------------------- concentration
     def concentration_table(
         self,
-        network: Network,
+        network: Network | None,
         control: Mapping[str, str] | None = None,
         stage: str | None = None,
         period: str | None = None,
@@ -610,22 +644,30 @@ class SparkEngine(Engine):
         """HHI per (material, stage) as :func:`onshore.risk.concentration_table`, its rows
         built and summed by Spark (:mod:`onshore.engines.spark_risk`) from ``tables`` (a folder
         or URI written by :func:`onshore.engines.tables.write_tables`) or, without it, from the
-        network's tables through Arrow; also written to ``out`` (a Parquet directory: a local
-        path or a URI Spark writes) when given."""
+        network's tables through Arrow (``network`` may then be None); also written to
+        ``out`` (a Parquet directory: a local path or a URI Spark writes) when given."""
         from onshore.engines import spark_risk
-        from onshore.engines.output import write_frame
         from onshore.engines.tables import spark_tables
 
         spark = self.spark
-        t = (
-            spark_tables(spark, tables)
-            if tables is not None
-            else spark_risk.network_tables(spark, network)
-        )
+        if tables is not None:
+            t = spark_tables(spark, tables)
+        elif network is not None:
+            t = spark_risk.network_tables(spark, network)
+        else:
+            raise InputError("give a network or the tables' folder (tables=)")
         df = spark_risk.concentration_table(spark, t, control=control, stage=stage, period=period)
         if out is not None:
-            write_frame(spark.createDataFrame(df) if len(df) else _no_rows(spark, df), out)
+            self.write(df, out)
         return df
+
+    def write(self, df: pd.DataFrame, out: str | Path) -> str:
+        """Write a result table as a Parquet directory at ``out`` (a local path or any URI the
+        session writes) by Spark's DataFrame writer."""
+        from onshore.engines.output import write_frame
+
+        spark = self.spark
+        return write_frame(spark.createDataFrame(df) if len(df) else _no_rows(spark, df), out)
 
 
 def _no_rows(spark: Any, df: pd.DataFrame) -> Any:
