@@ -24,8 +24,13 @@ import pandas as pd
 
 from onshore.network import Network
 
-TABLES = ("facilities", "flows", "companies", "materials")
-"""The tables the concentration reads."""
+TABLES: dict[str, tuple[str, ...]] = {
+    "facilities": ("id", "company", "country", "stage", "material", "capacity", "unit"),
+    "flows": ("supplier", "material", "quantity", "unit", "period"),
+    "companies": ("id", "country"),
+    "materials": ("id", "unit"),
+}
+"""The tables the concentration reads, and their columns it reads."""
 UNKNOWN = "??"
 """The country of a supplier or company not found (as locally)."""
 
@@ -47,12 +52,14 @@ def network_tables(spark: Any, network: Network) -> dict[str, Any]:
     from onshore.engines.tables import arrow
 
     out = {}
-    for t in TABLES:
-        tab = arrow(network, t)
-        for k, f in enumerate(tab.schema):  # Spark takes no dictionary columns
+    for t, cols in TABLES.items():
+        tab = arrow(network, t).select(list(cols)).replace_schema_metadata(None)
+        for k, f in enumerate(tab.schema):  # Spark takes no dictionary or large-text columns
             if pa.types.is_dictionary(f.type):
                 tab = tab.set_column(k, f.name, tab.column(k).cast(f.type.value_type))
-        out[t] = spark.createDataFrame(tab.to_pandas()) if tab.num_rows else _empty(spark, tab)
+            if pa.types.is_large_string(tab.schema[k].type):
+                tab = tab.set_column(k, f.name, tab.column(k).cast(pa.string()))
+        out[t] = spark.createDataFrame(tab) if tab.num_rows else _empty(spark, tab)
     return out
 
 
@@ -264,8 +271,12 @@ def concentration_table(
     DataFrame
         The same columns and rows.
     """
+    from onshore.errors import InputError
     from onshore.risk.concentration import combine, concentration
 
+    missing = [t for t in TABLES if t not in tables]
+    if missing:
+        raise InputError(f"the concentration reads the tables {', '.join(missing)}: not given")
     s = sums(rows(spark, tables, control, period))
     out = {}
     for basis in ("capacity", "flows"):
