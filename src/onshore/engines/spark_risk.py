@@ -59,7 +59,9 @@ def network_tables(spark: Any, network: Network) -> dict[str, Any]:
                 tab = tab.set_column(k, f.name, tab.column(k).cast(f.type.value_type))
             if pa.types.is_large_string(tab.schema[k].type):
                 tab = tab.set_column(k, f.name, tab.column(k).cast(pa.string()))
-        out[t] = spark.createDataFrame(tab) if tab.num_rows else _empty(spark, tab)
+        # through pandas (Arrow batches): createDataFrame of the 1 M-flow Arrow tables
+        # themselves sat idle for 3 min without finishing here (PySpark 4.3, local mode)
+        out[t] = spark.createDataFrame(tab.to_pandas()) if tab.num_rows else _empty(spark, tab)
     return out
 
 
