@@ -2,17 +2,20 @@
 100 k), on :func:`onshore.synthetic.network` with 10 flows per facility, seed 1, ownership on.
 
 Cases per size: the trace of every node written to the compact Parquet directory of
-:func:`onshore.trace.solve_all`, effective ownership and the concentration table, each on
-both engines; then screening of ``benchmarks/data/screening_pairs.csv`` against the reference
-network on both engines. The Spark timings include moving the graph and the right-hand sides
-into Spark, not starting the session.
+:func:`onshore.trace.solve_all`, effective ownership (Spark: with its doublings and Spark
+jobs) and the concentration table (Spark: also from the tables written to partitioned
+Parquet), each on both engines; then screening of ``benchmarks/data/screening_pairs.csv``
+against the reference network on both engines. The Spark timings include moving the graph
+and the right-hand sides into Spark, not starting the session.
 
 Bounds (the machine is shared): Spark runs ``local[2]`` with ``ONSHORE_SPARK_DRIVER_MEMORY``
 (default 6g); a Spark trace still running after ``ONSHORE_BENCH_SPARK_CAP`` seconds (default
 2700) is cancelled and recorded as not finished, with the time it ran. ``ONSHORE_BENCH_FLOWS``
-(e.g. ``1000000,10000000``) chooses the sizes. Each row is also appended as it is measured to
-``benchmarks/results/bench_spark.jsonl``, so a long run that is stopped keeps what it measured.
-``docs/scale.md`` reads these figures for its estimate at 1 B flows.
+(e.g. ``1000000,10000000``) chooses the sizes, ``ONSHORE_BENCH_CASES`` the cases (default
+``trace,owners,concentration,screen``) and ``ONSHORE_BENCH_REPEAT`` how many times the
+ownership and concentration cases run, the engines alternating. Each row is also appended
+as it is measured to ``benchmarks/results/bench_spark.jsonl``, so a long run that is stopped
+keeps what it measured. ``docs/scale.md`` reads these figures for its estimate at 1 B flows.
 
 Run one size alone: ``python -m benchmarks.bench_spark 1000000``.
 """
@@ -31,9 +34,11 @@ from typing import Any
 
 from onshore import synthetic
 from onshore.engines import concentration_table, effective_ownership, trace_all
+from onshore.engines.tables import write_tables
 
 HERE = Path(__file__).parent
 LOG = HERE / "results" / "bench_spark.jsonl"
+CASES = ("trace", "owners", "concentration", "screen")
 
 
 def _peak_gib() -> float:
@@ -90,6 +95,8 @@ def run(quick: bool, flows: list[int] | None = None) -> list[dict[str, Any]]:
     master = os.environ.get("ONSHORE_SPARK_MASTER", "local[2]")
     cap = float(os.environ.get("ONSHORE_BENCH_SPARK_CAP", "2700"))
     parts = int(os.environ.get("ONSHORE_SPARK_PARTITIONS", "4"))
+    cases = set(os.environ.get("ONSHORE_BENCH_CASES", ",".join(CASES)).split(","))
+    repeat = int(os.environ.get("ONSHORE_BENCH_REPEAT", "1"))
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     s = spark_engine.session(master=master, partitions=parts)
@@ -103,7 +110,7 @@ def run(quick: bool, flows: list[int] | None = None) -> list[dict[str, Any]]:
             size = f"{len(net.facilities):,} facilities / {len(net.flows):,} flows"
             _emit(rows, {"case": f"synthetic network, {size}", "seconds": time.perf_counter() - t0})
             with tempfile.TemporaryDirectory(dir=os.environ.get("ONSHORE_BENCH_TMP")) as tmp:
-                for name, e in (("local", "local"), ("spark", eng)):
+                for name, e in (("local", "local"), ("spark", eng)) if "trace" in cases else ():
                     net._cache.clear()
                     st: dict[str, float] = {}
                     timer = None
@@ -134,17 +141,41 @@ def run(quick: bool, flows: list[int] | None = None) -> list[dict[str, Any]]:
                         import shutil
 
                         shutil.rmtree(Path(tmp) / name, ignore_errors=True)
-            for what, fn in (("effective ownership", effective_ownership),
-                             ("concentration table", concentration_table)):
-                for name, e in (("local", "local"), ("spark", eng)):
-                    net._cache.clear()
-                    t0 = time.perf_counter()
-                    res = fn(net, engine=e)  # type: ignore[operator]
-                    _emit(rows, {"case": f"{what}, {name}, {size}",
-                                 "seconds": time.perf_counter() - t0,
-                                 "detail": f"{len(res):,} rows"})
+            with tempfile.TemporaryDirectory(dir=os.environ.get("ONSHORE_BENCH_TMP")) as tmp:
+                t0 = time.perf_counter()
+                write_tables(net, Path(tmp) / "tables")
+                _emit(rows, {"case": f"tables written to Parquet, {size}",
+                             "seconds": time.perf_counter() - t0})
+                for _ in range(repeat):  # the engines alternate: the load is shared
+                    for what, name, e, kw in (
+                        ("effective ownership", "local", "local", {}),
+                        ("effective ownership", "spark", eng, {}),
+                        ("concentration table", "local", "local", {}),
+                        ("concentration table", "spark", eng, {}),
+                        ("concentration table from the Parquet tables", "spark", eng,
+                         {"tables": Path(tmp) / "tables"}),
+                    ):
+                        if ("owners" if "ownership" in what else "concentration") not in cases:
+                            continue
+                        net._cache.clear()
+                        st: dict[str, float] = {}
+                        if name == "spark" and "ownership" in what:
+                            kw = {"stats": st}
+                        t0 = time.perf_counter()
+                        if name == "spark":
+                            meth = "effective_ownership" if "ownership" in what else (
+                                "concentration_table")
+                            res = getattr(eng, meth)(net, **kw)
+                        else:
+                            fn = effective_ownership if "ownership" in what else (
+                                concentration_table)
+                            res = fn(net, engine=e)  # type: ignore[operator]
+                        detail = ", ".join([f"{len(res):,} rows",
+                                            *(f"{k} {v:g}" for k, v in st.items())])
+                        _emit(rows, {"case": f"{what}, {name}, {size}",
+                                     "seconds": time.perf_counter() - t0, "detail": detail})
             del net
-        if flows is not None:  # one size alone: the trace, ownership and concentration only
+        if flows is not None or "screen" not in cases:  # one size alone: no screening
             return rows
         import pandas as pd
 

@@ -22,6 +22,7 @@ from onshore import synthetic
 from onshore.engines import concentration_table, effective_ownership, get, screen, trace_all
 from onshore.errors import EngineUnavailable, InputError
 from onshore.network import Network
+from onshore.records.model import TABLES
 
 pytestmark = pytest.mark.spark
 REL = 1e-9
@@ -80,15 +81,17 @@ def _owners_parity(net: Network, engine: Any) -> float:
     return err
 
 
-def _concentration_parity(net: Network, engine: Any) -> None:
+def _concentration_parity(net: Network, engine: Any, **kw: Any) -> None:
     loc = concentration_table(net)
-    spk = concentration_table(net, engine=engine)
+    spk = engine.concentration_table(net, **kw)
     assert list(loc.columns) == list(spk.columns)
     key = ["material", "stage", "basis"]
     m = loc.merge(spk, on=key, suffixes=("_l", "_s"))
-    assert len(m) == len(loc) == len(spk)
+    assert len(m) == len(loc) == len(spk) > 0
     for c in ("total", "hhi_country", "top_share", "hhi_control"):
         assert _close(m[f"{c}_l"].astype(float), m[f"{c}_s"].astype(float)) <= REL, c
+    for c in ("top_country", "leaders_country", "leaders_control"):
+        assert m[f"{c}_l"].tolist() == m[f"{c}_s"].tolist(), c
 
 
 @settings(
@@ -133,11 +136,27 @@ def test_trace_parquet_round_trip(engine: Any, tmp_path: Path) -> None:
 
     net = synthetic.network(40, n_flows=200, seed=2)
     a = read_all(trace_all(net, out=tmp_path / "local", workers=1))  # type: ignore[arg-type]
-    b = read_all(trace_all(net, out=tmp_path / "spark", engine=engine))  # type: ignore[arg-type]
     keys = ["node", "product", "raw", "stage", "country"]
-    a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
-    assert a[keys].equals(b[keys])
-    assert _close(a["quantity"], b["quantity"]) <= REL
+    a = a.sort_values(keys).reset_index(drop=True)
+    uri = (tmp_path / "uri").as_uri()  # written by Spark's writer, as to s3a:// or hdfs://
+    st: dict[str, float] = {}
+    assert trace_all(net, out=uri, engine=engine, stats=st) == uri
+    assert list((tmp_path / "uri" / "values").glob("part-*.parquet"))
+    assert st["rows"] == len(a)
+    for out in (tmp_path / "spark", tmp_path / "uri"):
+        if out.name == "spark":
+            assert trace_all(net, out=out, engine=engine) == out
+        b = read_all(out).sort_values(keys).reset_index(drop=True)
+        assert a[keys].equals(b[keys])
+        assert _close(a["quantity"], b["quantity"]) <= REL
+        assert _close(a["share"], b["share"]) <= REL
+
+
+def test_local_engine_refuses_a_trace_uri_it_cannot_write(tmp_path: Path) -> None:
+    net = synthetic.network(20, n_flows=60, seed=1)
+    with pytest.raises(InputError, match="local directory"):
+        trace_all(net, out="s3a://bucket/traced")
+    assert trace_all(net, out=(tmp_path / "t").as_uri(), workers=1) == tmp_path / "t"
 
 
 def test_owners_and_concentration_parity(engine: Any, reference: Network) -> None:
@@ -145,6 +164,71 @@ def test_owners_and_concentration_parity(engine: Any, reference: Network) -> Non
     net = synthetic.network(200, n_flows=1000, seed=4, ownership=True)  # cross-holding cycles
     _owners_parity(net, engine)
     _concentration_parity(reference, engine)
+    _concentration_parity(net, engine)
+
+
+def _chain_and_cycle(length: int = 300) -> Network:
+    """A chain of ``length`` companies, each holding 90 % of the next, the last holding half of
+    a three-company cross-holding cycle (60 % each way round) and a 40 % stake back up the
+    chain from the cycle."""
+    ids = [f"c{k}" for k in range(length)] + ["x", "y", "z"]
+    comp = pd.DataFrame({"id": ids, "name": ids, "country": "US", "kind": "company"})
+    own = [(f"c{k}", f"c{k + 1}", 0.9) for k in range(length - 1)]
+    own += [(f"c{length - 1}", "x", 0.5), ("x", "y", 0.6), ("y", "z", 0.6), ("z", "x", 0.6)]
+    own += [("z", f"c{length // 2}", 0.4)]
+    df = pd.DataFrame(own, columns=["owner", "owned", "equity"])
+    return Network.from_frames(companies=comp, ownership=df)
+
+
+def test_owners_deep_chain_and_cycle_in_log_rounds(engine: Any) -> None:
+    """A 300-step chain into a cross-holding cycle that feeds back into the chain: the local
+    engine's holdings to 1e-9, summed in 9 doublings (walks of up to 512 holdings), not 300
+    steps, in a few Spark jobs a doubling."""
+    net = _chain_and_cycle()
+    st: dict[str, float] = {}
+    loc = effective_ownership(net)
+    spk = engine.effective_ownership(net, stats=st)
+    m = loc.merge(spk, on=["owner", "owned"], how="outer", suffixes=("_l", "_s")).fillna(0.0)
+    assert len(m) == len(loc) == len(spk) > 300 * 299 // 2
+    assert _close(m["share_l"], m["share_s"]) <= REL
+    assert st["rounds"] == 9 and st["steps"] == 512
+    assert st["jobs"] <= 2 * st["rounds"] + 4, st
+    assert engine.spark.conf.get("spark.sql.adaptive.enabled") == "true"  # restored
+
+
+def test_owners_written_to_a_uri(engine: Any, tmp_path: Path) -> None:
+    net = _chain_and_cycle(20)
+    uri = (tmp_path / "held").as_uri()
+    res = engine.effective_ownership(net, out=uri)
+    back = pd.read_parquet(tmp_path / "held").sort_values(["owner", "owned"])
+    assert back.reset_index(drop=True).equals(res)
+
+
+def test_concentration_from_parquet_tables(engine: Any, tmp_path: Path, reference: Network) -> None:
+    """The concentration rows built in Spark from the partitioned Parquet tables (a local
+    folder, a file:// URI) and from a network's frames through Arrow: the local table, on the
+    reference network and a synthetic one with blank facility materials; a period too."""
+    from onshore.engines.tables import write_tables
+
+    net = synthetic.network(300, n_flows=2000, seed=7, ownership=True)
+    fac = net.facilities.copy()
+    fac.loc[fac.index[::7], "material"] = None  # their output material from their flows
+    net = Network.from_frames(**{**{t: getattr(net, t) for t in TABLES}, "facilities": fac})
+    for n, name in ((reference, "ref"), (net, "syn")):
+        write_tables(n, tmp_path / name)
+        _concentration_parity(n, engine)
+        _concentration_parity(n, engine, tables=tmp_path / name)
+        _concentration_parity(n, engine, tables=(tmp_path / name).as_uri())
+    period = str(net.flows["period"].astype(str).iloc[0])[:4]
+    loc = concentration_table(net, period=period)
+    spk = engine.concentration_table(net, period=period, tables=tmp_path / "syn")
+    assert loc[["material", "stage", "basis", "total"]].equals(
+        spk[["material", "stage", "basis", "total"]]
+    ) or _close(loc["total"], spk["total"]) <= REL
+    assert len(loc) == len(spk)
+    out = (tmp_path / "conc").as_uri()
+    got = engine.concentration_table(reference, out=out)
+    assert len(pd.read_parquet(tmp_path / "conc")) == len(got)
 
 
 def test_tables_through_parquet(engine: Any, tmp_path: Path, reference: Network) -> None:
@@ -322,3 +406,39 @@ def test_cli_engine_spark_equals_local(
     }
     assert len(got["local"]) > 100
     assert got["local"] == got["spark"]
+
+
+def test_cli_out_to_uris(engine: Any, reference: Network, reference_db: Path, tmp_path: Path) -> None:
+    """owners, risk, screen and trace --all-nodes with --out a file:// URI on Spark (Spark's
+    writer, as for s3a:// or gs://) write what the local engine writes to a local path."""
+    from onshore.trace import read_all
+
+    db = ["--db", str(reference_db)]
+    sup = tmp_path / "suppliers.csv"
+    pd.DataFrame(_screen_rows(reference, n=50)).to_csv(sup, index=False)
+    runs = {
+        "owners": ["owners"],
+        "risk": ["risk"],
+        "screen": ["screen", str(sup), "--no-queue"],
+        "trace": ["trace", "--all-nodes"],
+    }
+    got: dict[str, dict[str, Any]] = {}
+    for e in ("local", "spark"):
+        for name, cmd in runs.items():
+            p = tmp_path / e / name
+            p.parent.mkdir(exist_ok=True)
+            out = p.as_uri() if e == "spark" else str(p)
+            _cli(*cmd, "--engine", e, "--out", out, "-f", "json", *db)
+            got.setdefault(name, {})[e] = read_all(p) if name == "trace" else pd.read_parquet(p)
+    keys = {
+        "owners": ["owner", "owned"],
+        "risk": ["material", "stage", "basis"],
+        "screen": ["input", "country"],
+        "trace": ["node", "product", "raw", "stage", "country"],
+    }
+    for name, k in keys.items():
+        a, b = (got[name][e] for e in ("local", "spark"))
+        a, b = (x.astype(object).where(x.notna(), None) for x in (a, b))  # nulls alike
+        assert len(a) == len(b) > 10, name
+        assert list(a.columns) == list(b.columns), name
+        _rows_close(a.to_dict("records"), b.to_dict("records"), k)

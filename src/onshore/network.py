@@ -6,7 +6,7 @@ ordered by key. Analyses read them and never the store or files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +27,33 @@ T = TypeVar("T")
 
 def _empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[table].columns})
+
+
+def unit_factors(pairs: Iterable[tuple[str, str]], mat_unit: pd.Series) -> np.ndarray:
+    """The factor from a flow's unit to its material's own unit, per ``(unit, material)``
+    pair (NaN for a material not in ``mat_unit``): what :meth:`Network.flows_in_material_units`
+    multiplies each flow's quantity by.
+
+    Parameters
+    ----------
+    pairs : iterable of (unit, material id)
+    mat_unit : Series
+        Material id -> its unit.
+
+    Returns
+    -------
+    ndarray of float
+        One factor per pair, in their order.
+
+    Raises
+    ------
+    UnitError
+        When a unit cannot be converted to its material's unit.
+    """
+    return np.array(
+        [units.factor(u, mat_unit[m]) if m in mat_unit.index else np.nan for u, m in pairs],
+        dtype=float,
+    )
 
 
 @dataclass
@@ -232,10 +259,7 @@ class Network:
                 if len(f)
                 else (np.zeros(0, dtype=int), [])
             )
-            factors = np.array(
-                [units.factor(u, mat_unit[m]) if m in mat_unit.index else np.nan for u, m in uniq],
-                dtype=float,
-            )
+            factors = unit_factors(uniq, mat_unit)
             out = f.copy()
             out["qty"] = (
                 f["quantity"].to_numpy(dtype=float) * factors[codes] if len(f) else np.zeros(0)

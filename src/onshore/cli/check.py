@@ -231,7 +231,13 @@ def owners_cmd(
     ] = None,
     engine: EngineOption = "local",
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the effective holdings to Parquet.")
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the effective holdings to Parquet: a path or a URI (file://; with "
+            "--engine spark also s3a://, gs://, abfss://, hdfs://).",
+        ),
     ] = None,
     db: DbOption = None,
     fmt: FormatOption = Format.table,

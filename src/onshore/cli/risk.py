@@ -51,6 +51,15 @@ def risk(
         float, typer.Option("--threshold", help="Single points of failure: least share lost.")
     ] = 0.1,
     engine: EngineOption = "local",
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Also write the concentration table to Parquet: a path or a URI (file://; "
+            "with --engine spark also s3a://, gs://, abfss://, hdfs://).",
+        ),
+    ] = None,
     format: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
@@ -61,7 +70,11 @@ def risk(
 
     network = open_network(db)
     if product is None:
-        t = concentration_table(network, control=control_of(network), stage=stage, engine=engine)
+        t = concentration_table(
+            network, control=control_of(network), stage=stage, out=out, engine=engine
+        )
+        if out is not None:
+            err_console.print(f"wrote {out}", highlight=False)
         emit(
             records(t),
             format,
@@ -80,6 +93,8 @@ def risk(
             f"the {engine} engine computes the concentration table (no --product)",
             param_hint="--engine",
         )
+    if out is not None:
+        raise typer.BadParameter("--out writes the concentration table (no --product)")
     spof = single_points_of_failure(network, product, threshold=threshold)
     if stage is not None:
         spof = spof[(spof["stage"] == stage) | (spof["kind"] == "company")]

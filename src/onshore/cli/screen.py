@@ -69,12 +69,24 @@ def screen(
         bool, typer.Option("--queue/--no-queue", help="Add undecided pairs to the review queue.")
     ] = True,
     engine: EngineOption = "local",
+    dest: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Also write the rows to Parquet (lists, reasons and candidates as text): a "
+            "path or a URI (file://; with --engine spark also s3a://, gs://, abfss://, hdfs://).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Link each supplier row to a company in the store and to the restricted lists, or say
     that it cannot: match, score (0..1), decision (match, review, no_match), lists and reasons."""
-    from onshore.cli.app import open_db
+    import pandas as pd
+
+    from onshore.cli.app import err_console, open_db
     from onshore.compliance.screen import pending_pairs
+    from onshore.engines import get
     from onshore.engines import screen as run
     from onshore.network import Network
     from onshore.store.reviews import ReviewQueue
@@ -84,6 +96,9 @@ def screen(
         net = Network.from_store(store)
         out = run(net, rows, engine=engine)
         added = ReviewQueue(store.con).add(pending_pairs(out)) if queue else 0
+    if dest is not None:
+        get(engine).write(pd.DataFrame([_flat(r, Format.table) for r in out]), dest)
+        err_console.print(f"wrote {dest}", highlight=False)
     cols = ["input", "match", "name", "score", "decision", "lists", "reasons"]
     emit([_flat(r, format) for r in out], format, title=f"screened {len(out)} rows", columns=cols)
     if format == Format.table:

@@ -151,8 +151,13 @@ def trace_cmd(
         ),
     ] = False,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="With --all or --all-nodes: the directory to write."),
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="With --all or --all-nodes: the directory to write (with --engine spark also "
+            "a URI: file://, s3a://, gs://, abfss://, hdfs://).",
+        ),
     ] = None,
     precision: Annotated[
         str | None,
@@ -191,7 +196,7 @@ def trace_cmd(
                 "locally",
                 param_hint="--engine",
             )
-        trace_products_command(by, weight, period, out, format, db)
+        trace_products_command(by, weight, period, None if out is None else Path(out), format, db)
         return
     if product is None:
         raise typer.BadParameter("give a PRODUCT, --all or --all-nodes")
@@ -262,7 +267,7 @@ def trace_all_command(
     by: str,
     weight: str,
     period: str | None,
-    out: Path | None,
+    out: str | None,
     engine: str,
     fmt: Format,
     db: Path | None,
@@ -281,7 +286,7 @@ def trace_all_command(
     if engine == "local" and out is not None:
         kw = {"layout": "auto", "precision": precision or "float32"}
     res = trace_all(network, by=fields, weight=w, period=period, out=out, engine=engine, **kw)
-    if isinstance(res, Path):
+    if not isinstance(res, pd.DataFrame):
         console.print(f"wrote {res} (read it with onshore.trace.read_all)")
         return
     emit(records(res.head(200)), fmt, title=f"Every node traced ({len(res):,} rows; first 200)")

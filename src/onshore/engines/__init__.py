@@ -88,8 +88,9 @@ def trace_all(
     out: str | Path | None = None,
     engine: str | Engine = "local",
     **kw: Any,
-) -> pd.DataFrame | Path:
-    """Every node traced on an engine: :func:`onshore.trace.solve_all`'s table or directory.
+) -> pd.DataFrame | Path | str:
+    """Every node traced on an engine: :func:`onshore.trace.solve_all`'s table or directory
+    (``out``: a local directory; on Spark also a URI, returned as given).
 
     Parameters
     ----------
@@ -120,7 +121,8 @@ def effective_ownership(
     network : Network
     kind : {"equity", "voting"}
     out : str or Path, optional
-        Also write the table to this Parquet path.
+        Also write the table to this Parquet path or URI (``file://``; on Spark any URI the
+        session writes, ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``).
     engine : {"local", "spark"} or Engine
 
     Returns
@@ -149,7 +151,8 @@ def concentration_table(
     control, stage, period
         As :func:`onshore.risk.concentration_table`.
     out : str or Path, optional
-        Also write the table to this Parquet path.
+        Also write the table to this Parquet path or URI (``file://``; on Spark any URI the
+        session writes, ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``).
     engine : {"local", "spark"} or Engine
 
     Returns

@@ -71,8 +71,9 @@ class Engine:
         period: str | None = None,
         out: str | Path | None = None,
         **kw: Any,
-    ) -> pd.DataFrame | Path:
-        """Every node traced: the table (or directory) of :func:`onshore.trace.solve_all`."""
+    ) -> pd.DataFrame | Path | str:
+        """Every node traced: the table (or directory, or URI) of
+        :func:`onshore.trace.solve_all`."""
         raise self.unsupported("trace_all")
 
     def effective_ownership(
@@ -102,3 +103,16 @@ class Engine:
     ) -> list[dict[str, Any]]:
         """The rows of :func:`onshore.compliance.screen.screen`."""
         raise self.unsupported("screen")
+
+    def write(self, df: pd.DataFrame, out: str | Path) -> str:
+        """Write a result table as Parquet at ``out``, a local path or a URI
+        (:func:`onshore.engines.output.write_pandas`; an engine may write it its own way).
+
+        Returns
+        -------
+        str
+            ``out``.
+        """
+        from onshore.engines.output import write_pandas
+
+        return write_pandas(df, out)

@@ -26,10 +26,18 @@ class LocalEngine(Engine):
         period: str | None = None,
         out: str | Path | None = None,
         **kw: Any,
-    ) -> pd.DataFrame | Path:
+    ) -> pd.DataFrame | Path | str:
+        from onshore.engines.output import local_dir
+        from onshore.errors import InputError
         from onshore.trace.allnodes import solve_all
 
-        return solve_all(network, by=by, weight=weight, period=period, out=out, **kw)
+        d = None if out is None else local_dir(out)
+        if out is not None and d is None:
+            raise InputError(
+                f"{out}: the local engine writes the trace to a local directory "
+                "(a file:// URI or a path); --engine spark writes to other URIs"
+            )
+        return solve_all(network, by=by, weight=weight, period=period, out=d, **kw)
 
     def effective_ownership(
         self, network: Network, kind: str = "equity", out: str | Path | None = None
@@ -38,7 +46,7 @@ class LocalEngine(Engine):
 
         df = effective_ownership(network, kind)
         if out is not None:
-            df.to_parquet(out, index=False)
+            self.write(df, out)
         return df
 
     def concentration_table(
@@ -53,7 +61,7 @@ class LocalEngine(Engine):
 
         df = concentration_table(network, control=control, stage=stage, period=period)
         if out is not None:
-            df.to_parquet(out, index=False)
+            self.write(df, out)
         return df
 
     def screen(

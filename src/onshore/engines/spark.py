@@ -11,16 +11,19 @@ more than :data:`CELLS` nodes x columns split into tasks of fewer columns, each 
 the block's total for the share cut), solved by the local engine's own solver
 (:func:`onshore.trace.leontief.solve_permuted`: sweep in level order, cycles by their LU or
 Gauss-Seidel with Anderson acceleration) and its values kept as locally
-(:func:`onshore.trace.allnodes.kept`). One Spark job, no shuffle: with ``out`` each task
-writes its Parquet file (``values/task_NNNNN.parquet``; ``out`` must be a directory the
-driver and the executors see at the same path) and reports its rows; without it the values
-come back through Arrow. Propagating (node, tag) rows by DataFrame joins, one level
+(:func:`onshore.trace.allnodes.kept`). One Spark job, no shuffle: with ``out`` a local
+directory each task writes its Parquet file (``values/task_NNNNN.parquet``; the directory
+must be one the driver and the executors see at the same path) and reports its rows; with
+``out`` a URI the values go to Spark's DataFrame writer; without it they come back through
+Arrow. Propagating (node, tag) rows by DataFrame joins, one level
 after another, made one Spark row per multiply-add of the solve (~1.4 B at 1 M flows) and did
 not finish at 1 M flows in 30 min; the columns are independent, so the work splits by them.
 
-**Ownership**: ``E = S + S^2 + ...`` (``(I - S)^-1 - I``) by iterated joins of the walk
-frontier with ``S``, until the frontier is empty (no cycle) or its largest entry is at most
-``tol`` (cross-holding cycles, whose gain is < 1); the diagonal is dropped as locally.
+**Ownership**: ``E = S + S^2 + ...`` (``(I - S)^-1 - I``) by path doubling
+(:mod:`onshore.engines.spark_owners`: ``T + P T`` and ``P P`` from one join a round, so a
+chain of ``L`` holdings takes ``log2 L`` rounds), until ``S^k`` is empty (no cycle) or its
+largest entry is at most ``tol`` (cross-holding cycles, whose gain is < 1); the diagonal is
+dropped as locally.
 
 **Screening**: the supplier rows are a DataFrame; their blocking keys (the normalised
 name's letters, native script and tokens, and the index tokens spelled like each token) come
@@ -31,9 +34,16 @@ implementation) over partitions. The index (the store's companies and the restri
 is built on the driver and broadcast; the rows come back to the driver to be put together
 as :func:`onshore.compliance.screen.screen` does (reviews, lists, reasons).
 
-**Concentration**: the rows of :mod:`onshore.risk.concentration` (capacity and flows per
-material, stage and country) are summed, shared and squared in Spark; the few rows per
-market come back to the driver for the HHI's rounding and the leaders' wording.
+**Concentration** (:mod:`onshore.engines.spark_risk`): the rows of
+:mod:`onshore.risk.concentration` (capacity and flows per material, stage, country and
+controlling country) are built in Spark from the tables (partitioned Parquet, or the
+network's frames through Arrow) and summed per market and country; those sums come back to
+the driver, where the local :func:`~onshore.risk.concentration.concentration` makes the HHI
+and the leaders.
+
+**Output**: ``out`` is a local path or any URI the session writes (``file://``, ``s3a://``,
+``gs://``, ``abfss://``, ``hdfs://``); tables are written by Spark's DataFrame writer
+(:mod:`onshore.engines.output`).
 
 Sessions: :func:`session` returns the active SparkSession (e.g. under ``spark-submit``) or
 starts one from ``ONSHORE_SPARK_MASTER`` (default ``local[*]``) and
@@ -42,12 +52,13 @@ starts one from ``ONSHORE_SPARK_MASTER`` (default ``local[*]``) and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import pickle
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -55,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from onshore.engines.base import Engine
-from onshore.errors import EngineUnavailable, TraceError
+from onshore.errors import EngineUnavailable, InputError, TraceError
 from onshore.network import Network
 
 if TYPE_CHECKING:
@@ -63,9 +74,6 @@ if TYPE_CHECKING:
 
 INSTALL = "pip install 'onshore[spark]'"
 """The exact line that installs the Spark engine."""
-TOL = 1e-13
-"""Bound of the relative error at which ownership walks stop."""
-MAX_ITER = 5_000
 CELLS = 2**25
 """Nodes x tag columns of the dense solution one trace task holds at most (256 MiB): a
 (raw, stage) block with more is split into tasks of fewer columns."""
@@ -263,6 +271,36 @@ def _checkpoint(df: Any) -> Any:
     return df.localCheckpoint(eager=True)
 
 
+@contextlib.contextmanager
+def _jobs(spark: Any, stats: dict[str, float] | None) -> Iterator[None]:
+    """Count the Spark jobs run inside into ``stats["jobs"]`` (a job group of their own)."""
+    if stats is None:
+        yield
+        return
+    sc = spark.sparkContext
+    group = f"onshore-{time.monotonic_ns()}"
+    sc.setJobGroup(group, "onshore")
+    try:
+        yield
+    finally:
+        stats["jobs"] = len(sc.statusTracker().getJobIdsForGroup(group))
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setLocalProperty("spark.job.description", None)
+
+
+def write_uri(spark: Any, uri: str, values: Any, g: Any, tag_df: pd.DataFrame) -> None:
+    """A trace's output directory at a URI, by Spark's writer: ``values/`` (replaced; none
+    written when ``values`` is None), ``tags.parquet`` and ``nodes.parquet`` (Parquet
+    directories of one part), as :func:`onshore.trace.read_all` reads them."""
+    from onshore.engines.output import write_frame
+
+    if values is not None:
+        write_frame(values, f"{uri}/values")
+    nodes = pd.DataFrame({"node": np.arange(g.n, dtype=np.int32), "product": g.labels()})
+    for name, df in (("tags", tag_df), ("nodes", nodes)):
+        write_frame(spark.createDataFrame(df).coalesce(1), f"{uri}/{name}.parquet")
+
+
 class SparkEngine(Engine):
     """PySpark DataFrames: trace of every node, effective ownership, concentration."""
 
@@ -294,7 +332,7 @@ class SparkEngine(Engine):
         stats: dict[str, float] | None = None,
         cells: int = CELLS,
         **kw: Any,
-    ) -> pd.DataFrame | Path:
+    ) -> pd.DataFrame | Path | str:
         """Every node traced, as :func:`onshore.trace.solve_all` (same table, same files).
 
         The plan (strong components and levels of ``A``, from the driver) and the
@@ -305,8 +343,12 @@ class SparkEngine(Engine):
         block's total, for the share cut.
 
         With ``out`` the directory holds ``tags.parquet``, ``nodes.parquet`` and ``values/``
-        (Spark part files with ``node`` int32, ``tag`` int16/int32, ``quantity``), which
-        :func:`onshore.trace.read_all` reads. ``stats`` receives ``prepare`` (graph, plan
+        (``node`` int32, ``tag`` int16/int32, ``quantity``), which
+        :func:`onshore.trace.read_all` reads: a local directory (the driver's and every
+        executor's: each task writes its file, ``task_NNNNN.parquet``), or a URI
+        (``file://``, ``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``), written by Spark's
+        DataFrame writer (``values/`` in Spark part files, the two index files as Parquet
+        directories of one part) and returned as given. ``stats`` receives ``prepare`` (graph, plan
         and right-hand sides on the driver), ``broadcast``, ``solve`` (the Spark job: solves,
         extraction and writing), ``wall`` (seconds), ``levels``, ``tasks``, ``rows`` and
         ``sweeps`` (Gauss-Seidel sweeps of cyclic blocks, summed over tasks).
@@ -322,7 +364,10 @@ class SparkEngine(Engine):
         todo = tasks(blocks, g.n, cells)
         st: dict[str, float] = {"prepare": time.perf_counter() - wall, "levels": len(fp.levels)}
         st["tasks"] = len(todo)
-        d = Path(out) if out is not None else None
+        from onshore.engines.output import is_uri
+
+        uri = str(out).rstrip("/") if out is not None and is_uri(out) else None
+        d = Path(out) if out is not None and uri is None else None
         if d is not None:
             write_index(d, g, tag_df)
             _clear(d / "values")
@@ -330,6 +375,7 @@ class SparkEngine(Engine):
         cols = "task int, rows long, sweeps long"
         if d is None:
             cols = f"node int, tag {tag_t}, quantity double, share double"
+        counted = sc.accumulator(0)
         res = pd.DataFrame()
         done = pd.DataFrame({"rows": [0], "sweeps": [0]})
         sweeps = sc.accumulator(0)
@@ -362,6 +408,7 @@ class SparkEngine(Engine):
                         yield from solve_task(j, int(t), st_)
                         if j["dir"] is None:  # the values are the output: sweeps aside
                             sweeps.add(int(st_.get("sweeps", 0)))
+                            counted.add(int(st_.get("rows", 0)))
                         else:  # one row per task: what it wrote
                             yield pd.DataFrame(
                                 {
@@ -379,6 +426,9 @@ class SparkEngine(Engine):
                     done = out_df.toPandas()
                     if len(done) != len(todo):
                         raise TraceError(f"{len(done)} of {len(todo)} trace tasks reported")
+                elif uri is not None:
+                    write_uri(spark, uri, out_df.select("node", "tag", "quantity"), g, tag_df)
+                    done = pd.DataFrame({"rows": [counted.value], "sweeps": [0]})
                 else:
                     res = out_df.toPandas()
                     done = pd.DataFrame({"rows": [len(res)], "sweeps": [0]})
@@ -391,6 +441,10 @@ class SparkEngine(Engine):
             stats.update(st)
         if d is not None:
             return d
+        if uri is not None:
+            if not todo:
+                write_uri(spark, uri, None, g, tag_df)
+            return str(out)
         if res.empty:
             return pd.DataFrame()
         res = res.astype({"node": np.int64, "tag": np.int64})
@@ -406,78 +460,27 @@ class SparkEngine(Engine):
         network: Network,
         kind: str = "equity",
         out: str | Path | None = None,
-        tol: float = TOL,
+        tol: float | None = None,
+        stats: dict[str, float] | None = None,
     ) -> pd.DataFrame:
-        """``owner, owned, share`` as :func:`onshore.owners.effective_ownership` (also written
-        to ``out``, a Parquet directory, when given)."""
-        from pyspark.sql import functions as F
-
+        """``owner, owned, share`` as :func:`onshore.owners.effective_ownership`, summed by path
+        doubling (:mod:`onshore.engines.spark_owners`); also written to ``out`` (a Parquet
+        directory: a local path or a URI Spark writes) when given. ``stats`` receives
+        ``rounds``, ``steps``, ``frontier`` and ``jobs`` (Spark jobs run)."""
+        from onshore.engines import spark_owners
         from onshore.owners.control import owners
 
-        spark = self.spark
         o = owners(network)
-        d = o.direct
-        w = d["eq"] if kind == "equity" else d["vote"]
-        S_pd = (
-            pd.DataFrame({"i": d["i"].astype(np.int64), "j": d["j"].astype(np.int64), "w": w})
-            .groupby(["i", "j"], as_index=False)["w"]
-            .sum()
-        )
-        S_pd = S_pd[S_pd["w"] != 0]
-        cols = ["owner", "owned", "share"]
-        if S_pd.empty:
-            return pd.DataFrame(columns=cols)
-        S = _checkpoint(spark.createDataFrame(S_pd))
-        P = S
-        parts = [S]
-        for _ in range(MAX_ITER):
-            P = _checkpoint(
-                P.alias("p")
-                .join(S.alias("s"), F.col("p.j") == F.col("s.i"))
-                .select(
-                    F.col("p.i").alias("i"),
-                    F.col("s.j").alias("j"),
-                    (F.col("p.w") * F.col("s.w")).alias("w"),
-                )
-                .groupBy("i", "j")
-                .agg(F.sum("w").alias("w"))
+        S = spark_owners.direct_holdings(o.direct, kind)
+        with _jobs(self.spark, stats):
+            return spark_owners.effective(
+                self.spark,
+                o.ids,
+                S,
+                spark_owners.TOL if tol is None else tol,
+                out=None if out is None else str(out),
+                stats=stats,
             )
-            top = P.agg(F.max("w").alias("m")).collect()[0]["m"]
-            if top is None:
-                break
-            parts.append(P)
-            if top <= tol:
-                break
-            if len(parts) % 20 == 0:  # bound the union's width as well as its depth
-                acc = parts[0]
-                for p in parts[1:]:
-                    acc = acc.unionByName(p)
-                parts = [_checkpoint(acc.groupBy("i", "j").agg(F.sum("w").alias("w")))]
-        else:
-            from onshore.errors import DataError
-
-            raise DataError(
-                f"cross-holdings did not converge in {MAX_ITER} steps (a cycle's gain >= 1)"
-            )
-        acc = parts[0]
-        for p in parts[1:]:
-            acc = acc.unionByName(p)
-        Eff = acc.groupBy("i", "j").agg(F.sum("w").alias("share"))
-        Eff = Eff.filter((F.col("i") != F.col("j")) & (F.col("share") != 0))
-        ids = spark.createDataFrame(
-            pd.DataFrame({"k": np.arange(len(o.ids), dtype=np.int64), "id": o.ids.astype(str)})
-        )
-        res = (
-            Eff.join(F.broadcast(ids.withColumnRenamed("k", "i")), "i")
-            .withColumnRenamed("id", "owner")
-            .join(F.broadcast(ids.withColumnRenamed("k", "j")), "j")
-            .withColumnRenamed("id", "owned")
-            .select("owner", "owned", "share")
-        )
-        if out is not None:
-            res.write.mode("overwrite").parquet(str(out))
-        pdf = res.toPandas()
-        return pdf.sort_values(["owner", "owned"]).reset_index(drop=True)[cols]
 
     # ------------------------------------------------------------------------------ screen
     def screen(
@@ -629,74 +632,44 @@ class SparkEngine(Engine):
         return pairs.groupBy("qid").agg(F.collect_list("j").alias("js"))
 
     # ----------------------------------------------------------------------- concentration
-    def concentration(
-        self, df: pd.DataFrame, group: list[str], by: str, value: str = "quantity", top: int = 3
-    ) -> pd.DataFrame:
-        """:func:`onshore.risk.concentration.concentration` as a Spark job."""
-        from pyspark.sql import functions as F
-        from pyspark.sql.window import Window
-
-        cols = [*group, "total", "n", "hhi", "top", "top_share", "leaders"]
-        if df.empty:
-            return pd.DataFrame(columns=cols)
-        spark = self.spark
-        sdf = spark.createDataFrame(df[[*group, by, value]].astype({value: float}))
-        agg = sdf.groupBy(*group, by).agg(F.sum(value).alias("v")).filter(F.col("v") > 0)
-        w = Window.partitionBy(*group)
-        ranked = (
-            agg.withColumn("total", F.sum("v").over(w))
-            .withColumn("s", F.col("v") / F.col("total"))
-            .withColumn("rk", F.row_number().over(w.orderBy(F.desc("v"), F.asc(by))))
-        )
-        summary = ranked.groupBy(*group).agg(
-            F.first("total").alias("total"),
-            F.count(F.lit(1)).alias("n"),
-            F.sum(F.col("s") * F.col("s")).alias("ss"),
-            F.sum("s").alias("sum_s"),
-            F.sort_array(
-                F.collect_list(
-                    F.when(F.col("rk") <= top, F.struct(F.col("rk"), F.col(by), F.col("s")))
-                )
-            ).alias("lead"),
-        )
-        rows = []
-        for r in summary.toLocalIterator():
-            lead = [(x[by], float(x["s"])) for x in r["lead"]]
-            # hhi() of the shares, as the local engine: ss / sum_s^2 is its renormalisation
-            h = float(round(10_000.0 * float(r["ss"]) / float(r["sum_s"]) ** 2, 9))
-            rows.append(
-                (
-                    *[r[c] for c in group],
-                    float(r["total"]),
-                    int(r["n"]),
-                    h,
-                    str(lead[0][0]),
-                    lead[0][1],
-                    ", ".join(f"{c} {s:.0%}" for c, s in lead),
-                )
-            )
-        out = pd.DataFrame(rows, columns=cols)
-        return out.sort_values(["hhi", "total"], ascending=[False, False]).reset_index(drop=True)
-
     def concentration_table(
         self,
-        network: Network,
+        network: Network | None,
         control: Mapping[str, str] | None = None,
         stage: str | None = None,
         period: str | None = None,
         out: str | Path | None = None,
+        tables: str | Path | None = None,
     ) -> pd.DataFrame:
-        """HHI per (material, stage) as :func:`onshore.risk.concentration_table`, the sums,
-        shares and squares computed by Spark."""
-        from onshore.risk.concentration import concentration_table
+        """HHI per (material, stage) as :func:`onshore.risk.concentration_table`, its rows
+        built and summed by Spark (:mod:`onshore.engines.spark_risk`) from ``tables`` (a folder
+        or URI written by :func:`onshore.engines.tables.write_tables`) or, without it, from the
+        network's tables through Arrow (``network`` may then be None); also written to
+        ``out`` (a Parquet directory: a local path or a URI Spark writes) when given."""
+        from onshore.engines import spark_risk
+        from onshore.engines.tables import spark_tables
 
-        df = concentration_table(
-            network,
-            control=control,
-            stage=stage,
-            period=period,
-            concentrate=lambda rows, group, by: self.concentration(rows, group, by),
-        )
+        spark = self.spark
+        if tables is not None:
+            t = spark_tables(spark, tables)
+        elif network is not None:
+            t = spark_risk.network_tables(spark, network)
+        else:
+            raise InputError("give a network or the tables' folder (tables=)")
+        df = spark_risk.concentration_table(spark, t, control=control, stage=stage, period=period)
         if out is not None:
-            self.spark.createDataFrame(df).write.mode("overwrite").parquet(str(out))
+            self.write(df, out)
         return df
+
+    def write(self, df: pd.DataFrame, out: str | Path) -> str:
+        """Write a result table as a Parquet directory at ``out`` (a local path or any URI the
+        session writes) by Spark's DataFrame writer."""
+        from onshore.engines.output import write_frame
+
+        spark = self.spark
+        return write_frame(spark.createDataFrame(df) if len(df) else _no_rows(spark, df), out)
+
+
+def _no_rows(spark: Any, df: pd.DataFrame) -> Any:
+    """An empty Spark frame with the columns of ``df`` (as text)."""
+    return spark.createDataFrame([], ", ".join(f"{c} string" for c in df.columns))

@@ -8,6 +8,7 @@ job reading one period reads only its files. The columns and types are the store
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ PARTITION_BY: dict[str, list[str]] = {"flows": ["period"], "facilities": ["stage
 """The partition columns of each table (tables not named are written unpartitioned)."""
 
 
-def _arrow(source: Network | DuckDBStore, table: str) -> pa.Table:
+def arrow(source: Network | DuckDBStore, table: str) -> pa.Table:
+    """One table of a store (through Arrow) or a Network as an Arrow table (stages as text)."""
     if isinstance(source, DuckDBStore):
         return source.arrow(table)
     df = getattr(source, table)
@@ -56,12 +58,13 @@ def write_tables(
     d = Path(folder)
     parts = PARTITION_BY if partition_by is None else partition_by
     for t in TABLES:
-        tab = _arrow(source, t)
+        tab = arrow(source, t)
         cols = [c for c in parts.get(t, []) if c in tab.column_names]
         for c in cols:  # a partition value must be a string (nulls as the Hive default)
             tab = tab.set_column(
                 tab.column_names.index(c), c, pa.compute.cast(tab.column(c), pa.string())
             )
+        shutil.rmtree(d / t, ignore_errors=True)  # partitions of an earlier write too
         ds.write_dataset(
             tab,
             str(d / t),
@@ -113,5 +116,17 @@ def spark_tables(spark: Any, folder: str | Path) -> dict[str, Any]:
     dict of str to pyspark.sql.DataFrame
         By table name; partition columns are read back from the folder names.
     """
-    d = str(folder).rstrip("/")
-    return {t: spark.read.parquet(f"{d}/{t}") for t in TABLES if Path(f"{d}/{t}").exists()}
+    from onshore.engines.output import local_dir
+
+    local = local_dir(folder)
+    d = str(folder if local is None or "://" in str(folder) else local.resolve()).rstrip("/")
+    out = {}
+    for t in TABLES:
+        if local is not None and not (local / t).exists():
+            continue
+        try:
+            out[t] = spark.read.parquet(f"{d}/{t}")
+        except Exception as e:  # a table not written there (object stores: no listing first)
+            if "PATH_NOT_FOUND" not in str(e) and "does not exist" not in str(e):
+                raise
+    return out

@@ -28,6 +28,7 @@ from onshore.risk.supply import capacity_in_material_units, output_material
 __all__ = [
     "HIGHLY_CONCENTRATED",
     "capacity_concentration",
+    "combine",
     "concentration",
     "concentration_table",
     "flow_concentration",
@@ -97,7 +98,7 @@ def concentration(
     agg = agg[agg[value] > 0]
     rows = []
     for key, g in agg.groupby(group, sort=False, dropna=False):
-        g = g.sort_values(value, ascending=False)
+        g = g.sort_values([value, by], ascending=[False, True], kind="stable")
         total = float(g[value].sum())
         shares = g[value].to_numpy(dtype=float) / total
         lead = ", ".join(
@@ -244,11 +245,49 @@ def concentration_table(
         ``material, stage, basis (capacity|flows), total, hhi_country, top_country,
         top_share, leaders_country, hhi_control, leaders_control``, most concentrated first.
     """
-    parts = []
+    tables = {}
     for basis, fn in (("capacity", capacity_concentration), ("flows", flow_concentration)):
         kw = {"period": period} if basis == "flows" else {}
         a = fn(network, by="country", control=control, concentrate=concentrate, **kw)
         b = fn(network, by="control", control=control, concentrate=concentrate, **kw)
+        tables[basis] = (a, b)
+    return combine(tables, stage)
+
+
+TABLE_COLUMNS = [
+    "material",
+    "stage",
+    "basis",
+    "total",
+    "hhi_country",
+    "top_country",
+    "top_share",
+    "leaders_country",
+    "hhi_control",
+    "leaders_control",
+]
+"""The columns of :func:`concentration_table`."""
+
+
+def combine(
+    tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], stage: str | None = None
+) -> pd.DataFrame:
+    """:func:`concentration_table` from the :func:`concentration` tables of each basis.
+
+    Parameters
+    ----------
+    tables : mapping basis -> (by country, by controlling country)
+        ``capacity`` and ``flows``, in that order.
+    stage : str, optional
+        Keep only this stage.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`concentration_table`.
+    """
+    parts = []
+    for basis, (a, b) in tables.items():
         if a.empty:
             continue
         m = a[["material", "stage", "total", "hhi", "top", "top_share", "leaders"]].merge(
@@ -257,21 +296,9 @@ def concentration_table(
             suffixes=("_country", "_control"),
         )
         parts.append(m.assign(basis=basis).rename(columns={"top": "top_country"}))
-    cols = [
-        "material",
-        "stage",
-        "basis",
-        "total",
-        "hhi_country",
-        "top_country",
-        "top_share",
-        "leaders_country",
-        "hhi_control",
-        "leaders_control",
-    ]
     if not parts:
-        return pd.DataFrame(columns=cols)
-    out = pd.concat(parts, ignore_index=True)[cols]
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)[TABLE_COLUMNS]
     if stage is not None:
         out = out[out["stage"] == stage]
     return out.sort_values(["hhi_country", "total"], ascending=[False, False]).reset_index(

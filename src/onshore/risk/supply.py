@@ -10,6 +10,7 @@ Quantities are annualised (a quarter's flows times four), so capacities compare 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,14 +97,56 @@ def output_material(network: Network) -> pd.Series:
     missing = (mat.isna() | (mat.astype(str) == "")).to_numpy()
     fl = network.flows
     if len(fl) and missing.any():
-        shipped = fl.groupby(["supplier", "material"], observed=True).size().reset_index(name="n")
-        shipped = shipped.sort_values("n").drop_duplicates("supplier", keep="last")
-        shipped = pd.Series(
-            shipped["material"].astype(str).to_numpy(),
-            index=shipped["supplier"].astype(str).to_numpy(),
-        )
-        mat[missing] = shipped.reindex(mat.index[missing]).to_numpy()
+        counts = fl.groupby(["supplier", "material"], observed=True).size().reset_index(name="n")
+        mat[missing] = most_shipped(counts).reindex(mat.index[missing]).to_numpy()
     return mat
+
+
+def most_shipped(counts: pd.DataFrame) -> pd.Series:
+    """Supplier -> the material of most of its flow rows, from the rows counted per
+    ``(supplier, material)`` (column ``n``); a tie goes to the material first in text order.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        ``supplier, material, n``.
+
+    Returns
+    -------
+    Series of str
+        Indexed by supplier id.
+    """
+    c = counts.assign(
+        supplier=counts["supplier"].astype(str), material=counts["material"].astype(str)
+    )
+    c = c.sort_values(["n", "material"], ascending=[False, True], kind="stable")
+    c = c.drop_duplicates("supplier", keep="first")
+    return pd.Series(c["material"].to_numpy(), index=c["supplier"].to_numpy())
+
+
+def capacity_factors(pairs: Iterable[tuple[object, object]]) -> dict[tuple[object, object], float]:
+    """The factor from a capacity's unit to its material's unit, per distinct ``(unit,
+    material unit)`` pair: 1 where the material's unit is unknown; pairs without a unit, or
+    of another dimension than the material's (e.g. GWh for cells), are left out.
+
+    Parameters
+    ----------
+    pairs : iterable of (unit, material unit)
+
+    Returns
+    -------
+    dict of (unit, material unit) to float
+    """
+    known: dict[tuple[object, object], float] = {}
+    for pair in set(pairs):
+        u, m = pair
+        if not isinstance(u, str):
+            continue
+        try:
+            known[pair] = units.factor(u, m) if isinstance(m, str) else 1.0
+        except units.UnitError:
+            continue  # another dimension than the material's: left out
+    return known
 
 
 def capacity_in_material_units(network: Network) -> pd.Series:
@@ -128,16 +171,7 @@ def capacity_in_material_units(network: Network) -> pd.Series:
     cap = pd.to_numeric(fac["capacity"], errors="coerce").to_numpy(dtype=float)
     unit = fac["unit"].to_numpy(dtype=object)
     mu = mats.map(mat_unit).to_numpy(dtype=object)
-    out = np.full(len(fac), np.nan)
-    known: dict[tuple[object, object], float] = {}
-    for pair in set(zip(unit, mu, strict=True)):
-        u, m = pair
-        if not isinstance(u, str):
-            continue
-        try:
-            known[pair] = units.factor(u, m) if isinstance(m, str) else 1.0
-        except units.UnitError:
-            continue  # another dimension than the material's: left out
+    known = capacity_factors(zip(unit, mu, strict=True))
     f = np.array([known.get(pair, np.nan) for pair in zip(unit, mu, strict=True)], dtype=float)
     out = cap * f
     return pd.Series(out, index=fac["id"].astype(str).to_numpy())
