@@ -131,3 +131,33 @@ def test_content_threshold_pass_is_indicative() -> None:
     net = network("us_cell", [("kr_cam", 1.0, False)], [("kr_an", 1.0, False)])
     v = one(net, "us_cell", "us_tax_30d", dt.date(2024, 6, 1), "US-30D-BC")
     assert v.verdict == Outcome.ALLOWED and not v.indicative, v.reason
+
+
+def test_shared_codes_of_store_text_equal_the_object_path() -> None:
+    """The estimated-edge matrix matches (customer, supplier, material) by codes shared across
+    columns. For the store's Arrow-held text they come from Arrow's dictionary encoding; they
+    must split the values exactly as the codes of the same columns as Python strings do,
+    across chunks and with missing values (one value of their own)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from onshore.compliance.context import _codes
+
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    rng = np.random.default_rng(7)
+    words = np.array(["F1", "F2", "ß-plant", "工厂", "", "F10", "f1"], dtype=object)
+    a = pd.Series(words[rng.integers(0, len(words), 500)], dtype=object)
+    a[rng.uniform(size=500) < 0.1] = None
+    chunked = pa.chunked_array([pa.array(a.iloc[:200].tolist()), pa.array(a.iloc[200:].tolist())])
+    b = pd.Series(pd.arrays.ArrowStringArray(chunked), dtype=text)  # two chunks
+    c = pd.Series(words[rng.integers(0, len(words), 300)].tolist(), dtype=text)
+    fast, n_fast = _codes(b, c)
+    slow, n_slow = _codes(b.astype(object), c.astype(object))  # the object path
+    missing = pd.concat([b, c]).isna().to_numpy()
+    assert n_slow == len(set(pd.concat([b, c]).dropna())) == 7
+    assert n_fast == n_slow + 1  # every missing value is one value of its own
+    assert len(set(fast[missing].tolist())) == 1
+    assert not set(fast[missing].tolist()) & set(fast[~missing].tolist())
+    # the same partition of the other values: codes equal up to renaming
+    pairs = set(zip(fast[~missing].tolist(), slow[~missing].tolist(), strict=True))
+    assert len(pairs) == n_slow
