@@ -139,3 +139,41 @@ def test_node_scan_and_index_agree() -> None:
     h = Graph(nodes=nodes, A=g.A[:3, :3], E=g.E[:3], raws=g.raws, price=np.zeros(3))
     assert [h.node("a:b:m"), h.node("a:n"), h.node("c:m")] == [0, 1, 2]
     assert "lookup" not in h.cache
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pooled_shares_equal_a_sum_by_hand(seed: int) -> None:
+    """Random flows, many between the same plants (several periods pooled, zero quantities
+    included): each entry of A is the recipe quantity times the supplier's share of the
+    customer's inflow of that material, summed by hand over the flow records."""
+    rng = np.random.default_rng(seed)
+    n_mine, n_cell = 6, 5
+    fac = [(f"m{k}", "AU", "mine", "ore") for k in range(n_mine)]
+    fac += [(f"c{k}", "KR", "cell", "cell") for k in range(n_cell)]
+    rows = []
+    for _ in range(60):
+        rows.append((f"m{rng.integers(n_mine)}", f"c{rng.integers(n_cell)}", "ore",
+                     float(rng.choice([0.0, 1.0, 2.5, 7.0])), "kg", str(rng.choice(["2024", "2025"]))))
+    net = Network.from_frames(
+        companies=pd.DataFrame([{"id": "co", "name": "Co", "country": "KR"}]),
+        materials=mats(("li", "raw", "kg"), ("ore", "intermediate", "kg"), ("cell", "cell", "kWh")),
+        facilities=facs(*fac),
+        boms=boms(("ore", "li", 0.1), ("cell", "ore", 3.0)),
+        flows=flows(*rows),
+    )
+    g = build(net)  # every period pooled
+    ix = {f"{f}:{m}": k for k, (f, m) in enumerate(zip(g.nodes["facility"], g.nodes["material"], strict=True))}
+    A = g.A.toarray()
+    inflow: dict[str, float] = {}
+    pair: dict[tuple[str, str], float] = {}
+    for s, c, _, q, _, _ in rows:
+        inflow[c] = inflow.get(c, 0.0) + q
+        pair[(s, c)] = pair.get((s, c), 0.0) + q
+    for c in range(n_cell):
+        for m in range(n_mine):
+            got = A[ix[f"c{c}:cell"], ix[f"m{m}:ore"]]
+            q, tot = pair.get((f"m{m}", f"c{c}"), 0.0), inflow.get(f"c{c}", 0.0)
+            if tot > 0:
+                assert got == pytest.approx(3.0 * q / tot, rel=1e-12, abs=1e-15)
+            elif (f"m{m}", f"c{c}") in pair:  # suppliers with nothing shipped: no share to give
+                assert np.isnan(got) or got == 0

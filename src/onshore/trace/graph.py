@@ -444,15 +444,24 @@ def build(
     rn, ri, rq = rn[~extracted], ri[~extracted], rq[~extracted]
 
     # supplier shares: pooled by (customer facility, material)
+    # (customer, material, supplier) as one integer: summed by sorting, no pandas group-by
+    nfk = max(nf, 1)
+    triple = (cus.astype(np.int64) * nm + fmat) * nfk + sup
+    per, inv = np.unique(triple, return_inverse=True)
+    qty = np.bincount(inv.ravel(), weights=flows["qty"].to_numpy(dtype=float), minlength=len(per))
+    pair, f_sup = per // nfk, per % nfk  # ``per`` is sorted, so ``pair`` is too
+    _, pinv = np.unique(pair, return_inverse=True)
+    tot = np.bincount(pinv.ravel(), weights=qty, minlength=len(per))[pinv.ravel()]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = qty / tot
     fl = pd.DataFrame(
-        {"cus": cus, "mat": fmat, "sup": sup, "qty": flows["qty"].to_numpy(dtype=float)}
+        {
+            "cus": pair // nm,
+            "mat": pair % nm,
+            "u": node_pos.reindex(f_sup * nm + pair % nm).to_numpy(),
+            "s": share,
+        }
     )
-    fl = fl.groupby(["cus", "mat", "sup"], sort=False, as_index=False)["qty"].sum()
-    tot = fl.groupby(["cus", "mat"], sort=False)["qty"].transform("sum").to_numpy()
-    fl["s"] = fl["qty"].to_numpy() / tot
-    fl["u"] = node_pos.reindex(
-        fl["sup"].to_numpy(dtype=np.int64) * nm + fl["mat"].to_numpy()
-    ).to_numpy()
 
     virt_rows = is_virtual[rn]
     rec = pd.DataFrame(
