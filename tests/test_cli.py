@@ -232,7 +232,14 @@ def test_trace_all_is_every_product_and_all_nodes_every_node(db: Path, tiny_dir:
     assert r.exit_code == 0, r.output
     prod = read_all(tmp_path / "products")
     assert set(prod["product"]) == {"cell1"}  # the product id, as trace takes it
-    assert prod["quantity"].tolist() == pytest.approx([x["quantity"] for x in one], rel=1e-12)
+    assert prod.attrs["precision"] == "float32"  # the default of --out, as for --all-nodes
+    assert prod["quantity"].tolist() == pytest.approx([x["quantity"] for x in one], rel=2**-24)
+    r = runner.invoke(app, ["trace", "--all", "--out", str(tmp_path / "p64"), "--precision", "float64"])
+    assert r.exit_code == 0, r.output
+    p64 = read_all(tmp_path / "p64")
+    assert p64.attrs["precision"] == "float64"
+    assert p64["quantity"].tolist() == pytest.approx([x["quantity"] for x in one], rel=1e-12)
+    assert np.array_equal(prod["quantity"], p64["quantity"].astype(np.float32).astype(float))
     r = runner.invoke(app, ["trace", "--all-nodes", "--out", str(tmp_path / "nodes")])
     assert r.exit_code == 0, r.output
     nodes = read_all(tmp_path / "nodes")
@@ -249,6 +256,8 @@ def test_trace_all_is_every_product_and_all_nodes_every_node(db: Path, tiny_dir:
     assert a[key].equals(b[key]) and np.array_equal(a["quantity"], b["quantity"].astype(np.float32).astype(float))
     r = runner.invoke(app, ["trace", "cell1", "--precision", "float32"])
     assert r.exit_code == 2 and "--all-nodes --out" in r.output
+    r = runner.invoke(app, ["trace", "--all", "--precision", "float32"])  # no --out: rows printed
+    assert r.exit_code == 2 and "--all --out" in r.output
     r = runner.invoke(app, ["trace", "--all-nodes", "--engine", "spark", "--out", str(tmp_path / "s"), "--precision", "float32"])
     assert r.exit_code == 2 and "writes float64" in r.output
     r = runner.invoke(app, ["trace", "--all", "--engine", "spark"])

@@ -728,6 +728,14 @@ def test_written_products_are_named_by_the_ids_commands_take(tmp_path) -> None: 
         mine = got[got["product"] == prod].sort_values(["raw", "stage", "country"]).reset_index(drop=True)
         assert mine[["raw", "stage", "country"]].equals(want[["raw", "stage", "country"]])
         assert np.allclose(mine["quantity"], want["quantity"], rtol=1e-12, atol=0)
+    # float32 storage: each value the float64 one rounded to the nearest float32, read back
+    f32 = T.read_all(T.write_products(net, tmp_path / "p32", precision="float32"))
+    assert f32.attrs["precision"] == "float32" and got.attrs["precision"] == "float64"
+    key = ["product", "raw", "stage", "country"]
+    a, b = (x.sort_values(key).reset_index(drop=True) for x in (f32, got))
+    assert a[key].equals(b[key])
+    assert np.array_equal(a["quantity"], b["quantity"].astype(np.float32).astype(float))
+    assert np.allclose(a["quantity"], b["quantity"], rtol=2**-24, atol=0)
 
 
 def test_field_codes_by_arrow_equal_factorize() -> None:

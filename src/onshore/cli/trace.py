@@ -164,9 +164,9 @@ def trace_cmd(
         typer.Option(
             "--precision",
             help=(
-                "With --all-nodes --out: how the values are stored, float32 (the default on "
-                "the local engine: each value rounded to 6e-8 relative, half the bytes) or "
-                "float64 (exact; the only one on spark)."
+                "With --all --out or --all-nodes --out: how the values are stored, float32 "
+                "(the default on the local engine: each value rounded to 6e-8 relative, half "
+                "the bytes) or float64 (exact; the only one on spark)."
             ),
         ),
     ] = None,
@@ -180,8 +180,10 @@ def trace_cmd(
         raise typer.BadParameter("mass or cost", param_hint="--weight")
     if precision not in (None, "float32", "float64"):
         raise typer.BadParameter("float32 or float64", param_hint="--precision")
-    if precision is not None and not (all_nodes and out is not None):
-        raise typer.BadParameter("only with --all-nodes --out", param_hint="--precision")
+    if precision is not None and not ((all_nodes or all_) and out is not None):
+        raise typer.BadParameter(
+            "only with --all --out or --all-nodes --out", param_hint="--precision"
+        )
     if all_nodes:
         if engine != "local" and precision == "float32":
             raise typer.BadParameter(
@@ -196,7 +198,9 @@ def trace_cmd(
                 "locally",
                 param_hint="--engine",
             )
-        trace_products_command(by, weight, period, None if out is None else Path(out), format, db)
+        trace_products_command(
+            by, weight, period, None if out is None else Path(out), format, db, precision
+        )
         return
     if product is None:
         raise typer.BadParameter("give a PRODUCT, --all or --all-nodes")
@@ -243,15 +247,18 @@ def trace_products_command(
     out: Path | None,
     fmt: Format,
     db: Path | None,
+    precision: str | None = None,
 ) -> None:
-    """Trace every cell, pack and device: write the Parquet directory or print the rows."""
+    """Trace every cell, pack and device: write the Parquet directory (float32 unless
+    ``precision`` says float64) or print the rows."""
     from onshore.trace import PRODUCT_STAGES, products, trace_products, write_products
 
     network = open_network(db)
     fields = tuple(f.strip() for f in by.split(",") if f.strip())
     w: Literal["mass", "cost"] = "cost" if weight == "cost" else "mass"
     if out is not None:
-        res = write_products(network, out, by=fields, weight=w, period=period)
+        p: Literal["float64", "float32"] = "float64" if precision == "float64" else "float32"
+        res = write_products(network, out, by=fields, weight=w, period=period, precision=p)
         console.print(f"wrote {res} (read it with onshore.trace.read_all)")
         return
     prods = products(network, PRODUCT_STAGES, period=period)["product"].tolist()

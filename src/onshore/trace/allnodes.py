@@ -773,6 +773,7 @@ def write_products(
     stats: dict[str, float] | None = None,
     workers: int | None = None,
     write: bool = True,
+    precision: Literal["float64", "float32"] = "float64",
 ) -> Path:
     """Trace every product (every cell, pack and device plant) and write the traces to ``out``.
 
@@ -792,6 +793,9 @@ def write_products(
         The stages whose nodes are kept (default :data:`PRODUCT_STAGES`).
     by, weight, period, controller, stats, workers, write
         As :func:`solve_all`.
+    precision : {"float64", "float32"}
+        As :func:`solve_all`: ``float32`` stores each value rounded to at most 2^-24
+        (5.96e-8) relative, in half the bytes; :func:`read_all` widens it exactly.
 
     Returns
     -------
@@ -806,6 +810,7 @@ def write_products(
     res = solve_all(
         network, by=by, weight=weight, period=period, controller=controller, out=out,
         stats=stats, workers=workers, write=write, stages=stages, layout="dense",
+        precision=precision,
     )
     assert isinstance(res, Path)
     g = graph(network, period)
