@@ -627,11 +627,12 @@ class PeakPss:
         self.peak = max(self.peak, self.now())
 
 
-def written_run(n: int, flows: int, outdir: str, batch: int = 64) -> dict[str, Any]:
+def written_run(n: int, flows: int, outdir: str, batch: int = 64, precision: str = "float32") -> dict[str, Any]:
     """Every cell, pack and device product of one size traced and written
-    (:func:`onshore.trace.write_products`), in this process, with the peak PSS of the process
-    and its workers; and one batch of ``batch`` products by the transposed system, the cost
-    per product the other path would have."""
+    (:func:`onshore.trace.write_products`, in ``precision`` as `onshore trace --all --out`
+    writes by default), in this process, with the peak PSS of the process and its workers;
+    and one batch of ``batch`` products by the transposed system, the cost per product the
+    other path would have."""
     import os
     import shutil
 
@@ -655,7 +656,7 @@ def written_run(n: int, flows: int, outdir: str, batch: int = 64) -> dict[str, A
     res["load_before"] = os.getloadavg()[0]
     with PeakPss() as mem:
         t = time.perf_counter()
-        T.write_products(net, out, stats=stats)
+        T.write_products(net, out, stats=stats, precision=precision)  # type: ignore[arg-type]
         res["written"] = time.perf_counter() - t
     res["load_after"] = os.getloadavg()[0]
     res["peak_pss_gib"] = mem.peak / 2**30
@@ -703,7 +704,7 @@ def _written(quick: bool) -> list[dict[str, Any]]:
                     bound_s=solve_bytes(r["nnz"], r["nodes"], r["tags"]) / bw,
                     detail=(
                         f"{r['products']:,} products of {r['nodes']:,} nodes, forward solve kept to their rows, dense "
-                        f"blocks; per worker ({w:.0f}): solve {r['solve'] / w:.1f} s ({r['sweeps']:.0f} cyclic sweeps in all), "
+                        f"float32 blocks; per worker ({w:.0f}): solve {r['solve'] / w:.1f} s ({r['sweeps']:.0f} cyclic sweeps in all), "
                         f"extract {r['extract'] / w:.1f} s, write {r['write'] / w:.1f} s; {r['rows']:,.0f} values, "
                         f"{r['parquet_gib']:.2f} GiB; bound: one pass over A for all {r['tags']:,} tag columns at {bw / 1e9:.1f} GB/s (no cyclic sweeps: "
                         f"a lower bound); peak PSS of the process and its workers; ratio: the transposed "
