@@ -591,8 +591,8 @@ class Matcher:
                             if n in e.secondary:
                                 self.minor.add(len(self.names))
                             names.append((k, nm))
-            for ident in e.identifiers:
-                self.by_ident.setdefault(ident, set()).add(k)
+            for ident in sorted(e.identifiers):  # a set: sorted, so the order is the same
+                self.by_ident.setdefault(ident, set()).add(k)  # in every process
         self.stop, self.places, self.struct = _words()[2:]
         # names that are another entry's own name, legal form and all: 'Hoshine Silicon
         # Industry (Shanshan) Co., Ltd.' among the parent's names is the name of the Shanshan
@@ -753,7 +753,7 @@ class Matcher:
             self.entries[k].identifiers.add(S[i])
         self.by_ident = {}
         for k, e in enumerate(self.entries):
-            for ident in e.identifiers:
+            for ident in sorted(e.identifiers):  # as built
                 self.by_ident.setdefault(ident, set()).add(k)
         self.stop, self.places, self.struct = _words()[2:]
         self.by_token, self.by_compact, self.by_native, self.by_sound = (
