@@ -135,13 +135,13 @@ def test_content_threshold_pass_is_indicative() -> None:
 
 def test_shared_codes_of_store_text_equal_the_object_path() -> None:
     """The estimated-edge matrix matches (customer, supplier, material) by codes shared across
-    columns. For the store's Arrow-held text they come from Arrow's dictionary encoding; they
-    must split the values exactly as the codes of the same columns as Python strings do,
-    across chunks and with missing values (one value of their own)."""
+    columns (``records.frames.codes``). Arrow-held text (the store's, in chunks), object
+    columns and a categorical must all split the values as Python's equality of the same
+    strings does, with every missing value one value of its own."""
     import numpy as np
     import pyarrow as pa
 
-    from onshore.compliance.context import _codes
+    from onshore.records.frames import codes
 
     text = pd.StringDtype("pyarrow", na_value=np.nan)
     rng = np.random.default_rng(7)
@@ -151,13 +151,14 @@ def test_shared_codes_of_store_text_equal_the_object_path() -> None:
     chunked = pa.chunked_array([pa.array(a.iloc[:200].tolist()), pa.array(a.iloc[200:].tolist())])
     b = pd.Series(pd.arrays.ArrowStringArray(chunked), dtype=text)  # two chunks
     c = pd.Series(words[rng.integers(0, len(words), 300)].tolist(), dtype=text)
-    fast, n_fast = _codes(b, c)
-    slow, n_slow = _codes(b.astype(object), c.astype(object))  # the object path
-    missing = pd.concat([b, c]).isna().to_numpy()
-    assert n_slow == len(set(pd.concat([b, c]).dropna())) == 7
-    assert n_fast == n_slow + 1  # every missing value is one value of its own
-    assert len(set(fast[missing].tolist())) == 1
-    assert not set(fast[missing].tolist()) & set(fast[~missing].tolist())
-    # the same partition of the other values: codes equal up to renaming
-    pairs = set(zip(fast[~missing].tolist(), slow[~missing].tolist(), strict=True))
-    assert len(pairs) == n_slow
+    every = [None if pd.isna(v) else v for v in pd.concat([b, c]).astype(object)]
+    by_hand = {v: k for k, v in enumerate(dict.fromkeys(every))}  # None: one value
+    want = np.array([by_hand[v] for v in every])
+    missing = np.array([v is None for v in every])
+    for cols in [(b, c), (b.astype(object), c.astype(object)), (b, c.astype("category"))]:
+        got, n = codes(*cols)
+        assert n == len(by_hand) == 8  # seven names and the missing value
+        assert len(set(got[missing].tolist())) == 1
+        assert not set(got[missing].tolist()) & set(got[~missing].tolist())
+        # the same partition as by hand: codes equal up to renaming
+        assert len(set(zip(got.tolist(), want.tolist(), strict=True))) == n

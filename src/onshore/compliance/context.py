@@ -40,7 +40,7 @@ from onshore.owners import (
     prohibited_foreign_entity,
 )
 from onshore.owners.control import Bound
-from onshore.records.frames import positions
+from onshore.records.frames import codes, positions
 from onshore.rules import Entity, EntityList, NamedEntity
 from onshore.sparse import bfs_order, nearest_source
 from onshore.trace import Graph, content, find_product, forward_plan, graph, raw_prices, solve
@@ -459,8 +459,8 @@ class Context:
             ).to_numpy()
             # (customer, supplier, material) as one integer over shared codes of the names
             n_nd, n_fl = len(nd), len(f)
-            fcode, nfac = _codes(nd["facility"], f["customer"], f["supplier"])
-            mcode, nmat = _codes(nd["material"], f["material"])
+            fcode, nfac = codes(nd["facility"], f["customer"], f["supplier"])
+            mcode, nmat = codes(nd["material"], f["material"])
             fac, cus, sup = fcode[:n_nd], fcode[n_nd : n_nd + n_fl], fcode[n_nd + n_fl :]
             mat, fmat = mcode[:n_nd], mcode[n_nd:]
             triple = (cus * nfac + sup) * nmat + fmat
@@ -615,53 +615,6 @@ def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
         (c in of_kind for c in np.asarray(company).tolist()), dtype=bool, count=len(company)
     )
     return out
-
-
-def _strings(col: pd.Series) -> np.ndarray:
-    """``col.astype(str)`` as an object array; a categorical without missing values through its
-    categories (each converted once)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        codes = col.cat.codes.to_numpy()
-        if not (codes < 0).any():
-            cats: np.ndarray = col.cat.categories.astype(str).to_numpy(dtype=object)
-            return cats[codes] if len(cats) else np.zeros(0, dtype=object)
-    out: np.ndarray = col.astype(str).to_numpy(dtype=object)
-    return out
-
-
-def _codes(*cols: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer codes of the values (as strings) of several columns, shared across them, and
-    how many distinct values there are.
-
-    Text columns held by Arrow (the store's) are encoded by Arrow's dictionary encoding, with
-    no Python string per row (3-9x faster on a million flows); a missing value is one value
-    of its own, as ``"nan"`` is on the object path."""
-    fast = _arrow_codes(cols)
-    if fast is not None:
-        return fast
-    vals = np.concatenate([_strings(c) for c in cols])
-    codes, uniq = pd.factorize(vals)
-    return codes.astype(np.int64), max(len(uniq), 1)
-
-
-def _arrow_codes(cols: tuple[pd.Series, ...]) -> tuple[np.ndarray, int] | None:
-    """:func:`_codes` of text columns held by Arrow; None when one of them is not."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    parts: list[pa.Array] = []
-    for c in cols:
-        if not isinstance(c.dtype, pd.StringDtype) or c.dtype.storage != "pyarrow":
-            return None
-        got = pa.array(c.array)  # the Arrow data itself (``__arrow_array__``), no copy
-        parts.extend(got.chunks if isinstance(got, pa.ChunkedArray) else [got])
-    if not parts:
-        return None
-    enc = pc.dictionary_encode(
-        pa.concat_arrays([a.cast(pa.large_string()) for a in parts]), null_encoding="encode"
-    )
-    codes: np.ndarray = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, max(len(enc.dictionary), 1)
 
 
 def facility_of(product: str) -> str:

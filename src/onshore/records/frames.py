@@ -38,6 +38,33 @@ def positions(values: pd.Series, index: pd.Index | Sequence[str]) -> np.ndarray:
     return _index_in(_text(values), keys)
 
 
+def codes(*cols: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of the values of several columns, compared as text and shared across
+    them, and how many distinct values there are (at least 1).
+
+    Each missing value is one value of its own. Text held by Arrow (the store's) is encoded
+    by Arrow's dictionary encoding, with no Python string per row.
+
+    Parameters
+    ----------
+    *cols : Series
+        The columns, in order; their codes are concatenated.
+
+    Returns
+    -------
+    tuple of (ndarray of int64, int)
+    """
+    parts: list[pa.Array] = []
+    for c in cols:
+        t = _text(c)
+        parts.extend(t.chunks if isinstance(t, pa.ChunkedArray) else [t])
+    if not parts:
+        return np.zeros(0, dtype=np.int64), 1
+    enc = pc.dictionary_encode(pa.concat_arrays(parts), null_encoding="encode")
+    out: np.ndarray = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return out, max(len(enc.dictionary), 1)
+
+
 def _text(values: pd.Series) -> pa.Array:
     """The values as an Arrow text array, missing values null."""
     try:

@@ -450,8 +450,8 @@ def build(
     per, inv = np.unique(triple, return_inverse=True)
     qty = np.bincount(inv.ravel(), weights=flows["qty"].to_numpy(dtype=float), minlength=len(per))
     pair, f_sup = per // nfk, per % nfk  # ``per`` is sorted, so ``pair`` is too
-    _, pinv = np.unique(pair, return_inverse=True)
-    tot = np.bincount(pinv.ravel(), weights=qty, minlength=len(per))[pinv.ravel()]
+    pinv = np.unique(pair, return_inverse=True)[1].ravel()
+    tot = np.bincount(pinv, weights=qty)[pinv]  # each (customer, material)'s inflow
     with np.errstate(invalid="ignore", divide="ignore"):
         share = qty / tot
     fl = pd.DataFrame(
