@@ -250,7 +250,7 @@ def _fresh(quick: bool, store: str | None = None, repeat: int = 3) -> list[dict[
             got: dict[str, list[dict[str, Any]]] = {"none": [], "plans": [], "all": []}
             load = [os.getloadavg()[0]]
             for _ in range(repeat):
-                _drop(db, ("names", "fwd", "bwd", "content"))
+                _drop(db, ("names", "graph", "fwd", "bwd", "content"))
                 got["none"].append(_fresh_call(db, buyer, on))  # computes and writes all
                 _drop(db, ("names",))
                 got["plans"].append(_fresh_call(db, buyer, on))  # plans read, index built
@@ -263,8 +263,8 @@ def _fresh(quick: bool, store: str | None = None, repeat: int = 3) -> list[dict[
             med = {k: sorted(r["check"] for r in v)[len(v) // 2] for k, v in got.items()}
             best = {k: min(v, key=lambda r: r["check"]) for k, v in got.items()}
             for k, what in (("none", "nothing kept (all computed)"),
-                            ("plans", "trace plans kept, name index built"),
-                            ("all", "name index and trace plans read")):
+                            ("plans", "trace graph and plans kept, name index built"),
+                            ("all", "name index, trace graph and plans read")):
                 b = best[k]
                 ph = ", ".join(f"{p} {s:.2f}" for p, s in b["phases"].items())
                 rows.append({

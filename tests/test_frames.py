@@ -48,3 +48,13 @@ def test_flows_of_a_period_column_with_no_category() -> None:
     net = Network.reference()
     net.flows = net.flows.assign(period=pd.Categorical([None] * len(net.flows), categories=[]))
     assert len(net.flows_of("2024")) == 0 and len(net.flows_of(None)) == len(net.flows)
+
+
+def test_truthy_reads_booleans_and_yes_no_text() -> None:
+    from onshore.records.frames import truthy
+
+    assert truthy(pd.Series([True, False, True])).tolist() == [True, False, True]
+    assert truthy(pd.Series([True, None, False], dtype="boolean")).tolist() == [True, False, False]
+    text = pd.Series([" Yes", "TRUE", "1", "no", "false", "0", None, np.nan, "", "y"], dtype=object)
+    assert truthy(text).tolist() == [True, True, True] + [False] * 7
+    assert truthy(pd.Series(["true", None], dtype="string[pyarrow]")).tolist() == [True, False]

@@ -177,3 +177,41 @@ def test_pooled_shares_equal_a_sum_by_hand(seed: int) -> None:
                 assert got == pytest.approx(3.0 * q / tot, rel=1e-12, abs=1e-15)
             elif (f"m{m}", f"c{c}") in pair:  # suppliers with nothing shipped: no share to give
                 assert np.isnan(got) or got == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_node_table_equals_one_built_node_by_node(seed: int) -> None:
+    """Each node's facility, material, stage, country, company, virtual flag and stage rank,
+    looked up one node at a time in Python; facilities with no country or stage included."""
+    from onshore import synthetic
+    from onshore.records.model import STAGE_RANK
+    from onshore.trace.graph import producing_stage
+
+    net = synthetic.network(300, seed=seed)
+    fac = net.facilities.astype(object)
+    fac.loc[fac.index[::7], "country"] = None
+    fac.loc[fac.index[3::11], "stage"] = None
+    net = Network.from_frames(
+        **{t: getattr(net, t) for t in ("companies", "materials", "boms", "flows")}, facilities=fac
+    )
+    g = build(net)
+    mats = net.materials["id"].astype(str).tolist()
+    rows = fac.to_dict("records")
+    made = producing_stage(net)
+    want = []
+    for k in g.cache["key"].tolist():
+        f, m = divmod(k, len(mats))
+        if f == len(rows):  # virtual
+            stage = made.get(mats[m], "unknown")
+            want.append(("unknown", mats[m], stage, "unknown", "unknown", True))
+        else:
+            r = rows[f]
+            want.append((r["id"], mats[m], r["stage"], r["country"], r["company"], False))
+    got = g.nodes
+    for col, i in (("facility", 0), ("material", 1), ("stage", 2), ("country", 3), ("company", 4)):
+        vals = [None if pd.isna(v) else v for v in got[col].tolist()]
+        assert vals == [w[i] for w in want], col
+    assert got["virtual"].tolist() == [w[5] for w in want]
+    rank = [STAGE_RANK.get(w[2], STAGE_RANK["unknown"]) if w[2] else STAGE_RANK["unknown"] for w in want]
+    assert got["rank"].tolist() == rank
+    assert got["country"].isna().sum() > 0 and got["stage"].isna().sum() > 0

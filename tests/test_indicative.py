@@ -133,32 +133,57 @@ def test_content_threshold_pass_is_indicative() -> None:
     assert v.verdict == Outcome.ALLOWED and not v.indicative, v.reason
 
 
-def test_shared_codes_of_store_text_equal_the_object_path() -> None:
-    """The estimated-edge matrix matches (customer, supplier, material) by codes shared across
-    columns (``records.frames.codes``). Arrow-held text (the store's, in chunks), object
-    columns and a categorical must all split the values as Python's equality of the same
-    strings does, with every missing value one value of its own."""
+def test_an_estimated_split_is_judged_on_the_flows_of_the_period() -> None:
+    # the anode split is estimated in 2025, the period decided from (as `onshore check` takes
+    # the latest year); recorded volumes of the same suppliers in 2024 do not make the 2025
+    # shares recorded
+    net = network("kr_cell", [("kr_cam", 1.0, False)], [("kr_an", 72.0, True), ("cn_an", 28.0, True)])
+    f = net.flows.assign(period="2025")
+    sure_2024 = f[f["material"] == "an"].assign(period="2024", estimate=False)
+    net = Network.from_frames(**{**_tables(net), "flows": pd.concat([f, sure_2024])})
+    (v,) = [v for v in check(net, "kr_cell", "dod_new_program", NEW, period="2025")
+            if v.rule_id == "US-10USC4865-new"]
+    assert v.verdict == Outcome.ALLOWED and v.indicative, v.reason
+    assert v.inputs["estimated_share"] == pytest.approx(5 / 35)
+    (pooled,) = [v for v in check(net, "kr_cell", "dod_new_program", NEW)
+                 if v.rule_id == "US-10USC4865-new"]  # 2024 and 2025 together: recorded
+    assert pooled.verdict == Outcome.ALLOWED and not pooled.indicative, pooled.reason
+
+
+def _tables(net: Network) -> dict[str, pd.DataFrame]:
+    return {t: getattr(net, t) for t in ("companies", "materials", "facilities", "ownership", "boms", "flows")}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_estimate_flags_of_A_equal_a_count_by_hand(seed: int) -> None:
+    """Per entry of the trace matrix: every flow of the period behind it is an estimate and its
+    customer has several suppliers of the material, counted flow by flow in Python."""
     import numpy as np
-    import pyarrow as pa
 
-    from onshore.records.frames import codes
+    from onshore import synthetic
+    from onshore.trace import graph
 
-    text = pd.StringDtype("pyarrow", na_value=np.nan)
-    rng = np.random.default_rng(7)
-    words = np.array(["F1", "F2", "ß-plant", "工厂", "", "F10", "f1"], dtype=object)
-    a = pd.Series(words[rng.integers(0, len(words), 500)], dtype=object)
-    a[rng.uniform(size=500) < 0.1] = None
-    chunked = pa.chunked_array([pa.array(a.iloc[:200].tolist()), pa.array(a.iloc[200:].tolist())])
-    b = pd.Series(pd.arrays.ArrowStringArray(chunked), dtype=text)  # two chunks
-    c = pd.Series(words[rng.integers(0, len(words), 300)].tolist(), dtype=text)
-    every = [None if pd.isna(v) else v for v in pd.concat([b, c]).astype(object)]
-    by_hand = {v: k for k, v in enumerate(dict.fromkeys(every))}  # None: one value
-    want = np.array([by_hand[v] for v in every])
-    missing = np.array([v is None for v in every])
-    for cols in [(b, c), (b.astype(object), c.astype(object)), (b, c.astype("category"))]:
-        got, n = codes(*cols)
-        assert n == len(by_hand) == 8  # seven names and the missing value
-        assert len(set(got[missing].tolist())) == 1
-        assert not set(got[missing].tolist()) & set(got[~missing].tolist())
-        # the same partition as by hand: codes equal up to renaming
-        assert len(set(zip(got.tolist(), want.tolist(), strict=True))) == n
+    net = synthetic.network(400, n_flows=3000, seed=seed)
+    rng = np.random.default_rng(seed)
+    f = net.flows.copy()
+    f["estimate"] = rng.uniform(size=len(f)) < 0.7
+    f["period"] = np.where(rng.uniform(size=len(f)) < 0.5, "2024", "2025")
+    net = Network.from_frames(**{**_tables(net), "flows": f})
+    g = graph(net, "2025")
+    assert g.estimated is not None and len(g.estimated) == g.A.nnz
+    rows = f[f["period"] == "2025"]
+    sure: dict[tuple[str, str, str], bool] = {}
+    suppliers: dict[tuple[str, str], set[str]] = {}
+    for s, c, m, e in zip(rows["supplier"], rows["customer"], rows["material"], rows["estimate"], strict=True):
+        sure[(c, s, m)] = sure.get((c, s, m), False) or not e
+        suppliers.setdefault((c, m), set()).add(s)
+    A = g.A.tocoo()
+    fac = g.nodes["facility"].to_numpy()
+    mat = g.nodes["material"].to_numpy()
+    want = np.array([
+        (fac[p], fac[u], mat[u]) in sure and not sure[(fac[p], fac[u], mat[u])]
+        and len(suppliers[(fac[p], mat[u])]) > 1
+        for p, u in zip(A.row, A.col, strict=True)
+    ])
+    assert want.any() and not want.all()
+    assert np.array_equal(g.estimated, want)

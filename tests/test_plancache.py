@@ -3,6 +3,7 @@ atomic writes (a writer killed mid-file leaves nothing that is read)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from onshore.store.plans import PlanCache
 from onshore.trace import leontief as L
 from onshore.trace import tags
 from onshore.trace.graph import build
+
+G = importlib.import_module("onshore.trace.graph")
 
 
 # ------------------------------------------------------------------------------ the file
@@ -314,6 +317,19 @@ def _counting_plan(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+def _counting_build(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the graphs built (not read from the plan folder)."""
+    calls: list[int] = []
+    real = G.build
+
+    def counted(*a: object, **kw: object) -> G.Graph:
+        calls.append(1)
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(G, "build", counted)
+    return calls
+
+
 def _quantities(net: Network, products: list[str]) -> list[pd.DataFrame]:
     return [T.trace(net, p, by=("raw", "stage", "country")) for p in products]
 
@@ -342,20 +358,21 @@ def test_fresh_load_reuses_plans_with_equal_results(
     prods = _packs(net)
     first = _quantities(net, prods)
     kinds = sorted(p.name.split("-")[0] for p in net.plans.entries())
-    assert kinds == ["bwd", "content", "fwd"]
+    assert kinds == ["bwd", "content", "fwd", "graph"]
     assert any(lv.cyc is not None for lv in T.backward_plan(T.graph(net)).levels)
     # a network loaded afresh (as a new process does): no plan is computed, results equal
     calls = _counting_plan(monkeypatch)
+    builds = _counting_build(monkeypatch)
     again = Network.load(synth_db)
     _assert_equal_traces(_quantities(again, prods), first)
-    assert calls == []
+    assert calls == [] and builds == []
     g = T.graph(again)
     assert not T.content(g).flags.writeable  # mapped from the file
     # and equal to plans computed from scratch without any cache
     bare = Network.load(synth_db)
     bare.plans = None
     _assert_equal_traces(_quantities(bare, prods), first)
-    assert len(calls) == 2
+    assert len(calls) == 2 and len(builds) == 1
 
 
 def test_corrupt_or_missing_entries_fall_back(
@@ -403,7 +420,7 @@ def test_changed_flow_never_uses_the_old_plan(
     prod = g.labels([g.node(str(row["customer"]))])[0]
     before = T.trace(net, prod)
     old = net.plans.entries()
-    assert len(old) == 3
+    assert len(old) == 4
     changed = fl[(fl["supplier"] == row["supplier"]) & (fl["customer"] == row["customer"])
                  & (fl["material"] == row["material"]) & (fl["period"] == row["period"])].copy()
     changed["quantity"] = changed["quantity"] * 50
@@ -421,14 +438,14 @@ def test_changed_flow_never_uses_the_old_plan(
     _assert_equal_traces([after], [T.trace(bare, prod)])
     m = before.merge(after, on=["raw", "stage", "country"], how="outer").fillna(0.0)
     assert np.abs(m["quantity_x"] - m["quantity_y"]).max() > 1e-6  # the change shows
-    assert all(p.exists() for p in old) and len(new.plans.entries()) == 6  # type: ignore[union-attr]
+    assert all(p.exists() for p in old) and len(new.plans.entries()) == 8  # type: ignore[union-attr]
 
 
 def test_import_that_leaves_the_matrix_keeps_the_plans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A new company changes the snapshot but not ``A``: the next process computes no plan
-    and writes no entry, with equal traces."""
+    and writes no plan entry, with equal traces (only the graph of the new snapshot)."""
     from onshore.io.load import import_files
 
     db = _synthetic_store(tmp_path, n=1500)
@@ -437,7 +454,7 @@ def test_import_that_leaves_the_matrix_keeps_the_plans(
     want = _quantities(net, prods)
     assert net.plans is not None
     entries = {p: p.stat().st_mtime_ns for p in net.plans.entries()}
-    assert len(entries) == 3
+    assert len(entries) == 4
     path = tmp_path / "companies_new.csv"
     pd.DataFrame([{"id": "C-NEW", "name": "New Battery Holdings", "country": "KR"}]).to_csv(path, index=False)
     with DuckDBStore(db) as store:
@@ -447,7 +464,10 @@ def test_import_that_leaves_the_matrix_keeps_the_plans(
     assert again.snapshot != net.snapshot
     _assert_equal_traces(_quantities(again, prods), want)
     assert calls == []
-    assert again.plans is not None and set(again.plans.entries()) == set(entries)
+    assert again.plans is not None
+    new = set(again.plans.entries()) - set(entries)
+    assert set(entries) <= set(again.plans.entries())
+    assert [p.name.split("-")[0] for p in new] == ["graph"]
 
 
 def test_same_snapshot_other_matrix_not_reused(
@@ -520,3 +540,102 @@ def test_feedback_factors_built_later_are_kept(
     assert got[keys].equals(want[keys])
     q, r = got["quantity"].to_numpy(), want["quantity"].to_numpy()
     assert np.abs(q - r).max() <= 1e-12 * np.abs(r).max()
+
+
+# ------------------------------------------------------------------ the graph kept
+def _same_graph(a: G.Graph, b: G.Graph) -> None:
+    assert a.nodes.equals(b.nodes) and a.nodes.dtypes.equals(b.nodes.dtypes)
+    for x, y in ((a.A, b.A), (a.E, b.E)):
+        assert x.shape == y.shape and x.dtype == y.dtype
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(x, part), getattr(y, part))
+    assert a.raws == b.raws and np.array_equal(a.price, b.price, equal_nan=True)
+    assert a.period == b.period
+
+
+@pytest.mark.parametrize("period", [None, "2025"])
+def test_graph_read_from_the_folder_equals_the_graph_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, period: str | None
+) -> None:
+    db = _synthetic_store(tmp_path, n=800)
+    net = Network.load(db)
+    assert net.as_stored()
+    first = T.graph(net, period)
+    key = G.kept_key(net, period)
+    assert key is not None and net.plans is not None
+    assert [p.name for p in net.plans.entries()] == [f"{key}.plan"]
+    assert G.kept_key(net, None if period else "2025") != key  # one entry per period
+    builds = _counting_build(monkeypatch)
+    again = Network.load(db)
+    kept = T.graph(again, period)
+    assert builds == []
+    _same_graph(kept, first)
+    _same_graph(kept, G.build(Network.load(db), period))  # and to one built afresh
+    assert tags.digest(kept, "bwd") == tags.digest(G.build(again, period), "bwd")
+    assert kept.A.data.flags.writeable  # a copy, not the read-only mapped file
+
+
+def test_graph_of_replaced_tables_is_built_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table replaced after loading keeps the snapshot label but not the rows: the kept graph
+    of the stored rows is not used (nor is a graph of the replaced rows written)."""
+    db = _synthetic_store(tmp_path, n=800)
+    T.graph(Network.load(db))
+    other = Network.load(db)
+    f = other.flows.copy()
+    f["quantity"] = f["quantity"] * np.where(np.arange(len(f)) % 2 == 0, 3.0, 1.0)
+    other.flows = f
+    assert not other.as_stored() and G.kept_key(other, None) is None
+    builds = _counting_build(monkeypatch)
+    g = T.graph(other)
+    assert len(builds) == 1
+    bare = Network.load(db)
+    bare.flows = f
+    bare.plans = None
+    _same_graph(g, G.build(bare))
+    assert other.plans is not None and len(other.plans.entries()) == 1
+
+
+@pytest.mark.parametrize("damage", ["flip", "shape", "keys"])
+def test_damaged_or_unfit_graph_entry_is_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    db = _synthetic_store(tmp_path, n=800)
+    net = Network.load(db)
+    want = T.graph(net)
+    key = G.kept_key(net, None)
+    assert key is not None and net.plans is not None
+    arrays = {k: np.array(v) for k, v in (net.plans.load(key) or {}).items()}
+    if damage == "flip":  # caught by the checksum
+        path = net.plans.path(key)
+        raw = bytearray(path.read_bytes())
+        raw[-5] ^= 0x10
+        path.write_bytes(bytes(raw))
+    elif damage == "shape":  # an intact file whose A does not fit the node keys
+        arrays["A_indptr"] = arrays["A_indptr"][:-1]
+        net.plans.save(key, arrays)
+    else:  # node keys of other tables
+        arrays["key"] = arrays["key"][1:]
+        net.plans.save(key, arrays)
+    builds = _counting_build(monkeypatch)
+    got = T.graph(Network.load(db))
+    assert len(builds) == 1
+    _same_graph(got, want)
+    builds.clear()
+    _same_graph(T.graph(Network.load(db)), want)  # written again, intact
+    assert builds == []
+
+
+def test_graph_key_holds_the_layout_and_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _synthetic_store(tmp_path, n=300)
+    net = Network.load(db)
+    key = G.kept_key(net, None)
+    monkeypatch.setattr(G, "GRAPH_FORMAT", G.GRAPH_FORMAT + 1)
+    assert G.kept_key(net, None) not in (None, key)
+    monkeypatch.undo()
+    net.snapshot = "0" * 64
+    assert G.kept_key(net, None) not in (None, key)
+    assert G.kept_key(Network.reference(), None) is None  # a store in memory: nothing kept

@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from onshore.compliance.names import Candidate
-from onshore.errors import OnshoreError
+from onshore.errors import OnshoreError, TraceError
 from onshore.network import Network
 from onshore.owners import (
     Owners,
@@ -40,7 +40,7 @@ from onshore.owners import (
     prohibited_foreign_entity,
 )
 from onshore.owners.control import Bound
-from onshore.records.frames import codes, positions
+from onshore.records.frames import positions
 from onshore.rules import Entity, EntityList, NamedEntity
 from onshore.sparse import bfs_order, nearest_source
 from onshore.trace import Graph, content, find_product, forward_plan, graph, raw_prices, solve
@@ -442,40 +442,18 @@ class Context:
         """The entries of the trace matrix ``A`` that rest on an estimate or a prior.
 
         An entry (customer node, supplier node) rests on one when the supplier is a market
-        pool or an unidentified producer (a prior), or when every flow behind it is marked
-        ``estimate`` and the customer has more than one supplier of that material: the trace
-        uses volumes only as supplier shares, so an estimated volume matters only where it
-        splits an input between suppliers (a sole supplier's share is 1 whatever its volume).
+        pool or an unidentified producer (a prior), or when every flow of the period behind it
+        is marked ``estimate`` and the customer has more than one supplier of that material
+        (:attr:`~onshore.trace.graph.Graph.estimated`): the trace uses volumes only as
+        supplier shares, so an estimated volume matters only where it splits an input between
+        suppliers (a sole supplier's share is 1 whatever its volume).
         """
         if "estimate_edges" not in self.cache:
             g = self.graph()
-            A = g.A.tocoo()
-            nd = g.nodes
-            f = self.network.flows
-            est = (
-                f["estimate"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
-                if "estimate" in f
-                else pd.Series(False, index=f.index)
-            ).to_numpy()
-            # (customer, supplier, material) as one integer over shared codes of the names
-            n_nd, n_fl = len(nd), len(f)
-            fcode, nfac = codes(nd["facility"], f["customer"], f["supplier"])
-            mcode, nmat = codes(nd["material"], f["material"])
-            fac, cus, sup = fcode[:n_nd], fcode[n_nd : n_nd + n_fl], fcode[n_nd + n_fl :]
-            mat, fmat = mcode[:n_nd], mcode[n_nd:]
-            triple = (cus * nfac + sup) * nmat + fmat
-            per, inv = np.unique(triple, return_inverse=True)
-            n_sure = np.bincount(inv.ravel(), weights=(~est).astype(float), minlength=len(per))
-            all_est = n_sure == 0
-            pair = per // (nfac * nmat) * nmat + per % nmat  # (customer, material)
-            _, pinv, pcount = np.unique(pair, return_inverse=True, return_counts=True)
-            shared = per[all_est & (pcount[pinv.ravel()] > 1)]
-            prior = self.prior_nodes()
-            entry = (fac[A.row] * nfac + fac[A.col]) * nmat + mat[A.col]
-            at = np.searchsorted(shared, entry)  # ``shared`` is sorted (np.unique)
-            hit = at < len(shared)
-            hit[hit] = shared[at[hit]] == entry[hit]
-            mask = prior[A.col] | hit
+            if g.estimated is None or len(g.estimated) != g.A.nnz:
+                raise TraceError("the trace graph has no estimate flag per entry of A")
+            A = g.A.tocoo()  # entries in A's order, as the flags are
+            mask = self.prior_nodes()[A.col] | g.estimated
             self.cache["estimate_edges"] = sp.csr_matrix(
                 (A.data[mask], (A.row[mask], A.col[mask])), shape=A.shape
             )

@@ -38,31 +38,28 @@ def positions(values: pd.Series, index: pd.Index | Sequence[str]) -> np.ndarray:
     return _index_in(_text(values), keys)
 
 
-def codes(*cols: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer codes of the values of several columns, compared as text and shared across
-    them, and how many distinct values there are (at least 1).
+TRUE_TEXT = ("true", "1", "yes")
+"""Text read as true in a yes/no column (compared trimmed and in lower case)."""
 
-    Each missing value is one value of its own. Text held by Arrow (the store's) is encoded
-    by Arrow's dictionary encoding, with no Python string per row.
+
+def truthy(col: pd.Series) -> np.ndarray:
+    """A yes/no column as booleans: a boolean column as it is, other values true when their
+    text is one of :data:`TRUE_TEXT`; missing values are false.
 
     Parameters
     ----------
-    *cols : Series
-        The columns, in order; their codes are concatenated.
+    col : Series
 
     Returns
     -------
-    tuple of (ndarray of int64, int)
+    ndarray of bool
     """
-    parts: list[pa.Array] = []
-    for c in cols:
-        t = _text(c)
-        parts.extend(t.chunks if isinstance(t, pa.ChunkedArray) else [t])
-    if not parts:
-        return np.zeros(0, dtype=np.int64), 1
-    enc = pc.dictionary_encode(pa.concat_arrays(parts), null_encoding="encode")
-    out: np.ndarray = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return out, max(len(enc.dictionary), 1)
+    if pd.api.types.is_bool_dtype(col.dtype):
+        out: np.ndarray = col.to_numpy(dtype=bool, na_value=False)
+        return out
+    text = col.astype(str).str.strip().str.lower()
+    flags: np.ndarray = (text.isin(TRUE_TEXT) & col.notna()).to_numpy(dtype=bool)
+    return flags
 
 
 def _text(values: pd.Series) -> pa.Array:

@@ -1,5 +1,5 @@
-"""Derived arrays kept next to the store (the trace's solve plans, the name index), so a fresh
-process reuses them.
+"""Derived arrays kept next to the store (the trace graph and its solve plans, the name index),
+so a fresh process reuses them.
 
 A :class:`PlanCache` is a folder beside the DuckDB file (``<store>.plans/``) holding one file per
 entry: named arrays (numbers only) behind a small JSON header, each array at a 64-byte aligned
@@ -12,7 +12,8 @@ one process may hold for writing while others trace.
 Each entry is named by a key the caller derives from everything the arrays depend on (the
 trace: a digest of ``A``, the stage rank and the solver's constants; the company name index: a
 digest of its entries and of the code and tables that normalise names,
-:func:`onshore.compliance.names.index_digest`), not by the snapshot of
+:func:`onshore.compliance.names.index_digest`; the trace graph, which depends on the tables
+themselves: the snapshot, :func:`onshore.trace.graph.kept_key`), otherwise not by the snapshot of
 the store: an import that leaves ``A`` as it was (new companies, a changed ownership stake)
 keeps using the plans, and two processes on different snapshots of the same folder share what
 they have in common instead of removing each other's entries. The snapshot that wrote an entry

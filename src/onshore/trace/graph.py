@@ -18,18 +18,21 @@ and a mine whose output is itself raw contains one unit of it per unit.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from onshore.errors import NotFound, TraceError
 from onshore.network import Network
 from onshore.records import units
-from onshore.records.frames import positions
+from onshore.records.frames import positions, truthy
 from onshore.records.model import STAGE_RANK
 
 if TYPE_CHECKING:
@@ -57,6 +60,12 @@ class Graph:
         The raw materials (``materials.kind == 'raw'``), columns of ``E``.
     price : ndarray, shape (n,)
         USD per unit of each node's output material (NaN where the material has no price).
+    estimated : ndarray of bool, shape (A.nnz,), or None
+        Per stored entry of ``A`` (aligned with ``A.data``), whether its supplier share rests
+        on estimated volumes alone: every flow of the period behind the entry is marked
+        ``estimate`` and the customer has more than one supplier of that material (the trace
+        uses volumes only as supplier shares, so a sole supplier's share is 1 whatever its
+        volume). None for a graph assembled by hand.
     """
 
     nodes: pd.DataFrame
@@ -65,6 +74,7 @@ class Graph:
     raws: list[str]
     price: np.ndarray
     period: str | None = None
+    estimated: np.ndarray | None = field(default=None, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     plans: PlanCache | None = field(default=None, repr=False, compare=False)
     """Where this graph's solve plans and raw content are kept between processes (the
@@ -202,8 +212,9 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per kept flow, in input order: ``supplier``, ``customer``, ``material`` and
-        ``qty`` (the recorded quantity converted to the material's unit, e.g. kg).
+        One row per kept flow, in input order: ``supplier``, ``customer``, ``material``,
+        ``qty`` (the recorded quantity converted to the material's unit, e.g. kg) and
+        ``estimate`` (bool).
 
     Raises
     ------
@@ -231,6 +242,7 @@ def flows_qty(network: Network, period: str | None = None) -> pd.DataFrame:
             "customer": _values(f["customer"]),
             "material": _values(f["material"]),
             "qty": f["quantity"].to_numpy(dtype=float) * (fac[inv] if len(up) else np.zeros(0)),
+            "estimate": truthy(f["estimate"]) if "estimate" in f else np.zeros(len(f), bool),
         }
     )
     return out
@@ -341,7 +353,6 @@ def build(
     nf = len(fac_ids)
     if UNKNOWN in fac_ids:
         raise TraceError(f"a facility is named {UNKNOWN!r}, the id reserved for data gaps")
-    fac_stage = fac["stage"].astype(str).to_numpy()
 
     flows = flows_qty(network, period)
     sup = positions(flows["supplier"], fac_ids)
@@ -371,29 +382,8 @@ def build(
     nfac = key // nm
     nmat = key % nm
     is_virtual = nfac == nf
-
-    stage_of = producing_stage(network)
-    vstage = np.array([stage_of.get(m, UNKNOWN) for m in mat_ids], dtype=object)
-    safe = np.minimum(nfac, max(nf - 1, 0))
-    stage = np.where(is_virtual, vstage[nmat], fac_stage[safe] if nf else UNKNOWN).astype(object)
-    country = np.where(
-        is_virtual, UNKNOWN, fac["country"].astype(str).to_numpy()[safe] if nf else UNKNOWN
-    )
-    company = np.where(
-        is_virtual, UNKNOWN, fac["company"].astype(str).to_numpy()[safe] if nf else UNKNOWN
-    )
-    rank = pd.Series(stage).map(STAGE_RANK).fillna(STAGE_RANK[UNKNOWN]).to_numpy(dtype=np.int64)
-    nodes = pd.DataFrame(
-        {
-            "facility": np.where(is_virtual, UNKNOWN, fac_ids.to_numpy()[safe] if nf else UNKNOWN),
-            "material": mat_ids.to_numpy()[nmat],
-            "stage": stage,
-            "country": country,
-            "company": company,
-            "virtual": is_virtual,
-            "rank": rank,
-        }
-    )
+    nodes = _node_table(network, key)
+    stage = nodes["stage"].to_numpy()
     is_mine = stage == "mine"  # virtual mine-stage nodes extract too
 
     # recipes: (node, input material, qty); facility rows override the generic recipe
@@ -449,9 +439,12 @@ def build(
     triple = (cus.astype(np.int64) * nm + fmat) * nfk + sup
     per, inv = np.unique(triple, return_inverse=True)
     qty = np.bincount(inv.ravel(), weights=flows["qty"].to_numpy(dtype=float), minlength=len(per))
+    sure = np.bincount(inv.ravel(), weights=~flows["estimate"].to_numpy(bool), minlength=len(per))
     pair, f_sup = per // nfk, per % nfk  # ``per`` is sorted, so ``pair`` is too
-    pinv = np.unique(pair, return_inverse=True)[1].ravel()
+    _, pinv, suppliers = np.unique(pair, return_inverse=True, return_counts=True)
+    pinv = pinv.ravel()
     tot = np.bincount(pinv, weights=qty)[pinv]  # each (customer, material)'s inflow
+    split_est = (sure == 0) & (suppliers[pinv] > 1)  # estimated volumes split an input
     with np.errstate(invalid="ignore", divide="ignore"):
         share = qty / tot
     fl = pd.DataFrame(
@@ -460,6 +453,7 @@ def build(
             "mat": pair % nm,
             "u": node_pos.reindex(f_sup * nm + pair % nm).to_numpy(),
             "s": share,
+            "e": split_est,
         }
     )
 
@@ -472,7 +466,7 @@ def build(
             "q": rq[~virt_rows],
         }
     )
-    m = rec.merge(fl[["cus", "mat", "u", "s"]], on=["cus", "mat"], how="left")
+    m = rec.merge(fl[["cus", "mat", "u", "s", "e"]], on=["cus", "mat"], how="left")
     found = m["u"].notna().to_numpy()
     vnode = n - nm  # first virtual node; virtual node of material k is vnode + k
     rows = np.concatenate([m["p"].to_numpy()[found], m["p"].to_numpy()[~found], rn[virt_rows]])
@@ -486,13 +480,92 @@ def build(
     vals = np.concatenate(
         [(m["q"] * m["s"]).to_numpy()[found], m["q"].to_numpy()[~found], rq[virt_rows]]
     )
-    A = sp.csr_matrix((vals.astype(float), (rows.astype(np.int64), cols)), shape=(n, n))
+    rows = rows.astype(np.int64)
+    A = sp.csr_matrix((vals.astype(float), (rows, cols)), shape=(n, n))
     A.sum_duplicates()
+    # the same entries flagged 1 where estimated (a matrix of the same rows and columns has the
+    # same structure: A's order of entries); duplicates are one (customer, supplier, material)
+    est = np.zeros(len(rows))
+    est[: int(found.sum())] = m["e"].to_numpy()[found].astype(bool)
+    F = sp.csr_matrix((est, (rows, cols)), shape=(n, n))
+    F.sum_duplicates()
+    return _graph(network, period, key, nodes, A, E, F.data > 0)
 
-    price_m = material_prices_usd(network).reindex(mat_ids).to_numpy(dtype=float)
-    return Graph(
-        nodes=nodes, A=A, E=E, raws=raws, price=price_m[nmat], period=period, plans=network.plans
+
+def _node_table(network: Network, key: np.ndarray) -> pd.DataFrame:
+    """The node table of the node keys ``facility code * materials + material code`` (codes
+    in the order of ``network.facilities`` and ``network.materials``; the facility code one
+    past the last facility is the virtual ``unknown``).
+
+    The text columns are taken with Arrow from the tables' text (``astype(str)``, as the
+    records hold it), so no Python string is made per node."""
+    mats, fac = network.materials, network.facilities
+    mat_ids = mats["id"].astype(str)
+    nm, nf = len(mat_ids), len(fac)
+    nfac, nmat = key // nm, key % nm
+    is_virtual = nfac == nf
+    virtual = pa.array(is_virtual, type=pa.bool_())
+    safe = pa.array(np.minimum(nfac, max(nf - 1, 0)), type=pa.int64())
+    at_mat = pa.array(nmat, type=pa.int64())
+
+    def text(col: pd.Series, at: pa.Array) -> pa.Array:
+        return pa.array(col.astype(str), from_pandas=True, type=pa.large_string()).take(at)
+
+    def per_facility(name: str) -> pa.Array:
+        if not nf:
+            return pa.array([UNKNOWN] * len(key), type=pa.large_string())
+        return pc.if_else(virtual, UNKNOWN, text(fac[name], safe))
+
+    stage_of = producing_stage(network)
+    vstage = pd.Series([stage_of.get(m, UNKNOWN) for m in mat_ids], dtype=object)
+    stage = pc.if_else(virtual, text(vstage, at_mat), per_facility("stage")) if len(key) else None
+    cols = {
+        "facility": per_facility("id"),
+        "material": text(mat_ids, at_mat),
+        "stage": stage if stage is not None else pa.array([], type=pa.large_string()),
+        "country": per_facility("country"),
+        "company": per_facility("company"),
+    }
+    enc = pc.dictionary_encode(cols["stage"])  # a few stages: ranked once each
+    ranks = np.array(
+        [STAGE_RANK.get(str(v), STAGE_RANK[UNKNOWN]) for v in enc.dictionary.to_pylist()]
+        + [STAGE_RANK[UNKNOWN]],
+        dtype=np.int64,
     )
+    codes = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False)
+    text_dtype = pd.StringDtype("pyarrow", na_value=np.nan)
+    out = pd.DataFrame({k: pd.Series(v, dtype=text_dtype) for k, v in cols.items()})
+    out["virtual"] = is_virtual
+    out["rank"] = ranks[codes] if len(key) else np.zeros(0, dtype=np.int64)
+    return out
+
+
+def _graph(
+    network: Network,
+    period: str | None,
+    key: np.ndarray,
+    nodes: pd.DataFrame,
+    A: sp.csr_matrix,
+    E: sp.csr_matrix,
+    estimated: np.ndarray,
+) -> Graph:
+    """The graph of built or kept matrices: raw materials and prices from the tables."""
+    mats = network.materials
+    mat_ids = pd.Index(mats["id"].astype(str))
+    raws = mat_ids[(mats["kind"].astype(str) == "raw").to_numpy()].tolist()
+    price_m = material_prices_usd(network).reindex(mat_ids).to_numpy(dtype=float)
+    g = Graph(
+        nodes=nodes,
+        A=A,
+        E=E,
+        raws=raws,
+        price=price_m[key % max(len(mat_ids), 1)],
+        period=period,
+        estimated=estimated,
+        plans=network.plans,
+    )
+    g.cache["key"] = key
+    return g
 
 
 def graph(network: Network, period: str | None = None) -> Graph:
@@ -509,7 +582,167 @@ def graph(network: Network, period: str | None = None) -> Graph:
     Graph
         The cached graph of ``(network, period)``; the same object on every call.
     """
-    return network.cached(("trace.graph", period), lambda: build(network, period))
+    return network.cached(("trace.graph", period), lambda: _kept_or_built(network, period))
+
+
+# ---------------------------------------------------------------- kept beside the store
+GRAPH_FORMAT = 2
+"""The layout of a kept graph's arrays; entries of another layout are not read."""
+_SHAPERS = (
+    "onshore.trace.graph",
+    "onshore.network",
+    "onshore.records.units",
+    "onshore.records.frames",
+    "onshore.records.model",
+)
+"""The modules whose code decides the graph of given tables (their source is in the key)."""
+
+
+def kept_key(network: Network, period: str | None) -> str | None:
+    """The name under which the graph of ``(network, period)`` is kept beside the store, or
+    None when it is not kept (no plan folder, or tables replaced since loading).
+
+    The graph is a function of the tables alone, so the key is a digest of the store's
+    snapshot hash, the period, the layout and the code that builds it (the source of
+    :data:`_SHAPERS`, the exchange rates and the numpy, pandas and scipy versions).
+
+    Parameters
+    ----------
+    network : Network
+    period : str, optional
+
+    Returns
+    -------
+    str or None
+        ``graph-`` and 40 hex digits.
+    """
+    if network.plans is None or not network.as_stored():
+        return None
+    import importlib
+    from importlib import resources
+    from pathlib import Path
+
+    import scipy
+
+    versions = (np.__version__, pd.__version__, scipy.__version__)
+    h = hashlib.sha256(repr((GRAPH_FORMAT, network.snapshot, period, versions)).encode())
+    for name in _SHAPERS:
+        h.update(Path(str(importlib.import_module(name).__file__)).read_bytes())
+    h.update((resources.files("onshore") / "data" / "fx_rates.csv").read_bytes())
+    return f"graph-{h.hexdigest()[:40]}"
+
+
+def _kept_or_built(network: Network, period: str | None) -> Graph:
+    """The graph read from the network's plan folder when kept there, else built (and kept).
+
+    A kept entry holds the node keys, ``A`` and ``E`` (and the digest of ``A`` that the
+    plans' keys use); the node table, raw materials and prices are made again from the
+    tables, as :func:`build` makes them. An entry whose arrays do not fit the tables is not
+    used (the graph is built and the entry written again)."""
+    name = kept_key(network, period)
+    if name is None or network.plans is None:
+        return build(network, period)
+    arrays = network.plans.load(name)
+    g = _from_kept(network, period, arrays) if arrays is not None else None
+    if g is not None:
+        return g
+    g = build(network, period)
+    assert g.estimated is not None  # build flags every entry
+    network.plans.save(
+        name,
+        {
+            "key": g.cache["key"],
+            "A_indptr": g.A.indptr,
+            "A_indices": g.A.indices,
+            "A_data": g.A.data,
+            "E_indptr": g.E.indptr,
+            "E_indices": g.E.indices,
+            "E_data": g.E.data,
+            "A_estimated": g.estimated,
+            "digest_A": np.frombuffer(bytes.fromhex(digest_of_A(g)), dtype=np.uint8),
+        },
+    )
+    return g
+
+
+def digest_of_A(g: Graph) -> str:
+    """SHA-256 of ``A`` (shape, index arrays and values) and the stage rank, as 64 hex digits;
+    computed once per graph (a graph read from the plan folder brings it along).
+
+    Parameters
+    ----------
+    g : Graph
+
+    Returns
+    -------
+    str
+    """
+    if "digest:A" not in g.cache:
+        h = hashlib.sha256()
+        A = g.A
+        h.update(repr((A.shape, str(A.indptr.dtype), str(A.indices.dtype), A.nnz)).encode())
+        for a in (A.indptr, A.indices, A.data, g.nodes["rank"].to_numpy(dtype=np.int64)):
+            h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
+        g.cache["digest:A"] = h.hexdigest()
+    out: str = g.cache["digest:A"]
+    return out
+
+
+def _csr_fits(a: dict[str, np.ndarray], prefix: str, rows: int, cols: int) -> bool:
+    """Whether kept arrays ``<prefix>_indptr``, ``_indices`` and ``_data`` make a CSR matrix
+    of shape (rows, cols)."""
+    ptr, ix, val = a[f"{prefix}_indptr"], a[f"{prefix}_indices"], a[f"{prefix}_data"]
+    return (
+        ptr.shape == (rows + 1,)
+        and ix.ndim == val.ndim == 1
+        and int(ptr[0]) == 0
+        and int(ptr[-1]) == len(ix) == len(val)
+        and bool(np.all(np.diff(ptr) >= 0))
+        and (len(ix) == 0 or (int(ix.min()) >= 0 and int(ix.max()) < cols))
+    )
+
+
+def _from_kept(network: Network, period: str | None, a: dict[str, np.ndarray]) -> Graph | None:
+    """The graph of a kept entry's arrays, or None when they do not fit the tables."""
+    nm, nf = len(network.materials), len(network.facilities)
+    nraw = int((network.materials["kind"].astype(str) == "raw").sum())
+    try:
+        key = np.array(a["key"], dtype=np.int64)
+        n = len(key)
+        tail = np.int64(nf) * nm + np.arange(nm, dtype=np.int64)
+        fits = (
+            key.ndim == 1
+            and n >= nm
+            and np.array_equal(key[n - nm :], tail)
+            and (n == 0 or int(key[0]) >= 0)
+            and bool(np.all(np.diff(key) > 0))
+            and _csr_fits(a, "A", n, n)
+            and _csr_fits(a, "E", n, nraw)
+            and a["A_estimated"].shape == a["A_data"].shape
+            and a["A_estimated"].dtype == np.bool_
+            and a["digest_A"].shape == (32,)
+        )
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+    if not fits:
+        return None
+
+    def csr(prefix: str, cols: int) -> sp.csr_matrix:
+        # copies: the kept arrays are read-only views of the mapped file
+        return sp.csr_matrix(
+            (
+                np.array(a[f"{prefix}_data"]),
+                np.array(a[f"{prefix}_indices"]),
+                np.array(a[f"{prefix}_indptr"]),
+            ),
+            shape=(n, cols),
+        )
+
+    nodes = _node_table(network, key)
+    est = np.array(a["A_estimated"])
+    g = _graph(network, period, key, nodes, csr("A", n), csr("E", nraw), est)
+    g.cache["digest:A"] = bytes(a["digest_A"]).hex()
+    return g
 
 
 def find_product(network: Network, product: str, period: str | None = None) -> tuple[Graph, int]:

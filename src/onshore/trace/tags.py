@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from onshore.errors import TraceError
 from onshore.network import Network
 from onshore.owners import controlling_country
-from onshore.trace.graph import UNKNOWN, Graph
+from onshore.trace.graph import UNKNOWN, Graph, digest_of_A
 from onshore.trace.leontief import (
     TOL,
     Plan,
@@ -120,14 +120,7 @@ def digest(g: Graph, kind: str) -> str:
     str
         40 hex digits.
     """
-    if "digest:A" not in g.cache:
-        h = hashlib.sha256()
-        A = g.A
-        h.update(repr((A.shape, str(A.indptr.dtype), str(A.indices.dtype), A.nnz)).encode())
-        for a in (A.indptr, A.indices, A.data, g.nodes["rank"].to_numpy(dtype=np.int64)):
-            h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
-        g.cache["digest:A"] = h.hexdigest()
-    h = hashlib.sha256(repr((kind, plan_constants(), g.cache["digest:A"])).encode())
+    h = hashlib.sha256(repr((kind, plan_constants(), digest_of_A(g))).encode())
     if kind == "content":
         E = sp.csr_matrix(g.E)
         h.update(repr((E.shape, str(E.indptr.dtype), str(E.indices.dtype), TOL)).encode())
