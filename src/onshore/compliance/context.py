@@ -151,10 +151,11 @@ class Context:
                 company = self.node_fields()["company"]
             else:
                 raise ValueError(f"of must be 'facilities' or 'nodes', not {of!r}")
-            at: np.ndarray = (
-                pd.Series(company).map(flags.astype(object)).fillna(False).astype(bool).to_numpy()
+            pos = positions(pd.Series(company, dtype=object), flags.index)
+            vals = flags.fillna(False).to_numpy(dtype=bool)
+            self.cache[key] = np.where(
+                pos >= 0, vals[np.maximum(pos, 0)] if len(vals) else False, False
             )
-            self.cache[key] = at
         out: np.ndarray = self.cache[key]
         return out
 
@@ -401,7 +402,6 @@ class Context:
         if "fields" not in self.cache:
             g = self.graph()
             nd = g.nodes
-            fac_mat = dict(zip(self.ids, self.material, strict=True))
             unk_country = (
                 nd["country"].isna().to_numpy()
                 | nd["country"].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN).to_numpy()
@@ -419,10 +419,21 @@ class Context:
                 "unknown": unk,
                 "virtual": nd["virtual"].to_numpy(dtype=bool),
                 "facility": facility,
-                "fac_material": np.array([fac_mat.get(f, "") for f in facility], dtype=object),
+                "fac_material": self._at_facilities(nd["facility"], self.material, ""),
                 "unknown_country": unk_country,
             }
         out: dict[str, np.ndarray] = self.cache["fields"]
+        return out
+
+    def _at_facilities(self, ids: pd.Series, values: np.ndarray, absent: object) -> np.ndarray:
+        """``values`` (one per facility) at the facilities named by ``ids`` (the last of equal
+        ids, as :attr:`fidx`), ``absent`` where an id is not a facility."""
+        if self.fac.index.is_unique:
+            pos = positions(ids, self.fac.index)
+        else:
+            pos = np.array([self.fidx.get(f, -1) for f in ids.astype(str)], dtype=np.int64)
+        out = np.full(len(ids), absent, dtype=object)
+        out[pos >= 0] = values[pos[pos >= 0]]
         return out
 
     def prior_nodes(self) -> np.ndarray:

@@ -438,9 +438,11 @@ def _owners(network: Network, bound: Bound = "recorded") -> Owners:
     country = comp["country"].astype(object).to_numpy()
     hq = comp["hq_country"].astype(object).to_numpy() if "hq_country" in comp else np.full(n, None)
     hq = np.array([h if isinstance(h, str) and h else None for h in hq], dtype=object)
-    kinds = np.array(
-        [str(getattr(k, "value", k)) for k in comp["kind"].fillna("company")], dtype=object
-    )
+    kind = comp["kind"].fillna("company")
+    if pd.api.types.is_string_dtype(kind.dtype) and not pd.api.types.is_object_dtype(kind.dtype):
+        kinds = kind.astype(str).to_numpy(dtype=object)  # text as the store holds it
+    else:  # records may hold the kind as an enum member
+        kinds = np.array([str(getattr(k, "value", k)) for k in kind], dtype=object)
     out = Owners(
         ids,
         index,

@@ -80,13 +80,14 @@ def _feoc(o: Owners, threshold: float, covered: tuple[str, ...]) -> pd.DataFrame
         for key, v in (("eq", eq), ("vote", vt), ("brd", brd)):
             best[key] = np.where(better, v, best[key])
         nation[state] = c
-    juris = np.array(
-        [(c in covered) or (h in covered) for c, h in zip(o.country, o.hq, strict=True)]
+    juris = (
+        pd.Series(o.country, dtype=object).isin(covered).to_numpy()
+        | pd.Series(o.hq, dtype=object).isin(covered).to_numpy()
     )
     is_gov = (o.kind == "state") & np.isin(o.country.astype(str), covered)
     gov = np.maximum.reduce([best["eq"], best["vote"], best["brd"]]) >= threshold - 1e-12
-    reasons = []
-    for k in range(n):
+    reasons = np.full(n, "", dtype=object)
+    for k in np.flatnonzero(is_gov | gov | juris).tolist():  # the rest have no reason
         r = []
         if is_gov[k]:
             r.append(f"is the government of {o.country[k]}")
@@ -99,7 +100,7 @@ def _feoc(o: Owners, threshold: float, covered: tuple[str, ...]) -> pd.DataFrame
         if juris[k] and not is_gov[k]:
             where = o.country[k] if o.country[k] in covered else o.hq[k]
             r.append(f"incorporated or headquartered in {where}")
-        reasons.append("; ".join(r))
+        reasons[k] = "; ".join(r)
     return pd.DataFrame(
         {
             "feoc": gov | juris | is_gov,
