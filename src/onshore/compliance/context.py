@@ -623,16 +623,18 @@ def latest_year(network: Network, product: str | None = None) -> str | None:
     product's plant received supplies (else the latest of its upstream chain), or the latest
     year of the whole network without a product; None when there are no flows."""
     fl = network.flows
+    period = fl["period"]
     if product is not None:
         fac = facility_of(product)
-        into = fl[fl["customer"].astype(str) == fac]
-        if len(into):
-            fl = into
+        customer = fl["customer"].astype(str)
+        into = (customer == fac).to_numpy(dtype=bool, na_value=False)
+        if into.any():
+            period = period[into]
         else:
             ctx = context(network)
             plants = set(ctx.ids[ctx.upstream(fac)]) if fac in ctx.fidx else set()
-            fl = fl[fl["customer"].astype(str).isin(plants)]
-    years = fl["period"].astype(str).str[:4]
+            period = period[customer.isin(plants).to_numpy(dtype=bool)]
+    years = period.astype(str).str[:4]
     return str(years.max()) if len(years) else None
 
 

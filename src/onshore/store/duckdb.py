@@ -142,13 +142,26 @@ class DuckDBStore:
     # reading -------------------------------------------------------------------------
     def read(self, table: str) -> pd.DataFrame:
         """The table in key order as a DataFrame, with the dtypes DuckDB's ``.df()`` gives
-        (see :func:`frame`), read through Arrow."""
-        return frame(self.arrow(table))
+        (see :func:`frame`), read through Arrow.
 
-    def arrow(self, table: str) -> pa.Table:
+        Text comes out of DuckDB in Arrow's large layout (64-bit offsets), the one pandas
+        keeps text in, so no column is copied to convert it (0.2 s for a million flows in a
+        new process)."""
+        return frame(self.arrow(table, large=True))
+
+    def arrow(self, table: str, large: bool = False) -> pa.Table:
+        """The table in key order as an Arrow table; text as ``string`` (``large_string``
+        when ``large``)."""
         spec = TABLES[table]
         order = ", ".join(f'"{k}" NULLS FIRST' for k in spec.key)
-        return self.con.sql(f"SELECT * FROM {table} ORDER BY {order}").to_arrow_table()
+        query = f"SELECT * FROM {table} ORDER BY {order}"
+        if not large:
+            return self.con.sql(query).to_arrow_table()
+        self.con.execute("SET arrow_large_buffer_size = true")
+        try:
+            return self.con.sql(query).to_arrow_table()
+        finally:
+            self.con.execute("RESET arrow_large_buffer_size")
 
     def counts(self) -> dict[str, int]:
         return {
