@@ -6,6 +6,8 @@ the store and its backups, the demo, then the questions in the order a user asks
 
 from __future__ import annotations
 
+import gc
+
 # isort: off
 from onshore.cli import store as _store  # noqa: F401  (init, import, export, info)
 from onshore.cli import audit as _audit  # noqa: F401  (backup, restore, audit)
@@ -22,8 +24,16 @@ from onshore.cli.app import app
 
 
 def main() -> None:
-    """Entry point of the ``onshore`` console script."""
-    app()
+    """Entry point of the ``onshore`` console script.
+
+    When the command is done, the objects still alive (a loaded network and its caches) are
+    moved out of the cyclic collector's reach (``gc.freeze``): the interpreter frees them at
+    exit by their reference counts without first walking them in a last collection (0.2-0.3 s
+    of a ``check`` on a 100 k-facility store)."""
+    try:
+        app()
+    finally:
+        gc.freeze()
 
 
 __all__ = ["app", "main"]
