@@ -179,10 +179,13 @@ def test_pooled_shares_equal_a_sum_by_hand(seed: int) -> None:
                 assert np.isnan(got) or got == 0
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_node_table_equals_one_built_node_by_node(seed: int) -> None:
+@pytest.mark.parametrize("seed, held", [(0, "object"), (1, "object"), (2, "arrow chunks")])
+def test_node_table_equals_one_built_node_by_node(seed: int, held: str) -> None:
     """Each node's facility, material, stage, country, company, virtual flag and stage rank,
-    looked up one node at a time in Python; facilities with no country or stage included."""
+    looked up one node at a time in Python; facilities with no country or stage included, their
+    text held as Python objects or by Arrow in several chunks."""
+    import pyarrow as pa
+
     from onshore import synthetic
     from onshore.records.model import STAGE_RANK
     from onshore.trace.graph import producing_stage
@@ -191,6 +194,11 @@ def test_node_table_equals_one_built_node_by_node(seed: int) -> None:
     fac = net.facilities.astype(object)
     fac.loc[fac.index[::7], "country"] = None
     fac.loc[fac.index[3::11], "stage"] = None
+    if held == "arrow chunks":
+        for col in ("id", "company", "country", "stage", "material"):
+            v = fac[col].tolist()
+            chunks = pa.chunked_array([pa.array(v[:100], pa.string()), pa.array(v[100:], pa.string())])
+            fac[col] = pd.Series(pd.arrays.ArrowStringArray(chunks), index=fac.index)
     net = Network.from_frames(
         **{t: getattr(net, t) for t in ("companies", "materials", "boms", "flows")}, facilities=fac
     )

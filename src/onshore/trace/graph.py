@@ -509,7 +509,10 @@ def _node_table(network: Network, key: np.ndarray) -> pd.DataFrame:
     at_mat = pa.array(nmat, type=pa.int64())
 
     def text(col: pd.Series, at: pa.Array) -> pa.Array:
-        return pa.array(col.astype(str), from_pandas=True, type=pa.large_string()).take(at)
+        arr = pa.array(col.astype(str), from_pandas=True, type=pa.large_string())
+        if isinstance(arr, pa.ChunkedArray):  # text held by Arrow in several pieces
+            arr = arr.combine_chunks()
+        return arr.take(at)
 
     def per_facility(name: str) -> pa.Array:
         if not nf:
