@@ -548,9 +548,9 @@ def index_digest(entries: Sequence[Entry]) -> str:
                     e.label,
                     e.country,
                     e.names,
-                    sorted(e.identifiers),
+                    sorted(e.identifiers) if e.identifiers else [],
                     e.store,
-                    sorted(e.secondary),
+                    sorted(e.secondary) if e.secondary else [],
                 )
                 for e in entries
             ]
@@ -753,6 +753,8 @@ class Matcher:
             self.entries[k].identifiers.add(S[i])
         self.by_ident = {}
         for k, e in enumerate(self.entries):
+            if not e.identifiers:
+                continue
             for ident in sorted(e.identifiers):  # as built
                 self.by_ident.setdefault(ident, set()).add(k)
         self.stop, self.places, self.struct = _words()[2:]
