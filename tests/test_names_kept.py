@@ -218,3 +218,129 @@ def test_check_verdicts_equal_with_and_without_the_kept_index(tmp_path: Path) ->
     raw[len(raw) // 2] ^= 0x55  # tampered: ignored, built again
     kept[0].write_bytes(bytes(raw))
     assert _verdicts(Network.load(db)) == want
+
+
+# ------------------------------------------------------ forms of a ruleset's names, kept
+FORM_NAMES = ["宁德时代新能源科技股份有限公司", "寧德時代", "比亚迪股份有限公司", "LGエナジーソリューション",
+              "삼성SDI", "Gotion High-tech Co., Ltd.", "PT Aneka Tambang Tbk (Antam)",
+              "A.B.C. GmbH & Co. KG", "x"]
+
+
+def _counting_normalize(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = N._normalize
+
+    def counted(name: str, japanese: bool = False) -> N.Name:
+        calls.append(name)
+        return real(name, japanese)
+
+    counted.cache_clear = real.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(N, "_normalize", counted)
+    return calls
+
+
+def _forms() -> list[N.Name]:
+    return [N.normalize(n) for n in FORM_NAMES] + [N.normalize(FORM_NAMES[3], japanese=True)]
+
+
+def test_kept_forms_are_the_forms_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = PlanCache(tmp_path / "p", "s")
+    N.clear_forms()
+    try:
+        with N.forms_kept(cache, FORM_NAMES):
+            made = _forms()
+        assert [p.name.split("-")[0] for p in cache.entries()] == ["forms"]
+        N.clear_forms()
+        calls = _counting_normalize(monkeypatch)
+        with N.forms_kept(cache, FORM_NAMES):
+            read = _forms()
+        assert read == made and calls == []  # read, none made
+        with N.forms_kept(cache, FORM_NAMES[:2]):  # other names asked: another entry
+            N.normalize("Hithium Energy Storage")
+        assert calls == ["Hithium Energy Storage"] and len(cache.entries()) == 2
+        with N.forms_kept(None, FORM_NAMES):  # no plan folder: made as usual
+            N.normalize("Envision AESC")
+        assert calls[-1] == "Envision AESC" and len(cache.entries()) == 2
+    finally:
+        N.clear_forms()
+
+
+@pytest.mark.parametrize("damage", ["flip", "layout"])
+def test_damaged_kept_forms_are_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           damage: str) -> None:
+    cache = PlanCache(tmp_path / "p", "s")
+    N.clear_forms()
+    try:
+        with N.forms_kept(cache, FORM_NAMES):
+            made = _forms()
+        (path,) = cache.entries()
+        if damage == "flip":  # caught by the checksum
+            raw = bytearray(path.read_bytes())
+            raw[-3] ^= 0x20
+            path.write_bytes(bytes(raw))
+        else:  # an intact file whose token pointers run past the tokens
+            key = path.stem
+            arrays = {k: np.array(v) for k, v in (cache.load(key) or {}).items()}
+            arrays["tok_ptr"] = arrays["tok_ptr"] + 1
+            cache.save(key, arrays)
+        N.clear_forms()
+        calls = _counting_normalize(monkeypatch)
+        with N.forms_kept(cache, FORM_NAMES):
+            again = _forms()
+        assert again == made and len(calls) == len(made)
+        N.clear_forms()
+        calls.clear()
+        with N.forms_kept(cache, FORM_NAMES):  # written again, intact
+            assert _forms() == made
+        assert calls == []
+    finally:
+        N.clear_forms()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(st.tuples(st.text(max_size=12), st.booleans()),
+                       st.tuples(st.text(max_size=8), st.lists(st.text(max_size=5), max_size=4),
+                                 st.text(max_size=6), st.text(max_size=4),
+                                 st.lists(st.text(max_size=5), max_size=4)),
+                       max_size=6))
+def test_any_forms_round_trip(forms: dict[tuple[str, bool], tuple]) -> None:  # type: ignore[type-arg]
+    made = {k: N.Name(t, tuple(tok), c, nat, tuple(order)) for k, (t, tok, c, nat, order) in forms.items()}
+    arrays = N._forms_arrays(made)
+    texts = [k[0] for k in made] + [s for f in made.values()
+                                    for s in (f.text, f.compact, f.native, *f.tokens, *f.tokens_in_order)]
+    if any("\x00" in s for s in texts):
+        assert arrays is None
+        return
+    assert arrays is not None and N._forms_from_arrays(arrays) == made
+
+
+def test_fresh_process_reads_the_forms_and_loads_no_chinese_tables(tmp_path: Path) -> None:
+    """`check` of a DoD buyer resolves the rules' named makers (Chinese names among them): a
+    second process reads the forms and the company index, imports neither OpenCC nor pypinyin,
+    and gives the same verdicts."""
+    import json
+    import subprocess
+    import sys
+
+    db = _store(tmp_path)
+    code = (
+        "import json, sys, datetime as dt\n"
+        "from dataclasses import asdict\n"
+        "from onshore.compliance import check\n"
+        "from onshore.network import Network\n"
+        f"net = Network.load({str(db)!r})\n"
+        "vs = check(net, 'ses_chungju', 'dod_new_program', dt.date(2028, 1, 1))\n"
+        "print(json.dumps([[v.rule_id, v.verdict.value, v.reason] for v in vs]))\n"
+        "print(json.dumps(['pypinyin' in sys.modules, 'opencc' in sys.modules]))\n"
+    )
+    runs = []
+    for _ in range(2):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=600, check=True)
+        runs.append([json.loads(line) for line in p.stdout.strip().splitlines()[-2:]])
+    (first, loaded_first), (second, loaded_second) = runs
+    assert second == first and any(r[0] == "US-NDAA24-154-components" for r in first)
+    assert loaded_first == [True, True]  # made: the Chinese names were normalised
+    assert loaded_second == [False, False]
+    kinds = sorted({p.name.split("-")[0] for p in Path(str(db) + ".plans").iterdir()})
+    assert "forms" in kinds and "names" in kinds

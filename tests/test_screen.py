@@ -302,7 +302,7 @@ def test_japanese_without_cutlet(monkeypatch: pytest.MonkeyPatch) -> None:
     from onshore.compliance import names
 
     monkeypatch.setattr(names, "_cutlet", lambda: None)
-    names.normalize.cache_clear()
+    names.clear_forms()
     try:
         n = names.normalize("LGエナジーソリューション")
         assert n.native == "エナジーソリューション" and n.tokens  # as before: its own script
@@ -310,4 +310,4 @@ def test_japanese_without_cutlet(monkeypatch: pytest.MonkeyPatch) -> None:
                                        ["LG Energy Solution", "LGエナジーソリューション"])])
         assert m.candidates("LGエナジーソリューション", "KR")[0].decision == "match"
     finally:
-        names.normalize.cache_clear()
+        names.clear_forms()

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onshore.compliance.names import Candidate
+from onshore.compliance.names import Candidate, forms_kept
 from onshore.errors import OnshoreError, TraceError
 from onshore.network import Network
 from onshore.owners import (
@@ -269,8 +269,10 @@ class Context:
         found: dict[str, Entity] = {}
         notes: list[str] = []
         review: dict[str, tuple[Entity, str]] = {}
-        for e in entities:
-            cands = self._candidates(e)
+        asked = [q for e in entities for q in (*e.identifiers, e.name, *e.aliases)]
+        with forms_kept(self.network.plans, asked):  # a ruleset's names, normalised once
+            cands_of = [self._candidates(e) for e in entities]
+        for e, cands in zip(entities, cands_of, strict=True):
             exact = [c for c in cands if c.decision == "match"]
             if on is not None and not e.listed_on(on):
                 if (

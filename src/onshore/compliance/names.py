@@ -17,6 +17,7 @@ decision: ``match`` at or above ``MATCH``, ``review`` down to ``REVIEW``, else `
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -311,9 +312,167 @@ class Name:
         return " ".join(sorted(self.tokens))
 
 
-@functools.lru_cache(maxsize=200_000)
+_kept_forms: dict[tuple[str, bool], Name] = {}
+"""Forms read by :func:`forms_kept` (the same as :func:`normalize` makes, by the same code)."""
+_recording: dict[tuple[str, bool], Name] | None = None
+"""The forms asked for inside a :func:`forms_kept` block that had nothing to read."""
+
+
 def normalize(name: str, japanese: bool = False) -> Name:
-    """A comparable form of a company name.
+    """A comparable form of a company name (made once per name and process, or read from the
+    plan folder inside :func:`forms_kept`).
+
+    Parameters
+    ----------
+    name : str
+        As written anywhere: 'GUOXUAN HI-TECH', '寧德時代', 'Samsung SDI Co., Ltd.'.
+    japanese : bool
+        Read Chinese characters as Japanese ('本田技研工業' -> 'honda giken kogyo'), as a
+        name with kana always is (with cutlet installed; else as Chinese).
+
+    Returns
+    -------
+    Name
+        'Gotion High-tech Co., Ltd.' -> tokens ('gotion', 'high', 'technology').
+    """
+    key = (name, japanese)
+    form = _kept_forms.get(key)
+    if form is None:
+        form = _normalize(name, japanese)
+    if _recording is not None:
+        _recording[key] = form
+    return form
+
+
+def clear_forms() -> None:
+    """Forget every form made or read in this process (after a change of what shapes them,
+    e.g. a test that takes cutlet away)."""
+    _normalize.cache_clear()
+    _kept_forms.clear()
+
+
+FORMS_FORMAT = 1
+"""The layout of kept forms; entries of another layout are not read."""
+
+
+@contextlib.contextmanager
+def forms_kept(cache: PlanCache | None, asked: Sequence[str]) -> Iterator[None]:
+    """Inside the block, the forms of names are read from ``cache`` when it holds those a
+    block with the same ``asked`` made with this code; else they are made and, at the end of
+    the block, saved there.
+
+    Normalising a Chinese name loads OpenCC and pypinyin (0.2-0.3 s in a new process): a
+    ruleset's named entities, resolved in every ``check``, are normalised once per content of
+    the rules, not once per process. A read form is the one :func:`normalize` makes (the key
+    holds :func:`_code_digest`: this module's source, the word tables and the versions of the
+    libraries that normalise); a name the entry does not hold is normalised as usual.
+
+    Parameters
+    ----------
+    cache : PlanCache or None
+        The network's plan folder (None: forms are made as usual).
+    asked : sequence of str
+        What the block normalises from (the entities' names, aliases and identifiers): the
+        entry's key.
+
+    Yields
+    ------
+    None
+    """
+    global _recording
+    if cache is None:
+        yield
+        return
+    h = hashlib.sha256(_code_digest().encode())
+    h.update(repr((FORMS_FORMAT, list(asked))).encode("utf-8", "surrogatepass"))
+    key = f"forms-{h.hexdigest()[:40]}"
+    arrays = cache.load(key)
+    if arrays is not None:
+        try:
+            _kept_forms.update(_forms_from_arrays(arrays))
+            yield
+            return
+        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError):
+            pass  # not what this code writes: make the forms and replace it
+    outer, _recording = _recording, {}
+    seen = _recording
+    try:
+        yield
+    finally:
+        _recording = outer
+        if outer is not None:
+            outer.update(seen)
+    kept = _forms_arrays(seen)
+    if kept is not None and seen:
+        cache.save(key, kept)
+
+
+def _forms_arrays(forms: Mapping[tuple[str, bool], Name]) -> dict[str, np.ndarray] | None:
+    """Forms as numeric arrays (:func:`_forms_from_arrays` reads them); None when a text holds
+    a NUL character (the separator of the kept strings)."""
+    strings: dict[str, int] = {}
+
+    def sid(s: str) -> int:
+        return strings.setdefault(s, len(strings))
+
+    cols, tok, order = [], [0], [0]
+    toks: list[int] = []
+    ords: list[int] = []
+    for (name, ja), f in forms.items():
+        cols.append((sid(name), int(ja), sid(f.text), sid(f.compact), sid(f.native)))
+        toks += [sid(t) for t in f.tokens]
+        ords += [sid(t) for t in f.tokens_in_order]
+        tok.append(len(toks))
+        order.append(len(ords))
+    if any("\x00" in s for s in strings):
+        return None
+    return {
+        "format": np.array([FORMS_FORMAT], dtype=np.int64),
+        "cols": np.array(cols, dtype=np.int64).reshape(-1, 5),
+        "tok_ptr": np.array(tok, dtype=np.int64),
+        "tok": np.array(toks, dtype=np.int64),
+        "order_ptr": np.array(order, dtype=np.int64),
+        "order": np.array(ords, dtype=np.int64),
+        "strings": np.frombuffer("\x00".join(strings).encode("utf-8"), dtype=np.uint8),
+        "n_strings": np.array([len(strings)], dtype=np.int64),
+    }
+
+
+def _forms_from_arrays(a: Mapping[str, np.ndarray]) -> dict[tuple[str, bool], Name]:
+    """The forms kept by :func:`_forms_arrays`.
+
+    Raises
+    ------
+    ValueError
+        When the arrays are of another layout or do not fit together.
+    """
+    if int(a["format"][0]) != FORMS_FORMAT:
+        raise ValueError("kept forms of another layout")
+    count = int(a["n_strings"][0])
+    S = a["strings"].tobytes().decode("utf-8").split("\x00") if count else []
+    cols, tp, op = a["cols"], a["tok_ptr"].tolist(), a["order_ptr"].tolist()
+    tok, order = a["tok"].tolist(), a["order"].tolist()
+    if len(S) != count or cols.ndim != 2 or cols.shape[1] != 5:
+        raise ValueError("kept forms that do not fit together")
+    if len(tp) != len(cols) + 1 or len(op) != len(cols) + 1:
+        raise ValueError("kept forms that do not fit together")
+    if tp[-1] != len(tok) or op[-1] != len(order) or min([0, *tok, *order]) < 0:
+        raise ValueError("kept forms that do not fit together")
+    out = {}
+    for k, (name, ja, text, compact, native) in enumerate(cols.tolist()):
+        out[(S[name], bool(ja))] = Name(
+            S[text],
+            tuple(S[i] for i in tok[tp[k] : tp[k + 1]]),
+            S[compact],
+            S[native],
+            tuple(S[i] for i in order[op[k] : op[k + 1]]),
+        )
+    return out
+
+
+@functools.lru_cache(maxsize=200_000)
+def _normalize(name: str, japanese: bool = False) -> Name:
+    """A comparable form of a company name (:func:`normalize`, made here).
 
     Parameters
     ----------
@@ -505,6 +664,7 @@ _SHAPERS = ("rigour", "opencc", "pypinyin", "hangul-romanize", "cutlet", "unidic
 """The libraries whose data and code shape :func:`normalize` (their versions key a kept index)."""
 
 
+@functools.cache
 @functools.cache
 def _code_digest() -> str:
     """What shapes an index besides its entries: this module's source (normalisation,
