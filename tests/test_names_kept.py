@@ -344,3 +344,9 @@ def test_fresh_process_reads_the_forms_and_loads_no_chinese_tables(tmp_path: Pat
     assert loaded_second == [False, False]
     kinds = sorted({p.name.split("-")[0] for p in Path(str(db) + ".plans").iterdir()})
     assert "forms" in kinds and "names" in kinds
+    # only the rules' names: the companies' names are the index's, normalised outside the block
+    cache = PlanCache(Path(str(db) + ".plans"))
+    kept = [cache.load(p.stem) for p in cache.entries() if p.name.startswith("forms-")]
+    forms = [N._forms_from_arrays(a) for a in kept if a is not None]
+    companies = set(Network.load(db).companies["name"].astype(str))
+    assert forms and all(len(f) < 0.5 * len(companies) for f in forms)
