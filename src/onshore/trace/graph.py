@@ -638,10 +638,10 @@ def kept_key(network: Network, period: str | None) -> str | None:
 def _kept_or_built(network: Network, period: str | None) -> Graph:
     """The graph read from the network's plan folder when kept there, else built (and kept).
 
-    A kept entry holds the node keys, ``A`` and ``E`` (and the digest of ``A`` that the
-    plans' keys use); the node table, raw materials and prices are made again from the
-    tables, as :func:`build` makes them. An entry whose arrays do not fit the tables is not
-    used (the graph is built and the entry written again)."""
+    A kept entry holds the node keys, ``A``, ``E``, the estimate flags of ``A``'s entries and
+    the digest of ``A`` that the plans' keys use; the node table, raw materials and prices are
+    made again from the tables, as :func:`build` makes them. An entry whose arrays do not fit
+    the tables is not used (the graph is built and the entry written again)."""
     name = kept_key(network, period)
     if name is None or network.plans is None:
         return build(network, period)
