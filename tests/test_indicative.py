@@ -187,3 +187,28 @@ def test_estimate_flags_of_A_equal_a_count_by_hand(seed: int) -> None:
     ])
     assert want.any() and not want.all()
     assert np.array_equal(g.estimated, want)
+
+
+def test_a_zero_flow_leaves_the_matrix_and_its_flags_aligned() -> None:
+    """A recorded flow of quantity 0 in a split is an explicit zero of ``A``: solving plans
+    must not drop it from the graph's own matrix, whose entries the estimate flags follow."""
+    import numpy as np
+
+    from onshore import synthetic
+    from onshore.compliance import check_all
+    from onshore.trace import forward_plan, graph
+
+    base = synthetic.network(300, seed=3)
+    f = base.flows.copy()
+    f["quantity"] = f["quantity"].astype(float)
+    several = f.groupby(["customer", "material"], observed=True)["supplier"].transform("nunique") > 1
+    f.loc[f.index[several.to_numpy()][:1], "quantity"] = 0.0
+    f["estimate"] = np.random.default_rng(0).random(len(f)) < 0.5
+    net = Network.from_frames(**{**_tables(base), "flows": f})
+    g = graph(net)
+    nnz, flags = g.A.nnz, g.estimated
+    assert (g.A.data == 0).any()
+    forward_plan(g)
+    assert g.A.nnz == nnz and flags is not None and len(flags) == g.A.nnz
+    res = check_all(net, "us_tax_30d", dt.date(2025, 6, 1))
+    assert res and all(vs for vs in res.values())

@@ -350,3 +350,41 @@ def test_fresh_process_reads_the_forms_and_loads_no_chinese_tables(tmp_path: Pat
     forms = [N._forms_from_arrays(a) for a in kept if a is not None]
     companies = set(Network.load(db).companies["name"].astype(str))
     assert forms and all(len(f) < 0.5 * len(companies) for f in forms)
+
+
+def test_errors_inside_a_forms_block_pass_through_and_blocks_end(tmp_path: Path) -> None:
+    """An error raised inside the block (read or recorded) reaches the caller as it is, and
+    after blocks overlapping in two threads nothing is recorded any more."""
+    import threading
+
+    cache = PlanCache(tmp_path / "p", "s")
+    N.clear_forms()
+    try:
+        for _ in range(2):  # recorded, then read
+            with pytest.raises(KeyError, match="raised inside"):
+                with N.forms_kept(cache, FORM_NAMES):
+                    _forms()
+                    raise KeyError("raised inside")
+        with N.forms_kept(cache, ["another"]):
+            _forms()
+        entered, leave = threading.Event(), threading.Event()
+
+        def other() -> None:
+            with N.forms_kept(cache, ["a third list"]):
+                entered.set()
+                leave.wait(30)
+                N.normalize("third")
+
+        t = threading.Thread(target=other)
+        with N.forms_kept(cache, ["a fourth list"]):
+            t.start()
+            entered.wait(30)
+            N.normalize("fourth")
+        leave.set()
+        t.join(30)
+        assert N._recording.get() is None
+        kept = [N._forms_from_arrays(cache.load(p.stem) or {}) for p in cache.entries()]
+        names = [{n for n, _ in f} for f in kept]
+        assert {"third"} in names and {"fourth"} in names  # each block its own forms
+    finally:
+        N.clear_forms()

@@ -444,8 +444,8 @@ def test_changed_flow_never_uses_the_old_plan(
 def test_import_that_leaves_the_matrix_keeps_the_plans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A new company changes the snapshot but not ``A``: the next process computes no plan
-    and writes no plan entry, with equal traces (only the graph of the new snapshot)."""
+    """A new company changes the snapshot but not the tables of the graph: the next process
+    builds no graph, computes no plan and writes no entry, with equal traces."""
     from onshore.io.load import import_files
 
     db = _synthetic_store(tmp_path, n=1500)
@@ -464,10 +464,7 @@ def test_import_that_leaves_the_matrix_keeps_the_plans(
     assert again.snapshot != net.snapshot
     _assert_equal_traces(_quantities(again, prods), want)
     assert calls == []
-    assert again.plans is not None
-    new = set(again.plans.entries()) - set(entries)
-    assert set(entries) <= set(again.plans.entries())
-    assert [p.name.split("-")[0] for p in new] == ["graph"]
+    assert again.plans is not None and set(again.plans.entries()) == set(entries)
 
 
 def test_same_snapshot_other_matrix_not_reused(
@@ -559,7 +556,6 @@ def test_graph_read_from_the_folder_equals_the_graph_built(
 ) -> None:
     db = _synthetic_store(tmp_path, n=800)
     net = Network.load(db)
-    assert net.as_stored()
     first = T.graph(net, period)
     key = G.kept_key(net, period)
     assert key is not None and net.plans is not None
@@ -575,26 +571,35 @@ def test_graph_read_from_the_folder_equals_the_graph_built(
     assert kept.A.data.flags.writeable  # a copy, not the read-only mapped file
 
 
-def test_graph_of_replaced_tables_is_built_not_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("how", ["replaced", "edited in place"])
+def test_graph_of_changed_tables_is_never_the_stored_rows_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    """A table replaced after loading keeps the snapshot label but not the rows: the kept graph
-    of the stored rows is not used (nor is a graph of the replaced rows written)."""
+    """Tables changed after loading (a frame replaced, or edited in place as a what-if does)
+    keep the snapshot label but not the rows: the graph of the stored rows is not read for
+    them, and the graph of the changed rows, kept under its own key, is never read for the
+    stored rows by a later process."""
     db = _synthetic_store(tmp_path, n=800)
-    T.graph(Network.load(db))
+    stored = T.graph(Network.load(db))
     other = Network.load(db)
-    f = other.flows.copy()
-    f["quantity"] = f["quantity"] * np.where(np.arange(len(f)) % 2 == 0, 3.0, 1.0)
-    other.flows = f
-    assert not other.as_stored() and G.kept_key(other, None) is None
+    factor = np.where(np.arange(len(other.flows)) % 2 == 0, 50.0, 1.0)
+    if how == "replaced":
+        other.flows = other.flows.assign(quantity=other.flows["quantity"] * factor)
+    else:
+        other.flows.loc[:, "quantity"] = other.flows["quantity"].to_numpy() * factor
+    assert G.kept_key(other, None) != G.kept_key(Network.load(db), None)
     builds = _counting_build(monkeypatch)
-    g = T.graph(other)
-    assert len(builds) == 1
+    changed = T.graph(other)
+    assert len(builds) == 1  # built, not read
     bare = Network.load(db)
-    bare.flows = f
+    bare.flows = other.flows.copy()
     bare.plans = None
-    _same_graph(g, G.build(bare))
-    assert other.plans is not None and len(other.plans.entries()) == 1
+    _same_graph(changed, G.build(bare))
+    assert abs(changed.A - stored.A).max() > 1e-6  # the change shows
+    builds.clear()
+    again = T.graph(Network.load(db))  # a later process on the unchanged store
+    assert builds == []
+    _same_graph(again, stored)
 
 
 @pytest.mark.parametrize("damage", ["flip", "shape", "keys"])
@@ -627,15 +632,24 @@ def test_damaged_or_unfit_graph_entry_is_built_again(
     assert builds == []
 
 
-def test_graph_key_holds_the_layout_and_the_snapshot(
+def test_graph_key_holds_the_layout_and_every_value_the_graph_is_made_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = _synthetic_store(tmp_path, n=300)
     net = Network.load(db)
     key = G.kept_key(net, None)
+    assert key == G.kept_key(Network.load(db), None)  # the same rows: the same key
     monkeypatch.setattr(G, "GRAPH_FORMAT", G.GRAPH_FORMAT + 1)
     assert G.kept_key(net, None) not in (None, key)
     monkeypatch.undo()
-    net.snapshot = "0" * 64
-    assert G.kept_key(net, None) not in (None, key)
+    net.snapshot = "0" * 64  # the label is not what names the graph: the rows are
+    assert G.kept_key(net, None) == key
+    for table, col in (("materials", "price"), ("facilities", "stage"), ("boms", "quantity"),
+                       ("flows", "estimate"), ("flows", "period")):
+        other = Network.load(db)
+        frame = getattr(other, table)
+        v = frame[col].to_numpy(copy=True)
+        v[0] = (not v[0]) if v.dtype == bool else (v[0] * 2 if v.dtype.kind == "f" else "x")
+        frame[col] = v  # one value of one column, in place
+        assert G.kept_key(other, None) != key, (table, col)
     assert G.kept_key(Network.reference(), None) is None  # a store in memory: nothing kept

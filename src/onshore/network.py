@@ -75,27 +75,6 @@ class Network:
     named by a digest of what it depends on (:mod:`onshore.store.plans`); None for a network
     not loaded from a store file."""
     _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
-    _stored: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
-    """The table frames as :meth:`from_store` read them (see :meth:`as_stored`)."""
-
-    def as_stored(self) -> bool:
-        """Whether every table is still the frame read from the store of :attr:`snapshot`.
-
-        What is derived from the tables alone (the trace graph) may then be kept beside the
-        store under the snapshot hash. A table replaced after loading (``net.flows = f``)
-        makes this False, so nothing kept for the stored rows is used for other rows.
-
-        Returns
-        -------
-        bool
-            True when the network was loaded from a store, has a snapshot hash and none of
-            its tables has been replaced since.
-        """
-        return (
-            bool(self.snapshot)
-            and len(self._stored) == len(TABLES)
-            and all(getattr(self, t) is f for t, f in self._stored.items())
-        )
 
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:
         """The value under ``key``, made by ``make()`` on first use and kept with the network.
@@ -143,9 +122,7 @@ class Network:
         tables = {t: store.read(t) for t in TABLES}
         reviews = ReviewQueue(store.con).latest()
         snapshot = store.snapshot_hash()
-        net = cls(**tables, snapshot=snapshot, reviews=reviews, plans=store.plan_cache(snapshot))
-        net._stored = dict(tables)
-        return net
+        return cls(**tables, snapshot=snapshot, reviews=reviews, plans=store.plan_cache(snapshot))
 
     @classmethod
     def load(cls, path: str | Path) -> Network:

@@ -18,6 +18,7 @@ decision: ``match`` at or above ``MATCH``, ``review`` down to ``REVIEW``, else `
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import math
@@ -314,8 +315,11 @@ class Name:
 
 _kept_forms: dict[tuple[str, bool], Name] = {}
 """Forms read by :func:`forms_kept` (the same as :func:`normalize` makes, by the same code)."""
-_recording: dict[tuple[str, bool], Name] | None = None
-"""The forms asked for inside a :func:`forms_kept` block that had nothing to read."""
+_recording: contextvars.ContextVar[dict[tuple[str, bool], Name] | None] = contextvars.ContextVar(
+    "onshore_forms_recording", default=None
+)
+"""The forms asked for inside a :func:`forms_kept` block that had nothing to read (per thread
+and task: blocks of other threads do not see or end it)."""
 
 
 def normalize(name: str, japanese: bool = False) -> Name:
@@ -339,8 +343,9 @@ def normalize(name: str, japanese: bool = False) -> Name:
     form = _kept_forms.get(key)
     if form is None:
         form = _normalize(name, japanese)
-    if _recording is not None:
-        _recording[key] = form
+    seen = _recording.get()
+    if seen is not None:
+        seen[key] = form
     return form
 
 
@@ -379,7 +384,6 @@ def forms_kept(cache: PlanCache | None, asked: Sequence[str]) -> Iterator[None]:
     ------
     None
     """
-    global _recording
     if cache is None:
         yield
         return
@@ -387,19 +391,23 @@ def forms_kept(cache: PlanCache | None, asked: Sequence[str]) -> Iterator[None]:
     h.update(repr((FORMS_FORMAT, list(asked))).encode("utf-8", "surrogatepass"))
     key = f"forms-{h.hexdigest()[:40]}"
     arrays = cache.load(key)
+    read = None
     if arrays is not None:
         try:
-            _kept_forms.update(_forms_from_arrays(arrays))
-            yield
-            return
+            read = _forms_from_arrays(arrays)
         except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError):
-            pass  # not what this code writes: make the forms and replace it
-    outer, _recording = _recording, {}
-    seen = _recording
+            read = None  # not what this code writes: make the forms and replace it
+    if read is not None:
+        _kept_forms.update(read)
+        yield
+        return
+    outer = _recording.get()
+    seen: dict[tuple[str, bool], Name] = {}
+    token = _recording.set(seen)
     try:
         yield
     finally:
-        _recording = outer
+        _recording.reset(token)
         if outer is not None:
             outer.update(seen)
     kept = _forms_arrays(seen)

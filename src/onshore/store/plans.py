@@ -12,8 +12,8 @@ one process may hold for writing while others trace.
 Each entry is named by a key the caller derives from everything the arrays depend on (the
 trace: a digest of ``A``, the stage rank and the solver's constants; the company name index: a
 digest of its entries and of the code and tables that normalise names,
-:func:`onshore.compliance.names.index_digest`; the trace graph, which depends on the tables
-themselves: the snapshot, :func:`onshore.trace.graph.kept_key`), otherwise not by the snapshot of
+:func:`onshore.compliance.names.index_digest`; the trace graph: a digest of the values of
+the tables it is made from, :func:`onshore.trace.graph.kept_key`), not by the snapshot of
 the store: an import that leaves ``A`` as it was (new companies, a changed ownership stake)
 keeps using the plans, and two processes on different snapshots of the same folder share what
 they have in common instead of removing each other's entries. The snapshot that wrote an entry

@@ -251,7 +251,7 @@ def plan(M: sp.csr_matrix, rank: np.ndarray | None = None, names: Names | None =
     TraceError
         A cycle whose spectral radius is >= 1 (it would create mass).
     """
-    M = sp.csr_matrix(M, dtype=float)
+    M = sp.csr_matrix(M, dtype=float, copy=True)  # the caller's matrix is left as it is
     M.sum_duplicates()
     M.eliminate_zeros()
     n = M.shape[0]
