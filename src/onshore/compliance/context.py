@@ -271,7 +271,8 @@ class Context:
         review: dict[str, tuple[Entity, str]] = {}
         from onshore.compliance.screen import company_index
 
-        company_index(self.network)  # read or built first: its names are not the rules'
+        if entities:
+            company_index(self.network)  # read or built first: its names are not the rules'
         asked = [q for e in entities for q in (*e.identifiers, e.name, *e.aliases)]
         with forms_kept(self.network.plans, asked):  # a ruleset's names, normalised once
             cands_of = [self._candidates(e) for e in entities]
