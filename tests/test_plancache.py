@@ -653,3 +653,18 @@ def test_graph_key_holds_the_layout_and_every_value_the_graph_is_made_from(
         frame[col] = v  # one value of one column, in place
         assert G.kept_key(other, None) != key, (table, col)
     assert G.kept_key(Network.reference(), None) is None  # a store in memory: nothing kept
+
+
+def test_provenance_columns_left_out_of_the_key_do_not_shape_the_graph() -> None:
+    """The key leaves out `source` and `note`: changing them in every table of the graph
+    changes nothing the graph holds (else a kept graph could be read for other rows)."""
+    net = synthetic.network(400, seed=5)
+    want = build(net)
+    tables = {t: getattr(net, t).copy() for t in ("companies", "materials", "facilities", "ownership", "boms", "flows")}
+    rng = np.random.default_rng(1)
+    for t in G.GRAPH_TABLES:
+        for col in G.PROVENANCE:
+            tables[t][col] = [f"changed {x}" if x > 0.3 else None for x in rng.random(len(tables[t]))]
+    got = build(Network.from_frames(**tables))
+    _same_graph(got, want)
+    assert np.array_equal(got.estimated, want.estimated)  # type: ignore[arg-type]
