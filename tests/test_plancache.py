@@ -305,29 +305,27 @@ def _packs(net: Network, k: int = 3) -> list[str]:
     return g.labels(packs[:k])
 
 
-def _counting_plan(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def _counting(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
+    """Count the calls of ``module.name`` (replaced by a counting wrapper)."""
     calls: list[int] = []
-    real = tags.plan
+    real = getattr(module, name)
 
-    def counted(*a: object, **kw: object) -> L.Plan:
+    def counted(*a: object, **kw: object) -> object:
         calls.append(1)
-        return real(*a, **kw)  # type: ignore[arg-type]
+        return real(*a, **kw)
 
-    monkeypatch.setattr(tags, "plan", counted)
+    monkeypatch.setattr(module, name, counted)
     return calls
+
+
+def _counting_plan(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the solve plans computed (not read from the plan folder)."""
+    return _counting(monkeypatch, tags, "plan")
 
 
 def _counting_build(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the graphs built (not read from the plan folder)."""
-    calls: list[int] = []
-    real = G.build
-
-    def counted(*a: object, **kw: object) -> G.Graph:
-        calls.append(1)
-        return real(*a, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(G, "build", counted)
-    return calls
+    return _counting(monkeypatch, G, "build")
 
 
 def _quantities(net: Network, products: list[str]) -> list[pd.DataFrame]:

@@ -480,21 +480,7 @@ def _forms_from_arrays(a: Mapping[str, np.ndarray]) -> dict[tuple[str, bool], Na
 
 @functools.lru_cache(maxsize=200_000)
 def _normalize(name: str, japanese: bool = False) -> Name:
-    """A comparable form of a company name (:func:`normalize`, made here).
-
-    Parameters
-    ----------
-    name : str
-        As written anywhere: 'GUOXUAN HI-TECH', '寧德時代', 'Samsung SDI Co., Ltd.'.
-    japanese : bool
-        Read Chinese characters as Japanese ('本田技研工業' -> 'honda giken kogyo'), as a
-        name with kana always is (with cutlet installed; else as Chinese).
-
-    Returns
-    -------
-    Name
-        'Gotion High-tech Co., Ltd.' -> tokens ('gotion', 'high', 'technology').
-    """
+    """:func:`normalize`, made here (parameters and result as documented there)."""
     import rigour.names as rn
 
     legal, abbr = _words()[:2]
