@@ -262,3 +262,33 @@ def test_trace_all_is_every_product_and_all_nodes_every_node(db: Path, tiny_dir:
     assert r.exit_code == 2 and "writes float64" in r.output
     r = runner.invoke(app, ["trace", "--all", "--engine", "spark"])
     assert r.exit_code == 2 and "--all-nodes" in r.output and "Traceback" not in r.output
+
+
+def test_check_of_one_product_makes_the_graph_of_its_period_only(
+    db: Path, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table's 'quantities per ...' line reads the graph the check made (one graph for the
+    decided period, not a second one of every period pooled)."""
+    import importlib
+
+    G = importlib.import_module("onshore.trace.graph")
+    made: list[str | None] = []
+    real = G._kept_or_built
+    monkeypatch.setattr(G, "_kept_or_built", lambda net, period: made.append(period) or real(net, period))
+    assert runner.invoke(app, ["import", *map(str, tiny_files(tiny_dir))]).exit_code == 0
+    r = runner.invoke(app, ["check", "cell1", "--on", "2028-01-01"])
+    assert r.exit_code == 0, r.output
+    assert "quantities per" in r.output and "flows of 2025" in r.output
+    assert made == ["2025"]
+
+
+def test_the_command_line_leaves_the_collector_as_it_found_it() -> None:
+    """Loading the command modules pauses the cyclic collector and restores its state."""
+    import subprocess
+    import sys
+
+    code = ("import gc; gc.{}(); import onshore.cli; print(gc.isenabled())")
+    for how, want in (("enable", "True"), ("disable", "False")):
+        out = subprocess.run([sys.executable, "-c", code.format(how)], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        assert out == want

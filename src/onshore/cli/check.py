@@ -157,7 +157,7 @@ def check_cmd(
                 from onshore.trace import per_product
 
                 try:
-                    per = f"; quantities {per_product(net, product or '')}"
+                    per = f"; quantities {per_product(net, product or '', used)}"
                 except OnshoreError:
                     per = ""
                 basis = data_basis(net, product or "", used)["text"]

@@ -71,7 +71,7 @@ def trace_command(
     console.print(
         trace_table(
             df,
-            f"{product}: {per_product(network, product)}, {unit}; share per "
+            f"{product}: {per_product(network, product, period)}, {unit}; share per "
             f"({', '.join(f for f in fields if f in ('raw', 'stage'))})",
         )
     )
