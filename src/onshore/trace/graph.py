@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -643,20 +644,25 @@ def kept_key(network: Network, period: str | None) -> str | None:
     for name in _SHAPERS:
         h.update(Path(str(importlib.import_module(name).__file__)).read_bytes())
     h.update((resources.files("onshore") / "data" / "fx_rates.csv").read_bytes())
+    columns = []
     for table in GRAPH_TABLES:
         frame = getattr(network, table)
         cols = [c for c in map(str, frame.columns) if c not in PROVENANCE]
         h.update(repr((table, len(frame), cols)).encode())
-        for col in cols:
-            _digest_column(h, frame[col])
+        columns += [frame[c] for c in cols]
+    # each column hashed on its own, the large ones on both cores (hashing lets go of the GIL)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for digest in pool.map(_digest_column, columns):
+            h.update(digest)
     return f"graph-{h.hexdigest()[:40]}"
 
 
-def _digest_column(h: Any, col: pd.Series) -> None:
-    """Feed a column's values to a hash, whatever pieces Arrow holds them in: the type, the
-    length, the missing values and the values (text: its bytes and where each value ends;
+def _digest_column(col: pd.Series) -> bytes:
+    """The SHA-256 digest of a column's values, whatever pieces Arrow holds them in: the type,
+    the length, the missing values and the values (text: its bytes and where each value ends;
     numbers and booleans: their bytes; categoricals by their values; any other type by its
     text)."""
+    h = hashlib.sha256()
     try:
         arr = pa.array(col, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds in one object column
@@ -671,20 +677,22 @@ def _digest_column(h: Any, col: pd.Series) -> None:
         text or pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
     ):
         arr, text = arr.cast(pa.large_string()), True  # dates, decimals, nulls: by their text
-    null = arr.is_null().to_numpy(zero_copy_only=False)
-    h.update(repr(("text" if text else str(arr.type), len(arr), int(null.sum()))).encode())
-    h.update(np.packbits(null).tobytes())
+    nulls = arr.null_count
+    h.update(repr(("text" if text else str(arr.type), len(arr), nulls)).encode())
+    if nulls:
+        h.update(np.packbits(arr.is_null().to_numpy(zero_copy_only=False)).tobytes())
     if text:
         if not pa.types.is_large_string(arr.type):
             arr = arr.cast(pa.large_string())
         _, ptr, data = arr.buffers()
         ends = np.frombuffer(ptr, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-        h.update((ends - ends[0]).tobytes())
+        h.update((ends - ends[0] if ends[0] else ends).data)
         if data is not None:
             h.update(memoryview(data)[int(ends[0]) : int(ends[-1])])
     else:
-        values = arr.fill_null(False if pa.types.is_boolean(kind) else 0)
-        h.update(np.ascontiguousarray(values.to_numpy(zero_copy_only=False)).tobytes())
+        values = arr.fill_null(False if pa.types.is_boolean(kind) else 0) if nulls else arr
+        h.update(np.ascontiguousarray(values.to_numpy(zero_copy_only=False)).data)
+    return h.digest()
 
 
 def _kept_or_built(network: Network, period: str | None) -> Graph:
@@ -961,9 +969,10 @@ def products(
     )
 
 
-def per_product(network: Network, product: str) -> str:
-    """What a traced quantity of ``product`` is per (``per kWh of cell``)."""
-    g, node = find_product(network, product)
+def per_product(network: Network, product: str, period: str | None = None) -> str:
+    """What a traced quantity of ``product`` is per (``per kWh of cell``), read off the graph
+    of ``period`` (the one a check or trace of that period has already made)."""
+    g, node = find_product(network, product, period)
     m = str(g.nodes["material"].iloc[node])
     mats = network.materials
     unit = mats.loc[mats["id"].astype(str) == m, "unit"].astype(str)
