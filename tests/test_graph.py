@@ -223,3 +223,29 @@ def test_node_table_equals_one_built_node_by_node(seed: int, held: str) -> None:
     rank = [STAGE_RANK.get(w[2], STAGE_RANK["unknown"]) if w[2] else STAGE_RANK["unknown"] for w in want]
     assert got["rank"].tolist() == rank
     assert got["country"].isna().sum() > 0 and got["stage"].isna().sum() > 0
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_raw_prices_are_each_raw_materials_price(seed: int) -> None:
+    """The price of each raw material of the graph, read off its first node, equals the price
+    the materials table gives it (USD here; NaN where unpriced), and every node of that
+    material carries the same price."""
+    from onshore import synthetic
+    from onshore.trace.tags import raw_price
+
+    net = synthetic.network(300, seed=seed)
+    m = net.materials.copy()
+    k = np.arange(len(m))
+    m["price"] = np.where(k % 3 == 0, np.nan, 10.0 + k)  # every third material unpriced
+    m["currency"] = np.where(k % 3 == 0, None, "USD")
+    net = Network.from_frames(materials=m, facilities=net.facilities, boms=net.boms, flows=net.flows)
+    g = build(net)
+    by_hand = dict(zip(m["id"].astype(str), m["price"], strict=True))
+    got = raw_price(g)
+    assert len(got) == len(g.raws) > 3
+    mat = g.nodes["material"].astype(str).to_numpy()
+    for r, p in zip(g.raws, got, strict=True):
+        want = by_hand[str(r)]
+        assert (np.isnan(p) and np.isnan(want)) or p == pytest.approx(want), r
+        assert np.allclose(g.price[mat == str(r)], p, equal_nan=True), r
+    assert np.isnan(got).any() and (~np.isnan(got)).any()

@@ -162,3 +162,35 @@ def test_pfe_tests() -> None:
     assert not p.loc["t4", "pfe"]
     assert p.loc["lux", "sfe"]  # controlled by an SFE
     assert "40%" in p.loc["t2", "reason"] and "debt" in p.loc["t3", "reason"]
+
+
+def test_an_id_held_twice_is_read_as_its_last_row_and_a_missing_holder_is_named() -> None:
+    """Unique ids are looked up by Arrow, repeated ones by the last row of an id (as the
+    index holds it): the same stakes either way; a holder outside the companies is an error
+    that names the row."""
+    companies = [("a", "US", "company"), ("b", "CN", "company"), ("c", "US", "company")]
+    holdings = [{"owner": "a", "owned": "b", "equity": 0.6}, {"owner": "b", "owned": "c", "equity": 0.3}]
+    unique = owners(net(companies, holdings))
+    twice = owners(net([("c", "JP", "company"), *companies], holdings))  # c first as JP
+    assert len(twice.ids) == 4 and twice.index["c"] == 3  # the last row of c
+    assert share(net(companies, holdings), "a", "c") == pytest.approx(0.18)
+    e = twice.equity.tocoo()
+    got = {(twice.ids[i], twice.ids[j]): v for i, j, v in zip(e.row, e.col, e.data, strict=True)}
+    u = unique.equity.tocoo()
+    want = {(unique.ids[i], unique.ids[j]): v for i, j, v in zip(u.row, u.col, u.data, strict=True)}
+    assert got == pytest.approx(want)
+    with pytest.raises(DataError, match="x->c"):
+        owners(net(companies, [*holdings, {"owner": "x", "owned": "c", "equity": 0.1}]))
+
+
+@pytest.mark.parametrize("blank", [False, True])
+def test_possible_feoc_reads_the_recorded_test_only_without_blank_stakes(blank: bool) -> None:
+    """Without a blank stake the possible bound is the recorded one (computed once); with one,
+    the blank holder may hold what is left and make the company a possible FEOC."""
+    companies = [("gov", "CN", "state"), ("h", "US", "company"), ("t", "US", "company")]
+    holdings = [{"owner": "h", "owned": "t", "equity": 0.6},
+                {"owner": "gov", "owned": "t", "equity": None if blank else 0.1}]
+    f = feoc(net(companies, holdings))
+    assert not bool(f.loc["t", "feoc"])
+    assert bool(f.loc["t", "possible"]) is blank
+    assert (f.loc["t", "possible_reason"] != "") is blank

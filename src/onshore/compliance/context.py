@@ -91,7 +91,6 @@ class Context:
         fac = self.fac
         self.ids = fac.index.to_numpy(dtype=object).astype(str)
         self.n = len(self.ids)
-        self.down = sp.csr_matrix(self.upstream_graph.T)
         coo = self.upstream_graph.tocoo()
         other = coo.row != coo.col
         self.has_supplier = np.bincount(coo.row[other], minlength=self.n) > 0
@@ -131,6 +130,15 @@ class Context:
         """For every facility, the nearest plant of ``mask`` among itself and its upstream
         (fewest flow hops, then lowest position), or -1 when there is none."""
         return nearest_source(self.down, mask)
+
+    @property
+    def down(self) -> sp.csr_matrix:
+        """supplier -> customer adjacency over facilities (the transpose of
+        :attr:`upstream_graph`), made on first use."""
+        if "down" not in self.cache:
+            self.cache["down"] = sp.csr_matrix(self.upstream_graph.T)
+        out: sp.csr_matrix = self.cache["down"]
+        return out
 
     # ---------------------------------------------------------------- companies
     def feoc(self) -> pd.DataFrame:
@@ -446,12 +454,10 @@ class Context:
         """Per trace node: a market-pool node (stage ``market``) or a plant of an
         ``unidentified`` company, whose supply shares are priors (trade or production shares)."""
         if "prior_nodes" not in self.cache:
-            g = self.graph()
-            nd = g.nodes
-            comp = nd["company"].astype(str).to_numpy()
-            self.cache["prior_nodes"] = (
-                nd["stage"].astype(str).to_numpy() == "market"
-            ) | _company_is(self.network, comp, "unidentified")
+            nf = self.node_fields()
+            self.cache["prior_nodes"] = (nf["stage"] == "market") | _company_is(
+                self.network, nf["company"], "unidentified"
+            )
         out: np.ndarray = self.cache["prior_nodes"]
         return out
 
@@ -756,14 +762,20 @@ class Products:
     def nodes(self) -> np.ndarray:
         """Per product, its trace node (-1 when the plant makes several materials or none)."""
         if self._node is None:
-            nd = self.ctx.graph().nodes
-            real = ~nd["virtual"].to_numpy()
-            fac = nd["facility"].astype(str).to_numpy()
-            pos = pd.Series(np.flatnonzero(real), index=fac[real])
-            single = pos[~pos.index.duplicated(keep=False)]
-            at = single.index.get_indexer(pd.Index(self.ids, dtype=object))
+            nf = self.ctx.node_fields()
+            real = ~nf["virtual"]
+            fac = nf["facility"]
             got = np.full(len(self.ids), -1, dtype=np.int64)
-            got[at >= 0] = single.to_numpy(dtype=np.int64)[at[at >= 0]]
+            if len(self.ids) <= FEW:  # a few products: each plant's nodes by one comparison
+                for k, p in enumerate(self.ids):
+                    if ":" not in p:
+                        at = np.flatnonzero(real & (fac == p))
+                        got[k] = at[0] if len(at) == 1 else -1
+            else:
+                pos = pd.Series(np.flatnonzero(real), index=fac[real])
+                single = pos[~pos.index.duplicated(keep=False)]
+                at = single.index.get_indexer(pd.Index(self.ids, dtype=object))
+                got[at >= 0] = single.to_numpy(dtype=np.int64)[at[at >= 0]]
             g = self.ctx.graph()
             self._node = np.array(
                 [g.node(p) if ":" in p else int(got[k]) for k, p in enumerate(self.ids)],

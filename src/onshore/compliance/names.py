@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
 if TYPE_CHECKING:
     from onshore.store.plans import PlanCache
@@ -942,6 +941,8 @@ class Matcher:
     def near(self, t: str) -> list[tuple[str, float]]:
         """Index tokens spelled like ``t`` (rapidfuzz ratio >= 85; tokens of 5+ letters)."""
         if t not in self._near:
+            from rapidfuzz import fuzz, process  # loaded when a name is first compared
+
             found = []
             if len(t) >= 5 and t not in self.stop and t not in self.places:
                 for v, s, _ in process.extract(
@@ -982,6 +983,8 @@ class Matcher:
 
     def pair(self, q: Name, n: Name) -> tuple[float, dict[str, float | str]]:
         """Score one query name against one indexed name."""
+        from rapidfuzz import fuzz  # loaded when a name is first compared
+
         feats: dict[str, float | str] = {}
         if q.native and q.native == n.native and len(q.native) >= 2 and q.compact == n.compact:
             feats["exact"] = "native"

@@ -30,6 +30,7 @@ from scipy.sparse.csgraph import connected_components
 
 from onshore.errors import DataError, NotFound, RowError
 from onshore.network import Network
+from onshore.records.frames import positions
 from onshore.sparse import reachable
 
 MAJORITY = 0.5
@@ -391,11 +392,15 @@ def _owners(network: Network, bound: Bound = "recorded") -> Owners:
     index = {c: k for k, c in enumerate(ids)}
     n = len(ids)
     own = network.ownership
-    i = own["owner"].astype(str).map(index)
-    j = own["owned"].astype(str).map(index)
-    bad = i.isna() | j.isna()
+    if len(index) == n:  # unique ids: looked up by Arrow, without a Python dict per row
+        keys = pd.Index(ids)
+        i_a, j_a = positions(own["owner"], keys), positions(own["owned"], keys)
+    else:  # the last of equal ids, as ``index`` holds it
+        i_a = own["owner"].astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)
+        j_a = own["owned"].astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)
+    bad = (i_a < 0) | (j_a < 0)
     if bad.any():
-        r = int(np.flatnonzero(bad.to_numpy())[0])
+        r = int(np.flatnonzero(bad)[0])
         raise DataError(
             [
                 RowError(
@@ -407,7 +412,6 @@ def _owners(network: Network, bound: Bound = "recorded") -> Owners:
                 )
             ]
         )
-    i_a, j_a = i.to_numpy(dtype=np.int64), j.to_numpy(dtype=np.int64)
     eq_raw, vote_raw, brd_raw = _fill(own, "equity"), _fill(own, "voting"), _fill(own, "board")
     blank = np.isnan(eq_raw) & np.isnan(vote_raw) & np.isnan(brd_raw)
     eq = np.nan_to_num(eq_raw)

@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from onshore.errors import TraceError
 from onshore.network import Network
 from onshore.owners import controlling_country
+from onshore.records.frames import positions
 from onshore.trace.graph import UNKNOWN, Graph, digest_of_A
 from onshore.trace.leontief import (
     TOL,
@@ -484,12 +485,12 @@ def raw_price(g: Graph) -> np.ndarray:
         USD per unit of each raw material's own unit, in ``g.raws`` order.
     """
     if "raw_price" not in g.cache:
-        rp = (
-            pd.Series(g.price, index=g.nodes["material"].astype(str).to_numpy())
-            .groupby(level=0)
-            .first()
+        # a node's price is its material's, so the first node of each raw gives it
+        at = positions(
+            pd.Series([str(r) for r in g.raws], dtype=object), pd.Index(g.nodes["material"])
         )
-        g.cache["raw_price"] = rp.reindex([str(r) for r in g.raws]).to_numpy(dtype=float)
+        price = np.asarray(g.price, dtype=float)
+        g.cache["raw_price"] = np.where(at >= 0, price[np.maximum(at, 0)], np.nan)
     out: np.ndarray = g.cache["raw_price"]
     return out
 

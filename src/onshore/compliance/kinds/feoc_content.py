@@ -19,6 +19,7 @@ from onshore.compliance.context import Context, Products, at_stages
 from onshore.compliance.verdicts import Finding, Outcome, no_trace, on_estimates
 from onshore.errors import OnshoreError
 from onshore.owners import COVERED_NATIONS, blank_stakes
+from onshore.records.frames import positions
 from onshore.rules import FeocContent, Rule
 from onshore.trace import explain, leontief_row
 
@@ -61,15 +62,12 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
     key = ("feoc_content.why",)
     if key not in ctx.cache:  # per plant, why it is a FEOC ('' when it is not)
         flag = ctx.feoc_flag("facilities")
-        reason = f["reason"].astype(object)
-        why = np.where(
-            flag,
-            _lookup(reason, ctx.company, ""),
-            np.array(
-                [f"operates in {c}" if c in covered else "" for c in ctx.country], dtype=object
-            ),
-        )
-        ctx.cache[key] = (why, np.array([bool(w) for w in why], dtype=bool))
+        why = np.full(ctx.n, "", dtype=object)
+        run = np.flatnonzero(flag)  # run by a FEOC: the company's reason
+        why[run] = _lookup(f["reason"].astype(object), ctx.company[run], "")
+        there = np.flatnonzero(~flag & np.isin(ctx.country, covered))
+        why[there] = [f"operates in {c}" for c in ctx.country[there]]
+        ctx.cache[key] = (why, why != "")
     why, is_feoc = ctx.cache[key]
     bad = plants & is_feoc
     near = ps.nearest(bad)
@@ -107,7 +105,7 @@ def evaluate(ps: Products, rule: Rule, on: dt.date) -> list[Finding]:
 
 def _lookup(values: pd.Series, keys: np.ndarray, default: object) -> np.ndarray:
     """``values.get(key, default)`` for every key, as an object array."""
-    pos = values.index.get_indexer(keys)
+    pos = positions(pd.Series(keys, dtype=object), values.index)
     out = np.full(len(keys), default, dtype=object)
     hit = pos >= 0
     out[hit] = values.to_numpy(dtype=object)[pos[hit]]
