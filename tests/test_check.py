@@ -368,3 +368,34 @@ def test_a_pack_without_a_recorded_cell_plant_cannot_have_its_cell_maker_checked
     # a cell plant is its own first stage: no such gap for it
     cell = one(check(net, "ses_chungju", "dod", D("2027-10-01")), "US-NDAA24-154")
     assert "cannot be checked" not in cell.reason
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_node_fields_by_facility_position_equal_the_node_table(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-node fields the rule kinds read, taken from each node's facility by position,
+    equal the same fields read node by node off the trace's node table: with missing
+    countries, stages and companies, and virtual nodes."""
+    import numpy as np
+
+    from onshore import synthetic
+    from onshore.compliance.context import Context, context
+
+    base = synthetic.network(300, seed=seed)
+    fac = base.facilities.copy()
+    fac.loc[fac.index[::7], "country"] = None
+    fac.loc[fac.index[3::11], "stage"] = None
+    fac.loc[fac.index[5::13], "company"] = None
+    flows = base.flows
+    net = Network.from_frames(materials=base.materials, facilities=fac, boms=base.boms, flows=flows,
+                              companies=base.companies)
+    fast = context(net).node_fields()
+    assert fast["virtual"].any() and pd.isna(fast["country"]).sum() + (fast["country"] == "nan").sum() > 0
+    monkeypatch.setattr(Context, "_node_facility", lambda self, g: None)
+    slow = Context.node_fields(context(Network.from_frames(
+        materials=base.materials, facilities=fac, boms=base.boms, flows=flows, companies=base.companies)))
+    assert fast.keys() == slow.keys()
+    for k in fast:
+        a, b = fast[k], slow[k]
+        assert a.shape == b.shape and a.dtype == b.dtype, k
+        na = pd.isna(a)
+        assert (na == pd.isna(b)).all() and (a[~na] == b[~na]).all(), k

@@ -425,18 +425,51 @@ class Context:
                 | nd["company"].isna().to_numpy()
                 | nd["company"].astype(str).str.strip().str.lower().isin(UNKNOWN_ORIGIN).to_numpy()
             )
-            facility = nd["facility"].astype(str).to_numpy()
+            virtual = nd["virtual"].to_numpy(dtype=bool)
+            at = self._node_facility(g)
+            if at is None:  # node by node from the node table
+                stage, country, company, facility = (
+                    nd[c].astype(str).to_numpy()
+                    for c in ("stage", "country", "company", "facility")
+                )
+                fac_material = self._at_facilities(nd["facility"], self.material, "")
+            else:  # a real node's facility fields are its facility's: taken by position
+                v = np.flatnonzero(virtual)
+                safe = np.where(virtual, 0, at)
+
+                def per_node(values: np.ndarray, col: str) -> np.ndarray:
+                    out = values[safe].astype(object)
+                    out[v] = nd[col].iloc[v].astype(str).to_numpy()
+                    return out
+
+                stage, country, company = (
+                    per_node(getattr(self, c), c) for c in ("stage", "country", "company")
+                )
+                facility = per_node(self.fac["id"].to_numpy(dtype=object), "facility")
+                fac_material = self.material[safe].astype(object)
+                fac_material[v] = self._at_facilities(nd["facility"].iloc[v], self.material, "")
             self.cache["fields"] = {
-                "stage": nd["stage"].astype(str).to_numpy(),
-                "country": nd["country"].astype(str).to_numpy(),
-                "company": nd["company"].astype(str).to_numpy(),
+                "stage": stage,
+                "country": country,
+                "company": company,
                 "unknown": unk,
-                "virtual": nd["virtual"].to_numpy(dtype=bool),
+                "virtual": virtual,
                 "facility": facility,
-                "fac_material": self._at_facilities(nd["facility"], self.material, ""),
+                "fac_material": fac_material,
                 "unknown_country": unk_country,
             }
         out: dict[str, np.ndarray] = self.cache["fields"]
+        return out
+
+    def _node_facility(self, g: Graph) -> np.ndarray | None:
+        """Per node of ``g``, the position of its facility (its row of the facilities table,
+        which is the context's position when ids are unique; virtual nodes: ``n``), read off
+        the node keys; None when the keys are not at hand or ids repeat."""
+        key = g.cache.get("key")
+        nm = len(self.network.materials)
+        if key is None or not nm or not self.n or len(key) != g.n or not self.fac.index.is_unique:
+            return None
+        out: np.ndarray = np.asarray(key, dtype=np.int64) // nm
         return out
 
     def _at_facilities(self, ids: pd.Series, values: np.ndarray, absent: object) -> np.ndarray:
@@ -475,10 +508,13 @@ class Context:
             g = self.graph()
             if g.estimated is None or len(g.estimated) != g.A.nnz:
                 raise TraceError("the trace graph has no estimate flag per entry of A")
-            A = g.A.tocoo()  # entries in A's order, as the flags are
-            mask = self.prior_nodes()[A.col] | g.estimated
+            A = g.A  # the flags are in the order of A's entries
+            mask = self.prior_nodes()[A.indices] | g.estimated
+            rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))[mask]
+            indptr = np.zeros(A.shape[0] + 1, dtype=A.indptr.dtype)
+            np.cumsum(np.bincount(rows, minlength=A.shape[0]), out=indptr[1:])
             self.cache["estimate_edges"] = sp.csr_matrix(
-                (A.data[mask], (A.row[mask], A.col[mask])), shape=A.shape
+                (A.data[mask], A.indices[mask], indptr), shape=A.shape
             )
         out: sp.csr_matrix = self.cache["estimate_edges"]
         return out
@@ -606,12 +642,16 @@ class Context:
 def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
     """Per company id, whether the companies table gives it ``kind`` (the last row of an id)."""
     comp = network.companies
-    kinds = dict(
-        zip(comp["id"].astype(str).tolist(), comp["kind"].astype(str).tolist(), strict=True)
-    )
-    of_kind = {c for c, k in kinds.items() if k == kind}
-    if not of_kind:
+    ids = pd.Index(comp["id"].astype(str))
+    is_kind = (comp["kind"].astype(str) == kind).to_numpy(dtype=bool, na_value=False)
+    if not is_kind.any():
         return np.zeros(len(company), dtype=bool)
+    if ids.is_unique:  # looked up by Arrow
+        pos = positions(pd.Series(company, dtype=object), ids)
+        found: np.ndarray = (pos >= 0) & is_kind[np.maximum(pos, 0)]
+        return found
+    kinds = dict(zip(ids.tolist(), comp["kind"].astype(str).tolist(), strict=True))
+    of_kind = {c for c, k in kinds.items() if k == kind}
     out: np.ndarray = np.fromiter(
         (c in of_kind for c in np.asarray(company).tolist()), dtype=bool, count=len(company)
     )
@@ -685,9 +725,13 @@ def _build(network: Network, period: str | None = None) -> Context:
     fac = fac.set_index("id", drop=False)
     fidx = dict(zip(fac.index.tolist(), range(len(fac)), strict=True))  # the last of equal ids
     fl = network.flows_of(period)
-    if fac.index.is_unique:
-        s = positions(fl["supplier"], fac.index)
-        c = positions(fl["customer"], fac.index)
+    sup, cus = fl["supplier"], fl["customer"]
+    coded = isinstance(sup.dtype, pd.CategoricalDtype) or isinstance(cus.dtype, pd.CategoricalDtype)
+    if fac.index.is_unique and not coded:  # both ends in one lookup
+        ends = positions(pd.concat([sup, cus], ignore_index=True), fac.index)
+        s, c = ends[: len(fl)], ends[len(fl) :]
+    elif fac.index.is_unique:  # categories looked up once each, per column
+        s, c = positions(sup, fac.index), positions(cus, fac.index)
     else:  # the last of equal ids, as ``fidx`` holds it
         s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
         c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)

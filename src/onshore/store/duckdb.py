@@ -573,7 +573,7 @@ def frame(table: pa.Table) -> pd.DataFrame:
         kind = col.type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             if col.null_count == len(col):
-                out[name] = pd.Series([None] * len(col), dtype=object)
+                out[name] = pd.Series(np.full(len(col), None, dtype=object))
             else:
                 out[name] = col.to_pandas(types_mapper=lambda _: _TEXT)
         elif pa.types.is_boolean(kind) or pa.types.is_integer(kind):
