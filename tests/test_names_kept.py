@@ -316,8 +316,8 @@ def test_any_forms_round_trip(forms: dict[tuple[str, bool], tuple]) -> None:  # 
 
 def test_fresh_process_reads_the_forms_and_loads_no_chinese_tables(tmp_path: Path) -> None:
     """`check` of a DoD buyer resolves the rules' named makers (Chinese names among them): a
-    second process reads the forms and the company index, imports neither OpenCC nor pypinyin,
-    and gives the same verdicts."""
+    second process reads the forms and the company index (with its word tables), imports
+    neither OpenCC, pypinyin nor rigour's territories, and gives the same verdicts."""
     import json
     import subprocess
     import sys
@@ -331,7 +331,8 @@ def test_fresh_process_reads_the_forms_and_loads_no_chinese_tables(tmp_path: Pat
         f"net = Network.load({str(db)!r})\n"
         "vs = check(net, 'ses_chungju', 'dod_new_program', dt.date(2028, 1, 1))\n"
         "print(json.dumps([[v.rule_id, v.verdict.value, v.reason] for v in vs]))\n"
-        "print(json.dumps(['pypinyin' in sys.modules, 'opencc' in sys.modules]))\n"
+        "print(json.dumps(['pypinyin' in sys.modules, 'opencc' in sys.modules,\n"
+        "                  'rigour.territories' in sys.modules]))\n"
     )
     runs = []
     for _ in range(2):
@@ -340,8 +341,8 @@ def test_fresh_process_reads_the_forms_and_loads_no_chinese_tables(tmp_path: Pat
         runs.append([json.loads(line) for line in p.stdout.strip().splitlines()[-2:]])
     (first, loaded_first), (second, loaded_second) = runs
     assert second == first and any(r[0] == "US-NDAA24-154-components" for r in first)
-    assert loaded_first == [True, True]  # made: the Chinese names were normalised
-    assert loaded_second == [False, False]
+    assert loaded_first == [True, True, True]  # made: the Chinese names normalised, places read
+    assert loaded_second == [False, False, False]  # the index holds its word tables
     kinds = sorted({p.name.split("-")[0] for p in Path(str(db) + ".plans").iterdir()})
     assert "forms" in kinds and "names" in kinds
     # only the rules' names: the companies' names are the index's, normalised outside the block

@@ -650,7 +650,7 @@ class _KeptPostings(Mapping[str, set[int]]):
         return key in self._at
 
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 """The layout of a kept name index (:meth:`Matcher.arrays`); indexes of another are rebuilt."""
 
 _SHAPERS = ("rigour", "opencc", "pypinyin", "hangul-romanize", "cutlet", "unidic-lite", "fugashi")
@@ -870,6 +870,8 @@ class Matcher:
         out["idf_keys"] = np.array([sid(t) for t in self.idf], dtype=np.int64)
         out["idf_vals"] = np.array(list(self.idf.values()), dtype=np.float64)
         out["max_idf"] = np.array([self.max_idf], dtype=np.float64)
+        for kind, words in (("stop", self.stop), ("places", self.places), ("struct", self.struct)):
+            out[f"words_{kind}"] = np.array(sorted(sid(w) for w in words), dtype=np.int64)
         if any("\x00" in s for s in strings):
             return None
         out["strings"] = np.frombuffer("\x00".join(strings).encode("utf-8"), dtype=np.uint8)
@@ -910,7 +912,12 @@ class Matcher:
                 continue
             for ident in sorted(e.identifiers):  # as built
                 self.by_ident.setdefault(ident, set()).add(k)
-        self.stop, self.places, self.struct = _words()[2:]
+        # the word tables as the index was built with them (its key holds their sources and
+        # rigour's version), so that reading it needs no territory data
+        self.stop, self.places, self.struct = (
+            frozenset(S[i] for i in arrays[f"words_{kind}"].tolist())
+            for kind in ("stop", "places", "struct")
+        )
         self.by_token, self.by_compact, self.by_native, self.by_sound = (
             _KeptPostings(arrays[f"{kind}_keys"], arrays[f"{kind}_ptr"], arrays[f"{kind}_vals"], S)
             for kind in ("token", "compact", "native", "sound")
