@@ -63,10 +63,12 @@ iterations have then cost about what the map costs (rent or buy)."""
 THREADS = min(2, os.cpu_count() or 1)
 """Threads of the sparse x dense products (rows split in two by nonzeros); 1 in worker
 processes that already share the cores."""
-PARALLEL_MIN = 1 << 22
-"""Products of fewer multiply-adds (nonzeros x columns) than this run on one thread: below a
-few milliseconds of work, handing half to a second thread costs more than it saves when the
-cores are shared."""
+PARALLEL_MIN = 1 << 18
+"""Products of fewer multiply-adds (nonzeros x columns) than this run on one thread: below
+about a quarter of a millisecond of work, handing half to a second thread costs more than it
+saves. One product's trace at 1 M facilities is some 65 products of 0.4 M multiply-adds
+(median) in the sweeps of its cycle: 2^18 against 2^22 measured 104-130 ms against 138-173 ms
+a product, alternating; no slower at 100 k (docs/scale.md)."""
 Names = Callable[[np.ndarray], list[str]]
 _POOL: ThreadPoolExecutor | None = None
 
