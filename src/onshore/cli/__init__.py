@@ -9,25 +9,26 @@ from __future__ import annotations
 import gc
 
 # The command modules make many objects and no garbage: nothing is collected while they load
-# (the collector's state is restored below).
+# (the collector's state is restored after, whatever happens).
 _collecting = gc.isenabled()
 gc.disable()
-# isort: off
-from onshore.cli import store as _store  # noqa: F401  (init, import, export, info)
-from onshore.cli import audit as _audit  # noqa: F401  (backup, restore, audit)
-from onshore.cli import demo as _demo  # noqa: F401  (demo)
-from onshore.cli import trace as _trace  # noqa: F401  (trace, validate)
-from onshore.cli import check as _check  # noqa: F401  (check, rules, owners, report)
-from onshore.cli import screen as _screen  # noqa: F401  (screen, review)
-from onshore.cli import risk as _risk  # noqa: F401  (risk, simulate)
-from onshore.cli import plan as _plan  # noqa: F401  (plan)
-from onshore.cli import serve as _serve  # noqa: F401  (serve, keys)
+try:
+    # isort: off
+    from onshore.cli import store as _store  # noqa: F401  (init, import, export, info)
+    from onshore.cli import audit as _audit  # noqa: F401  (backup, restore, audit)
+    from onshore.cli import demo as _demo  # noqa: F401  (demo)
+    from onshore.cli import trace as _trace  # noqa: F401  (trace, validate)
+    from onshore.cli import check as _check  # noqa: F401  (check, rules, owners, report)
+    from onshore.cli import screen as _screen  # noqa: F401  (screen, review)
+    from onshore.cli import risk as _risk  # noqa: F401  (risk, simulate)
+    from onshore.cli import plan as _plan  # noqa: F401  (plan)
+    from onshore.cli import serve as _serve  # noqa: F401  (serve, keys)
 
-# isort: on
-from onshore.cli.app import app
-
-if _collecting:
-    gc.enable()
+    # isort: on
+    from onshore.cli.app import app
+finally:
+    if _collecting:
+        gc.enable()
 
 
 def main() -> None:
