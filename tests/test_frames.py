@@ -32,6 +32,25 @@ def test_positions_are_a_dictionary_lookup(index: list[str], vals: list[str | No
         np.testing.assert_array_equal(got, _want(vals, list(index)))
 
 
+repeated = st.lists(st.text("abc1", min_size=1, max_size=2), min_size=0, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(index=repeated, vals=values, kind=st.sampled_from(["str", "object", "category"]))
+def test_last_positions_are_a_dictionary_built_in_order(index: list[str], vals: list[str | None], kind: str) -> None:
+    """With ``last``, an id held several times is found at its last place, as
+    ``{id: k for k, id in enumerate(ids)}`` holds it."""
+    col = pd.Series(vals, dtype=object)
+    if kind == "category":
+        col = col.astype("category")
+    at = {v: k for k, v in enumerate(index)}
+    want = np.array([-1 if v is None else at.get(v, -1) for v in vals], dtype=np.int64)
+    for idx in (pd.Index(index, dtype=object), pd.Index(index, dtype="str"), index):
+        got = positions(col, idx, last=True)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, want)
+
+
 def test_numbers_are_found_by_their_text_and_a_repeated_id_by_its_first_place() -> None:
     np.testing.assert_array_equal(positions(pd.Series([1, 2, 7]), ["2", "1", "2"]), [1, 0, -1])
     np.testing.assert_array_equal(positions(pd.Series(["a", 3, None], dtype=object), ["3", "a"]), [1, 0, -1])

@@ -475,10 +475,7 @@ class Context:
     def _at_facilities(self, ids: pd.Series, values: np.ndarray, absent: object) -> np.ndarray:
         """``values`` (one per facility) at the facilities named by ``ids`` (the last of equal
         ids, as :attr:`fidx`), ``absent`` where an id is not a facility."""
-        if self.fac.index.is_unique:
-            pos = positions(ids, self.fac.index)
-        else:
-            pos = np.array([self.fidx.get(f, -1) for f in ids.astype(str)], dtype=np.int64)
+        pos = positions(ids, self.fac.index, last=True)
         out = np.full(len(ids), absent, dtype=object)
         out[pos >= 0] = values[pos[pos >= 0]]
         return out
@@ -642,19 +639,11 @@ class Context:
 def _company_is(network: Network, company: np.ndarray, kind: str) -> np.ndarray:
     """Per company id, whether the companies table gives it ``kind`` (the last row of an id)."""
     comp = network.companies
-    ids = pd.Index(comp["id"].astype(str))
     is_kind = (comp["kind"].astype(str) == kind).to_numpy(dtype=bool, na_value=False)
     if not is_kind.any():
         return np.zeros(len(company), dtype=bool)
-    if ids.is_unique:  # looked up by Arrow
-        pos = positions(pd.Series(company, dtype=object), ids)
-        found: np.ndarray = (pos >= 0) & is_kind[np.maximum(pos, 0)]
-        return found
-    kinds = dict(zip(ids.tolist(), comp["kind"].astype(str).tolist(), strict=True))
-    of_kind = {c for c, k in kinds.items() if k == kind}
-    out: np.ndarray = np.fromiter(
-        (c in of_kind for c in np.asarray(company).tolist()), dtype=bool, count=len(company)
-    )
+    pos = positions(pd.Series(company, dtype=object), pd.Index(comp["id"].astype(str)), last=True)
+    out: np.ndarray = (pos >= 0) & is_kind[np.maximum(pos, 0)]
     return out
 
 
@@ -725,16 +714,13 @@ def _build(network: Network, period: str | None = None) -> Context:
     fac = fac.set_index("id", drop=False)
     fidx = dict(zip(fac.index.tolist(), range(len(fac)), strict=True))  # the last of equal ids
     fl = network.flows_of(period)
+    # the last of equal ids, as ``fidx`` holds it
     sup, cus = fl["supplier"], fl["customer"]
-    coded = isinstance(sup.dtype, pd.CategoricalDtype) or isinstance(cus.dtype, pd.CategoricalDtype)
-    if fac.index.is_unique and not coded:  # both ends in one lookup
-        ends = positions(pd.concat([sup, cus], ignore_index=True), fac.index)
+    if isinstance(sup.dtype, pd.CategoricalDtype) or isinstance(cus.dtype, pd.CategoricalDtype):
+        s, c = positions(sup, fac.index, last=True), positions(cus, fac.index, last=True)
+    else:  # both ends in one lookup
+        ends = positions(pd.concat([sup, cus], ignore_index=True), fac.index, last=True)
         s, c = ends[: len(fl)], ends[len(fl) :]
-    elif fac.index.is_unique:  # categories looked up once each, per column
-        s, c = positions(sup, fac.index), positions(cus, fac.index)
-    else:  # the last of equal ids, as ``fidx`` holds it
-        s = fl["supplier"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
-        c = fl["customer"].astype(str).map(fidx).fillna(-1).to_numpy(dtype=np.int64)
     ok = (s >= 0) & (c >= 0)
     n = len(fac)
     g = sp.csr_matrix(

@@ -392,12 +392,8 @@ def _owners(network: Network, bound: Bound = "recorded") -> Owners:
     index = {c: k for k, c in enumerate(ids)}
     n = len(ids)
     own = network.ownership
-    if len(index) == n:  # unique ids: looked up by Arrow, without a Python dict per row
-        keys = pd.Index(ids)
-        i_a, j_a = positions(own["owner"], keys), positions(own["owned"], keys)
-    else:  # the last of equal ids, as ``index`` holds it
-        i_a = own["owner"].astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)
-        j_a = own["owned"].astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)
+    keys = pd.Index(ids)  # the last of equal ids, as ``index`` holds it
+    i_a, j_a = positions(own["owner"], keys, last=True), positions(own["owned"], keys, last=True)
     bad = (i_a < 0) | (j_a < 0)
     if bad.any():
         r = int(np.flatnonzero(bad)[0])

@@ -10,12 +10,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def positions(values: pd.Series, index: pd.Index | Sequence[str]) -> np.ndarray:
+def positions(
+    values: pd.Series, index: pd.Index | Sequence[str], last: bool = False
+) -> np.ndarray:
     """The position of each value in ``index`` (-1 where the value is missing or absent).
 
     Values are compared as text (a number ``1`` finds the id ``"1"``); a categorical column
     is looked up through its categories, once each. Where ``index`` holds a value twice,
-    its first position is given.
+    its first position is given, or with ``last`` its last (as a dictionary built from the
+    ids in order holds it).
 
     Parameters
     ----------
@@ -23,6 +26,8 @@ def positions(values: pd.Series, index: pd.Index | Sequence[str]) -> np.ndarray:
         The values to look up (ids of suppliers, customers, materials, ...).
     index : Index or sequence of str
         The ids to find them in.
+    last : bool
+        Give the last position of an id held more than once.
 
     Returns
     -------
@@ -30,12 +35,18 @@ def positions(values: pd.Series, index: pd.Index | Sequence[str]) -> np.ndarray:
     """
     ids = pd.Series(index) if isinstance(index, pd.Index) else pd.Series(list(index), dtype=object)
     keys = _text(ids)
+    if last:  # the first position in the reversed ids is the last in the ids
+        keys = keys[::-1]
     if isinstance(values.dtype, pd.CategoricalDtype):
         at = _index_in(_text(pd.Series(values.cat.categories)), keys)
         codes = values.cat.codes.to_numpy()
         out: np.ndarray = np.where(codes >= 0, at[np.maximum(codes, 0)] if len(at) else -1, -1)
-        return out.astype(np.int64)
-    return _index_in(_text(values), keys)
+        out = out.astype(np.int64)
+    else:
+        out = _index_in(_text(values), keys)
+    if last:
+        out = np.where(out >= 0, len(keys) - 1 - out, -1)
+    return out
 
 
 TRUE_TEXT = ("true", "1", "yes")
