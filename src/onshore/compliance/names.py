@@ -658,7 +658,6 @@ _SHAPERS = ("rigour", "opencc", "pypinyin", "hangul-romanize", "cutlet", "unidic
 
 
 @functools.cache
-@functools.cache
 def _code_digest() -> str:
     """What shapes an index besides its entries: this module's source (normalisation,
     variants, the index itself), the word tables, the Unicode version and the versions of the

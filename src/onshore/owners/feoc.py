@@ -52,13 +52,10 @@ def feoc(
         a FEOC when a blank stake counts as the most it could be (see
         :func:`~onshore.owners.owners`), with ``possible_reason``.
     """
-    recorded, possible = owners(network), owners(network, "possible")
-    out = _feoc(recorded, threshold, tuple(covered))
-    same = all(  # no blank stake: the test reads the same holdings
-        getattr(possible, f) is getattr(recorded, f)
-        for f in ("ids", "equity", "voting", "direct", "ultimate", "kind", "country", "hq")
-    )
-    maybe = out if same else _feoc(possible, threshold, tuple(covered))
+    out = _feoc(owners(network), threshold, tuple(covered))
+    possible = owners(network, "possible")
+    # with no blank stake the possible holdings are the recorded ones: the same test
+    maybe = out if possible.blank.empty else _feoc(possible, threshold, tuple(covered))
     out["possible"] = maybe["feoc"] | out["feoc"]
     out["possible_reason"] = np.where(out["possible"] & ~out["feoc"], maybe["reason"], "")
     return out
