@@ -414,14 +414,46 @@ def forms_kept(cache: PlanCache | None, asked: Sequence[str]) -> Iterator[None]:
         cache.save(key, kept)
 
 
+class _Strings(dict[str, int]):
+    """The string table of a kept entry: each text once, referred to by its position."""
+
+    def id(self, s: str) -> int:
+        """The position of ``s``, added at the end when new."""
+        return self.setdefault(s, len(self))
+
+    def arrays(self) -> dict[str, np.ndarray] | None:
+        """The texts NUL-joined as UTF-8 bytes, with their count; None when a text holds a NUL
+        (the separator)."""
+        if any("\x00" in s for s in self):
+            return None
+        return {
+            "strings": np.frombuffer("\x00".join(self).encode("utf-8"), dtype=np.uint8),
+            "n_strings": np.array([len(self)], dtype=np.int64),
+        }
+
+
+def _read_strings(arrays: Mapping[str, np.ndarray]) -> list[str]:
+    """The texts of a string table kept by :meth:`_Strings.arrays`.
+
+    Raises
+    ------
+    ValueError
+        When the bytes do not hold as many texts as the count says.
+    UnicodeDecodeError
+        When they are not UTF-8.
+    """
+    count = int(arrays["n_strings"][0])
+    texts = arrays["strings"].tobytes().decode("utf-8").split("\x00") if count else []
+    if len(texts) != count:
+        raise ValueError("a string table with another number of strings")
+    return texts
+
+
 def _forms_arrays(forms: Mapping[tuple[str, bool], Name]) -> dict[str, np.ndarray] | None:
     """Forms as numeric arrays (:func:`_forms_from_arrays` reads them); None when a text holds
     a NUL character (the separator of the kept strings)."""
-    strings: dict[str, int] = {}
-
-    def sid(s: str) -> int:
-        return strings.setdefault(s, len(strings))
-
+    strings = _Strings()
+    sid = strings.id
     cols, tok, order = [], [0], [0]
     toks: list[int] = []
     ords: list[int] = []
@@ -431,7 +463,8 @@ def _forms_arrays(forms: Mapping[tuple[str, bool], Name]) -> dict[str, np.ndarra
         ords += [sid(t) for t in f.tokens_in_order]
         tok.append(len(toks))
         order.append(len(ords))
-    if any("\x00" in s for s in strings):
+    table = strings.arrays()
+    if table is None:
         return None
     return {
         "format": np.array([FORMS_FORMAT], dtype=np.int64),
@@ -440,8 +473,7 @@ def _forms_arrays(forms: Mapping[tuple[str, bool], Name]) -> dict[str, np.ndarra
         "tok": np.array(toks, dtype=np.int64),
         "order_ptr": np.array(order, dtype=np.int64),
         "order": np.array(ords, dtype=np.int64),
-        "strings": np.frombuffer("\x00".join(strings).encode("utf-8"), dtype=np.uint8),
-        "n_strings": np.array([len(strings)], dtype=np.int64),
+        **table,
     }
 
 
@@ -455,11 +487,10 @@ def _forms_from_arrays(a: Mapping[str, np.ndarray]) -> dict[tuple[str, bool], Na
     """
     if int(a["format"][0]) != FORMS_FORMAT:
         raise ValueError("kept forms of another layout")
-    count = int(a["n_strings"][0])
-    S = a["strings"].tobytes().decode("utf-8").split("\x00") if count else []
+    S = _read_strings(a)
     cols, tp, op = a["cols"], a["tok_ptr"].tolist(), a["order_ptr"].tolist()
     tok, order = a["tok"].tolist(), a["order"].tolist()
-    if len(S) != count or cols.ndim != 2 or cols.shape[1] != 5:
+    if cols.ndim != 2 or cols.shape[1] != 5:
         raise ValueError("kept forms that do not fit together")
     if len(tp) != len(cols) + 1 or len(op) != len(cols) + 1:
         raise ValueError("kept forms that do not fit together")
@@ -832,13 +863,8 @@ class Matcher:
     def arrays(self) -> dict[str, np.ndarray] | None:
         """The index as numeric arrays (:meth:`from_arrays` reads them back); None when a
         name holds a NUL character (the separator of the kept strings)."""
-        strings: dict[str, int] = {}
-
-        def sid(s: str) -> int:
-            k = strings.get(s)
-            if k is None:
-                k = strings[s] = len(strings)
-            return k
+        strings = _Strings()
+        sid = strings.id
 
         out: dict[str, np.ndarray] = {"format": np.array([INDEX_FORMAT], dtype=np.int64)}
         ptr, toks, cols = [0], [], []
@@ -871,11 +897,10 @@ class Matcher:
         out["max_idf"] = np.array([self.max_idf], dtype=np.float64)
         for kind, words in (("stop", self.stop), ("places", self.places), ("struct", self.struct)):
             out[f"words_{kind}"] = np.array(sorted(sid(w) for w in words), dtype=np.int64)
-        if any("\x00" in s for s in strings):
+        table = strings.arrays()
+        if table is None:
             return None
-        out["strings"] = np.frombuffer("\x00".join(strings).encode("utf-8"), dtype=np.uint8)
-        out["n_strings"] = np.array([len(strings)], dtype=np.int64)
-        return out
+        return {**out, **table}
 
     @classmethod
     def from_arrays(cls, entries: Sequence[Entry], arrays: Mapping[str, np.ndarray]) -> Matcher:
@@ -889,10 +914,7 @@ class Matcher:
         """
         if int(arrays["format"][0]) != INDEX_FORMAT:
             raise ValueError("a name index of another layout")
-        count = int(arrays["n_strings"][0])
-        S = arrays["strings"].tobytes().decode("utf-8").split("\x00") if count else []
-        if len(S) != count:
-            raise ValueError("a name index with another number of strings")
+        S = _read_strings(arrays)
         self = cls.__new__(cls)
         self.entries = list(entries)
         names = _KeptNames(arrays["name_cols"], arrays["name_ptr"], arrays["name_tok"], S)
