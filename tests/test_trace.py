@@ -582,6 +582,22 @@ def test_spmm_accumulates_in_place_like_the_product(monkeypatch: pytest.MonkeyPa
         assert np.allclose(strided, want, rtol=1e-14, atol=0)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_spmm_of_one_column_sums_as_the_many_column_kernel(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """One column takes scipy's vector kernel: the same sums in the same order, so bit for bit
+    what the many-column kernel gives (no trace moves by a rounding)."""
+    monkeypatch.setattr(S, "THREADS", threads)
+    monkeypatch.setattr(S, "PARALLEL_MIN", 0)
+    rng = np.random.default_rng(11)
+    M = sp.random(500, 800, density=0.05, random_state=rng, format="csr")
+    X = rng.random((800, 1))
+    out = rng.random((500, 1))
+    want = out.copy()
+    S._csr_matvecs(500, 800, 1, M.indptr, M.indices, M.data, X.ravel(), want.ravel())
+    S.spmm(M, X, out)
+    assert (out == want).all()
+
+
 def test_trace_products_in_column_chunks_and_by_place(monkeypatch: pytest.MonkeyPatch) -> None:
     from onshore.trace import origin
 
